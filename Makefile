@@ -1,0 +1,67 @@
+# Fangxin: `make run` serves the demo city; `make test` runs the whole suite.
+# Both install what is missing first: Debian packages (as root), uv, the locked environment.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+TEST_DEBS := $(RUN_DEBS) poppler-utils postgresql-client
+
+.PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean
+
+run: $(VENV)/.synced system-run
+	$(BIN)/fangxin migrate
+	$(BIN)/fangxin demo
+	$(BIN)/fangxin serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.synced system-test lint typecheck pytest
+
+system-run:
+	@scripts/system-deps.sh $(RUN_DEBS)
+
+system-test:
+	@scripts/system-deps.sh $(TEST_DEBS)
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Re-synced only when the lock or the project changes: a second `make run` starts at once.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+# Every database-facing test runs twice: on SQLite, then on a fresh PostgreSQL database
+# in a separate process (never two dialects in one process).
+pytest: pytest-sqlite pytest-postgres
+
+pytest-sqlite: $(VENV)/.synced
+	FANGXIN_TEST_DATABASE=sqlite $(BIN)/pytest -q
+
+pytest-postgres: $(VENV)/.synced
+	FANGXIN_TEST_DATABASE=postgres $(BIN)/pytest -q -m db
+
+messages: $(VENV)/.synced
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k ngettext:1,2 --no-location \
+	  --sort-output --omit-header -o service/web/translations/messages.pot service surveys scoring certificates
+	$(BIN)/pybabel update --no-fuzzy-matching --omit-header -i service/web/translations/messages.pot \
+	  -d service/web/translations
+
+bench: $(VENV)/.synced
+	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,246 @@
+"""The composition root: ``create_app()`` wires every package's routes and plugins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+import structlog
+from litestar import Litestar, Request, Response, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from service import db, i18n
+from service.errors import FangxinError
+from service.logs import configure_logging
+from service.middleware import RequestContextMiddleware
+from service.pages import PAGES
+from service.routes import ROUTES
+from service.schemas import FieldErrorOut, Problem
+from service.security import (
+    CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    AuthenticationMiddleware,
+    FangxinCSRFMiddleware,
+    RotatingSessionConfig,
+    principal_of,
+    role_guard,
+)
+from service.settings import Settings, get_settings
+
+WEB = Path(__file__).parent / "web"
+TEMPLATE_DIRS = [WEB / "templates"]
+log = structlog.get_logger("fangxin")
+SESSION_MAX_AGE = 12 * 3600
+
+
+def _stores(settings: Settings) -> dict[str, Store]:
+    """Sessions and rate limits: Redis when configured, so every worker sees the same ones."""
+    if settings.redis_url:
+        root = RedisStore.with_client(url=settings.redis_url, namespace="fangxin")
+        return {
+            "sessions": root.with_namespace("sessions"),
+            "rate_limit": root.with_namespace("rate_limit"),
+        }
+    return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
+
+
+def _template_engine() -> JinjaTemplateEngine:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+    )
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals["lang_url"] = _lang_url
+    return JinjaTemplateEngine.from_environment(env)
+
+
+def _lang_url(request: Request[Any, Any, Any], lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", lang))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/schema", "/healthz", "/readyz")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[FieldErrorOut] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    request_id = request.scope.get("state", {}).get("request_id")
+    if _wants_html(request):
+        return Template(
+            template_name="error.html",
+            context={"status": status, "title": title, "detail": detail, "request_id": request_id},
+            status_code=status,
+            headers=headers,
+        )
+    body = Problem(
+        type="about:blank",
+        title=title,
+        status=status,
+        detail=detail,
+        errors=errors or [],
+        request_id=request_id,
+    )
+    return Response(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
+    if isinstance(exc, FangxinError):
+        return _problem(
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            [FieldErrorOut(e.field, e.message) for e in exc.errors],
+        )
+    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+        query = urlencode({"next": request.url.path})
+        return Redirect(path=f"/login?{query}", status_code=303)
+    if isinstance(exc, ValidationException):
+        errors = [
+            FieldErrorOut(str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
+            for e in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(e, dict)
+        ]
+        status = 422 if errors else 400
+        return _problem(
+            request, status, "Invalid input" if errors else "Bad request", exc.detail, errors
+        )
+    if isinstance(exc, HTTPException):
+        headers = dict(exc.headers or {})
+        return _problem(
+            request, exc.status_code, _title(exc.status_code), exc.detail, headers=headers
+        )
+    log.exception("unhandled error", path=request.url.path)
+    return _problem(
+        request,
+        500,
+        "Internal server error",
+        "Something went wrong on our side; the request id identifies it in our logs.",
+    )
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    await db.init_db(settings)
+    try:
+        yield
+    finally:
+        await db.close_db()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name=CSRF_COOKIE,
+        cookie_secure=settings.production,
+        cookie_samesite="strict",
+        header_name="x-csrftoken",
+    )
+    session = RotatingSessionConfig(
+        key=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        secure=settings.production,
+        samesite="lax",
+        store="sessions",
+    )
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        store="rate_limit",
+        exclude=["/healthz", "/readyz", "/static/"],
+    )
+    static = create_static_files_router(
+        path="/static",
+        directories=[WEB / "static"],
+        opt=PUBLIC,
+        include_in_schema=False,
+        cache_control=None,
+    )
+    openapi = OpenAPIConfig(
+        title="Fangxin API",
+        version="1",
+        description="Trusted-consumption surveys, scores, credit and certificates. "
+        "Errors are application/problem+json; 422 bodies list each bad field.",
+        render_plugins=[
+            RedocRenderPlugin(
+                js_url="/static/vendor/redoc.standalone.js",
+                google_fonts=False,
+                favicon="<link rel='icon' href='/static/favicon.svg'>",
+            ),
+        ],
+        openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
+    )
+    return Litestar(
+        route_handlers=[*ROUTES, *PAGES, static],
+        guards=[role_guard],
+        middleware=[
+            RequestContextMiddleware(production=settings.production),
+            session.middleware,
+            AuthenticationMiddleware(),
+            DefineMiddleware(FangxinCSRFMiddleware, config=csrf),
+            rate_limit.middleware,
+        ],
+        stores=_stores(settings),
+        template_config=TemplateConfig(engine=_template_engine()),
+        openapi_config=openapi,
+        exception_handlers={Exception: handle_error},
+        lifespan=[_lifespan],
+        state=State({"settings": settings}),
+        request_max_body_size=2 * 1024 * 1024,
+        debug=False,
+        logging_config=None,
+    )
+
+
+__all__ = ["create_app", "principal_of"]

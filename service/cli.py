@@ -1,0 +1,257 @@
+"""The ``fangxin`` command: every operation an operator runs, each a thin call into a service."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from service import accounts, audit, backup, db, demo, registry
+from service.audit import Actor
+from service.errors import FangxinError
+from service.models import Role
+from service.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        click.echo(f"fangxin: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _cli_actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor("cli", user)
+
+
+def _run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
+    async def wrapped() -> T:
+        async with db.database(settings):
+            return await fn()
+
+    try:
+        return asyncio.run(wrapped())
+    except FangxinError as exc:
+        click.echo(f"fangxin: {exc.detail}", err=True)
+        for e in exc.errors:
+            click.echo(f"  {e.field}: {e.message}", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Fangxin (放心): trusted-consumption surveys, scores, credit and certificates."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str, port: int, workers: int, reload: bool) -> None:
+    """Serve HTTP (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+
+    async def pending() -> list[str]:
+        return await db.pending_migrations()
+
+    try:
+        waiting = _run_with_db(settings, pending)
+    except Exception as exc:
+        click.echo(f"fangxin: cannot reach the database: {exc}", err=True)
+        sys.exit(1)
+    if waiting:
+        click.echo(
+            f"fangxin: migrations pending ({', '.join(waiting)}); run `fangxin migrate`", err=True
+        )
+        sys.exit(1)
+    click.echo(
+        f"Fangxin serving on http://{host}:{port} ({workers} worker(s), "
+        f"database {'PostgreSQL' if settings.is_postgres else 'SQLite'})"
+    )
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_level="warning",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = _settings()
+    applied = asyncio.run(db.migrate(settings))
+    click.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
+
+
+@main.command(hidden=True)
+@click.option("--name", default=None)
+def makemigrations(name: str | None) -> None:
+    """Write migrations for model changes (developers)."""
+    settings = _settings()
+    paths = _run_with_db(settings, lambda: db.make_migrations(name))
+    click.echo("\n".join(paths) if paths else "No changes.")
+
+
+@main.command("demo")
+def demo_cmd() -> None:
+    """Fill an empty database with the demo city."""
+    settings = _settings()
+    report = _run_with_db(settings, lambda: demo.load_demo(settings, actor=_cli_actor()))
+    click.echo(report.text())
+
+
+@main.group()
+def user() -> None:
+    """Accounts of officials, administrators and merchants."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role if r != Role.FEED]))
+@click.option("--merchant", "merchant_uscc", default=None, help="USCC, for merchant accounts")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bool) -> None:
+    """Create an account."""
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    account = _run_with_db(
+        settings,
+        lambda: accounts.create_account(
+            name, password, Role(role), merchant_uscc=merchant_uscc, actor=_cli_actor()
+        ),
+    )
+    click.echo(f"Created {account.role.value} account {account.username}.")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for machines (12315 and credit feeds, integrations)."""
+
+
+@token.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([Role.FEED.value, Role.OFFICIAL.value, Role.ADMIN.value]),
+)
+def token_add(name: str, role: str) -> None:
+    """Create a token and print it once; only its hash is kept."""
+    settings = _settings()
+    tok, plain = _run_with_db(
+        settings, lambda: accounts.create_token(name, Role(role), actor=_cli_actor())
+    )
+    click.echo(plain)
+    click.echo(f"Token {tok.id} ({name}, {role}) created. It is shown only this once.", err=True)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    settings = _settings()
+    tok = _run_with_db(settings, lambda: accounts.revoke_token(token_id, actor=_cli_actor()))
+    click.echo(f"Token {tok.id} ({tok.name}) revoked.")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["areas", "merchants"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
+def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
+    """Import areas or merchants from CSV or XLSX: all rows or none."""
+    settings = _settings()
+    importer: Callable[..., Awaitable[registry.ImportResult]] = (
+        registry.import_areas if kind == "areas" else registry.import_merchants
+    )
+
+    async def run() -> registry.ImportResult:
+        return await importer(file, actor=_cli_actor(), dry_run=dry_run)
+
+    try:
+        result = _run_with_db(settings, run)
+    except registry.ImportRejected as exc:
+        click.echo(f"{file}: {exc}", err=True)
+        for e in exc.errors:
+            click.echo(f"  {e}", err=True)
+        sys.exit(1)
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "
+        f"{verb} updated, {result.unchanged} unchanged."
+    )
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check every event's hash and its link to the one before."""
+    settings = _settings()
+    report = _run_with_db(settings, audit.verify_chain)
+    if report.ok:
+        click.echo(f"Audit chain intact: {report.checked} events verified.")
+        return
+    click.echo(
+        f"Audit chain BROKEN at event {report.broken_at}: {report.reason} "
+        f"({report.checked} events before it verified).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_cmd(file: Path) -> None:
+    """Write a consistent copy of the database to FILE."""
+    settings = _settings()
+    _report(lambda: backup.backup(settings, file))
+    click.echo(f"Backup written to {file} ({file.stat().st_size:,} bytes).")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_cmd(file: Path, yes: bool) -> None:
+    """Replace the database's contents with a backup (stop the server first)."""
+    settings = _settings()
+    if not yes and sys.stdin.isatty():
+        click.confirm("This replaces every row of the database. Continue?", abort=True)
+    _report(lambda: backup.restore(settings, file))
+    click.echo(f"Database restored from {file}.")
+
+
+def _report(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except backup.BackupError as exc:
+        click.echo(f"fangxin: {exc}", err=True)
+        sys.exit(1)

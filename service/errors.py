@@ -1,0 +1,43 @@
+"""Errors a user can cause: one family, mapped to problem+json in one handler (service.app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class FangxinError(Exception):
+    """Base of every error whose message is meant for the person who caused it."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidInput(FangxinError):
+    status = 422
+    title = "Invalid input"
+
+
+class NotFound(FangxinError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(FangxinError):
+    status = 409
+    title = "Conflict"
+
+
+class LoginFailed(FangxinError):
+    status = 401
+    title = "Login failed"

@@ -1,0 +1,117 @@
+"""Cross-cutting HTTP concerns: request ids, locale, security headers, access log."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from http.cookies import SimpleCookie
+from typing import Final
+from urllib.parse import parse_qs
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import i18n
+
+REQUEST_ID_HEADER: Final = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Pages of ours load nothing from anywhere else.
+CSP: Final = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The API reference (Redoc, served by us) needs inline bootstrapping and a blob: worker.
+CSP_API_REFERENCE: Final = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+access_log = structlog.get_logger("fangxin.access")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _locale_for(scope: Scope) -> tuple[str, bool]:
+    """The locale to render in, and whether the user chose it in this request (?lang=)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    chosen = i18n.normalise(next(iter(query.get("lang") or []), None))
+    if chosen:
+        return chosen, True
+    cookie_header = _header(scope, b"cookie")
+    if cookie_header:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(cookie_header)
+        except Exception:
+            jar = SimpleCookie()
+        if i18n.LOCALE_COOKIE in jar:
+            found = i18n.normalise(jar[i18n.LOCALE_COOKIE].value)
+            if found:
+                return found, False
+    return i18n.DEFAULT_LOCALE, False
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    """Request id (logged and echoed), locale, security headers and one access-log line."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, *, production: bool) -> None:
+        self.production = production
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        given = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = given if given and _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        locale, chosen = _locale_for(scope)
+        i18n.set_locale(locale)
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        path = scope["path"]
+        csp = CSP_API_REFERENCE if path.rstrip("/") == "/schema" else CSP
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableScopeHeaders.from_message(message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers.setdefault("content-security-policy", csp)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("referrer-policy", "same-origin")
+                headers.setdefault("cross-origin-opener-policy", "same-origin")
+                headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+                if self.production:
+                    headers.setdefault(
+                        "strict-transport-security", "max-age=31536000; includeSubDomains"
+                    )
+                if chosen:
+                    headers.add(
+                        "set-cookie",
+                        f"{i18n.LOCALE_COOKIE}={locale}; Path=/; Max-Age=31536000; SameSite=Lax"
+                        + ("; Secure" if self.production else ""),
+                    )
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_wrapper)
+        finally:
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=path,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")

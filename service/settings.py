@@ -1,0 +1,173 @@
+"""The only reader of the environment: every setting comes from a ``FANGXIN_*`` variable.
+
+Settings are validated once, at start-up, so a typo in a URL stops the service with a
+message naming the variable instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "test", "production")
+SECRET_FILE = "secret_key"  # noqa: S105 - a file name
+
+
+class SettingsError(Exception):
+    """A ``FANGXIN_*`` variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    base_url: str
+    secret_key: str
+    env: str
+    rate_limit_per_minute: int
+    login_max_failures: int
+    login_lockout_minutes: int
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for an SQLite URL, else None."""
+        if self.is_postgres:
+            return None
+        return sqlite_path_of(self.database_url)
+
+    @property
+    def pdf_dir(self) -> Path:
+        return self.data_dir / "pdf"
+
+
+def sqlite_path_of(url: str) -> Path:
+    """``sqlite:///abs/path.db`` → /abs/path.db; ``sqlite://rel.db`` → rel.db (from cwd)."""
+    rest = url.removeprefix("sqlite://")
+    return Path(rest).resolve()
+
+
+def _validate_database_url(value: str) -> str:
+    if value.startswith("sqlite://"):
+        rest = value.removeprefix("sqlite://")
+        if not rest or rest == ":memory:":
+            raise SettingsError(
+                "FANGXIN_DATABASE_URL: an SQLite URL needs a file path, "
+                f"e.g. sqlite:///var/lib/fangxin/fangxin.sqlite3 (got {value!r})"
+            )
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SettingsError(
+            f"FANGXIN_DATABASE_URL must start with sqlite:// or postgres:// (got {value!r})"
+        )
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(f"FANGXIN_DATABASE_URL has a bad port: {value!r}") from exc
+    if not parts.hostname or not parts.path.strip("/"):
+        raise SettingsError(
+            "FANGXIN_DATABASE_URL needs a host and a database name, "
+            f"e.g. postgres://postgres@127.0.0.1:5432/fangxin (got {value!r})"
+        )
+    del port
+    return value
+
+
+def _validate_http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL (got {value!r})")
+    return value.rstrip("/")
+
+
+def _validate_redis_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise SettingsError(f"FANGXIN_REDIS_URL must be a redis:// URL (got {value!r})")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number (got {raw!r})") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive (got {value})")
+    return value
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
+    given = env.get("FANGXIN_SECRET_KEY")
+    if given:
+        if len(given) < 32:
+            raise SettingsError("FANGXIN_SECRET_KEY must be at least 32 characters long")
+        return given
+    # Generated once and kept, so a restart does not log everybody out.
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``env`` (default: the process environment), validating every value."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("FANGXIN_DATA_DIR") or "./var").resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"FANGXIN_DATA_DIR {str(data_dir)!r} cannot be created: {exc}") from exc
+
+    database_url = _validate_database_url(
+        env.get("FANGXIN_DATABASE_URL") or f"sqlite://{data_dir / 'fangxin.sqlite3'}"
+    )
+    redis_raw = env.get("FANGXIN_REDIS_URL")
+    redis_url = _validate_redis_url(redis_raw) if redis_raw else None
+    base_url = _validate_http_url(
+        "FANGXIN_BASE_URL", env.get("FANGXIN_BASE_URL") or "http://127.0.0.1:8000"
+    )
+    app_env = env.get("FANGXIN_ENV") or "development"
+    if app_env not in ENVIRONMENTS:
+        raise SettingsError(
+            f"FANGXIN_ENV must be one of {', '.join(ENVIRONMENTS)} (got {app_env!r})"
+        )
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        base_url=base_url,
+        secret_key=_secret_key(env, data_dir),
+        env=app_env,
+        rate_limit_per_minute=_positive_int(env, "FANGXIN_RATE_LIMIT_PER_MINUTE", 600),
+        login_max_failures=_positive_int(env, "FANGXIN_LOGIN_MAX_FAILURES", 5),
+        login_lockout_minutes=_positive_int(env, "FANGXIN_LOGIN_LOCKOUT_MINUTES", 15),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
