@@ -29,7 +29,7 @@ from litestar.template.config import TemplateConfig
 from service import db, i18n
 from service.errors import FangxinError
 from service.logs import configure_logging
-from service.middleware import RequestContextMiddleware
+from service.middleware import RequestContextMiddleware, security_headers
 from service.pages import PAGES
 from service.routes import ROUTES
 from service.schemas import FieldErrorOut, Problem
@@ -86,10 +86,12 @@ def _lang_url(request: Request[Any, Any, Any], lang: str) -> str:
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Pages answer errors with a page; the API (and a client asking for JSON) with JSON."""
     path = request.url.path
     if path.startswith(("/api/", "/schema", "/healthz", "/readyz")):
         return False
-    return "text/html" in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "json" not in accept
 
 
 def _problem(
@@ -175,6 +177,15 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await db.close_db()
+        await close_stores(app)
+
+
+async def close_stores(app: Litestar) -> None:
+    """Close the Redis connections behind the shared stores (Litestar leaves them open)."""
+    for name in ("sessions", "rate_limit"):
+        store = app.stores.get(name)
+        if isinstance(store, RedisStore):
+            await store.__aexit__(None, None, None)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -231,6 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(FangxinCSRFMiddleware, config=csrf),
             rate_limit.middleware,
         ],
+        before_send=[security_headers(settings.production)],
         stores=_stores(settings),
         template_config=TemplateConfig(engine=_template_engine()),
         openapi_config=openapi,

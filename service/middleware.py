@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Final
 from urllib.parse import parse_qs
@@ -78,26 +79,13 @@ class RequestContextMiddleware(ASGIMiddleware):
         started = time.perf_counter()
         status = 500
         path = scope["path"]
-        csp = CSP_API_REFERENCE if path.rstrip("/") == "/schema" else CSP
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableScopeHeaders.from_message(message)
-                headers[REQUEST_ID_HEADER] = request_id
-                headers.setdefault("content-security-policy", csp)
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("x-frame-options", "DENY")
-                headers.setdefault("referrer-policy", "same-origin")
-                headers.setdefault("cross-origin-opener-policy", "same-origin")
-                headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
-                if self.production:
-                    headers.setdefault(
-                        "strict-transport-security", "max-age=31536000; includeSubDomains"
-                    )
                 if chosen:
-                    headers.add(
+                    MutableScopeHeaders.from_message(message).add(
                         "set-cookie",
                         f"{i18n.LOCALE_COOKIE}={locale}; Path=/; Max-Age=31536000; SameSite=Lax"
                         + ("; Secure" if self.production else ""),
@@ -115,3 +103,26 @@ class RequestContextMiddleware(ASGIMiddleware):
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def security_headers(production: bool) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before-send hook: it sees every response, including the 404s and 405s that the
+    router answers before any middleware runs."""
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        request_id = scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+        headers.setdefault(REQUEST_ID_HEADER, request_id)
+        api_reference = scope.get("path", "").rstrip("/") == "/schema"
+        headers.setdefault("content-security-policy", CSP_API_REFERENCE if api_reference else CSP)
+        headers.setdefault("x-content-type-options", "nosniff")
+        headers.setdefault("x-frame-options", "DENY")
+        headers.setdefault("referrer-policy", "same-origin")
+        headers.setdefault("cross-origin-opener-policy", "same-origin")
+        headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+        if production:
+            headers.setdefault("strict-transport-security", "max-age=31536000; includeSubDomains")
+
+    return add_headers

@@ -481,12 +481,19 @@ class ImportRejected(Exception):
 def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> pl.DataFrame:
     """Read CSV or XLSX as text columns; missing optional columns become empty."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    elif suffix in (".xlsx", ".xlsm"):
-        df = pl.read_excel(path, infer_schema_length=0)
-        df = df.with_columns(pl.all().cast(pl.String))
-    else:
+    try:
+        if suffix == ".csv":
+            df = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        elif suffix in (".xlsx", ".xlsm"):
+            df = pl.read_excel(path, infer_schema_length=0)
+            df = df.with_columns(pl.all().cast(pl.String))
+        else:
+            df = None
+    except Exception as exc:
+        # Not UTF-8, ragged rows, a damaged workbook: say so instead of a traceback.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImportRejected([RowError(0, "file", f"cannot be read: {reason}")]) from exc
+    if df is None:
         raise ImportRejected(
             [RowError(0, "file", f"unsupported file type {suffix or '?'} (use .csv or .xlsx)")]
         )

@@ -13,14 +13,15 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from tortoise import Tortoise
 
 from service import db as dbm
@@ -29,6 +30,7 @@ from service.settings import Settings, load_settings
 PG_ADMIN_URL = os.environ.get("FANGXIN_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BASE_URL = "http://testserver.local"
 DB_FIXTURES = {"db", "client", "app_settings", "migrated"}
 
 
@@ -137,17 +139,34 @@ def make_app(settings: Settings) -> Litestar:
     return create_app(settings)
 
 
-@pytest.fixture
-async def client(app_settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An HTTP client on an app whose lifespan opened the (emptied) test database; the ORM is
-    usable from the test too, through the app's global context."""
-    await dbm.init_db(app_settings)
+def asgi(app: Litestar) -> httpx.ASGITransport:
+    """An in-process transport (Litestar's scope types are narrower than httpx's)."""
+    return httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def serve_in_process(app: Litestar, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's lifespan and its requests all run on the test's own event loop, so the ORM
+    connections it opens are usable from the test (Litestar's AsyncTestClient runs the
+    lifespan on a separate thread and loop)."""
+    async with app.lifespan(), httpx.AsyncClient(transport=asgi(app), base_url=base_url) as c:
+        yield c
+
+
+async def empty_database(settings: Settings) -> None:
+    await dbm.init_db(settings)
     try:
         await _empty_all_tables()
     finally:
         await dbm.close_db()
-    app = make_app(app_settings)
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+
+
+@pytest.fixture
+async def client(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on an app whose lifespan opened the (emptied) test database; the ORM is
+    usable from the test too, through the app's global context."""
+    await empty_database(app_settings)
+    async with serve_in_process(make_app(app_settings), BASE_URL) as c:
         yield c
 
 

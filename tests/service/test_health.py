@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 
-async def test_healthz_and_readyz(client: AsyncTestClient[Litestar]) -> None:
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}

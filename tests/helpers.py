@@ -1,0 +1,47 @@
+"""Small helpers shared by HTTP tests."""
+
+from __future__ import annotations
+
+import httpx
+
+from service import accounts
+from service.audit import Actor
+from service.models import Account, Role
+from service.security import CSRF_COOKIE
+
+TEST_ACTOR = Actor("test", "pytest")
+PASSWORD = "correct-horse-battery"
+
+
+async def make_account(
+    username: str, role: Role, *, merchant_uscc: str | None = None, password: str = PASSWORD
+) -> Account:
+    return await accounts.create_account(
+        username, password, role, merchant_uscc=merchant_uscc, actor=TEST_ACTOR
+    )
+
+
+async def make_token(role: Role, name: str = "machine") -> str:
+    _, plain = await accounts.create_token(name, role, actor=TEST_ACTOR)
+    return plain
+
+
+async def csrf(client: httpx.AsyncClient) -> str:
+    """The CSRF token for this client's cookie jar (fetched with a GET when absent)."""
+    token = client.cookies.get(CSRF_COOKIE)
+    if token is None:
+        await client.get("/login")
+        token = client.cookies.get(CSRF_COOKIE)
+    assert token, "the server sets a CSRF cookie on a GET"
+    return token
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> int:
+    """Sign in through the real form; returns the response status (303 on success)."""
+    token = await csrf(client)
+    r = await client.post(
+        "/login",
+        data={"username": username, "password": password, "next": "/", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    return r.status_code

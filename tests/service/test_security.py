@@ -1,0 +1,236 @@
+"""Sign-in, sessions, lockout, CSRF and API tokens over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+
+from service import accounts
+from service.models import Account, AuditEvent, Role
+from service.security import SESSION_COOKIE
+from service.settings import Settings
+from tests.conftest import make_app, serve_in_process
+from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
+
+
+async def test_login_sets_an_httponly_lax_session_and_shows_the_account(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    token = await csrf(client)
+    r = await client.post(
+        "/login",
+        data={
+            "username": "ofc",
+            "password": "correct-horse-battery",
+            "next": "/account",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/account"
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # development: plain http
+    page = await client.get("/account")
+    assert page.status_code == 200
+    assert "ofc" in page.text
+
+
+async def test_login_never_redirects_off_site(client: httpx.AsyncClient) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    token = await csrf(client)
+    r = await client.post(
+        "/login",
+        data={
+            "username": "ofc",
+            "password": "correct-horse-battery",
+            "next": "https://evil.example/",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/"
+
+
+async def test_session_id_rotates_at_login_and_the_old_id_is_dead(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    # A fixation attempt: the visitor arrives with a session id chosen by someone else.
+    client.cookies.set(SESSION_COOKIE, "a" * 64, domain="testserver.local")
+    assert await login(client, "ofc") == 303
+    first = client.cookies.get(SESSION_COOKIE)
+    assert first and first != "a" * 64
+    assert await login(client, "ofc") == 303
+    second = client.cookies.get(SESSION_COOKIE)
+    assert second and second != first
+    # Replaying the first id gets nothing: it was deleted from the store at the second login.
+    client.cookies.set(SESSION_COOKIE, first, domain="testserver.local")
+    r = await client.get("/account", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/login")
+
+
+async def test_logout_kills_the_session(client: httpx.AsyncClient) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    assert await login(client, "ofc") == 303
+    sid = client.cookies.get(SESSION_COOKIE)
+    r = await client.post(
+        "/logout", data={"_csrf_token": await csrf(client)}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    client.cookies.set(SESSION_COOKIE, sid or "", domain="testserver.local")
+    r = await client.get("/account", follow_redirects=False)
+    assert r.status_code == 303  # back to the login page: the id no longer opens a session
+
+
+async def test_form_post_without_csrf_token_is_rejected(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    await csrf(client)  # the cookie alone is not enough
+    r = await client.post(
+        "/login",
+        data={"username": "ofc", "password": "correct-horse-battery"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    assert client.cookies.get(SESSION_COOKIE) is None
+
+
+async def test_five_failures_lock_the_account_for_fifteen_minutes_and_are_audited(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    for _ in range(4):
+        assert await login(client, "ofc", "wrong-password!") == 401
+    account = await Account.get(username="ofc")
+    assert account.failed_logins == 4
+    assert await login(client, "ofc", "wrong-password!") == 401
+    account = await Account.get(username="ofc")
+    assert account.locked_until is not None
+    # Locked: even the right password is refused, and the page says why.
+    token = await csrf(client)
+    r = await client.post(
+        "/login",
+        data={"username": "ofc", "password": "correct-horse-battery", "_csrf_token": token},
+    )
+    assert r.status_code == 401
+    assert "锁定" in r.text
+    actions = [
+        str(a)
+        for a in await AuditEvent.filter(subject="account:ofc").values_list("action", flat=True)
+    ]
+    assert actions.count("login.failed") == 4
+    assert "login.locked" in actions
+    assert "login.refused_locked" in actions
+
+
+async def test_lock_expires_after_the_lockout(db: Settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from service.errors import LoginFailed
+
+    await make_account("ofc", Role.OFFICIAL)
+    t0 = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
+    lockout = timedelta(minutes=15)
+    for _ in range(5):
+        with pytest.raises(LoginFailed):
+            await accounts.authenticate(
+                "ofc", "nope-nope-nope", max_failures=5, lockout=lockout, now=t0
+            )
+    with pytest.raises(LoginFailed, match="locked"):
+        await accounts.authenticate(
+            "ofc",
+            "correct-horse-battery",
+            max_failures=5,
+            lockout=lockout,
+            now=t0 + timedelta(minutes=14),
+        )
+    ok = await accounts.authenticate(
+        "ofc",
+        "correct-horse-battery",
+        max_failures=5,
+        lockout=lockout,
+        now=t0 + timedelta(minutes=16),
+    )
+    assert ok.failed_logins == 0
+
+
+async def test_unknown_user_and_wrong_password_look_the_same(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    token = await csrf(client)
+    a = await client.post(
+        "/login", data={"username": "ofc", "password": "nope-nope-nope", "_csrf_token": token}
+    )
+    b = await client.post(
+        "/login", data={"username": "ghost", "password": "nope-nope-nope", "_csrf_token": token}
+    )
+    assert a.status_code == b.status_code == 401
+    assert "用户名或密码错误" in a.text
+    assert "用户名或密码错误" in b.text
+
+
+async def test_bearer_token_works_and_a_revoked_one_gets_401(
+    client: httpx.AsyncClient,
+) -> None:
+    plain = await make_token(Role.OFFICIAL)
+    body = {"code": "T1", "kind": "city", "name_zh": "测试市", "name_en": "Test City"}
+    r = await client.post("/api/v1/areas", json=body, headers={"Authorization": f"Bearer {plain}"})
+    assert r.status_code == 201, r.text
+    token = await accounts.principal_for_token(plain)
+    assert token is not None and token.token_id is not None
+    await accounts.revoke_token(token.token_id, actor=TEST_ACTOR)
+    r = await client.get("/api/v1/areas", headers={"Authorization": f"Bearer {plain}"})
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.get("/api/v1/areas", headers={"Authorization": "Bearer fx_madeup"})
+    assert r.status_code == 401
+
+
+async def test_tokens_are_stored_only_as_hashes(db: Settings) -> None:
+    import hashlib
+
+    from service.models import ApiToken
+
+    plain = await make_token(Role.FEED)
+    stored = await ApiToken.get(name="machine")
+    assert stored.token_hash == hashlib.sha256(plain.encode()).hexdigest()
+    assert plain not in str(await ApiToken.all().values())
+
+
+async def test_session_user_posting_json_to_the_api_needs_the_csrf_header(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_account("ofc", Role.OFFICIAL)
+    assert await login(client, "ofc") == 303
+    body = {"code": "T1", "kind": "city", "name_zh": "测试市", "name_en": "Test City"}
+    r = await client.post("/api/v1/areas", json=body)
+    assert r.status_code == 403
+    r = await client.post("/api/v1/areas", json=body, headers={"x-csrftoken": await csrf(client)})
+    assert r.status_code == 201, r.text
+
+
+async def test_production_cookies_are_secure(migrated: Settings) -> None:
+    from service import db as dbm
+
+    settings = replace(migrated, env="production")
+    await dbm.init_db(settings)
+    try:
+        await make_account("prod", Role.OFFICIAL)
+    finally:
+        await dbm.close_db()
+    async with serve_in_process(make_app(settings), "https://testserver.local") as c:
+        assert await login(c, "prod") == 303
+        r = await c.get("/healthz")
+        assert "max-age=31536000" in r.headers["strict-transport-security"]
+    # The session cookie was issued with Secure (httpx keeps it only for https).
+    assert c.cookies.get(SESSION_COOKIE) is not None
