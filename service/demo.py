@@ -8,10 +8,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from tortoise.transactions import in_transaction
+
 from service import accounts, registry
 from service.audit import Actor
 from service.demo_data import demo_areas, demo_merchants
-from service.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
+from service.models import Account, Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
 from service.schemas import AreaIn, MerchantIn
 from service.settings import Settings
 
@@ -37,13 +39,19 @@ class DemoReport:
 
 
 async def database_is_empty() -> bool:
-    return not (await Area.exists() or await Merchant.exists())
+    return not (await Area.exists() or await Merchant.exists() or await Account.exists())
 
 
 async def load_demo(settings: Settings, *, actor: Actor) -> DemoReport:
     del settings  # later capabilities (surveys, credit, certificates) extend the demo here
     if not await database_is_empty():
         return DemoReport(loaded=False)
+    # All or nothing: a failure half-way must not leave a city that blocks the next try.
+    async with in_transaction():
+        return await _load(actor)
+
+
+async def _load(actor: Actor) -> DemoReport:
     areas = demo_areas()
     merchants = demo_merchants(areas, count=DEMO_MERCHANTS)
     await registry.import_area_structs(

@@ -322,6 +322,7 @@ async def update_area(code: str, patch: AreaPatch, *, actor: Actor) -> AreaOut:
         errors = check_area(merged, index)
         if merged.parent and _would_cycle(code, merged.parent, index):
             errors.append(FieldError("parent", "would make the area its own ancestor"))
+        errors.extend(await _stranded_merchants(conn, merged, current.parent))
         if errors:
             raise InvalidInput("The area is not valid", errors)
         changes = _diff(msgspec.to_builtins(current), msgspec.to_builtins(merged))
@@ -329,6 +330,31 @@ async def update_area(code: str, patch: AreaPatch, *, actor: Actor) -> AreaOut:
             await _save_areas(conn, [merged], {code: area}, is_demo=area.is_demo)
             await audit.record(conn, actor, "area.updated", f"area:{code}", changes)
     return await get_area(code)
+
+
+async def _stranded_merchants(
+    conn: BaseDBAsyncClient, area: AreaIn, old_parent: str | None
+) -> list[FieldError]:
+    """A street or scenic spot may not move to another district while merchants on it are
+    registered in the old one: every merchant's street must lie in its district."""
+    if area.kind not in (AreaKind.STREET, AreaKind.SCENIC_SPOT) or area.parent == old_parent:
+        return []
+    link = "street__code" if area.kind == AreaKind.STREET else "scenic_spot__code"
+    count = (
+        await Merchant.filter(**{link: area.code})
+        .using_db(conn)
+        .exclude(district__code=area.parent)
+        .count()
+    )
+    if not count:
+        return []
+    return [
+        FieldError(
+            "parent",
+            f"{count} merchant(s) on {area.code} are registered in district {old_parent}; "
+            "move them first",
+        )
+    ]
 
 
 def _would_cycle(code: str, parent: str, index: AreaIndex) -> bool:
@@ -610,6 +636,9 @@ async def _import_area_rows(
                 errs.append(FieldError("kind", f"{row.code} is already a {old.kind.value}"))
             if row.parent and _would_cycle(row.code, row.parent, index):
                 errs.append(FieldError("parent", "would make the area its own ancestor"))
+            if old is not None:
+                old_parent = old.parent.code if old.parent else None
+                errs.extend(await _stranded_merchants(conn, row, old_parent))
             errors.extend(RowError(rownum, e.field, e.message) for e in errs)
             ordered.append(row)
         if errors:

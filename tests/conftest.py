@@ -9,6 +9,7 @@ unreachable PostgreSQL or Redis fails the run; elsewhere those tests skip with t
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import secrets
 import socket
@@ -38,13 +39,18 @@ def dialect() -> str:
     return os.environ.get("FANGXIN_TEST_DATABASE", "sqlite")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    # Marked before the items are made, so parametrized async tests work too.
+    if name.startswith("test") and inspect.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & DB_FIXTURES:
             item.add_marker(pytest.mark.db)
-        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture

@@ -182,3 +182,21 @@ async def test_unknown_merchant_is_a_404_problem(client: httpx.AsyncClient) -> N
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["status"] == 404
+
+
+async def test_a_street_with_merchants_cannot_move_to_another_district(
+    client: httpx.AsyncClient,
+) -> None:
+    await _official(client)
+    await _areas(client)
+    other = {**DISTRICT, "code": "411721", "name_zh": "西平县", "name_en": "Xiping"}
+    assert (await client.post("/api/v1/areas", json=other)).status_code == 201
+    await client.post("/api/v1/merchants", json=_merchant("9144030071526726XG"))
+    r = await client.patch("/api/v1/areas/411702-ST01", json={"parent": "411721"})
+    assert r.status_code == 422
+    assert "move them first" in r.json()["errors"][0]["message"]
+    # Without merchants on it, the street may move.
+    await client.patch("/api/v1/merchants/9144030071526726XG", json={"street": None})
+    r = await client.patch("/api/v1/areas/411702-ST01", json={"parent": "411721"})
+    assert r.status_code == 200, r.text
+    assert r.json()["parent"] == "411721"

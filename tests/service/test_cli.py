@@ -1,0 +1,276 @@
+"""The ``fangxin`` console script, run as an operator runs it, on an SQLite database of its own."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.uscc import generate
+
+FANGXIN = Path(sys.executable).parent / "fangxin"
+DB_FILE = "fangxin.sqlite3"
+AREAS = [
+    ("code", "kind", "name_zh", "name_en", "parent"),
+    ("411700", "city", "驻马店市", "Zhumadian", ""),
+    ("411702", "district", "驿城区", "Yicheng District", "411700"),
+    ("411702-001", "street", "解放路", "Jiefang Road", "411702"),
+]
+MERCHANT_HEADER = ("uscc", "name", "category", "address", "district", "street", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class Fangxin:
+    """``fangxin`` with FANGXIN_DATA_DIR pointing at a directory of its own."""
+
+    home: Path
+
+    @property
+    def database(self) -> Path:
+        return self.home / DB_FILE
+
+    def __call__(
+        self, *args: str, stdin: str = "", env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
+        environ.update({"FANGXIN_DATA_DIR": str(self.home), "FANGXIN_ENV": "test"})
+        environ.update(env or {})
+        return subprocess.run(
+            [str(FANGXIN), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=self.home,
+            timeout=60,
+            check=False,
+        )
+
+    def ok(self, *args: str, stdin: str = "") -> str:
+        result = self(*args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with closing(sqlite3.connect(self.database)) as conn:
+            rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return rows
+
+    def execute(self, sql: str) -> None:
+        with closing(sqlite3.connect(self.database)) as conn, conn:
+            conn.execute(sql)
+
+    def count(self, table: str) -> int:
+        count: int = self.query(f'SELECT count(*) FROM "{table}"')[0][0]
+        return count
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in rowid order."""
+        tables = [
+            name
+            for (name,) in self.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {t: self.query(f'SELECT * FROM "{t}" ORDER BY rowid') for t in tables}
+
+
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated database, copied for each test (migrating is the slow part)."""
+    fx = Fangxin(tmp_path_factory.mktemp("template"))
+    fx.ok("migrate")
+    assert not fx.database.with_name(DB_FILE + "-wal").exists()
+    return fx.database
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Path:
+    """A migrated database holding the demo city, copied for each test that needs one."""
+    home = tmp_path_factory.mktemp("demo")
+    shutil.copyfile(migrated_template, home / DB_FILE)
+    fx = Fangxin(home)
+    assert "Demo city loaded" in fx.ok("demo")
+    assert not fx.database.with_name(DB_FILE + "-wal").exists()
+    return fx.database
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Fangxin:
+    return Fangxin(tmp_path)
+
+
+@pytest.fixture
+def fx(tmp_path: Path, migrated_template: Path) -> Fangxin:
+    shutil.copyfile(migrated_template, tmp_path / DB_FILE)
+    return Fangxin(tmp_path)
+
+
+@pytest.fixture
+def demo_fx(tmp_path: Path, demo_template: Path) -> Fangxin:
+    shutil.copyfile(demo_template, tmp_path / DB_FILE)
+    return Fangxin(tmp_path)
+
+
+def _write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def _merchant_rows(n: int) -> list[tuple[str, ...]]:
+    rng = random.Random(1)
+    return [
+        (generate(rng, "411702"), f"商户{i}", "retail", "", "411702", "411702-001", "active")
+        for i in range(n)
+    ]
+
+
+def test_migrate_applies_the_schema_once_then_reports_up_to_date(fresh: Fangxin) -> None:
+    first = fresh.ok("migrate")
+    second = fresh.ok("migrate")
+
+    assert "Applied: models.0001_initial" in first
+    assert second.strip() == "Database is up to date."
+    assert fresh.count("merchant") == 0
+
+
+def test_an_unsupported_database_url_exits_2_naming_the_variable(fresh: Fangxin) -> None:
+    result = fresh("migrate", env={"FANGXIN_DATABASE_URL": "mysql://x"})
+
+    assert result.returncode == 2
+    assert "FANGXIN_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not fresh.database.exists()
+
+
+def test_user_add_reads_the_password_from_stdin(fx: Fangxin) -> None:
+    out = fx.ok(
+        "user", "add", "alice", "--role", "official", "--password-stdin", stdin="s3cret-pass-1\n"
+    )
+
+    assert "alice" in out
+    rows = fx.query("SELECT username, role, password_hash FROM account")
+    assert len(rows) == 1
+    username, role, password_hash = rows[0]
+    assert (username, role) == ("alice", "official")
+    assert password_hash.startswith("$argon2")
+    assert "s3cret-pass-1" not in password_hash
+
+
+def test_user_add_refuses_a_short_password_with_the_reason(fx: Fangxin) -> None:
+    result = fx("user", "add", "alice", "--role", "official", "--password-stdin", stdin="short\n")
+
+    assert result.returncode == 1
+    assert "password: must be at least 10 characters" in result.stderr
+    assert fx.count("account") == 0
+
+
+def test_token_add_prints_the_token_once_and_stores_only_its_hash(fx: Fangxin) -> None:
+    result = fx("token", "add", "feed1", "--role", "feed")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    token = lines[0]
+    assert token.startswith("fx_")
+    assert len(token) > 40
+    assert token not in result.stderr
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert fx.query("SELECT name, role, token_hash FROM api_token") == [("feed1", "feed", digest)]
+    stored = [value for rows in fx.dump().values() for row in rows for value in row]
+    assert not any(isinstance(v, str) and token in v for v in stored)
+
+
+def test_import_of_a_bad_file_exits_1_naming_row_and_column(fx: Fangxin) -> None:
+    fx.ok("import", "areas", str(_write_csv(fx.home / "areas.csv", AREAS)))
+    good = _merchant_rows(3)
+    bad = ("914117007676543210", "坏码商店", "retail", "", "411702", "", "active")
+    bad_csv = _write_csv(fx.home / "bad.csv", [MERCHANT_HEADER, good[0], good[1], bad, good[2]])
+
+    result = fx("import", "merchants", str(bad_csv))
+
+    assert result.returncode == 1
+    assert "row 4, column uscc" in result.stderr
+    assert "expected K" in result.stderr
+    assert fx.count("merchant") == 0
+
+
+def test_import_dry_run_imports_nothing(fx: Fangxin) -> None:
+    areas_csv = _write_csv(fx.home / "areas.csv", AREAS)
+
+    dry = fx.ok("import", "areas", str(areas_csv), "--dry-run")
+
+    assert "3 would be created" in dry
+    assert fx.count("area") == 0
+    assert fx.count("audit_event") == 0
+    real = fx.ok("import", "areas", str(areas_csv))
+    assert "3 were created" in real
+    assert fx.count("area") == 3
+
+
+def test_demo_loads_once_then_says_the_database_already_holds_data(fx: Fangxin) -> None:
+    first = fx.ok("demo")
+    merchants = fx.count("merchant")
+    second = fx.ok("demo")
+
+    assert "Demo city loaded" in first
+    assert merchants >= 1000
+    for username in ("demo-admin", "demo-official", "demo-merchant"):
+        assert username in first
+    assert "already holds data" in second
+    assert fx.count("merchant") == merchants
+    assert fx.count("account") == 3
+
+
+def test_audit_verify_passes_after_the_demo_and_names_a_tampered_event(
+    demo_fx: Fangxin,
+) -> None:
+    events = demo_fx.count("audit_event")
+
+    intact = demo_fx.ok("audit", "verify")
+    assert f"{events} events verified" in intact
+
+    demo_fx.execute("""UPDATE audit_event SET details='{"x":1}' WHERE id=2""")
+    broken = demo_fx("audit", "verify")
+    assert broken.returncode == 1
+    assert "event 2" in broken.stderr
+    assert "1 events before it verified" in broken.stderr
+
+
+def test_backup_then_restore_brings_the_database_back(demo_fx: Fangxin) -> None:
+    at_backup = demo_fx.dump()
+    backup_file = demo_fx.home / "fangxin.backup"
+
+    demo_fx.ok("backup", str(backup_file))
+    demo_fx.execute("DELETE FROM audit_event WHERE id > 3")
+    demo_fx.execute("UPDATE merchant SET name = 'changed' WHERE id <= 10")
+    assert demo_fx.dump() != at_backup
+    restored = demo_fx.ok("restore", "--yes", str(backup_file))
+
+    assert "restored" in restored
+    assert demo_fx.dump() == at_backup
+    demo_fx.ok("audit", "verify")
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(demo_fx: Fangxin) -> None:
+    at_start = demo_fx.dump()
+    junk = _write_csv(demo_fx.home / "areas.csv", AREAS)
+
+    result = demo_fx("restore", "--yes", str(junk))
+
+    assert result.returncode == 1
+    assert "is not an SQLite backup" in result.stderr
+    assert demo_fx.dump() == at_start

@@ -1,0 +1,127 @@
+"""``fangxin demo``: the demo city, loaded once into an empty database."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from service.accounts import authenticate
+from service.audit import Actor
+from service.demo import load_demo
+from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
+from service.settings import Settings
+
+ACTOR = Actor("cli", "test")
+LOCKOUT = datetime.timedelta(minutes=15)
+
+
+async def _counts() -> dict[str, int]:
+    return {
+        "areas": await Area.all().count(),
+        "merchants": await Merchant.all().count(),
+        "accounts": await Account.all().count(),
+        "audit": await AuditEvent.all().count(),
+    }
+
+
+async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Settings) -> None:
+    report = await load_demo(db, actor=ACTOR)
+
+    assert report.loaded
+    merchants = await Merchant.all().count()
+    assert merchants >= 1000
+    assert report.merchants == merchants
+    assert await Merchant.filter(is_demo=False).count() == 0
+    assert report.areas == await Area.all().count()
+    assert await Area.filter(is_demo=False).count() == 0
+    assert await Area.filter(kind=AreaKind.CITY).count() == 1
+    assert await Area.filter(kind=AreaKind.STREET).count() >= 6
+    assert await Area.filter(kind=AreaKind.SCENIC_SPOT).count() >= 4
+    assert await Merchant.filter(street_id__not_isnull=True).count() > 0
+    assert await Merchant.filter(scenic_spot_id__not_isnull=True).count() > 0
+
+
+async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -> None:
+    report = await load_demo(db, actor=ACTOR)
+
+    roles = {username: role for username, role, _ in report.accounts}
+    assert sorted(roles.values()) == sorted(
+        [Role.ADMIN.value, Role.OFFICIAL.value, Role.MERCHANT.value]
+    )
+    assert await Account.filter(is_demo=True).count() == 3
+    for username, role, password in report.accounts:
+        account = await authenticate(username, password, max_failures=5, lockout=LOCKOUT)
+        assert account.username == username
+        assert account.role == Role(role)
+        assert account.is_demo
+        if account.role == Role.MERCHANT:
+            merchant = await Merchant.get_or_none(id=account.merchant_id)
+            assert merchant is not None
+            assert merchant.is_demo
+        else:
+            assert account.merchant_id is None
+
+
+async def test_demo_report_lists_every_account_with_its_password(db: Settings) -> None:
+    report = await load_demo(db, actor=ACTOR)
+
+    text = report.text()
+    assert len(report.accounts) == 3
+    for username, role, password in report.accounts:
+        line = next(line for line in text.splitlines() if username in line)
+        assert role in line
+        assert password in line
+    assert f"{report.merchants} merchants" in text
+
+
+async def test_a_second_demo_load_changes_nothing(db: Settings) -> None:
+    await load_demo(db, actor=ACTOR)
+    before = await _counts()
+    merchants_before = await Merchant.all().order_by("id").values()
+
+    again = await load_demo(db, actor=ACTOR)
+
+    assert not again.loaded
+    assert again.accounts == []
+    assert "already holds data" in again.text()
+    assert await _counts() == before
+    assert await Merchant.all().order_by("id").values() == merchants_before
+
+
+async def test_demo_is_not_loaded_over_an_operators_areas(db: Settings) -> None:
+    await Area.create(code="411700", kind=AreaKind.CITY, name_zh="驻马店市", name_en="Zhumadian")
+
+    report = await load_demo(db, actor=ACTOR)
+
+    assert not report.loaded
+    assert await Area.all().count() == 1
+    assert await Merchant.all().count() == 0
+    assert await Account.all().count() == 0
+
+
+async def test_a_failure_half_way_leaves_no_demo_behind(
+    db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import accounts
+
+    real = accounts.create_account
+    calls = 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk full")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "create_account", flaky)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await load_demo(db, actor=ACTOR)
+    assert await Area.all().count() == 0
+    assert await Merchant.all().count() == 0
+    assert await Account.all().count() == 0
+    monkeypatch.setattr(accounts, "create_account", real)
+    report = await load_demo(db, actor=ACTOR)
+    assert report.loaded
