@@ -59,9 +59,11 @@ messages: $(VENV)/.synced
 	  --sort-output --omit-header -o service/web/translations/messages.pot service surveys scoring certificates
 	$(BIN)/pybabel update --no-fuzzy-matching --omit-header -i service/web/translations/messages.pot \
 	  -d service/web/translations
+	$(BIN)/python scripts/fill_translations.py
 
 bench: $(VENV)/.synced
-	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b"; done; true
+	@scripts/system-deps.sh wrk
+	@for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

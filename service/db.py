@@ -19,7 +19,7 @@ from service.settings import Settings
 APP_LABEL = "models"
 # Every package's Tortoise models live in one app, so foreign keys may cross packages;
 # their migrations live together in service/migrations.
-MODEL_MODULES = ["service.models"]
+MODEL_MODULES = ["service.models", "surveys.models"]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).
 PG_POOL_MAX = 20
@@ -30,6 +30,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     if settings.is_postgres:
         connection["credentials"].setdefault("minsize", 1)
         connection["credentials"].setdefault("maxsize", PG_POOL_MAX)
+        connection["credentials"]["reset"] = _keep_session
     else:
         # Durable: an acknowledged write survives a power cut.
         connection["credentials"].setdefault("synchronous", "FULL")
@@ -46,6 +47,12 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def _keep_session(_connection: object) -> None:
+    """asyncpg resets every connection it takes back (RESET ALL, CLOSE ALL, UNLISTEN, unlock
+    advisory locks): a round trip per request. We set no session state, hold no cursors or
+    listeners, and take only transaction-scoped advisory locks, so there is nothing to reset."""
 
 
 async def init_db(settings: Settings, *, global_fallback: bool = True) -> None:

@@ -18,6 +18,7 @@ from service.schemas import AreaIn, MerchantIn
 from service.settings import Settings
 
 DEMO_MERCHANTS = 1200
+DEMO_RESPONSES = 60_000
 
 
 @dataclass(slots=True)
@@ -26,12 +27,18 @@ class DemoReport:
     areas: int = 0
     merchants: int = 0
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # (username, role, pw)
+    surveys: int = 0
+    responses: int = 0
+    flagged: dict[str, int] = field(default_factory=dict)
 
     def text(self) -> str:
         if not self.loaded:
             return "The database already holds data; the demo city was not loaded."
+        flags = ", ".join(f"{k} {v}" for k, v in self.flagged.items())
         lines = [
             f"Demo city loaded: {self.areas} areas, {self.merchants} merchants (marked as demo).",
+            f"Surveys: {self.surveys} questionnaires open, {self.responses:,} responses "
+            f"(screening flagged: {flags or 'none'}).",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -42,13 +49,32 @@ async def database_is_empty() -> bool:
     return not (await Area.exists() or await Merchant.exists() or await Account.exists())
 
 
-async def load_demo(settings: Settings, *, actor: Actor) -> DemoReport:
-    del settings  # later capabilities (surveys, credit, certificates) extend the demo here
+async def load_demo(
+    settings: Settings, *, actor: Actor, responses: int = DEMO_RESPONSES
+) -> DemoReport:
+    del settings  # later capabilities (credit, certificates) extend the demo here
     if not await database_is_empty():
         return DemoReport(loaded=False)
     # All or nothing: a failure half-way must not leave a city that blocks the next try.
     async with in_transaction():
-        return await _load(actor)
+        report = await _load(actor)
+        await _load_surveys(report, actor, responses)
+    return report
+
+
+async def _load_surveys(report: DemoReport, actor: Actor, responses: int) -> None:
+    """The default questionnaires, opened, with a year of synthetic responses screened."""
+    from surveys import demo_responses, quality
+    from surveys.questionnaire import default_files, load_file
+
+    for path in default_files():
+        await load_file(path, actor=actor, is_demo=True)
+        report.surveys += 1
+    if responses:
+        batch = await demo_responses.populate(count=responses)
+        report.responses = len(batch.responses.survey_id)
+        screened = await quality.recompute_flags()
+        report.flagged = {k: v for k, v in screened.raised.items() if v}
 
 
 async def _load(actor: Actor) -> DemoReport:

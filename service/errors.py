@@ -41,3 +41,9 @@ class Conflict(FangxinError):
 class LoginFailed(FangxinError):
     status = 401
     title = "Login failed"
+
+
+def field_error_from(exc: Exception, default_field: str = "body") -> FieldError:
+    """A msgspec ValidationError ("Expected `int`, got `str` - at `$.kind`") as a FieldError."""
+    message, _, where = str(exc).partition(" - at ")
+    return FieldError(where.strip("`").removeprefix("$.") or default_field, message)

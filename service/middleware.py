@@ -107,22 +107,32 @@ class RequestContextMiddleware(ASGIMiddleware):
 
 def security_headers(production: bool) -> Callable[[Message, Scope], Awaitable[None]]:
     """A before-send hook: it sees every response, including the 404s and 405s that the
-    router answers before any middleware runs."""
+    router answers before any middleware runs. Headers are prepared once, as bytes: this
+    runs on every response."""
+    common = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+    if production:
+        common.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    csp = (b"content-security-policy", CSP.encode())
+    csp_reference = (b"content-security-policy", CSP_API_REFERENCE.encode())
+    request_id_name = REQUEST_ID_HEADER.encode()
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        request_id = scope.get("state", {}).get("request_id") or uuid.uuid4().hex
-        headers.setdefault(REQUEST_ID_HEADER, request_id)
+        headers = list(message.get("headers") or [])
+        present = {name.lower() for name, _ in headers}
+        if request_id_name not in present:
+            request_id = scope.get("state", {}).get("request_id") or uuid.uuid4().hex
+            headers.append((request_id_name, request_id.encode()))
         api_reference = scope.get("path", "").rstrip("/") == "/schema"
-        headers.setdefault("content-security-policy", CSP_API_REFERENCE if api_reference else CSP)
-        headers.setdefault("x-content-type-options", "nosniff")
-        headers.setdefault("x-frame-options", "DENY")
-        headers.setdefault("referrer-policy", "same-origin")
-        headers.setdefault("cross-origin-opener-policy", "same-origin")
-        headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
-        if production:
-            headers.setdefault("strict-transport-security", "max-age=31536000; includeSubDomains")
+        wanted = [csp_reference if api_reference else csp, *common]
+        headers.extend(pair for pair in wanted if pair[0] not in present)
+        message["headers"] = headers
 
     return add_headers

@@ -65,8 +65,11 @@ def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
     return principal
 
 
-def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The one guard of the application: compare the caller's role with the route's rule."""
+async def role_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The one guard of the application: compare the caller's role with the route's rule.
+    (Async: Litestar would run a plain function on a worker thread.)"""
     if connection.scope.get("method") == "OPTIONS":
         return
     rule = handler.opt.get(ACCESS)

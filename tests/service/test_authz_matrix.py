@@ -53,6 +53,16 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/merchants"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}"): PUBLIC,
     ("PATCH", "/api/v1/merchants/{uscc:str}"): OFFICIALS,
+    ("GET", "/s/{survey:str}/{target:str}"): PUBLIC,
+    ("POST", "/s/{survey:str}/{target:str}"): PUBLIC,
+    ("GET", "/qr/{name:str}"): PUBLIC,
+    ("GET", "/qr/{target:str}/poster.pdf"): PUBLIC,
+    ("GET", "/api/v1/surveys"): PUBLIC,
+    ("GET", "/api/v1/surveys/{survey:str}"): PUBLIC,
+    ("POST", "/api/v1/surveys/{survey:str}/responses"): PUBLIC,
+    ("GET", "/api/v1/surveys/{survey:str}/responses"): OFFICIALS,
+    ("GET", "/api/v1/surveys/{survey:str}/stats"): OFFICIALS,
+    ("POST", "/api/v1/surveys/responses/{response_id:int}/flags/{kind:str}"): OFFICIALS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
@@ -62,6 +72,11 @@ PLACEHOLDERS = {
     "path": "nothing-here",
     "code": "NOPE",
     "uscc": "914117007676543210",
+    "survey": "nope",
+    "target": "NOPE",
+    "name": "NOPE.svg",
+    "response_id": "999999",
+    "kind": "speeder",
 }
 
 

@@ -17,6 +17,7 @@ from service.backup import PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
 from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.settings import Settings
+from surveys.invites import create_invites
 
 ACTOR = Actor("cli", "test")
 
@@ -36,9 +37,10 @@ async def _snapshot() -> Snapshot:
 
 
 async def _fill(settings: Settings) -> None:
-    report = await load_demo(settings, actor=ACTOR)
+    report = await load_demo(settings, actor=ACTOR, responses=500)
     assert report.loaded
     await create_token("feed-12315", Role.FEED, actor=ACTOR)
+    await create_invites("merchant", 3, actor=ACTOR)
 
 
 async def _change_everything() -> None:

@@ -12,8 +12,11 @@ from service.audit import Actor
 from service.demo import load_demo
 from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.settings import Settings
+from surveys.models import Response
 
 ACTOR = Actor("cli", "test")
+# Most tests need the city, not a year of responses.
+SMALL = 500
 LOCKOUT = datetime.timedelta(minutes=15)
 
 
@@ -30,6 +33,12 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
     report = await load_demo(db, actor=ACTOR)
 
     assert report.loaded
+    # The full demo: three open questionnaires and a year of screened responses.
+    assert report.surveys == 3
+    assert await Response.all().count() == report.responses >= 50_000
+    assert await Response.filter(is_demo=False).count() == 0
+    assert await Response.filter(excluded=True).count() == sum(report.flagged.values())
+    assert set(report.flagged) == {"speeder", "straightliner", "duplicate_device", "burst"}
     merchants = await Merchant.all().count()
     assert merchants >= 1000
     assert report.merchants == merchants
@@ -44,7 +53,7 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
 
 
 async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -> None:
-    report = await load_demo(db, actor=ACTOR)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL)
 
     roles = {username: role for username, role, _ in report.accounts}
     assert sorted(roles.values()) == sorted(
@@ -65,7 +74,7 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
 
 
 async def test_demo_report_lists_every_account_with_its_password(db: Settings) -> None:
-    report = await load_demo(db, actor=ACTOR)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL)
 
     text = report.text()
     assert len(report.accounts) == 3
@@ -77,11 +86,11 @@ async def test_demo_report_lists_every_account_with_its_password(db: Settings) -
 
 
 async def test_a_second_demo_load_changes_nothing(db: Settings) -> None:
-    await load_demo(db, actor=ACTOR)
+    await load_demo(db, actor=ACTOR, responses=SMALL)
     before = await _counts()
     merchants_before = await Merchant.all().order_by("id").values()
 
-    again = await load_demo(db, actor=ACTOR)
+    again = await load_demo(db, actor=ACTOR, responses=SMALL)
 
     assert not again.loaded
     assert again.accounts == []
@@ -93,7 +102,7 @@ async def test_a_second_demo_load_changes_nothing(db: Settings) -> None:
 async def test_demo_is_not_loaded_over_an_operators_areas(db: Settings) -> None:
     await Area.create(code="411700", kind=AreaKind.CITY, name_zh="驻马店市", name_en="Zhumadian")
 
-    report = await load_demo(db, actor=ACTOR)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL)
 
     assert not report.loaded
     assert await Area.all().count() == 1
@@ -118,10 +127,10 @@ async def test_a_failure_half_way_leaves_no_demo_behind(
 
     monkeypatch.setattr(accounts, "create_account", flaky)
     with pytest.raises(RuntimeError, match="disk full"):
-        await load_demo(db, actor=ACTOR)
+        await load_demo(db, actor=ACTOR, responses=SMALL)
     assert await Area.all().count() == 0
     assert await Merchant.all().count() == 0
     assert await Account.all().count() == 0
     monkeypatch.setattr(accounts, "create_account", real)
-    report = await load_demo(db, actor=ACTOR)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL)
     assert report.loaded

@@ -1,0 +1,120 @@
+"""QR codes and printable posters that send a visitor to a survey for one target.
+
+The SVG is plain markup with no external references, so it can be inlined in pages and PDFs.
+Posters are rendered with WeasyPrint under a URL fetcher that refuses everything: a poster is
+printed and pasted on a wall, so it must not depend on, or leak requests to, any other machine.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+import segno
+from markupsafe import Markup
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# The app's template engine carries request context (CSRF, i18n) a PDF has no use for, and
+# importing the app here would drag the whole service into a worker thread or process.
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+# ~8 px per module keeps a standalone SVG crisp on screens without being huge.
+_SVG_SCALE = 8
+
+_weasy_lock = threading.Lock()
+# (weasyprint.HTML, a refusing fetcher, FatalURLFetchingError); weasyprint ships no types.
+_weasy: tuple[Any, Any, type[BaseException]] | None = None
+
+
+class NetworkFetchRefused(RuntimeError):
+    """A poster tried to load a resource; everything it needs must be inline."""
+
+
+def survey_url(base_url: str, survey_slug: str, target: str) -> str:
+    """The public URL of a survey for one target (``base_url`` has no trailing slash)."""
+    # safe="" so a "/" inside a slug or target cannot add a path segment.
+    return f"{base_url}/s/{quote(survey_slug, safe='')}/{quote(target, safe='')}"
+
+
+def qr_svg(url: str) -> bytes:
+    """A QR code (level M, 4-module quiet zone) for ``url`` as a standalone UTF-8 SVG."""
+    # make_qr, never make: segno.make may pick a Micro QR, which phone cameras do not read.
+    qr = segno.make_qr(url, error="m", boost_error=False)
+    out = io.BytesIO()
+    qr.save(
+        out,
+        kind="svg",
+        scale=_SVG_SCALE,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=False,
+        title=url,
+        encoding="utf-8",
+    )
+    return out.getvalue()
+
+
+def _weasyprint() -> tuple[Any, Any, type[BaseException]]:
+    """WeasyPrint's pieces, imported on first use: the import alone costs ~0.5-0.9 s."""
+    global _weasy
+    if _weasy is None:
+        with _weasy_lock:
+            if _weasy is None:
+                from weasyprint import HTML  # type: ignore[import-untyped]
+                from weasyprint.urls import (  # type: ignore[import-untyped]
+                    FatalURLFetchingError,
+                    URLFetcher,
+                )
+
+                class _RefuseAll(URLFetcher):  # type: ignore[misc]
+                    def fetch(self, url: str, headers: object = None) -> Any:
+                        raise NetworkFetchRefused(f"poster tried to fetch {url[:100]!r}")
+
+                # fail_on_errors: a silently missing QR image would print a useless poster.
+                # The fetcher keeps no state when it refuses, so one instance serves all threads.
+                _weasy = (HTML, _RefuseAll(fail_on_errors=True), FatalURLFetchingError)
+    return _weasy
+
+
+def poster_pdf(
+    *,
+    title_zh: str,
+    title_en: str,
+    target_name: str,
+    target_address: str | None,
+    url: str,
+    demo: bool,
+) -> bytes:
+    """An A4 portrait poster inviting visitors to scan ``url`` and rate ``target_name``.
+
+    Blocking (~0.1 s warm; the first call also imports WeasyPrint, ~1 s): run it in a thread or a
+    process pool, never on the event loop.
+    """
+    html_class, fetcher, fatal_fetch_error = _weasyprint()
+    svg = qr_svg(url).decode("utf-8")
+    # Safe to mark: segno escapes the only text it embeds (the URL, in <title>).
+    html = _env.get_template("poster.html").render(
+        title_zh=title_zh,
+        title_en=title_en,
+        target_name=target_name,
+        target_address=target_address,
+        url=url,
+        demo=demo,
+        qr=Markup(svg),  # noqa: S704
+    )
+    try:
+        pdf: bytes = html_class(string=html, url_fetcher=fetcher).write_pdf()
+    except fatal_fetch_error as exc:
+        # A BaseException in WeasyPrint: callers' `except Exception` would not see it.
+        raise NetworkFetchRefused(str(exc)) from exc.__cause__
+    return pdf

@@ -1,0 +1,354 @@
+"""One submission function for the public form and the JSON API.
+
+Order of checks: the survey exists and is open, the target exists, a retry of an earlier
+submission is answered with that submission, the answers are valid, the device has not
+answered this target in the period, an invitation code (if any) is unused. Then the response,
+its answers and its quality flags are written in one transaction; the unique
+``client_submission_id`` makes a concurrent retry find the first row instead of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.i18n import N_, gettext
+from service.models import Area, AreaKind, Merchant, MerchantStatus
+from surveys import quality
+from surveys.models import (
+    FlagKind,
+    InviteCode,
+    Response,
+    Survey,
+    TargetKind,
+)
+from surveys.questionnaire import TEXT_LIMIT, Question, VersionedQuestions, current_version
+from surveys.store import InvitationAlreadyUsed, NewResponse, store_for
+
+# Surveys and targets change rarely and are read on every submission: an in-process cache
+# saves two queries per request. A survey is re-read after 10 s, so closing it takes effect
+# at once for all practical purposes; a merchant closed in the registry may still be rated
+# for up to 5 minutes, which harms nobody (its scores are reviewed before publication).
+CACHE_TTL_S = 10.0
+TARGET_TTL_S = 300.0
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_FILL_TIME = timedelta(days=1)
+
+
+class SurveyNotOpen(Conflict):
+    title = "Survey not open"
+
+
+class AlreadyAnswered(Conflict):
+    title = "Already answered"
+
+
+class InvitationUsed(Conflict):
+    title = "Invitation already used"
+
+
+class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/v1/surveys/{survey}/responses``."""
+
+    target: str
+    answers: dict[str, Any]
+    client_submission_id: uuid.UUID
+    started_at: datetime | None = None
+    invite_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a submission came from; only salted hashes of these are ever stored."""
+
+    ip: str | None
+    device_id: str | None
+    channel: str  # "form" | "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    id: int
+    client_submission_id: uuid.UUID
+    created: bool
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: TargetKind
+    code: str
+    name_zh: str
+    name_en: str
+    address: str | None
+    is_demo: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    key: str
+    num: float | None
+    norm: float | None
+    text: str | None
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+_survey_cache: dict[str, tuple[float, Survey, VersionedQuestions]] = {}
+_target_cache: dict[tuple[TargetKind, str], tuple[float, Target]] = {}
+
+
+async def open_survey(slug: str) -> tuple[Survey, VersionedQuestions]:
+    hit = _survey_cache.get(slug)
+    now = time.monotonic()
+    if hit and now - hit[0] < CACHE_TTL_S:
+        return hit[1], hit[2]
+    survey = await Survey.get_or_none(slug=slug)
+    if survey is None:
+        raise NotFound(f"No survey {slug!r}")
+    version = await current_version(survey)
+    _survey_cache[slug] = (now, survey, version)
+    return survey, version
+
+
+async def resolve_target(kind: TargetKind, code: str) -> Target:
+    """The merchant (by USCC) or area (by code) a survey is about; active ones only."""
+    key = (kind, code)
+    hit = _target_cache.get(key)
+    now = time.monotonic()
+    if hit and now - hit[0] < TARGET_TTL_S:
+        return hit[1]
+    target: Target | None = None
+    if kind == TargetKind.MERCHANT:
+        m = await Merchant.get_or_none(uscc=code, status=MerchantStatus.ACTIVE)
+        if m is not None:
+            target = Target(kind, m.uscc, m.name, m.name, m.address or None, m.is_demo)
+    else:
+        a = await Area.get_or_none(code=code, kind=AreaKind(kind.value))
+        if a is not None:
+            target = Target(kind, a.code, a.name_zh, a.name_en, None, a.is_demo)
+    if target is None:
+        raise NotFound(f"No {kind.value.replace('_', ' ')} {code!r} to rate")
+    _target_cache[key] = (now, target)
+    return target
+
+
+async def find_target(code: str) -> Target:
+    """A target by its code alone: a USCC names a merchant, anything else an area."""
+    if await Merchant.filter(uscc=code).exists():
+        return await resolve_target(TargetKind.MERCHANT, code)
+    area = await Area.get_or_none(code=code)
+    if area is None or area.kind not in (AreaKind.STREET, AreaKind.SCENIC_SPOT):
+        raise NotFound(f"Nothing to rate with code {code!r}")
+    return await resolve_target(TargetKind(area.kind.value), code)
+
+
+def forget_cached() -> None:
+    _survey_cache.clear()
+    _target_cache.clear()
+    quality.forget_medians()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+REQUIRED = N_("Please answer this question")
+UNKNOWN = N_("Not a question of this survey")
+OUT_OF_RANGE = N_("Choose a value from %(low)d to %(high)d")
+NOT_A_CHOICE = N_("Choose one of the options given")
+TOO_LONG = N_("At most %(limit)d characters")
+BAD_TEXT = N_("This text contains characters that are not allowed")
+
+
+def _number(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | None:
+    low, high = q.scale or (0, 0)
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        errors.append(
+            FieldError(f"answers.{q.key}", gettext(OUT_OF_RANGE) % {"low": low, "high": high})
+        )
+        return None
+    return AnswerRow(q.key, float(number), q.normalise(number), None)
+
+
+def _choices(q: Question, value: Any, errors: list[FieldError]) -> list[AnswerRow]:
+    allowed = {c.key for c in q.choices}
+    values = value if isinstance(value, list) else [value]
+    if q.type == "single_choice" and len(values) != 1:
+        errors.append(FieldError(f"answers.{q.key}", gettext(NOT_A_CHOICE)))
+        return []
+    picked: list[str] = []
+    for v in values:
+        if not isinstance(v, str) or v not in allowed:
+            errors.append(FieldError(f"answers.{q.key}", gettext(NOT_A_CHOICE)))
+            return []
+        if v not in picked:
+            picked.append(v)
+    return [AnswerRow(q.key, None, None, v) for v in picked]
+
+
+def _text(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | None:
+    if not isinstance(value, str):
+        errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
+        return None
+    text = value.strip()
+    if len(text) > TEXT_LIMIT:
+        errors.append(FieldError(f"answers.{q.key}", gettext(TOO_LONG) % {"limit": TEXT_LIMIT}))
+        return None
+    if "\x00" in text:
+        errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
+        return None
+    return AnswerRow(q.key, None, None, text) if text else None
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def check_answers(
+    version: VersionedQuestions, answers: Mapping[str, Any]
+) -> tuple[list[AnswerRow], list[FieldError]]:
+    """Every answer checked against its question; every problem named by its key."""
+    errors: list[FieldError] = []
+    rows: list[AnswerRow] = []
+    known = {q.key for q in version.questions}
+    for key in answers:
+        if key not in known:
+            errors.append(FieldError(f"answers.{key}", gettext(UNKNOWN)))
+    for q in version.questions:
+        value = answers.get(q.key)
+        if _is_blank(value):
+            if q.required:
+                errors.append(FieldError(f"answers.{q.key}", gettext(REQUIRED)))
+            continue
+        if q.scale is not None:
+            row = _number(q, value, errors)
+            rows.extend([row] if row else [])
+        elif q.type in ("single_choice", "multi_choice"):
+            rows.extend(_choices(q, value, errors))
+        else:
+            text_row = _text(q, value, errors)
+            rows.extend([text_row] if text_row else [])
+    return rows, errors
+
+
+def scored_values(version: VersionedQuestions, rows: Sequence[AnswerRow]) -> list[float]:
+    scored = {q.key for q in version.questions if q.scored}
+    return [r.norm for r in rows if r.key in scored and r.norm is not None]
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def salted_hash(secret: str, purpose: str, value: str) -> str:
+    """Keyed hash: equal inputs match each other, but the input cannot be recovered."""
+    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def hash_invite(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+# --- the submission -------------------------------------------------------------------------
+
+
+async def submit(
+    survey_slug: str,
+    data: SubmissionIn,
+    origin: Origin,
+    *,
+    secret: str,
+    now: datetime | None = None,
+) -> Submitted:
+    now = now or datetime.now(UTC)
+    survey, version = await open_survey(survey_slug)
+    if now < survey.opens_at:
+        raise SurveyNotOpen(f"The survey opens on {survey.opens_at:%Y-%m-%d}")
+    if survey.closes_at is not None and now >= survey.closes_at:
+        raise SurveyNotOpen(f"The survey closed on {survey.closes_at:%Y-%m-%d}")
+    target = await resolve_target(survey.target_kind, data.target)
+
+    rows, errors = check_answers(version, data.answers)
+    duration_ms: int | None = None
+    if data.started_at is not None:
+        started = data.started_at if data.started_at.tzinfo else data.started_at.replace(tzinfo=UTC)
+        if started > now + MAX_CLOCK_SKEW or started < now - MAX_FILL_TIME:
+            errors.append(FieldError("started_at", "must be within the last day"))
+        else:
+            duration_ms = max(0, int((now - started).total_seconds() * 1000))
+    invite_hash = hash_invite(data.invite_code) if data.invite_code else None
+    if (
+        invite_hash
+        and not await InviteCode.filter(code_hash=invite_hash, survey_id=survey.id).exists()
+    ):
+        errors.append(FieldError("invite_code", "not an invitation code of this survey"))
+    if errors:
+        raise InvalidInput("The answers are not valid", errors)
+
+    device_hash = salted_hash(secret, "device", origin.device_id) if origin.device_id else None
+    ip_hash = salted_hash(secret, "ip", origin.ip) if origin.ip else None
+    rules = quality.RULES
+    flags: list[FlagKind] = []
+    if quality.is_straightliner(scored_values(version, rows), rules):
+        flags.append(FlagKind.STRAIGHTLINER)
+    n, median = await quality.median_duration(survey.id)
+    if quality.is_speeder(duration_ms, median, n, rules):
+        flags.append(FlagKind.SPEEDER)
+    new = NewResponse(
+        survey_id=survey.id,
+        version=version.version,
+        target_kind=target.kind,
+        target_code=target.code,
+        client_submission_id=data.client_submission_id,
+        started_at=data.started_at,
+        submitted_at=now,
+        duration_ms=duration_ms,
+        device_hash=device_hash,
+        ip_hash=ip_hash,
+        channel=origin.channel,
+        invite_hash=invite_hash,
+        answers=[(r.key, r.num, r.norm, r.text) for r in rows],
+        flags=flags,
+        device_since=now - timedelta(days=survey.period_days),
+        burst_since=now - timedelta(minutes=rules.burst_minutes),
+        burst_count=rules.burst_count,
+    )
+    try:
+        outcome = await store_for(new).insert(new)
+    except InvitationAlreadyUsed as exc:
+        raise InvitationUsed("This invitation code has already been used") from exc
+    if outcome.response_id is None:
+        # Nothing inserted: a retry of an earlier submission (answered as it was), or a
+        # device that already rated this place.
+        earlier = await _earlier(data.client_submission_id, survey.id, target.code)
+        if earlier is not None:
+            return earlier
+        if outcome.device_seen:
+            raise AlreadyAnswered("This device has already rated this place recently; thank you")
+        raise Conflict("The submission could not be stored; please retry")
+    return Submitted(outcome.response_id, data.client_submission_id, True, outcome.flags)
+
+
+async def _earlier(csid: uuid.UUID, survey_id: int, target: str) -> Submitted | None:
+    row = await Response.filter(client_submission_id=csid).values("id", "survey_id", "target_code")
+    if not row:
+        return None
+    if row[0]["survey_id"] != survey_id or row[0]["target_code"] != target:
+        raise Conflict("This client_submission_id was already used for another submission")
+    return Submitted(row[0]["id"], csid, False)
