@@ -34,6 +34,42 @@ class Params:
         return asdict(self)
 
 
+# --- deterministic sums ---------------------------------------------------------------------
+# Runs must be bit-identical, but a float sum depends on the order of its terms, and polars'
+# streaming engine adds a group's values in whatever order its morsels arrive. So sums that
+# feed a score are taken in fixed point: each term is rounded to an integer number of
+# nano-units (exact and order-free to add), and the total converted back once. The rounding,
+# 1e-9 of a point per term, is far below anything a score shows.
+SCALE = 1_000_000_000
+SQUARE_SCALE = 1_000_000  # squares reach 10⁴ per term: keep the sum well inside int64
+
+
+def fixed_sum(expr: pl.Expr, scale: int = SCALE) -> pl.Expr:
+    return _fixed(expr, scale).cast(pl.Float64) / scale
+
+
+def _fixed(expr: pl.Expr, scale: int = SCALE) -> pl.Expr:
+    return (expr * scale).round(0).cast(pl.Int64).sum()
+
+
+def weighted_mean(values: pl.Expr, weights: pl.Expr) -> pl.Expr:
+    """Σ w·x / Σ w with both sums exact; the one division is the only rounding."""
+    return _fixed(values * weights).cast(pl.Float64) / _fixed(weights).cast(pl.Float64)
+
+
+def ordered_mean(expr: pl.Expr) -> pl.Expr:
+    return fixed_sum(expr) / expr.count()
+
+
+def ordered_sd(expr: pl.Expr) -> pl.Expr:
+    """Sample standard deviation (n − 1) from exact sums; null below two values."""
+    n = expr.count().cast(pl.Float64)
+    total = fixed_sum(expr)
+    squares = fixed_sum(expr**2, SQUARE_SCALE)
+    variance = ((squares - total * total / n) / (n - 1)).clip(lower_bound=0.0)
+    return pl.when(n >= 2).then(variance.sqrt())
+
+
 # --- per response ---------------------------------------------------------------------------
 
 
@@ -52,16 +88,12 @@ def response_scores(
         scored.group_by("response_id", "survey_id", "version", "dimension")
         .agg(
             # A skipped optional item leaves the others' weights to carry the dimension.
-            ((pl.col("value_norm") * pl.col("weight")).sum() / pl.col("weight").sum()).alias(
-                "dim_score"
-            )
+            weighted_mean(pl.col("value_norm"), pl.col("weight")).alias("dim_score")
         )
         .join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
     )
     index = per_dim.group_by("response_id").agg(
-        ((pl.col("dim_score") * pl.col("dim_weight")).sum() / pl.col("dim_weight").sum()).alias(
-            "index"
-        )
+        weighted_mean(pl.col("dim_score"), pl.col("dim_weight")).alias("index")
     )
     return per_dim.select("response_id", "dimension", "dim_score").join(
         index, on="response_id", how="inner"
@@ -88,7 +120,9 @@ def unit_stats(scores: pl.LazyFrame, unit: str) -> pl.LazyFrame:
     n = pl.len().alias("n")
     return (
         scores.group_by(unit)
-        .agg(n, pl.col("index").mean().alias("mean"), pl.col("index").std(ddof=1).alias("sd"))
+        .agg(
+            n, ordered_mean(pl.col("index")).alias("mean"), ordered_sd(pl.col("index")).alias("sd")
+        )
         .with_columns(half_width().alias("half"))
         .with_columns(
             (pl.col("mean") - pl.col("half")).alias("ci_low"),
@@ -152,7 +186,7 @@ def estimate_m(stats: pl.DataFrame, params: Params) -> Prior:
     var(ȳ_j) − mean(σ²_within/n_j). When that is not positive, the data show no real
     differences between units and m is capped.
     """
-    usable = stats.filter(pl.col("n") >= 2)
+    usable = stats.filter(pl.col("n") >= 2).sort("code")
     if usable.height < 2:
         return Prior(math.nan, math.nan, params.m_when_no_between_variance)
     moments = usable.select(
@@ -211,3 +245,347 @@ def rank_with_ties(stats: pl.DataFrame, params: Params) -> pl.DataFrame:
         pl.Series("tie_group", groups, dtype=pl.Int64),
     ).select("code", "rank", "tie_group")
     return flagged.join(ranked, on="code", how="left").sort("code")
+
+
+# --- the whole city -------------------------------------------------------------------------
+
+KINDS = ("merchant", "street", "scenic_spot", "district", "city")
+OUTPUT_COLUMNS = (
+    "kind",
+    "code",
+    "parent",
+    "n",
+    "n_excluded",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "score",
+    "nps",
+    "nps_se",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a run reads, as lazy frames (see ``scoring/load.py``).
+
+    responses: response_id, survey_id, version, target_kind, target_code, excluded
+    answers: response_id, question_key, value_num, value_norm
+    items: survey_id, version, question_key, dimension, weight (scored items)
+    dimensions: survey_id, version, dimension, dim_weight
+    nps_items: survey_id, version, question_key
+    merchants: code, district, area (its street or scenic spot, or null)
+    areas: code, kind (street | scenic_spot | district | city), parent
+    """
+
+    responses: pl.LazyFrame
+    answers: pl.LazyFrame
+    items: pl.LazyFrame
+    dimensions: pl.LazyFrame
+    nps_items: pl.LazyFrame
+    merchants: pl.LazyFrame
+    areas: pl.LazyFrame
+
+
+@dataclass(frozen=True, slots=True)
+class CityScores:
+    scores: pl.DataFrame  # one row per unit: OUTPUT_COLUMNS + dims + display columns
+    dimensions: pl.DataFrame  # kind, code, dimension, mean
+    priors: dict[str, Prior]  # per level: the m behind its shrinkage
+
+
+def _per_response(inp: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(index per valid response with its target, dimension scores per response)."""
+    valid = inp.responses.filter(~pl.col("excluded")).select(
+        "response_id", "survey_id", "version", "target_kind", "target_code"
+    )
+    answered = inp.answers.join(
+        valid.select("response_id", "survey_id", "version"), on="response_id", how="inner"
+    )
+    long = response_scores(answered, inp.items, inp.dimensions).cache()
+    index = (
+        long.select("response_id", "index")
+        .unique("response_id")
+        .join(valid, on="response_id", how="inner")
+    )
+    nps = nps_values(answered, inp.nps_items)
+    index = index.join(nps, on="response_id", how="left")
+    return index, long.select("response_id", "dimension", "dim_score")
+
+
+def _attach_units(index: pl.LazyFrame, inp: Inputs) -> pl.LazyFrame:
+    """Each response with the merchant, area and district it counts toward."""
+    merchants = inp.merchants.select(
+        pl.col("code").alias("target_code"),
+        pl.col("area").alias("m_area"),
+        pl.col("district").alias("m_district"),
+    )
+    areas = inp.areas.filter(pl.col("kind").is_in(["street", "scenic_spot"])).select(
+        pl.col("code").alias("target_code"), pl.col("parent").alias("a_district")
+    )
+    return (
+        index.join(merchants, on="target_code", how="left")
+        .join(areas, on="target_code", how="left")
+        .with_columns(
+            pl.when(pl.col("target_kind") == "merchant")
+            .then(pl.col("target_code"))
+            .alias("merchant"),
+            pl.when(pl.col("target_kind") == "merchant")
+            .then(pl.col("m_area"))
+            .otherwise(pl.col("target_code"))
+            .alias("area"),
+            pl.coalesce("m_district", "a_district").alias("district"),
+            pl.lit("city").alias("city"),
+        )
+    )
+
+
+def _level(rows: pl.LazyFrame, column: str, kind: str) -> pl.LazyFrame:
+    stats = unit_stats(
+        rows.filter(pl.col(column).is_not_null()).select(pl.col(column).alias("code"), "index"),
+        "code",
+    )
+    nps = nps_stats(
+        rows.filter(pl.col(column).is_not_null() & pl.col("promoter").is_not_null()).select(
+            pl.col(column).alias("code"), "promoter", "detractor"
+        ),
+        "code",
+    )
+    return stats.join(nps, on="code", how="left").with_columns(pl.lit(kind).alias("kind"))
+
+
+def _blend_areas(rows: pl.LazyFrame, params: Params) -> pl.LazyFrame:
+    """Streets and scenic spots: their own responses and their merchants', blended with the
+    weight ``area_self_weight``; the interval combines both sampling variances."""
+    w = params.area_self_weight
+    own = unit_stats(
+        rows.filter(pl.col("target_kind") != "merchant").select(
+            pl.col("area").alias("code"), "index"
+        ),
+        "code",
+    )
+    shops = unit_stats(
+        rows.filter((pl.col("target_kind") == "merchant") & pl.col("area").is_not_null()).select(
+            pl.col("area").alias("code"), "index"
+        ),
+        "code",
+    )
+    pooled = unit_stats(
+        rows.filter(pl.col("area").is_not_null()).select(pl.col("area").alias("code"), "index"),
+        "code",
+    )
+    both = own.join(shops, on="code", how="full", coalesce=True, suffix="_shops")
+    var = (pl.col("sd") ** 2 / pl.col("n")).fill_nan(None)
+    var_shops = (pl.col("sd_shops") ** 2 / pl.col("n_shops")).fill_nan(None)
+    blended = both.with_columns(
+        pl.when(pl.col("n").is_null())
+        .then(pl.col("mean_shops"))
+        .when(pl.col("n_shops").is_null())
+        .then(pl.col("mean"))
+        .otherwise(w * pl.col("mean") + (1 - w) * pl.col("mean_shops"))
+        .alias("blend_mean"),
+        pl.when(pl.col("n").is_null())
+        .then(var_shops)
+        .when(pl.col("n_shops").is_null())
+        .then(var)
+        .otherwise(w**2 * var + (1 - w) ** 2 * var_shops)
+        .alias("blend_var"),
+    ).select("code", "blend_mean", "blend_var")
+    nps = nps_stats(
+        rows.filter(pl.col("area").is_not_null() & pl.col("promoter").is_not_null()).select(
+            pl.col("area").alias("code"), "promoter", "detractor"
+        ),
+        "code",
+    )
+    return (
+        pooled.select("code", "n", "sd")
+        .join(blended, on="code", how="inner")
+        .with_columns(
+            pl.col("blend_mean").alias("mean"),
+            (pl.col("blend_mean") - Z95 * pl.col("blend_var").sqrt()).alias("ci_low"),
+            (pl.col("blend_mean") + Z95 * pl.col("blend_var").sqrt()).alias("ci_high"),
+        )
+        .select("code", "n", "mean", "sd", "ci_low", "ci_high")
+        .join(nps, on="code", how="left")
+    )
+
+
+def score_city(inp: Inputs, params: Params) -> CityScores:
+    index, dims_long = _per_response(inp)
+    rows = _attach_units(index, inp).cache()
+    area_kinds = inp.areas.select("code", "kind")
+    levels = pl.collect_all(
+        [
+            _level(rows, "merchant", "merchant"),
+            _blend_areas(rows, params).join(area_kinds, on="code", how="inner"),
+            _level(rows, "district", "district"),
+            _level(rows, "city", "city"),
+            rows.select("response_id", "target_kind", "merchant", "area", "district", "city"),
+            inp.responses.filter(pl.col("excluded"))
+            .group_by("target_code")
+            .agg(pl.len().alias("n_excluded"))
+            .sort("target_code"),
+            inp.merchants.select("code", "district", "area"),
+            inp.areas.select("code", "parent", "kind"),
+        ]
+    )
+    merchants_s, areas_s, districts_s, city_s, membership, excluded, merchant_map, area_map = levels
+    priors: dict[str, Prior] = {}
+
+    city_mean = city_s["mean"][0] if city_s.height else None
+    city = city_s.with_columns(
+        pl.col("mean").alias("score"), pl.lit(None, pl.String).alias("parent")
+    )
+    priors["district"] = estimate_m(districts_s, params)
+    districts = districts_s.with_columns(pl.lit("city").alias("parent")).with_columns(
+        shrink_toward_parent(
+            pl.col("mean"), pl.col("n"), pl.lit(city_mean), priors["district"].m
+        ).alias("score")
+    )
+    district_score = dict(zip(districts["code"], districts["score"], strict=True))
+
+    priors["area"] = estimate_m(areas_s, params)
+    areas = areas_s.join(
+        area_map.select("code", pl.col("parent").alias("district")), on="code", how="left"
+    )
+    areas = areas.with_columns(
+        pl.col("district")
+        .replace_strict(district_score, default=city_mean, return_dtype=pl.Float64)
+        .alias("parent_score"),
+        pl.col("district").alias("parent"),
+    ).with_columns(
+        shrink_toward_parent(
+            pl.col("mean"), pl.col("n"), pl.col("parent_score"), priors["area"].m
+        ).alias("score")
+    )
+    area_score = dict(zip(areas["code"], areas["score"], strict=True))
+
+    priors["merchant"] = estimate_m(merchants_s, params)
+    merchants = (
+        merchants_s.join(merchant_map, on="code", how="left")
+        .with_columns(
+            pl.coalesce("area", "district").alias("parent"),
+        )
+        .with_columns(
+            pl.when(pl.col("area").is_not_null() & pl.col("area").is_in(list(area_score)))
+            .then(pl.col("area").replace_strict(area_score, default=None, return_dtype=pl.Float64))
+            .otherwise(
+                pl.col("district").replace_strict(
+                    district_score, default=city_mean, return_dtype=pl.Float64
+                )
+            )
+            .alias("parent_score"),
+        )
+        .with_columns(
+            shrink_toward_parent(
+                pl.col("mean"), pl.col("n"), pl.col("parent_score"), priors["merchant"].m
+            ).alias("score")
+        )
+    )
+
+    frames = []
+    for frame in (merchants, areas, districts, city):
+        frames.append(
+            frame.with_columns(
+                pl.col("n").cast(pl.Int64),
+                *[
+                    pl.col(c).cast(pl.Float64)
+                    for c in ("mean", "sd", "ci_low", "ci_high", "score", "nps", "nps_se")
+                ],
+                pl.col("parent").cast(pl.String),
+            ).select([c for c in OUTPUT_COLUMNS if c != "n_excluded"])
+        )
+    scores = pl.concat(frames, how="vertical")
+    area_kind = dict(zip(area_map["code"], area_map["kind"], strict=True))
+    excluded_by_unit = _with_area_kinds(
+        _excluded_per_unit(excluded, merchant_map, area_map.select("code", "parent")), area_kind
+    )
+    scores = scores.join(excluded_by_unit, on=["kind", "code"], how="left").with_columns(
+        pl.col("n_excluded").fill_null(0).cast(pl.Int64)
+    )
+    ranked = pl.concat(
+        [rank_with_ties(scores.filter(pl.col("kind") == k), params) for k in KINDS],
+        how="vertical",
+    )
+    dimensions = _with_area_kinds(_dimension_means(dims_long, membership), area_kind)
+    order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
+    return CityScores(
+        scores=ranked.sort([order, pl.col("code")]).select(
+            *OUTPUT_COLUMNS, "insufficient_data", "rank", "tie_group"
+        ),
+        dimensions=dimensions,
+        priors=priors,
+    )
+
+
+def _excluded_per_unit(
+    excluded: pl.DataFrame, merchants: pl.DataFrame, areas: pl.DataFrame
+) -> pl.DataFrame:
+    """Flagged responses per unit, counted where they would have counted."""
+    m = excluded.join(merchants.rename({"code": "target_code"}), on="target_code", how="left")
+    a = m.join(
+        areas.rename({"code": "target_code", "parent": "a_parent"}), on="target_code", how="left"
+    )
+    rows = a.with_columns(
+        pl.when(pl.col("district").is_not_null()).then(pl.col("target_code")).alias("merchant"),
+        pl.when(pl.col("district").is_not_null())
+        .then(pl.col("area"))
+        .otherwise(pl.col("target_code"))
+        .alias("unit_area"),
+        pl.coalesce("district", "a_parent").alias("unit_district"),
+    )
+    parts = []
+    for column, kind in (
+        ("merchant", "merchant"),
+        ("unit_area", "area"),
+        ("unit_district", "district"),
+    ):
+        parts.append(
+            rows.filter(pl.col(column).is_not_null())
+            .group_by(column)
+            .agg(pl.col("n_excluded").sum())
+            .rename({column: "code"})
+            .with_columns(pl.lit(kind).alias("level"))
+        )
+    parts.append(
+        pl.DataFrame(
+            {"code": ["city"], "n_excluded": [int(excluded["n_excluded"].sum())], "level": ["city"]}
+        )
+    )
+    out = pl.concat([p.select("code", pl.col("n_excluded").cast(pl.Int64), "level") for p in parts])
+    return (
+        out.with_columns(pl.col("level").alias("kind"))
+        .drop("level")
+        .group_by("kind", "code")
+        .agg(pl.col("n_excluded").sum())
+    )
+
+
+def _with_area_kinds(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
+    """Rows counted per "area" get the area's own kind: street or scenic spot."""
+    return frame.with_columns(
+        pl.when(pl.col("kind") == "area")
+        .then(pl.col("code").replace_strict(kinds, default="street", return_dtype=pl.String))
+        .otherwise(pl.col("kind"))
+        .alias("kind")
+    )
+
+
+def _dimension_means(dims_long: pl.LazyFrame, membership: pl.DataFrame) -> pl.DataFrame:
+    """Mean of each dimension per unit, for the drill-down."""
+    joined = dims_long.join(membership.lazy(), on="response_id", how="inner")
+    parts = []
+    for column, kind in (
+        ("merchant", "merchant"),
+        ("area", "area"),
+        ("district", "district"),
+        ("city", "city"),
+    ):
+        parts.append(
+            joined.filter(pl.col(column).is_not_null())
+            .group_by(column, "dimension")
+            .agg(ordered_mean(pl.col("dim_score")).alias("mean"))
+            .select(pl.lit(kind).alias("kind"), pl.col(column).alias("code"), "dimension", "mean")
+        )
+    return pl.concat(pl.collect_all(parts)).sort("kind", "code", "dimension")
