@@ -14,6 +14,7 @@ No database here: loading and storing sit at the edges (``scoring/load.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import polars as pl
@@ -32,6 +33,24 @@ class Params:
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Params:
+        """Parameters as recorded with a run (unknown keys ignored)."""
+        d = cls()
+
+        def number(key: str, default: float) -> float:
+            value = values.get(key, default)
+            return float(value) if isinstance(value, int | float) else default
+
+        return cls(
+            min_n_display=int(number("min_n_display", d.min_n_display)),
+            min_n_rank=int(number("min_n_rank", d.min_n_rank)),
+            area_self_weight=number("area_self_weight", d.area_self_weight),
+            m_when_no_between_variance=number(
+                "m_when_no_between_variance", d.m_when_no_between_variance
+            ),
+        )
 
 
 # --- deterministic sums ---------------------------------------------------------------------

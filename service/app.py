@@ -28,6 +28,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 import surveys
+from scoring.routes import ROUTES as SCORING_ROUTES
 from service import db, i18n
 from service.errors import FangxinError
 from service.logs import configure_logging
@@ -240,7 +241,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
     )
     return Litestar(
-        route_handlers=[*ROUTES, *PAGES, *SURVEY_ROUTES, static],
+        route_handlers=[*ROUTES, *PAGES, *SURVEY_ROUTES, *SCORING_ROUTES, static],
         guards=[role_guard],
         middleware=[
             RequestContextMiddleware(production=settings.production),

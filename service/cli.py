@@ -251,6 +251,40 @@ def survey_screen(slug: str | None) -> None:
     click.echo(f"{report.responses} responses screened: {flags}; {report.excluded} excluded.")
 
 
+@main.group()
+def score() -> None:
+    """Satisfaction score runs."""
+
+
+@score.command("run")
+@click.option("--publish", is_flag=True, help="Publish the run at once (scheduled jobs).")
+@click.option("--window-days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def score_run(publish: bool, window_days: int) -> None:
+    """Compute a draft run of every unit's score (and publish it with --publish)."""
+    from scoring import runs
+
+    settings = _settings()
+    request = runs.parse_params({"window_days": window_days})
+    run = _run_with_db(
+        settings,
+        lambda: runs.run_now(
+            request,
+            settings,
+            actor=_cli_actor(),
+            publish=publish,
+            progress=lambda message: click.echo(f"  … {message}", err=True),
+        ),
+    )
+    counts = run.counts
+    click.echo(
+        f"Run {run.id} {run.status.value}: {counts.get('responses', 0):,} responses "
+        f"({counts.get('excluded', 0):,} excluded), {counts.get('units_merchant', 0)} merchants, "
+        f"{counts.get('units_street', 0)} streets, {counts.get('units_scenic_spot', 0)} scenic "
+        f"spots; load {run.timings.get('load_s')} s, compute {run.timings.get('compute_s')} s, "
+        f"store {run.timings.get('store_s')} s."
+    )
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log."""

@@ -63,6 +63,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/surveys/{survey:str}/responses"): OFFICIALS,
     ("GET", "/api/v1/surveys/{survey:str}/stats"): OFFICIALS,
     ("POST", "/api/v1/surveys/responses/{response_id:int}/flags/{kind:str}"): OFFICIALS,
+    ("POST", "/api/v1/scoring/runs"): OFFICIALS,
+    ("GET", "/api/v1/scoring/runs/{run_id:int}"): OFFICIALS,
+    ("POST", "/api/v1/scoring/runs/{run_id:int}/publish"): OFFICIALS,
+    ("POST", "/api/v1/scoring/runs/{run_id:int}/discard"): OFFICIALS,
+    ("GET", "/api/v1/scores"): PUBLIC,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
@@ -77,6 +82,7 @@ PLACEHOLDERS = {
     "name": "NOPE.svg",
     "response_id": "999999",
     "kind": "speeder",
+    "run_id": "999999",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
+from scoring import runs
 from service import audit
 from service import db as dbm
 from service.accounts import create_token
@@ -41,6 +42,7 @@ async def _fill(settings: Settings) -> None:
     assert report.loaded
     await create_token("feed-12315", Role.FEED, actor=ACTOR)
     await create_invites("merchant", 3, actor=ACTOR)
+    await runs.run_now(runs.parse_params({}), settings, actor=ACTOR)
 
 
 async def _change_everything() -> None:

@@ -1,0 +1,189 @@
+"""Reading a scoring window as Arrow, straight into polars (ADBC; never ORM objects).
+
+Blocking: call it from a worker thread. The only Python-level loop is over questionnaire
+versions (a handful of rows) to turn their definitions into item and dimension frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import polars as pl
+
+from scoring.satisfaction import Inputs
+from service.settings import Settings
+from surveys.questionnaire import SCORED_TYPES
+
+
+class ArrowSource(Protocol):
+    """A database we can read Arrow from; the dialect's differences stay behind it."""
+
+    def read(self, sql: str) -> pl.DataFrame: ...
+    def timestamp(self, at: datetime) -> str: ...
+    def close(self) -> None: ...
+
+
+class SQLiteSource:
+    """Reads through Python's own sqlite3. ADBC's driver bundles a second SQLite library, and
+    two SQLite libraries in one process break each other's POSIX file locks (closing one's
+    descriptor drops the other's locks): the service's connection then fails with "disk I/O
+    error". The stdlib module is the same library the ORM uses."""
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def read(self, sql: str) -> pl.DataFrame:
+        return pl.read_database(sql, connection=self.conn, infer_schema_length=None)
+
+    def timestamp(self, at: datetime) -> str:
+        # Tortoise stores SQLite datetimes as ISO text in UTC ("2026-03-15 08:00:00+00:00"),
+        # which compares correctly as text.
+        return "'" + at.astimezone(UTC).isoformat(" ") + "'"
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresSource:
+    def __init__(self, url: str) -> None:
+        import adbc_driver_postgresql.dbapi
+
+        self.conn = adbc_driver_postgresql.dbapi.connect("postgresql://" + url.split("://", 1)[1])
+
+    def read(self, sql: str) -> pl.DataFrame:
+        return pl.read_database(sql, connection=self.conn)
+
+    def timestamp(self, at: datetime) -> str:
+        return "'" + at.astimezone(UTC).isoformat() + "'::timestamptz"
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def source_for(settings: Settings) -> ArrowSource:
+    if settings.is_postgres:
+        return PostgresSource(settings.database_url)
+    assert settings.sqlite_path is not None
+    return SQLiteSource(str(settings.sqlite_path))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    inputs: Inputs
+    counts: dict[str, int]
+    fingerprint: str
+
+
+def load(settings: Settings, window: Window) -> Loaded:
+    source = source_for(settings)
+    try:
+        return _load(source, window)
+    finally:
+        source.close()
+
+
+def _load(src: ArrowSource, window: Window) -> Loaded:
+    since, until = src.timestamp(window.since), src.timestamp(window.until)
+    in_window = f"r.submitted_at >= {since} AND r.submitted_at < {until}"
+    responses = (
+        src.read(
+            "SELECT r.id AS response_id, r.survey_id, r.version, r.target_kind, r.target_code, "  # noqa: S608 - the window is two timestamps formatted above
+            f"r.excluded FROM response r WHERE {in_window}"
+        )
+        .with_columns(pl.col("excluded").cast(pl.Boolean))
+        .sort("response_id")
+    )
+    answers = src.read(
+        "SELECT a.response_id, a.question_key, a.value_num, a.value_norm "  # noqa: S608
+        "FROM answer a JOIN response r ON r.id = a.response_id "
+        f"WHERE {in_window} AND a.value_num IS NOT NULL"
+    ).sort("response_id", "question_key")
+    versions = src.read("SELECT survey_id, version, definition FROM survey_version")
+    items, dimensions, nps_items = _definitions(versions)
+    merchants = src.read(
+        "SELECT m.uscc AS code, d.code AS district, COALESCE(s.code, p.code) AS area "
+        "FROM merchant m JOIN area d ON d.id = m.district_id "
+        "LEFT JOIN area s ON s.id = m.street_id LEFT JOIN area p ON p.id = m.scenic_spot_id"
+    ).sort("code")
+    areas = src.read(
+        "SELECT a.code, a.kind, p.code AS parent FROM area a LEFT JOIN area p ON p.id = a.parent_id"
+    ).sort("code")
+    counts = {
+        "responses": responses.height,
+        "excluded": int(responses["excluded"].sum()),
+        "answers": answers.height,
+        "merchants": merchants.height,
+    }
+    return Loaded(
+        inputs=Inputs(
+            responses=responses.lazy(),
+            answers=answers.lazy(),
+            items=items.lazy(),
+            dimensions=dimensions.lazy(),
+            nps_items=nps_items.lazy(),
+            merchants=merchants.lazy(),
+            areas=areas.lazy(),
+        ),
+        counts=counts,
+        fingerprint=fingerprint(responses, answers, versions.select("survey_id", "version")),
+    )
+
+
+def _definitions(versions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    items: list[dict[str, Any]] = []
+    dimensions: list[dict[str, Any]] = []
+    nps: list[dict[str, Any]] = []
+    for row in versions.iter_rows(named=True):
+        definition = row["definition"]
+        content = json.loads(definition) if isinstance(definition, str) else definition
+        key = {"survey_id": row["survey_id"], "version": row["version"]}
+        for d in content["dimensions"]:
+            dimensions.append({**key, "dimension": d["key"], "dim_weight": float(d["weight"])})
+        for q in content["questions"]:
+            if q["type"] in SCORED_TYPES and q.get("dimension"):
+                items.append(
+                    {
+                        **key,
+                        "question_key": q["key"],
+                        "dimension": q["dimension"],
+                        "weight": float(q["weight"]),
+                    }
+                )
+            elif q["type"] == "nps":
+                nps.append({**key, "question_key": q["key"]})
+    schema_key = {"survey_id": pl.Int64, "version": pl.Int64}
+    return (
+        pl.DataFrame(
+            items,
+            schema={
+                **schema_key,
+                "question_key": pl.String,
+                "dimension": pl.String,
+                "weight": pl.Float64,
+            },
+        ),
+        pl.DataFrame(
+            dimensions, schema={**schema_key, "dimension": pl.String, "dim_weight": pl.Float64}
+        ),
+        pl.DataFrame(nps, schema={**schema_key, "question_key": pl.String}),
+    )
+
+
+def fingerprint(*frames: pl.DataFrame) -> str:
+    """SHA-256 over the rows of the (sorted) inputs: equal fingerprints, equal inputs."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(str(frame.schema).encode())
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,128 @@
+"""Responses in → run → review → publish → the public scores, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from service.models import AuditEvent, Role
+from surveys.submit import Origin, SubmissionIn, submit
+from tests.helpers import make_token
+from tests.surveys.conftest import make_city
+
+LIKERT = ("quality", "price", "honesty", "safety", "service", "returns", "complaints")
+
+
+async def test_a_run_is_reviewed_published_and_served(client: httpx.AsyncClient) -> None:
+    city = await make_city()
+    # All-equal answers would be flagged as straight-lining: one item differs by a point.
+    await _respond_varied(client, city.merchant, base=4, nps=6, times=20)
+    await _respond_varied(client, city.other_merchant, base=5, nps=9, times=20)
+    client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
+
+    r = await client.post("/api/v1/scoring/runs", json={"params": {"min_n_rank": 10}})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    run = (await client.get(f"/api/v1/scoring/runs/{run_id}")).json()
+    assert run["status"] == "draft", (run, run.get("error"))
+    assert run["counts"]["responses"] == 40 and run["counts"]["excluded"] == 0
+    assert run["params"]["min_n_rank"] == 10 and len(run["fingerprint"]) == 64
+
+    # Nothing is public before publication.
+    assert (await client.get("/api/v1/scores", params={"kind": "merchant"})).json()["items"] == []
+    r = await client.post(f"/api/v1/scoring/runs/{run_id}/publish")
+    assert r.status_code == 200 and r.json()["status"] == "published"
+
+    scores = (await client.get("/api/v1/scores", params={"kind": "merchant"})).json()
+    assert scores["run"] == run_id
+    top, second = scores["items"]
+    # M2: six items at 5 (100) and one at 4 (75): supply 0.5·100 + 0.5·75 = 87.5,
+    # environment 100, rights 100 → index 0.35·87.5 + 0.35·100 + 0.30·100 = 95.625.
+    # M1: six at 4 (75), one at 3 (50): supply 62.5, env 75, rights 75 → 70.625.
+    # Every response of a merchant is identical: σ²_within = 0, so m = 0 and no shrinkage.
+    assert (top["code"], top["rank"], top["n"]) == (city.other_merchant, 1, 20)
+    assert top["mean"] == pytest.approx(95.625) and top["score"] == pytest.approx(95.625)
+    assert top["nps"] == pytest.approx(100.0)
+    assert (second["code"], second["rank"]) == (city.merchant, 2)
+    assert second["score"] == pytest.approx(70.625) and second["nps"] == pytest.approx(-100.0)
+    assert second["dimensions"] == pytest.approx(
+        {"supply": 62.5, "environment": 75.0, "rights": 75.0}
+    )
+    street = (await client.get("/api/v1/scores", params={"kind": "street"})).json()["items"]
+    # The street pools its merchants' 40 responses: (95.625 + 70.625)/2 = 83.125.
+    assert street[0]["n"] == 40 and street[0]["mean"] == pytest.approx(83.125)
+
+
+async def _respond_varied(
+    client: httpx.AsyncClient, target: str, base: int, nps: int, times: int
+) -> None:
+    """Responses from distinct addresses (one address rating a place twenty times in a few
+    minutes would rightly be flagged as a burst)."""
+    del client
+    answers = {**dict.fromkeys(LIKERT, base), "price": base - 1, "recommend": nps}
+    for i in range(times):
+        await submit(
+            "merchant",
+            SubmissionIn(
+                target=target,
+                answers=answers,
+                client_submission_id=uuid.uuid4(),
+                started_at=datetime.now(UTC) - timedelta(seconds=40),
+            ),
+            Origin(ip=f"10.1.{base}.{i}", device_id=None, channel="api"),
+            secret="s" * 40,
+        )
+
+
+async def test_publishing_supersedes_and_discarding_needs_a_reason(
+    client: httpx.AsyncClient,
+) -> None:
+    city = await make_city()
+    await _respond_varied(client, city.merchant, base=4, nps=8, times=3)
+    client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
+    first = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
+    second = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
+    third = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
+    assert (await client.post(f"/api/v1/scoring/runs/{first}/publish")).status_code == 200
+    assert (await client.post(f"/api/v1/scoring/runs/{second}/publish")).status_code == 200
+    assert (await client.get("/api/v1/scores", params={"kind": "merchant"})).json()["run"] == second
+    # The first stays readable as history; it cannot be published twice.
+    assert (await client.get(f"/api/v1/scoring/runs/{first}")).json()["status"] == "published"
+    assert (await client.post(f"/api/v1/scoring/runs/{first}/publish")).status_code == 409
+    r = await client.post(f"/api/v1/scoring/runs/{third}/discard", json={"reason": " "})
+    assert r.status_code == 422
+    r = await client.post(
+        f"/api/v1/scoring/runs/{third}/discard", json={"reason": "window too short"}
+    )
+    assert r.json()["status"] == "discarded"
+    actions = [
+        str(a)
+        for a in await AuditEvent.filter(subject__startswith="score_run:")
+        .order_by("id")
+        .values_list("action", flat=True)
+    ]
+    assert actions.count("score_run.published") == 2
+    assert "score_run.discarded" in actions
+    # Same data, same parameters: the same fingerprint.
+    fps = {
+        (await client.get(f"/api/v1/scoring/runs/{i}")).json()["fingerprint"]
+        for i in (first, second, third)
+    }
+    assert len(fps) == 1
+
+
+async def test_bad_parameters_are_refused_by_name(client: httpx.AsyncClient) -> None:
+    client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
+    r = await client.post(
+        "/api/v1/scoring/runs",
+        json={"params": {"min_n_rank": 0, "colour": 1, "area_self_weight": 2}},
+    )
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "params.min_n_rank",
+        "params.colour",
+        "params.area_self_weight",
+    }
