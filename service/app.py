@@ -27,7 +27,9 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+import scoring
 import surveys
+from scoring.pages import PAGES as SCORING_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
 from service import db, i18n
 from service.errors import FangxinError
@@ -50,7 +52,11 @@ from service.settings import Settings, get_settings
 from surveys.routes import ROUTES as SURVEY_ROUTES
 
 WEB = Path(__file__).parent / "web"
-TEMPLATE_DIRS = [WEB / "templates", Path(surveys.__file__).parent / "templates"]
+TEMPLATE_DIRS = [
+    WEB / "templates",
+    Path(surveys.__file__).parent / "templates",
+    Path(scoring.__file__).parent / "templates",
+]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
 
@@ -241,7 +247,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
     )
     return Litestar(
-        route_handlers=[*ROUTES, *PAGES, *SURVEY_ROUTES, *SCORING_ROUTES, static],
+        route_handlers=[*ROUTES, *PAGES, *SURVEY_ROUTES, *SCORING_ROUTES, *SCORING_PAGES, static],
         guards=[role_guard],
         middleware=[
             RequestContextMiddleware(production=settings.production),

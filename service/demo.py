@@ -30,6 +30,7 @@ class DemoReport:
     surveys: int = 0
     responses: int = 0
     flagged: dict[str, int] = field(default_factory=dict)
+    score_run: int | None = None
 
     def text(self) -> str:
         if not self.loaded:
@@ -39,6 +40,7 @@ class DemoReport:
             f"Demo city loaded: {self.areas} areas, {self.merchants} merchants (marked as demo).",
             f"Surveys: {self.surveys} questionnaires open, {self.responses:,} responses "
             f"(screening flagged: {flags or 'none'}).",
+            f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -52,13 +54,18 @@ async def database_is_empty() -> bool:
 async def load_demo(
     settings: Settings, *, actor: Actor, responses: int = DEMO_RESPONSES
 ) -> DemoReport:
-    del settings  # later capabilities (credit, certificates) extend the demo here
     if not await database_is_empty():
         return DemoReport(loaded=False)
     # All or nothing: a failure half-way must not leave a city that blocks the next try.
     async with in_transaction():
         report = await _load(actor)
         await _load_surveys(report, actor, responses)
+    if responses:
+        # Scored once the city is committed: the run reads it through its own connection.
+        from scoring import runs
+
+        run = await runs.run_now(runs.parse_params({}), settings, actor=actor, publish=True)
+        report.score_run = run.id
     return report
 
 

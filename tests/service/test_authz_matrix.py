@@ -68,6 +68,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/scoring/runs/{run_id:int}/publish"): OFFICIALS,
     ("POST", "/api/v1/scoring/runs/{run_id:int}/discard"): OFFICIALS,
     ("GET", "/api/v1/scores"): PUBLIC,
+    ("GET", "/scores"): PUBLIC,
+    ("GET", "/methodology"): PUBLIC,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
