@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -93,6 +94,29 @@ def load(settings: Settings, window: Window) -> Loaded:
         source.close()
 
 
+RESPONSES = {
+    "response_id": pl.Int64,
+    "survey_id": pl.Int64,
+    "version": pl.Int64,
+    "target_kind": pl.String,
+    "target_code": pl.String,
+    "excluded": pl.Boolean,
+}
+ANSWERS = {
+    "response_id": pl.Int64,
+    "question_key": pl.String,
+    "value_num": pl.Float64,
+    "value_norm": pl.Float64,
+}
+MERCHANTS = {"code": pl.String, "district": pl.String, "area": pl.String}
+AREAS = {"code": pl.String, "kind": pl.String, "parent": pl.String}
+
+
+def typed(frame: pl.DataFrame, schema: Mapping[str, type[pl.DataType]]) -> pl.DataFrame:
+    """The same column types whatever the driver inferred (an empty result has none)."""
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
 def _load(src: ArrowSource, window: Window) -> Loaded:
     since, until = src.timestamp(window.since), src.timestamp(window.until)
     in_window = f"r.submitted_at >= {since} AND r.submitted_at < {until}"
@@ -101,24 +125,37 @@ def _load(src: ArrowSource, window: Window) -> Loaded:
             "SELECT r.id AS response_id, r.survey_id, r.version, r.target_kind, r.target_code, "  # noqa: S608 - the window is two timestamps formatted above
             f"r.excluded FROM response r WHERE {in_window}"
         )
-        .with_columns(pl.col("excluded").cast(pl.Boolean))
+        .pipe(typed, RESPONSES)
         .sort("response_id")
     )
-    answers = src.read(
-        "SELECT a.response_id, a.question_key, a.value_num, a.value_norm "  # noqa: S608
-        "FROM answer a JOIN response r ON r.id = a.response_id "
-        f"WHERE {in_window} AND a.value_num IS NOT NULL"
-    ).sort("response_id", "question_key")
+    answers = (
+        src.read(
+            "SELECT a.response_id, a.question_key, a.value_num, a.value_norm "  # noqa: S608
+            "FROM answer a JOIN response r ON r.id = a.response_id "
+            f"WHERE {in_window} AND a.value_num IS NOT NULL"
+        )
+        .pipe(typed, ANSWERS)
+        .sort("response_id", "question_key")
+    )
     versions = src.read("SELECT survey_id, version, definition FROM survey_version")
     items, dimensions, nps_items = _definitions(versions)
-    merchants = src.read(
-        "SELECT m.uscc AS code, d.code AS district, COALESCE(s.code, p.code) AS area "
-        "FROM merchant m JOIN area d ON d.id = m.district_id "
-        "LEFT JOIN area s ON s.id = m.street_id LEFT JOIN area p ON p.id = m.scenic_spot_id"
-    ).sort("code")
-    areas = src.read(
-        "SELECT a.code, a.kind, p.code AS parent FROM area a LEFT JOIN area p ON p.id = a.parent_id"
-    ).sort("code")
+    merchants = (
+        src.read(
+            "SELECT m.uscc AS code, d.code AS district, COALESCE(s.code, p.code) AS area "
+            "FROM merchant m JOIN area d ON d.id = m.district_id "
+            "LEFT JOIN area s ON s.id = m.street_id LEFT JOIN area p ON p.id = m.scenic_spot_id"
+        )
+        .pipe(typed, MERCHANTS)
+        .sort("code")
+    )
+    areas = (
+        src.read(
+            "SELECT a.code, a.kind, p.code AS parent "
+            "FROM area a LEFT JOIN area p ON p.id = a.parent_id"
+        )
+        .pipe(typed, AREAS)
+        .sort("code")
+    )
     counts = {
         "responses": responses.height,
         "excluded": int(responses["excluded"].sum()),

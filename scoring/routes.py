@@ -43,7 +43,7 @@ def run_out(run: ScoreRun) -> RunOut:
     )
 
 
-async def _compute_in_background(run_id: int, settings: Settings, actor: Actor) -> None:
+async def compute_in_background(run_id: int, settings: Settings, actor: Actor) -> None:
     # Failures are recorded on the run itself (status failed, with the error) and logged.
     try:
         await runs.compute_run(run_id, settings, actor=actor)
@@ -66,7 +66,7 @@ class RunController(Controller):
         return Response(
             run_out(run),
             status_code=202,
-            background=BackgroundTask(_compute_in_background, run.id, settings, actor),
+            background=BackgroundTask(compute_in_background, run.id, settings, actor),
         )
 
     @get("/{run_id:int}", opt=OFFICIALS)

@@ -92,31 +92,69 @@ def ordered_sd(expr: pl.Expr) -> pl.Expr:
 # --- per response ---------------------------------------------------------------------------
 
 
+DIM_PREFIX = "dim_"
+
+
 def response_scores(
     answers: pl.LazyFrame, items: pl.LazyFrame, dimensions: pl.LazyFrame
 ) -> pl.LazyFrame:
-    """Per response: one row with each dimension score and the index.
+    """Per response: each dimension score and the index, one row per response.
 
     answers: response_id, survey_id, version, question_key, value_norm
     items: survey_id, version, question_key, dimension, weight (scored items only)
     dimensions: survey_id, version, dimension, dim_weight
-    → response_id, dimension scores in long form (dimension, dim_score) and index
+    → response_id, index, and a column ``dim_<key>`` per dimension (null when the response
+    answered nothing in it)
+
+    One group-by over responses does it all: for each dimension key (a handful), the
+    weighted sum and the weight sum are conditional aggregations, so no intermediate
+    (response × dimension) frame is built.
     """
-    scored = answers.join(items, on=["survey_id", "version", "question_key"], how="inner")
-    per_dim = (
-        scored.group_by("response_id", "survey_id", "version", "dimension")
-        .agg(
-            # A skipped optional item leaves the others' weights to carry the dimension.
-            weighted_mean(pl.col("value_norm"), pl.col("weight")).alias("dim_score")
-        )
-        .join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
+    keys = sorted(dimensions.select("dimension").unique().collect()["dimension"].to_list())
+    if not keys:  # no questionnaire scores anything (an empty database)
+        return pl.LazyFrame(schema={"response_id": pl.Int64, "index": pl.Float64})
+    weights = items.join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
+    scored = answers.join(weights, on=["survey_id", "version", "question_key"], how="inner")
+    aggregations: list[pl.Expr] = []
+    for key in keys:
+        in_dim = pl.col("dimension") == key
+        aggregations += [
+            _fixed(pl.when(in_dim).then(pl.col("value_norm") * pl.col("weight"))).alias(
+                f"num_{key}"
+            ),
+            _fixed(pl.when(in_dim).then(pl.col("weight"))).alias(f"den_{key}"),
+            pl.when(in_dim).then(pl.col("dim_weight")).max().alias(f"w_{key}"),
+        ]
+    per = scored.group_by("response_id").agg(aggregations)
+    # A skipped optional item leaves the others' weights to carry the dimension; a dimension
+    # with nothing answered drops out of the index. Elementwise, in a fixed key order: exact
+    # to repeat.
+    dims = [
+        pl.when(pl.col(f"den_{k}") > 0)
+        .then(pl.col(f"num_{k}").cast(pl.Float64) / pl.col(f"den_{k}").cast(pl.Float64))
+        .alias(f"{DIM_PREFIX}{k}")
+        for k in keys
+    ]
+    per = per.with_columns(dims)
+    numerator = pl.sum_horizontal(
+        [(pl.col(f"{DIM_PREFIX}{k}") * pl.col(f"w_{k}")).fill_null(0.0) for k in keys]
     )
-    index = per_dim.group_by("response_id").agg(
-        weighted_mean(pl.col("dim_score"), pl.col("dim_weight")).alias("index")
+    denominator = pl.sum_horizontal(
+        [
+            pl.when(pl.col(f"{DIM_PREFIX}{k}").is_not_null()).then(pl.col(f"w_{k}")).otherwise(0.0)
+            for k in keys
+        ]
     )
-    return per_dim.select("response_id", "dimension", "dim_score").join(
-        index, on="response_id", how="inner"
+    return per.select(
+        "response_id",
+        (numerator / denominator).alias("index"),
+        *[pl.col(f"{DIM_PREFIX}{k}") for k in keys],
     )
+
+
+def dimension_columns(frame: pl.LazyFrame | pl.DataFrame) -> list[str]:
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    return [c for c in names if c.startswith(DIM_PREFIX)]
 
 
 def nps_values(answers: pl.LazyFrame, nps_items: pl.LazyFrame) -> pl.LazyFrame:
@@ -314,23 +352,17 @@ class CityScores:
     priors: dict[str, Prior]  # per level: the m behind its shrinkage
 
 
-def _per_response(inp: Inputs) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(index per valid response with its target, dimension scores per response)."""
+def _per_response(inp: Inputs) -> pl.LazyFrame:
+    """Index, dimension scores and NPS answer of each valid response, with its target."""
     valid = inp.responses.filter(~pl.col("excluded")).select(
         "response_id", "survey_id", "version", "target_kind", "target_code"
     )
     answered = inp.answers.join(
         valid.select("response_id", "survey_id", "version"), on="response_id", how="inner"
     )
-    long = response_scores(answered, inp.items, inp.dimensions).cache()
-    index = (
-        long.select("response_id", "index")
-        .unique("response_id")
-        .join(valid, on="response_id", how="inner")
-    )
+    scores = response_scores(answered, inp.items, inp.dimensions)
     nps = nps_values(answered, inp.nps_items)
-    index = index.join(nps, on="response_id", how="left")
-    return index, long.select("response_id", "dimension", "dim_score")
+    return scores.join(valid, on="response_id", how="inner").join(nps, on="response_id", how="left")
 
 
 def _attach_units(index: pl.LazyFrame, inp: Inputs) -> pl.LazyFrame:
@@ -431,8 +463,7 @@ def _blend_areas(rows: pl.LazyFrame, params: Params) -> pl.LazyFrame:
 
 
 def score_city(inp: Inputs, params: Params) -> CityScores:
-    index, dims_long = _per_response(inp)
-    rows = _attach_units(index, inp).cache()
+    rows = _attach_units(_per_response(inp), inp).cache()
     area_kinds = inp.areas.select("code", "kind")
     levels = pl.collect_all(
         [
@@ -440,7 +471,7 @@ def score_city(inp: Inputs, params: Params) -> CityScores:
             _blend_areas(rows, params).join(area_kinds, on="code", how="inner"),
             _level(rows, "district", "district"),
             _level(rows, "city", "city"),
-            rows.select("response_id", "target_kind", "merchant", "area", "district", "city"),
+            _dimension_means(rows),
             inp.responses.filter(pl.col("excluded"))
             .group_by("target_code")
             .agg(pl.len().alias("n_excluded"))
@@ -449,7 +480,7 @@ def score_city(inp: Inputs, params: Params) -> CityScores:
             inp.areas.select("code", "parent", "kind"),
         ]
     )
-    merchants_s, areas_s, districts_s, city_s, membership, excluded, merchant_map, area_map = levels
+    merchants_s, areas_s, districts_s, city_s, dim_means, excluded, merchant_map, area_map = levels
     priors: dict[str, Prior] = {}
 
     city_mean = city_s["mean"][0] if city_s.height else None
@@ -527,7 +558,7 @@ def score_city(inp: Inputs, params: Params) -> CityScores:
         [rank_with_ties(scores.filter(pl.col("kind") == k), params) for k in KINDS],
         how="vertical",
     )
-    dimensions = _with_area_kinds(_dimension_means(dims_long, membership), area_kind)
+    dimensions = _with_area_kinds(dim_means, area_kind)
     order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
     return CityScores(
         scores=ranked.sort([order, pl.col("code")]).select(
@@ -591,9 +622,9 @@ def _with_area_kinds(frame: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame
     )
 
 
-def _dimension_means(dims_long: pl.LazyFrame, membership: pl.DataFrame) -> pl.DataFrame:
-    """Mean of each dimension per unit, for the drill-down."""
-    joined = dims_long.join(membership.lazy(), on="response_id", how="inner")
+def _dimension_means(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Mean of each dimension per unit (for the drill-down), in long form."""
+    dims = dimension_columns(rows)
     parts = []
     for column, kind in (
         ("merchant", "merchant"),
@@ -601,10 +632,19 @@ def _dimension_means(dims_long: pl.LazyFrame, membership: pl.DataFrame) -> pl.Da
         ("district", "district"),
         ("city", "city"),
     ):
-        parts.append(
-            joined.filter(pl.col(column).is_not_null())
-            .group_by(column, "dimension")
-            .agg(ordered_mean(pl.col("dim_score")).alias("mean"))
-            .select(pl.lit(kind).alias("kind"), pl.col(column).alias("code"), "dimension", "mean")
+        wide = (
+            rows.filter(pl.col(column).is_not_null())
+            .group_by(column)
+            .agg([ordered_mean(pl.col(d).drop_nulls()).alias(d) for d in dims])
         )
-    return pl.concat(pl.collect_all(parts)).sort("kind", "code", "dimension")
+        parts.append(
+            wide.unpivot(index=column, on=dims, variable_name="dimension", value_name="mean")
+            .filter(pl.col("mean").is_not_null())
+            .select(
+                pl.lit(kind).alias("kind"),
+                pl.col(column).alias("code"),
+                pl.col("dimension").str.strip_prefix(DIM_PREFIX),
+                "mean",
+            )
+        )
+    return pl.concat(parts).sort("kind", "code", "dimension")

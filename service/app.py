@@ -30,6 +30,7 @@ from litestar.template.config import TemplateConfig
 import scoring
 import surveys
 from scoring.pages import PAGES as SCORING_PAGES
+from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
 from service import db, i18n
 from service.errors import FangxinError
@@ -247,7 +248,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
     )
     return Litestar(
-        route_handlers=[*ROUTES, *PAGES, *SURVEY_ROUTES, *SCORING_ROUTES, *SCORING_PAGES, static],
+        route_handlers=[
+            *ROUTES,
+            *PAGES,
+            *SURVEY_ROUTES,
+            *SCORING_ROUTES,
+            *SCORING_PAGES,
+            *REVIEW_PAGES,
+            static,
+        ],
         guards=[role_guard],
         middleware=[
             RequestContextMiddleware(production=settings.production),

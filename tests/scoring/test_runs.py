@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from scoring import runs
+from scoring.models import UnitScore
 from service.models import AuditEvent, Role
+from service.settings import Settings
 from surveys.submit import Origin, SubmissionIn, submit
-from tests.helpers import make_token
+from tests.helpers import TEST_ACTOR, make_token
 from tests.surveys.conftest import make_city
 
 LIKERT = ("quality", "price", "honesty", "safety", "service", "returns", "complaints")
@@ -126,3 +129,10 @@ async def test_bad_parameters_are_refused_by_name(client: httpx.AsyncClient) -> 
         "params.colour",
         "params.area_self_weight",
     }
+
+
+async def test_a_run_over_no_responses_is_an_empty_draft(db: Settings) -> None:
+    run = await runs.run_now(runs.parse_params({}), db, actor=TEST_ACTOR)
+    assert run.status == "draft"
+    assert run.counts["responses"] == 0
+    assert await UnitScore.filter(run_id=run.id).count() == 0

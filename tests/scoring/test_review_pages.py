@@ -1,0 +1,53 @@
+"""An official reviews a draft run in the browser pages and publishes it; forms need CSRF."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from scoring.models import ScoreRun
+from service.models import AuditEvent, Role
+from service.settings import Settings
+from tests.helpers import csrf, login, make_account
+from tests.scoring.test_pages import _responses
+from tests.surveys.conftest import make_city
+
+
+async def test_an_official_starts_reviews_and_publishes_a_run(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    city = await make_city()
+    await _responses(city.merchant, 20, app_settings.secret_key)
+    await make_account("reviewer", Role.OFFICIAL)
+    assert await login(client, "reviewer") == 303
+    token = await csrf(client)
+    r = await client.post("/official/runs", data={"_csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    page_url = r.headers["location"]
+    run_id = int(re.findall(r"\d+", page_url)[-1])
+    page = await client.get(page_url)
+    assert page.status_code == 200
+    assert "draft" in page.text and "Publish this run" not in page.text  # Chinese by default
+    assert "发布此次评分" in page.text
+    # A discard without a reason is refused, with the form shown again.
+    r = await client.post(
+        f"/official/runs/{run_id}/discard", data={"_csrf_token": token, "reason": " "}
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        f"/official/runs/{run_id}/publish", data={"_csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert (await ScoreRun.get(id=run_id)).status == "published"
+    assert await AuditEvent.filter(action="score_run.published", actor="account:reviewer").exists()
+    listing = await client.get("/official/runs")
+    assert f'href="/official/runs/{run_id}"' in listing.text
+
+
+async def test_a_merchant_account_cannot_open_the_review(client: httpx.AsyncClient) -> None:
+    city = await make_city()
+    await make_account("shopkeeper", Role.MERCHANT, merchant_uscc=city.merchant)
+    assert await login(client, "shopkeeper") == 303
+    r = await client.get("/official/runs")
+    assert r.status_code == 403
