@@ -114,7 +114,13 @@ def response_scores(
     if not keys:  # no questionnaire scores anything (an empty database)
         return pl.LazyFrame(schema={"response_id": pl.Int64, "index": pl.Float64})
     weights = items.join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
-    scored = answers.join(weights, on=["survey_id", "version", "question_key"], how="inner")
+    # Joining 10M answers to a few dozen items on (survey, version, text key) costs seconds;
+    # on one integer built from the same three it costs a fraction of that.
+    scored = _with_item_key(answers).join(
+        _with_item_key(weights).drop("survey_id", "version", "question_key"),
+        on="item_key",
+        how="inner",
+    )
     aggregations: list[pl.Expr] = []
     for key in keys:
         in_dim = pl.col("dimension") == key
@@ -149,6 +155,19 @@ def response_scores(
         "response_id",
         (numerator / denominator).alias("index"),
         *[pl.col(f"{DIM_PREFIX}{k}") for k in keys],
+    )
+
+
+def _with_item_key(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """(survey_id, version, question_key) packed into one Int64: survey ids below 2²³,
+    versions below 2¹⁶, and the key's categorical code below 2²⁴."""
+    code = pl.col("question_key").cast(pl.Categorical).to_physical().cast(pl.Int64)
+    return frame.with_columns(
+        (
+            pl.col("survey_id").cast(pl.Int64) * (1 << 40)
+            + pl.col("version").cast(pl.Int64) * (1 << 24)
+            + code
+        ).alias("item_key")
     )
 
 
