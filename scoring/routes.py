@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any, Literal
 
+import anyio
+import polars as pl
 import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
@@ -87,6 +90,59 @@ class RunController(Controller):
         )
 
 
+EXPORT_COLUMNS = (
+    "kind",
+    "code",
+    "parent",
+    "n",
+    "n_excluded",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "score",
+    "nps",
+    "nps_se",
+    "insufficient_data",
+    "rank",
+    "tie_group",
+)
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def export_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        buffer.write("\ufeff".encode())  # so that Excel reads the UTF-8 names
+        frame.write_csv(buffer)
+    elif fmt == "xlsx":
+        frame.write_excel(buffer, worksheet="scores")
+    else:
+        frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+@get("/api/v1/scoring/runs/{run_id:int}/export", opt=OFFICIALS, tags=["scoring"])
+async def export_run(
+    run_id: RunId,
+    format: Annotated[Literal["csv", "xlsx", "parquet"], QueryParameter()] = "csv",
+) -> Response[bytes]:
+    """Every unit score of a run, as CSV, XLSX or Parquet."""
+    run = await runs.get_run(run_id)
+    rows = await UnitScore.filter(run_id=run.id).order_by("kind", "code").values(*EXPORT_COLUMNS)
+    frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema=list(EXPORT_COLUMNS))
+    content = await anyio.to_thread.run_sync(export_bytes, frame, format)
+    return Response(
+        content,
+        media_type=EXPORT_TYPES[format],
+        headers={"content-disposition": f'attachment; filename="score-run-{run.id}.{format}"'},
+    )
+
+
 async def _names(kind: str, codes: list[str]) -> dict[str, str]:
     if kind == "merchant":
         rows = await Merchant.filter(uscc__in=codes).values_list("uscc", "name")
@@ -141,4 +197,4 @@ async def published_scores(
     return ScorePage(items=items, total=total, page=p.page, page_size=p.page_size, run=run.id)
 
 
-ROUTES: list[ControllerRouterHandler] = [RunController, published_scores]
+ROUTES: list[ControllerRouterHandler] = [RunController, published_scores, export_run]

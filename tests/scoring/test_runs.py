@@ -136,3 +136,31 @@ async def test_a_run_over_no_responses_is_an_empty_draft(db: Settings) -> None:
     assert run.status == "draft"
     assert run.counts["responses"] == 0
     assert await UnitScore.filter(run_id=run.id).count() == 0
+
+
+async def test_a_run_exports_as_csv_xlsx_and_parquet(client: httpx.AsyncClient) -> None:
+    import csv
+    import io
+
+    import polars as pl
+
+    city = await make_city()
+    await _respond_varied(client, city.merchant, base=4, nps=8, times=5)
+    client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
+    run_id = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
+    stored = await UnitScore.filter(run_id=run_id).count()
+    url = f"/api/v1/scoring/runs/{run_id}/export"
+    r = await client.get(url, params={"format": "csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == stored
+    merchant = next(row for row in rows if row["kind"] == "merchant")
+    assert merchant["code"] == city.merchant and merchant["n"] == "5"
+    xlsx = pl.read_excel(io.BytesIO((await client.get(url, params={"format": "xlsx"})).content))
+    parquet = pl.read_parquet(
+        io.BytesIO((await client.get(url, params={"format": "parquet"})).content)
+    )
+    assert xlsx.height == parquet.height == stored
+    assert parquet.filter(pl.col("kind") == "merchant")["mean"][0] == pytest.approx(
+        float(merchant["mean"])
+    )

@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/scoring/runs/{run_id:int}/publish"): OFFICIALS,
     ("POST", "/api/v1/scoring/runs/{run_id:int}/discard"): OFFICIALS,
     ("GET", "/api/v1/scores"): PUBLIC,
+    ("GET", "/api/v1/scoring/runs/{run_id:int}/export"): OFFICIALS,
     ("GET", "/scores"): PUBLIC,
     ("GET", "/methodology"): PUBLIC,
     ("GET", "/official/runs"): OFFICIALS,

@@ -88,6 +88,7 @@ async def test_a_missing_answer_is_explained_next_to_it_and_the_rest_is_kept(
     r = await client.post(FORM, data=data)
     assert r.status_code == 200
     assert "感谢您的评价" in r.text
+    assert 'href="/scores?q=' in r.text  # on to the place's published score
     response = await Response.get()
     assert response.channel == "form"
     assert await Answer.filter(response_id=response.id).count() == 10
