@@ -104,6 +104,8 @@ RESPONSES = {
 }
 ANSWERS = {
     "response_id": pl.Int64,
+    "survey_id": pl.Int64,
+    "version": pl.Int64,
     "question_key": pl.String,
     "value_num": pl.Float64,
     "value_norm": pl.Float64,
@@ -130,7 +132,8 @@ def _load(src: ArrowSource, window: Window) -> Loaded:
     )
     answers = (
         src.read(
-            "SELECT a.response_id, a.question_key, a.value_num, a.value_norm "  # noqa: S608
+            "SELECT a.response_id, r.survey_id, r.version, a.question_key, a.value_num, "  # noqa: S608
+            "a.value_norm "
             "FROM answer a JOIN response r ON r.id = a.response_id "
             f"WHERE {in_window} AND a.value_num IS NOT NULL"
         )

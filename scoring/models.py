@@ -63,6 +63,10 @@ class UnitScore(Model):
     insufficient_data = fields.BooleanField()
     rank = fields.IntField(null=True)
     tie_group = fields.IntField(null=True)
+    # Streets and scenic spots: merchants with a shown score, and the share of them at or
+    # above the certification threshold.
+    merchants_scored = fields.IntField(null=True)
+    share_certifiable = fields.FloatField(null=True)
     dimensions: dict[str, object] = fields.JSONField(default=dict)
 
     run_id: int

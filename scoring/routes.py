@@ -106,6 +106,8 @@ EXPORT_COLUMNS = (
     "insufficient_data",
     "rank",
     "tie_group",
+    "merchants_scored",
+    "share_certifiable",
 )
 EXPORT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -192,6 +194,8 @@ async def published_scores(
                 nps=None if hide else r.nps,
                 nps_se=None if hide else r.nps_se,
                 parent=r.parent,
+                merchants_scored=r.merchants_scored,
+                share_certifiable=r.share_certifiable,
             )
         )
     return ScorePage(items=items, total=total, page=p.page, page_size=p.page_size, run=run.id)

@@ -30,6 +30,9 @@ class Params:
     min_n_rank: int = 62  # below: not ranked (±5 at s≈20)
     area_self_weight: float = 0.5  # street/scenic spot: own responses vs its merchants'
     m_when_no_between_variance: float = 1000.0  # τ² ≤ 0: everyone close to the parent
+    # A merchant counts toward its area's certification share at this published score
+    # (the certification policy's satisfaction criterion; see certificates/).
+    certification_threshold: float = 80.0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -50,6 +53,7 @@ class Params:
             m_when_no_between_variance=number(
                 "m_when_no_between_variance", d.m_when_no_between_variance
             ),
+            certification_threshold=number("certification_threshold", d.certification_threshold),
         )
 
 
@@ -347,7 +351,8 @@ class Inputs:
     """What a run reads, as lazy frames (see ``scoring/load.py``).
 
     responses: response_id, survey_id, version, target_kind, target_code, excluded
-    answers: response_id, question_key, value_num, value_norm
+    answers: response_id, survey_id, version, question_key, value_num, value_norm (the
+      survey and version of the response, so no 10M-row join is needed to weigh them)
     items: survey_id, version, question_key, dimension, weight (scored items)
     dimensions: survey_id, version, dimension, dim_weight
     nps_items: survey_id, version, question_key
@@ -374,13 +379,12 @@ class CityScores:
 def _per_response(inp: Inputs) -> pl.LazyFrame:
     """Index, dimension scores and NPS answer of each valid response, with its target."""
     valid = inp.responses.filter(~pl.col("excluded")).select(
-        "response_id", "survey_id", "version", "target_kind", "target_code"
+        "response_id", "target_kind", "target_code"
     )
-    answered = inp.answers.join(
-        valid.select("response_id", "survey_id", "version"), on="response_id", how="inner"
-    )
-    scores = response_scores(answered, inp.items, inp.dimensions)
-    nps = nps_values(answered, inp.nps_items)
+    # Scoring every answer and dropping the few flagged responses afterwards is cheaper than
+    # filtering ten million answers through a join first.
+    scores = response_scores(inp.answers, inp.items, inp.dimensions)
+    nps = nps_values(inp.answers, inp.nps_items)
     return scores.join(valid, on="response_id", how="inner").join(nps, on="response_id", how="left")
 
 
@@ -579,13 +583,44 @@ def score_city(inp: Inputs, params: Params) -> CityScores:
     )
     dimensions = _with_area_kinds(dim_means, area_kind)
     order = pl.col("kind").replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8)
+    is_area = pl.col("kind").is_in(["street", "scenic_spot"])
+    ranked = ranked.join(
+        _merchant_figures(ranked, merchant_map, params), on="code", how="left"
+    ).with_columns(
+        pl.when(is_area).then(pl.col("merchants_scored").fill_null(0)).alias("merchants_scored"),
+        pl.when(is_area).then(pl.col("share_certifiable")).alias("share_certifiable"),
+    )
     return CityScores(
         scores=ranked.sort([order, pl.col("code")]).select(
-            *OUTPUT_COLUMNS, "insufficient_data", "rank", "tie_group"
+            *OUTPUT_COLUMNS,
+            "insufficient_data",
+            "rank",
+            "tie_group",
+            "merchants_scored",
+            "share_certifiable",
         ),
         dimensions=dimensions,
         priors=priors,
     )
+
+
+def _merchant_figures(
+    scores: pl.DataFrame, merchants: pl.DataFrame, params: Params
+) -> pl.DataFrame:
+    """Per street or scenic spot: merchants with a shown score, and the share of them at or
+    above the certification threshold."""
+    shown = scores.filter((pl.col("kind") == "merchant") & ~pl.col("insufficient_data"))
+    per_area = (
+        shown.join(merchants.select("code", "area"), on="code", how="inner")
+        .filter(pl.col("area").is_not_null())
+        .group_by("area")
+        .agg(
+            pl.len().cast(pl.Int64).alias("merchants_scored"),
+            (pl.col("score") >= params.certification_threshold).mean().alias("share_certifiable"),
+        )
+        .rename({"area": "code"})
+    )
+    return per_area.sort("code")
 
 
 def _excluded_per_unit(

@@ -52,6 +52,8 @@ class ScoreOut(msgspec.Struct):
     nps: float | None = None
     nps_se: float | None = None
     parent: str | None = None
+    merchants_scored: int | None = None
+    share_certifiable: float | None = None
 
 
 class ScorePage(msgspec.Struct):

@@ -51,6 +51,8 @@ def city(indexes: dict[str, list[float]], excluded: dict[str, int] | None = None
         answers=pl.LazyFrame(
             {
                 "response_id": [a[0] for a in answers],
+                "survey_id": [1] * len(answers),
+                "version": [1] * len(answers),
                 "question_key": [a[1] for a in answers],
                 "value_num": [a[2] for a in answers],
                 "value_norm": [a[2] for a in answers],
@@ -125,3 +127,21 @@ def test_the_same_inputs_give_identical_results() -> None:
     second = score_city(city(data), Params())
     assert first.scores.equals(second.scores)
     assert first.dimensions.equals(second.dimensions)
+
+
+def test_areas_count_their_scored_merchants_and_the_share_above_the_threshold() -> None:
+    # M1 (on S1) averages 85, above 80; M2 has no street. With m tiny (distinct means),
+    # shown scores stay near the means.
+    out = score_city(
+        city({"M1": [80, 90, 85, 85], "M2": [50, 60, 55, 55], "S1": [70, 80]}),
+        Params(min_n_display=2, certification_threshold=80.0),
+    )
+    rows = _rows(out.scores)
+    assert rows[("street", "S1")]["merchants_scored"] == 1
+    assert rows[("street", "S1")]["share_certifiable"] == 1.0
+    assert rows[("merchant", "M1")]["merchants_scored"] is None
+    higher = score_city(
+        city({"M1": [80, 90, 85, 85], "M2": [50, 60, 55, 55], "S1": [70, 80]}),
+        Params(min_n_display=2, certification_threshold=99.0),
+    )
+    assert _rows(higher.scores)[("street", "S1")]["share_certifiable"] == 0.0
