@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 
 from scoring import runs
 from scoring.models import ScoreRun, UnitScore
+from scoring.satisfaction import OUTPUT_COLUMNS
 from scoring.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from service.audit import Actor
 from service.models import Area, Merchant
@@ -91,18 +92,7 @@ class RunController(Controller):
 
 
 EXPORT_COLUMNS = (
-    "kind",
-    "code",
-    "parent",
-    "n",
-    "n_excluded",
-    "mean",
-    "sd",
-    "ci_low",
-    "ci_high",
-    "score",
-    "nps",
-    "nps_se",
+    *OUTPUT_COLUMNS,
     "insufficient_data",
     "rank",
     "tie_group",

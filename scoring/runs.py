@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import polars as pl
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from scoring.load import Loaded, Window, load
@@ -195,14 +196,20 @@ async def get_run(run_id: int) -> ScoreRun:
     return run
 
 
+async def _draft_for_update(conn: BaseDBAsyncClient, run_id: int, verb: str) -> ScoreRun:
+    """The run, locked for this transaction; only a draft may be published or discarded."""
+    run = await ScoreRun.filter(id=run_id).using_db(conn).select_for_update().first()
+    if run is None:
+        raise NotFound(f"No score run {run_id}")
+    if run.status != RunStatus.DRAFT:
+        raise Conflict(f"Only a draft can be {verb}; run {run_id} is {run.status.value}")
+    return run
+
+
 async def publish_run(run_id: int, *, actor: Actor) -> ScoreRun:
     """Publish a draft: it replaces the published run, which stays readable as history."""
     async with in_transaction() as conn:
-        run = await ScoreRun.filter(id=run_id).using_db(conn).select_for_update().first()
-        if run is None:
-            raise NotFound(f"No score run {run_id}")
-        if run.status != RunStatus.DRAFT:
-            raise Conflict(f"Only a draft can be published; run {run_id} is {run.status.value}")
+        run = await _draft_for_update(conn, run_id, "published")
         now = datetime.now(UTC)
         # Serialise publications: one published-and-current run at any time.
         await audit.chain_lock_for(conn).acquire(conn)
@@ -232,11 +239,7 @@ async def discard_run(run_id: int, reason: str, *, actor: Actor) -> ScoreRun:
             "A reason is required", [FieldError("reason", "say why, in at most 500 characters")]
         )
     async with in_transaction() as conn:
-        run = await ScoreRun.filter(id=run_id).using_db(conn).select_for_update().first()
-        if run is None:
-            raise NotFound(f"No score run {run_id}")
-        if run.status != RunStatus.DRAFT:
-            raise Conflict(f"Only a draft can be discarded; run {run_id} is {run.status.value}")
+        run = await _draft_for_update(conn, run_id, "discarded")
         run.status = RunStatus.DISCARDED
         run.discarded_reason = reason
         await run.save(using_db=conn, update_fields=["status", "discarded_reason"])
