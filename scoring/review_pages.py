@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
-from litestar.params import PathParameter, URLEncodedBody
+from litestar.params import PathParameter, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from scoring import review, runs
-from scoring.models import ScoreRun
+from scoring import drilldown, review, runs
+from scoring.models import ScoreRun, UnitScore
 from scoring.routes import compute_in_background
-from service.errors import FangxinError
+from service.errors import FangxinError, NotFound
+from service.models import Area, AreaKind, MerchantCategory
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
 
 RunId = Annotated[int, PathParameter()]
+PAGE_SIZE = 50
 
 
 @get("/official/runs", opt=OFFICIALS, include_in_schema=False)
@@ -97,3 +100,83 @@ PAGES: list[ControllerRouterHandler] = [
     publish_form,
     discard_form,
 ]
+
+
+@get("/official/scores", opt=OFFICIALS, include_in_schema=False)
+async def rankings_page(
+    request: Request[Any, Any, State],
+    kind: Annotated[
+        Literal["merchant", "street", "scenic_spot", "district"], QueryParameter()
+    ] = "merchant",
+    district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    area: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    category: Annotated[MerchantCategory | None, QueryParameter()] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+) -> Template:
+    """The published run's rankings for officials, filtered by place and category."""
+    run = await runs.current_run()
+    f = drilldown.RankingFilter(kind, district or None, area or None, category)
+    rows: list[dict[str, Any]] = []
+    total = 0
+    if run is not None:
+        rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    districts = await Area.filter(kind=AreaKind.DISTRICT).order_by("code")
+    areas = await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by("code")
+    return Template(
+        "scoring/rankings.html",
+        context={
+            "run": run,
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "f": f,
+            "districts": districts,
+            "areas": areas,
+            "categories": list(MerchantCategory),
+            "query": urlencode(
+                {
+                    k: v
+                    for k, v in (
+                        ("kind", kind),
+                        ("district", district),
+                        ("area", area),
+                        ("category", category),
+                    )
+                    if v
+                }
+            ),
+        },
+    )
+
+
+@get("/official/scores/{kind:str}/{code:str}", opt=OFFICIALS, include_in_schema=False)
+async def unit_page(
+    request: Request[Any, Any, State],
+    kind: Annotated[
+        Literal["merchant", "street", "scenic_spot", "district", "city"], PathParameter()
+    ],
+    code: Annotated[str, PathParameter(max_length=32)],
+) -> Template:
+    """One unit: score with interval, dimensions, answers given, trend, set-aside count."""
+    run = await runs.current_run()
+    if run is None:
+        raise NotFound("No published score run yet")
+    unit = await UnitScore.get_or_none(run_id=run.id, kind=kind, code=code)
+    if unit is None:
+        raise NotFound(f"No score for {kind} {code} in the published run")
+    names = await drilldown.names_of(kind, [code])
+    return Template(
+        "scoring/unit.html",
+        context={
+            "run": run,
+            "unit": unit,
+            "name": names.get(code, code),
+            "trend": await drilldown.trend(kind, code),
+            "distribution": await drilldown.answer_distribution(kind, code, run),
+            "excluded": await drilldown.excluded_count(code, run),
+        },
+    )
+
+
+PAGES.extend([rankings_page, unit_page])

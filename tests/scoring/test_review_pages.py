@@ -51,3 +51,34 @@ async def test_a_merchant_account_cannot_open_the_review(client: httpx.AsyncClie
     assert await login(client, "shopkeeper") == 303
     r = await client.get("/official/runs")
     assert r.status_code == 403
+
+
+async def test_rankings_filter_by_place_and_drill_down_to_a_unit(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    from scoring import runs
+    from tests.helpers import TEST_ACTOR
+
+    city = await make_city()
+    await _responses(city.merchant, 20, app_settings.secret_key)
+    await _responses(city.other_merchant, 20, app_settings.secret_key)
+    await runs.run_now(
+        runs.parse_params({"min_n_rank": 10}), app_settings, actor=TEST_ACTOR, publish=True
+    )
+    await make_account("ranker", Role.OFFICIAL)
+    assert await login(client, "ranker") == 303
+    page = await client.get("/official/scores", params={"kind": "merchant", "category": "retail"})
+    assert page.status_code == 200
+    assert "天中超市" in page.text and "老王烩面馆" not in page.text  # only the retail one
+    page = await client.get("/official/scores", params={"kind": "merchant", "area": city.street})
+    assert "天中超市" in page.text and "老王烩面馆" in page.text
+    unit = await client.get(f"/official/scores/merchant/{city.merchant}")
+    assert unit.status_code == 200
+    assert "老王烩面馆" in unit.text and "回答分布" in unit.text
+    assert "price" in unit.text  # the distribution lists each question
+    street = await client.get(f"/official/scores/street/{city.street}")
+    assert "已评分商户" in street.text
+    missing = await client.get(
+        "/official/scores/merchant/914117007676543210", headers={"accept": "text/html"}
+    )
+    assert missing.status_code == 404

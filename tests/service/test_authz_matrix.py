@@ -76,6 +76,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/runs/{run_id:int}"): OFFICIALS,
     ("POST", "/official/runs/{run_id:int}/publish"): OFFICIALS,
     ("POST", "/official/runs/{run_id:int}/discard"): OFFICIALS,
+    ("GET", "/official/scores"): OFFICIALS,
+    ("GET", "/official/scores/{kind:str}/{code:str}"): OFFICIALS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
