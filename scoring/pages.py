@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
-from scoring import runs
+from scoring import charts, runs
 from scoring.models import UnitScore
 from scoring.satisfaction import Params
+from service.i18n import _, current_locale
 from service.models import Area, Merchant
 from service.security import PUBLIC
 
@@ -24,6 +26,24 @@ async def _area_rows(run_id: int, kind: str) -> list[dict[str, Any]]:
     rows = await UnitScore.filter(run_id=run_id, kind=kind).order_by("rank", "-score", "code")
     names = {a.code: a for a in await Area.filter(code__in=[r.code for r in rows])}
     return [{"unit": r, "area": names.get(r.code)} for r in rows]
+
+
+async def _chart(rows: list[dict[str, Any]]) -> str | None:
+    """The shown scores of a table as a chart (drawn off the event loop, then cached)."""
+    zh = current_locale() == "zh_CN"
+    points = tuple(
+        (
+            (r["area"].name_zh if zh else r["area"].name_en) if r["area"] else r["unit"].code,
+            r["unit"].score,
+            r["unit"].ci_low,
+            r["unit"].ci_high,
+        )
+        for r in rows
+        if not r["unit"].insufficient_data and r["unit"].score is not None
+    )
+    if not points:
+        return None
+    return await anyio.to_thread.run_sync(charts.score_chart_uri, points, _("Score"))
 
 
 @get("/scores", opt=PUBLIC, include_in_schema=False)
@@ -44,7 +64,8 @@ async def scores_page(
         return Template("scoring/scores.html", context=context)
     context["params"] = Params.from_mapping(run.params)
     for k in (kind,) if kind else RANKED_KINDS:
-        context["tables"].append((k, await _area_rows(run.id, k)))
+        rows = await _area_rows(run.id, k)
+        context["tables"].append((k, rows, await _chart(rows)))
     if context["q"]:
         found = (
             await Merchant.filter(name__icontains=context["q"])

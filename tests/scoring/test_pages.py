@@ -64,3 +64,23 @@ async def test_methodology_explains_in_chinese_with_the_current_parameters(
     assert "评价少于 2 份" in html
     en = (await client.get("/methodology", params={"lang": "en"})).text
     assert "empirical Bayes" in en
+
+
+async def test_scores_are_also_drawn_as_an_svg_chart_with_nothing_external(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    import base64
+    import re
+
+    city = await make_city()
+    await _responses(city.merchant, 20, app_settings.secret_key)
+    await runs.run_now(runs.parse_params({}), app_settings, actor=TEST_ACTOR, publish=True)
+    html = (await client.get("/scores")).text
+    match = re.search(
+        r'<img class="chart" src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)"', html
+    )
+    assert match, "the chart is an inline image with a text alternative"
+    svg = base64.b64decode(match.group(1)).decode()
+    assert svg.startswith("<svg") and "解放路步行街" in svg
+    urls = set(re.findall(r"https?://[^\"' >]+", svg))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
