@@ -10,10 +10,12 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
-from service import db, registry
-from service.models import AreaKind, MerchantCategory, MerchantStatus
+from service import accounts, db, registry
+from service.models import Account, ApiToken, AreaKind, MerchantCategory, MerchantStatus
 from service.registry import MerchantFilter, Page
 from service.schemas import (
+    AccountIn,
+    AccountOut,
     AreaIn,
     AreaOut,
     AreaPage,
@@ -23,8 +25,11 @@ from service.schemas import (
     MerchantPage,
     MerchantPatch,
     Problem,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
 )
-from service.security import OFFICIALS, PUBLIC, require_principal
+from service.security import ADMINS, OFFICIALS, PUBLIC, require_principal
 
 PageNo = Annotated[int, QueryParameter(description="1-based page number")]
 PageSize = Annotated[int, QueryParameter(description="items per page, at most 500")]
@@ -136,4 +141,71 @@ class MerchantController(Controller):
         return await registry.update_merchant(uscc, data, actor=require_principal(request).actor)
 
 
-ROUTES: list[ControllerRouterHandler] = [healthz, readyz, AreaController, MerchantController]
+class AdminController(Controller):
+    """Bureau IT: API tokens and accounts (the CLI does the same from a shell)."""
+
+    path = "/api/v1"
+    tags = ["administration"]
+
+    @get("/tokens", opt=ADMINS)
+    async def list_tokens(self) -> list[TokenOut]:
+        return [
+            TokenOut(t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked)
+            for t in await ApiToken.all().order_by("id")
+        ]
+
+    @post("/tokens", opt=ADMINS)
+    async def create_token(
+        self, request: Request[object, object, State], data: JSONBody[TokenIn]
+    ) -> TokenCreated:
+        """Create a token; the response is the only place it is ever shown."""
+        token, plain = await accounts.create_token(
+            data.name, data.role, actor=require_principal(request).actor
+        )
+        return TokenCreated(token.id, token.name, token.role, plain)
+
+    @post("/tokens/{token_id:int}/revoke", opt=ADMINS, status_code=200)
+    async def revoke_token(
+        self, request: Request[object, object, State], token_id: Annotated[int, PathParameter()]
+    ) -> TokenOut:
+        t = await accounts.revoke_token(token_id, actor=require_principal(request).actor)
+        return TokenOut(t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked)
+
+    @get("/accounts", opt=ADMINS)
+    async def list_accounts(self) -> list[AccountOut]:
+        rows = await Account.all().order_by("username").select_related("merchant")
+        return [
+            AccountOut(
+                a.username,
+                a.role,
+                a.merchant.uscc if a.merchant else None,
+                a.active,
+                a.locked_until,
+                a.last_login_at,
+            )
+            for a in rows
+        ]
+
+    @post("/accounts", opt=ADMINS)
+    async def create_account(
+        self, request: Request[object, object, State], data: JSONBody[AccountIn]
+    ) -> AccountOut:
+        a = await accounts.create_account(
+            data.username,
+            data.password,
+            data.role,
+            merchant_uscc=data.merchant,
+            actor=require_principal(request).actor,
+        )
+        return AccountOut(
+            a.username, a.role, data.merchant, a.active, a.locked_until, a.last_login_at
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    healthz,
+    readyz,
+    AreaController,
+    MerchantController,
+    AdminController,
+]

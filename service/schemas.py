@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
-from service.models import AreaKind, MerchantCategory, MerchantStatus
+from service.models import AreaKind, MerchantCategory, MerchantStatus, Role
 
 
 class AreaOut(msgspec.Struct):
@@ -94,3 +96,40 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str = ""
     errors: list[FieldErrorOut] = msgspec.field(default_factory=list)
     request_id: str | None = None
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    role: Role
+
+
+class TokenOut(msgspec.Struct):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class TokenCreated(msgspec.Struct):
+    id: int
+    name: str
+    role: Role
+    token: str  # shown once; only its hash is kept
+
+
+class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: str
+    password: str
+    role: Role
+    merchant: str | None = None
+
+
+class AccountOut(msgspec.Struct):
+    username: str
+    role: Role
+    merchant: str | None
+    active: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None

@@ -68,6 +68,11 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/scoring/runs/{run_id:int}/publish"): OFFICIALS,
     ("POST", "/api/v1/scoring/runs/{run_id:int}/discard"): OFFICIALS,
     ("GET", "/api/v1/scores"): PUBLIC,
+    ("GET", "/api/v1/tokens"): ADMINS,
+    ("POST", "/api/v1/tokens"): ADMINS,
+    ("POST", "/api/v1/tokens/{token_id:int}/revoke"): ADMINS,
+    ("GET", "/api/v1/accounts"): ADMINS,
+    ("POST", "/api/v1/accounts"): ADMINS,
     ("GET", "/api/v1/scoring/runs/{run_id:int}/export"): OFFICIALS,
     ("GET", "/scores"): PUBLIC,
     ("GET", "/methodology"): PUBLIC,
@@ -93,6 +98,7 @@ PLACEHOLDERS = {
     "response_id": "999999",
     "kind": "speeder",
     "run_id": "999999",
+    "token_id": "999999",
 }
 
 
