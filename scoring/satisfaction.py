@@ -75,6 +75,11 @@ def _fixed(expr: pl.Expr, scale: int = SCALE) -> pl.Expr:
     return (expr * scale).round(0).cast(pl.Int64).sum()
 
 
+def fixed_nanos(expr: pl.Expr) -> pl.Expr:
+    """The exact sum of a group's values, in integer nano-units."""
+    return _fixed(expr)
+
+
 def weighted_mean(values: pl.Expr, weights: pl.Expr) -> pl.Expr:
     """Σ w·x / Σ w with both sums exact; the one division is the only rounding."""
     return _fixed(values * weights).cast(pl.Float64) / _fixed(weights).cast(pl.Float64)

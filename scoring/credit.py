@@ -1,0 +1,156 @@
+"""Merchant credit scores from credit events: a transparent rule table, computed with polars.
+
+One function serves the whole city and a single merchant (a one-merchant frame), so the
+incremental and the batch results are the same by construction.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from scoring.satisfaction import SCALE, fixed_nanos
+
+CLASSES = ("A", "B", "C", "D")  # best first
+DEFAULT_RULES = Path(__file__).with_name("credit_rules.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRule:
+    points: float
+    half_life_days: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRule:
+    name: str
+    points: float
+    added: str
+    removed: str
+    force_class: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    version: str
+    start: float
+    floor: float
+    cap: float
+    thresholds: dict[str, float]  # A, B, C → lowest score of the class
+    events: dict[str, EventRule]
+    listings: tuple[ListingRule, ...]
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_RULES) -> Rules:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            version=str(raw["version"]),
+            start=float(raw["start"]),
+            floor=float(raw["floor"]),
+            cap=float(raw["cap"]),
+            thresholds={k: float(v) for k, v in raw["classes"].items()},
+            events={
+                k: EventRule(float(v["points"]), v.get("half_life_days"))
+                for k, v in raw["events"].items()
+            },
+            listings=tuple(
+                ListingRule(
+                    name, float(v["points"]), v["added"], v["removed"], v.get("force_class")
+                )
+                for name, v in raw["listings"].items()
+            ),
+        )
+
+    @property
+    def kinds(self) -> set[str]:
+        listing_kinds = {k for r in self.listings for k in (r.added, r.removed)}
+        return {*self.events, *listing_kinds, "external_class"}
+
+
+def _decayed(rules: Rules, as_of: datetime) -> pl.Expr:
+    """Each ordinary event's points, faded by its half-life: p·0.5^(age/half-life)."""
+    age_days = (pl.lit(as_of) - pl.col("occurred_at")).dt.total_seconds() / 86_400
+    expr = pl.lit(0.0)
+    for kind, rule in rules.events.items():
+        factor = (
+            pl.lit(1.0)
+            if rule.half_life_days is None
+            else pl.lit(0.5).pow(age_days.clip(lower_bound=0) / rule.half_life_days)
+        )
+        expr = pl.when(pl.col("kind") == kind).then(rule.points * factor).otherwise(expr)
+    return expr
+
+
+def credit_scores(events: pl.DataFrame, rules: Rules, as_of: datetime) -> pl.DataFrame:
+    """uscc, score, class and the listings in force, for every merchant with events.
+
+    events: uscc, kind, occurred_at (tz-aware), class (for ``external_class``, else null).
+    Events after ``as_of`` are ignored.
+    """
+    past = events.filter(pl.col("occurred_at") <= as_of).sort("uscc", "occurred_at", "kind")
+    points = (
+        past.with_columns(_decayed(rules, as_of).alias("points"))
+        .group_by("uscc")
+        # Exact, order-free: one merchant scored alone gets bit-for-bit its batch result.
+        .agg(fixed_nanos(pl.col("points")).alias("points"))
+    )
+    # A listing is in force when its latest add/remove event is an add.
+    listing_cols = []
+    for listing in rules.listings:
+        latest = (
+            past.filter(pl.col("kind").is_in([listing.added, listing.removed]))
+            .group_by("uscc")
+            .agg(pl.col("kind").sort_by(["occurred_at", "kind"]).last().alias("last"))
+            .select("uscc", (pl.col("last") == listing.added).alias(f"listed_{listing.name}"))
+        )
+        points = points.join(latest, on="uscc", how="full", coalesce=True)
+        listing_cols.append(listing)
+    external = (
+        past.filter(pl.col("kind") == "external_class")
+        .group_by("uscc")
+        .agg(pl.col("class").sort_by(["occurred_at", "class"]).last().alias("external_class"))
+    )
+    out = points.join(external, on="uscc", how="full", coalesce=True).with_columns(
+        pl.col("points").fill_null(0)
+    )
+    # Everything in integer nano-points until the end: exact, whatever order polars adds in.
+    total = pl.lit(round(rules.start * SCALE)) + pl.col("points")
+    for listing in listing_cols:
+        flag = pl.col(f"listed_{listing.name}").fill_null(False)
+        out = out.with_columns(flag.alias(f"listed_{listing.name}"))
+        total = total + pl.when(flag).then(round(listing.points * SCALE)).otherwise(0)
+    score = total.cast(pl.Float64) / SCALE
+    out = out.with_columns(score.clip(rules.floor, rules.cap).alias("score"))
+    out = out.with_columns(_class_of(rules).alias("class"))
+    return out.select(
+        "uscc", "score", "class", *[f"listed_{r.name}" for r in listing_cols], "external_class"
+    ).sort("uscc")
+
+
+def _class_of(rules: Rules) -> pl.Expr:
+    """By thresholds; a forcing listing wins; an external class is the best allowed."""
+    by_points = (
+        pl.when(pl.col("score") >= rules.thresholds["A"])
+        .then(pl.lit("A"))
+        .when(pl.col("score") >= rules.thresholds["B"])
+        .then(pl.lit("B"))
+        .when(pl.col("score") >= rules.thresholds["C"])
+        .then(pl.lit("C"))
+        .otherwise(pl.lit("D"))
+    )
+    rank = {c: i for i, c in enumerate(CLASSES)}
+    computed = by_points.replace_strict(rank, return_dtype=pl.Int8)
+    bound = pl.col("external_class").replace_strict(rank, default=0, return_dtype=pl.Int8)
+    worst = pl.max_horizontal(computed, bound)
+    for listing in rules.listings:
+        if listing.force_class:
+            worst = (
+                pl.when(pl.col(f"listed_{listing.name}"))
+                .then(pl.lit(rank[listing.force_class], dtype=pl.Int8))
+                .otherwise(worst)
+            )
+    return worst.replace_strict({i: c for c, i in rank.items()}, return_dtype=pl.String)
