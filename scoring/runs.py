@@ -107,7 +107,7 @@ async def compute_run(
         timings["compute_s"] = round(time.perf_counter() - started, 3)
         say("storing results")
         started = time.perf_counter()
-        await _store(run, scores, loaded, settings)
+        await _store(run, scores, settings)
         timings["store_s"] = round(time.perf_counter() - started, 3)
     except Exception as exc:
         run.status = RunStatus.FAILED
@@ -149,7 +149,7 @@ def _unit_counts(scores: CityScores) -> dict[str, int]:
     return {f"units_{k}": int(n) for k, n in counts.iter_rows()}
 
 
-async def _store(run: ScoreRun, scores: CityScores, loaded: Loaded, settings: Settings) -> None:
+async def _store(run: ScoreRun, scores: CityScores, settings: Settings) -> None:
     dims: dict[tuple[str, str], dict[str, float]] = {}
     for kind, code, dimension, mean in scores.dimensions.iter_rows():
         dims.setdefault((kind, code), {})[dimension] = mean
@@ -164,7 +164,6 @@ async def _store(run: ScoreRun, scores: CityScores, loaded: Loaded, settings: Se
     await anyio.to_thread.run_sync(
         lambda: scores.scores.with_columns(pl.lit(run.id).alias("run")).write_parquet(export)
     )
-    del loaded
 
 
 def run_dir(settings: Settings) -> Path:

@@ -22,8 +22,8 @@ LIKERT = ("quality", "price", "honesty", "safety", "service", "returns", "compla
 async def test_a_run_is_reviewed_published_and_served(client: httpx.AsyncClient) -> None:
     city = await make_city()
     # All-equal answers would be flagged as straight-lining: one item differs by a point.
-    await _respond_varied(client, city.merchant, base=4, nps=6, times=20)
-    await _respond_varied(client, city.other_merchant, base=5, nps=9, times=20)
+    await _respond_varied(city.merchant, base=4, nps=6, times=20)
+    await _respond_varied(city.other_merchant, base=5, nps=9, times=20)
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
 
     r = await client.post("/api/v1/scoring/runs", json={"params": {"min_n_rank": 10}})
@@ -59,12 +59,9 @@ async def test_a_run_is_reviewed_published_and_served(client: httpx.AsyncClient)
     assert street[0]["n"] == 40 and street[0]["mean"] == pytest.approx(83.125)
 
 
-async def _respond_varied(
-    client: httpx.AsyncClient, target: str, base: int, nps: int, times: int
-) -> None:
+async def _respond_varied(target: str, base: int, nps: int, times: int) -> None:
     """Responses from distinct addresses (one address rating a place twenty times in a few
     minutes would rightly be flagged as a burst)."""
-    del client
     answers = {**dict.fromkeys(LIKERT, base), "price": base - 1, "recommend": nps}
     for i in range(times):
         await submit(
@@ -84,7 +81,7 @@ async def test_publishing_supersedes_and_discarding_needs_a_reason(
     client: httpx.AsyncClient,
 ) -> None:
     city = await make_city()
-    await _respond_varied(client, city.merchant, base=4, nps=8, times=3)
+    await _respond_varied(city.merchant, base=4, nps=8, times=3)
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
     first = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
     second = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
@@ -145,7 +142,7 @@ async def test_a_run_exports_as_csv_xlsx_and_parquet(client: httpx.AsyncClient) 
     import polars as pl
 
     city = await make_city()
-    await _respond_varied(client, city.merchant, base=4, nps=8, times=5)
+    await _respond_varied(city.merchant, base=4, nps=8, times=5)
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
     run_id = (await client.post("/api/v1/scoring/runs", json={})).json()["id"]
     stored = await UnitScore.filter(run_id=run_id).count()
