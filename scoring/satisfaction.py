@@ -85,11 +85,11 @@ def weighted_mean(values: pl.Expr, weights: pl.Expr) -> pl.Expr:
     return _fixed(values * weights).cast(pl.Float64) / _fixed(weights).cast(pl.Float64)
 
 
-def ordered_mean(expr: pl.Expr) -> pl.Expr:
+def exact_mean(expr: pl.Expr) -> pl.Expr:
     return fixed_sum(expr) / expr.count()
 
 
-def ordered_sd(expr: pl.Expr) -> pl.Expr:
+def exact_sd(expr: pl.Expr) -> pl.Expr:
     """Sample standard deviation (n − 1) from exact sums; null below two values."""
     n = expr.count().cast(pl.Float64)
     total = fixed_sum(expr)
@@ -205,9 +205,7 @@ def unit_stats(scores: pl.LazyFrame, unit: str) -> pl.LazyFrame:
     n = pl.len().alias("n")
     return (
         scores.group_by(unit)
-        .agg(
-            n, ordered_mean(pl.col("index")).alias("mean"), ordered_sd(pl.col("index")).alias("sd")
-        )
+        .agg(n, exact_mean(pl.col("index")).alias("mean"), exact_sd(pl.col("index")).alias("sd"))
         .with_columns(half_width().alias("half"))
         .with_columns(
             (pl.col("mean") - pl.col("half")).alias("ci_low"),
@@ -694,7 +692,7 @@ def _dimension_means(rows: pl.LazyFrame) -> pl.LazyFrame:
         wide = (
             rows.filter(pl.col(column).is_not_null())
             .group_by(column)
-            .agg([ordered_mean(pl.col(d).drop_nulls()).alias(d) for d in dims])
+            .agg([exact_mean(pl.col(d).drop_nulls()).alias(d) for d in dims])
         )
         parts.append(
             wide.unpivot(index=column, on=dims, variable_name="dimension", value_name="mean")

@@ -758,7 +758,8 @@ def _writer_for(dialect: str, raw: Any) -> _BulkWriter:
         return _PostgresWriter(raw)
     if dialect == "sqlite":
         return _SqliteWriter(raw)
-    raise NotImplementedError(f"no bulk writer for {dialect}")
+    # Settings accept only SQLite and PostgreSQL URLs, so this is a configuration error.
+    raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
 def _response_rows(

@@ -108,17 +108,8 @@ async def _hydrate(rows: Sequence[dict[str, Any]]) -> list[ResponseOut]:
     ]
 
 
-_FIELDS = (
-    "id",
-    "version",
-    "target_kind",
-    "target_code",
-    "submitted_at",
-    "duration_ms",
-    "channel",
-    "invited",
-    "excluded",
-)
+# The response's own columns: the export's, less the flags (read from their own table).
+_FIELDS = BASE_COLUMNS[:-1]
 
 
 async def list_responses(
