@@ -43,6 +43,12 @@ class Rules:
     thresholds: dict[str, float]  # A, B, C → lowest score of the class
     events: dict[str, EventRule]
     listings: tuple[ListingRule, ...]
+    decimals: int = 1  # scores are kept and compared at this precision
+
+    @property
+    def unit(self) -> int:
+        """Nano-points per smallest step of the kept score (0.1 → 10⁸)."""
+        return int(SCALE // 10**self.decimals)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_RULES) -> Rules:
@@ -52,6 +58,7 @@ class Rules:
             start=float(raw["start"]),
             floor=float(raw["floor"]),
             cap=float(raw["cap"]),
+            decimals=int(raw.get("decimals", 1)),
             thresholds={k: float(v) for k, v in raw["classes"].items()},
             events={
                 k: EventRule(float(v["points"]), v.get("half_life_days"))
@@ -85,16 +92,20 @@ def _decayed(rules: Rules, as_of: datetime) -> pl.Expr:
     return expr
 
 
-def credit_scores(events: pl.DataFrame, rules: Rules, as_of: datetime) -> pl.DataFrame:
-    """uscc, score, class and the listings in force, for every merchant with events.
+def credit_scores(
+    events: pl.DataFrame, rules: Rules, as_of: datetime, key: str = "uscc"
+) -> pl.DataFrame:
+    """key, score, class and the listings in force, for every merchant with events.
 
-    events: uscc, kind, occurred_at (tz-aware), class (for ``external_class``, else null).
-    Events after ``as_of`` are ignored.
+    events: the merchant ``key`` column, kind, occurred_at (tz-aware), class (for
+    ``external_class``, else null). Events after ``as_of`` are ignored. The score is rounded
+    to the rule table's decimals in integers, so it is the same bits however many merchants
+    are scored together.
     """
-    past = events.filter(pl.col("occurred_at") <= as_of).sort("uscc", "occurred_at", "kind")
+    past = events.filter(pl.col("occurred_at") <= as_of).sort(key, "occurred_at", "kind")
     points = (
         past.with_columns(_decayed(rules, as_of).alias("points"))
-        .group_by("uscc")
+        .group_by(key)
         # Exact, order-free: one merchant scored alone gets bit-for-bit its batch result.
         .agg(fixed_nanos(pl.col("points")).alias("points"))
     )
@@ -103,18 +114,18 @@ def credit_scores(events: pl.DataFrame, rules: Rules, as_of: datetime) -> pl.Dat
     for listing in rules.listings:
         latest = (
             past.filter(pl.col("kind").is_in([listing.added, listing.removed]))
-            .group_by("uscc")
+            .group_by(key)
             .agg(pl.col("kind").sort_by(["occurred_at", "kind"]).last().alias("last"))
-            .select("uscc", (pl.col("last") == listing.added).alias(f"listed_{listing.name}"))
+            .select(key, (pl.col("last") == listing.added).alias(f"listed_{listing.name}"))
         )
-        points = points.join(latest, on="uscc", how="full", coalesce=True)
+        points = points.join(latest, on=key, how="full", coalesce=True)
         listing_cols.append(listing)
     external = (
         past.filter(pl.col("kind") == "external_class")
-        .group_by("uscc")
+        .group_by(key)
         .agg(pl.col("class").sort_by(["occurred_at", "class"]).last().alias("external_class"))
     )
-    out = points.join(external, on="uscc", how="full", coalesce=True).with_columns(
+    out = points.join(external, on=key, how="full", coalesce=True).with_columns(
         pl.col("points").fill_null(0)
     )
     # Everything in integer nano-points until the end: exact, whatever order polars adds in.
@@ -123,22 +134,41 @@ def credit_scores(events: pl.DataFrame, rules: Rules, as_of: datetime) -> pl.Dat
         flag = pl.col(f"listed_{listing.name}").fill_null(False)
         out = out.with_columns(flag.alias(f"listed_{listing.name}"))
         total = total + pl.when(flag).then(round(listing.points * SCALE)).otherwise(0)
-    score = total.cast(pl.Float64) / SCALE
-    out = out.with_columns(score.clip(rules.floor, rules.cap).alias("score"))
+    # Half-up to the kept precision, then floor and cap, all in integer steps.
+    steps = ((total + rules.unit // 2) // rules.unit).clip(
+        round(rules.floor * SCALE) // rules.unit, round(rules.cap * SCALE) // rules.unit
+    )
+    out = out.with_columns(steps.alias("steps"))
+    out = out.with_columns(_from_steps(rules).alias("score"))
     out = out.with_columns(_class_of(rules).alias("class"))
     return out.select(
-        "uscc", "score", "class", *[f"listed_{r.name}" for r in listing_cols], "external_class"
-    ).sort("uscc")
+        key, "score", "class", *[f"listed_{r.name}" for r in listing_cols], "external_class"
+    ).sort(key)
+
+
+def _from_steps(rules: Rules) -> pl.Expr:
+    """Integer steps (tenths) to a float through its decimal text: parsing rounds correctly,
+    where polars' column division by a reciprocal may miss the last bit."""
+    if rules.decimals == 0:
+        return pl.col("steps").cast(pl.Float64)
+    base = 10**rules.decimals
+    whole = (pl.col("steps") // base).cast(pl.String)
+    frac = (pl.col("steps") % base).cast(pl.String).str.zfill(rules.decimals)
+    return pl.concat_str(whole, pl.lit("."), frac).cast(pl.Float64)
 
 
 def _class_of(rules: Rules) -> pl.Expr:
     """By thresholds; a forcing listing wins; an external class is the best allowed."""
+
+    def at_least(cls: str) -> pl.Expr:
+        return pl.col("steps") >= round(rules.thresholds[cls] * SCALE) // rules.unit
+
     by_points = (
-        pl.when(pl.col("score") >= rules.thresholds["A"])
+        pl.when(at_least("A"))
         .then(pl.lit("A"))
-        .when(pl.col("score") >= rules.thresholds["B"])
+        .when(at_least("B"))
         .then(pl.lit("B"))
-        .when(pl.col("score") >= rules.thresholds["C"])
+        .when(at_least("C"))
         .then(pl.lit("C"))
         .otherwise(pl.lit("D"))
     )
@@ -154,3 +184,33 @@ def _class_of(rules: Rules) -> pl.Expr:
                 .otherwise(worst)
             )
     return worst.replace_strict({i: c for c, i in rank.items()}, return_dtype=pl.String)
+
+
+def event_points(
+    events: pl.DataFrame, rules: Rules, as_of: datetime, key: str = "uscc"
+) -> pl.DataFrame:
+    """What each event weighs today, by input row: a fading deduction or recovery; a listing's
+    points on the add event that keeps it in force; nothing for the rest (removals, the
+    regulator's class, events not yet happened)."""
+    rows = events.with_row_index("row")
+    past = rows.filter(pl.col("occurred_at") <= as_of)
+    out = rows.select("row").join(
+        past.select("row", _decayed(rules, as_of).alias("points")), on="row", how="left"
+    )
+    for listing in rules.listings:
+        latest = (
+            past.filter(pl.col("kind").is_in([listing.added, listing.removed]))
+            .group_by(key)
+            .agg(
+                pl.col("row").sort_by(["occurred_at", "kind"]).last(),
+                pl.col("kind").sort_by(["occurred_at", "kind"]).last(),
+            )
+            .filter(pl.col("kind") == listing.added)
+        )
+        out = out.with_columns(
+            pl.when(pl.col("row").is_in(latest["row"].implode()))
+            .then(pl.lit(listing.points))
+            .otherwise(pl.col("points"))
+            .alias("points")
+        )
+    return out.with_columns(pl.col("points").fill_null(0.0)).sort("row")

@@ -29,6 +29,7 @@ from litestar.template.config import TemplateConfig
 
 import scoring
 import surveys
+from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
@@ -253,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *PAGES,
             *SURVEY_ROUTES,
             *SCORING_ROUTES,
+            *CREDIT_ROUTES,
             *SCORING_PAGES,
             *REVIEW_PAGES,
             static,

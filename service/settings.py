@@ -33,6 +33,8 @@ class Settings:
     rate_limit_per_minute: int
     login_max_failures: int
     login_lockout_minutes: int
+    # A city's own credit rule table (same keys as scoring/credit_rules.toml), else ours.
+    credit_rules: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -164,7 +166,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_minute=_positive_int(env, "FANGXIN_RATE_LIMIT_PER_MINUTE", 600),
         login_max_failures=_positive_int(env, "FANGXIN_LOGIN_MAX_FAILURES", 5),
         login_lockout_minutes=_positive_int(env, "FANGXIN_LOGIN_LOCKOUT_MINUTES", 15),
+        credit_rules=_optional_file(env, "FANGXIN_CREDIT_RULES"),
     )
+
+
+def _optional_file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    if not path.is_file():
+        raise SettingsError(f"{name} {raw!r} is not a readable file")
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.credit import Rules, credit_scores
+from scoring.credit import Rules, credit_scores, event_points
 
 RULES = Rules.load()
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -108,13 +108,8 @@ def test_one_merchant_alone_scores_exactly_as_in_the_whole_city(
     for uscc in city["uscc"]:
         alone = credit_scores(frame.filter(pl.col("uscc") == uscc), RULES, NOW).row(0, named=True)
         batch = city.filter(pl.col("uscc") == uscc).row(0, named=True)
-        # Sums are exact (integer nano-points); the one conversion back to a float may differ
-        # in the last bit (polars divides a column of one row exactly, longer ones by a
-        # reciprocal), so scores agree to 1e-9 and everything else exactly.
-        assert alone["score"] == pytest.approx(batch["score"], abs=1e-9)
-        assert {k: v for k, v in alone.items() if k != "score"} == {
-            k: v for k, v in batch.items() if k != "score"
-        }
+        # Exact integer sums and integer rounding: the same bits, not merely close.
+        assert alone == batch
         assert 0.0 <= alone["score"] <= 100.0
 
 
@@ -128,3 +123,18 @@ def test_the_latest_listing_event_decides_whatever_the_input_order() -> None:
     for ordering in (rows, rows[::-1]):
         out = one(*ordering)
         assert (out["listed_serious"], out["class"], out["external_class"]) == (False, "C", "C")
+
+
+def test_each_event_shows_what_it_weighs_today() -> None:
+    rows = (
+        ("M", "complaint_upheld", 365, None),  # −5 faded by one half-life → −2.5
+        ("M", "abnormal_list_added", 40, None),  # removed later: weighs nothing now
+        ("M", "abnormal_list_removed", 20, None),
+        ("M", "serious_list_added", 10, None),  # in force: its full −40
+        ("M", "external_class", 5, "B"),
+        ("M", "penalty_major", -3, None),  # not yet happened
+    )
+    points = event_points(events(*rows), RULES, NOW)["points"].to_list()
+    assert points == pytest.approx([-2.5, 0.0, 0.0, -40.0, 0.0, 0.0])
+    # The points shown add up to the score: 100 − 2.5 − 40 = 57.5.
+    assert one(*rows)["score"] == 57.5 == pytest.approx(100 + sum(points))

@@ -22,6 +22,7 @@ SIGNED_IN = "signed_in"  # people: merchant, official, admin
 OFFICIALS = "officials"  # official, admin
 ADMINS = "admins"
 FEEDS = "feeds"  # feed, official, admin
+MERCHANTS = "merchants"  # merchant (its own records), official, admin
 
 ALLOWED: dict[str, set[str]] = {
     PUBLIC: {"anonymous", "merchant", "official", "admin", "feed"},
@@ -29,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     OFFICIALS: {"official", "admin"},
     ADMINS: {"admin"},
     FEEDS: {"feed", "official", "admin"},
+    MERCHANTS: {"merchant", "official", "admin"},
 }
 
 RULES: dict[tuple[str, str], str] = {
@@ -83,6 +85,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/runs/{run_id:int}/discard"): OFFICIALS,
     ("GET", "/official/scores"): OFFICIALS,
     ("GET", "/official/scores/{kind:str}/{code:str}"): OFFICIALS,
+    ("POST", "/api/v1/credit/events"): FEEDS,
+    ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
@@ -91,7 +95,7 @@ PLACEHOLDERS = {
     "file_path": "site.css",
     "path": "nothing-here",
     "code": "NOPE",
-    "uscc": "914117007676543210",
+    "uscc": "9144030071526726XG",  # the signed-in merchant's own: it may read its credit
     "survey": "nope",
     "target": "NOPE",
     "name": "NOPE.svg",
