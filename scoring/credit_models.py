@@ -58,7 +58,7 @@ class Complaint(Model):
 
 
 class CreditEvent(Model):
-    """One fact that moves a merchant's credit. Facts do not change: a resend with the same
+    """One fact that moves the credit of a merchant. Facts do not change: a resend with the same
     (source, external ref) is a no-op."""
 
     id = fields.BigIntField(primary_key=True)
@@ -82,10 +82,12 @@ class CreditEvent(Model):
 
 
 class CreditStanding(Model):
-    """A merchant's current credit. No row means no events yet: the rule table's start."""
+    """The current credit of a merchant. No row means no events yet, so the starting score."""
 
+    # Its own key: Tortoise's migration detector keeps re-altering a one-to-one primary key.
+    id = fields.IntField(primary_key=True)
     merchant: fields.OneToOneRelation[Merchant] = fields.OneToOneField(
-        "models.Merchant", related_name="credit", primary_key=True, on_delete=fields.CASCADE
+        "models.Merchant", related_name="credit", on_delete=fields.CASCADE
     )
     score = fields.FloatField()
     risk_class = fields.CharField(max_length=1)
@@ -103,7 +105,7 @@ class CreditStanding(Model):
 
 
 class CreditChange(Model):
-    """Every change of a merchant's score or class, with the events that arrived with it."""
+    """Every change of the score or class of a merchant, with the events that came with it."""
 
     id = fields.BigIntField(primary_key=True)
     merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(

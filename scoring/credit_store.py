@@ -604,6 +604,14 @@ class IngestResult:
     merchants_changed: int
 
 
+class DryRun(Exception):
+    """Raised inside an ingest's transaction after measuring a dry run, to roll it back."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 async def ingest_events(
     items: Sequence[CreditEventIn],
     *,
@@ -611,55 +619,45 @@ async def ingest_events(
     rules: Rules,
     now: datetime | None = None,
     origin: str = "api",
+    dry_run: bool = False,
 ) -> IngestResult:
-    """One batch from a credit feed: all of it or none of it, audited."""
+    """One batch from a credit feed: all of it or none of it, audited. A dry run does it all
+    and rolls it back, so its counts are exactly what a real run would give."""
     now = now or datetime.now(UTC)
     conn = connections.get("default")
-    async with in_transaction(conn.connection_name) as tx:
-        sql = credit_sql(tx)
-        await sql.lock()
-        ids = await sql.merchant_ids({i.uscc for i in items})
-        rows, errors = check_events(items, ids, rules, now)
-        if errors:
-            raise InvalidInput(
-                f"{_bad_items(errors)} item(s) are invalid; nothing was stored", errors
+    try:
+        async with in_transaction(conn.connection_name) as tx:
+            sql = credit_sql(tx)
+            await sql.lock()
+            ids = await sql.merchant_ids({i.uscc for i in items})
+            rows, errors = check_events(items, ids, rules, now)
+            if errors:
+                raise InvalidInput(
+                    f"{_bad_items(errors)} item(s) are invalid; nothing was stored", errors
+                )
+            stored = await store_events(sql, tx, rows, rules, now)
+            result = IngestResult(
+                len(items), stored.stored, 0, stored.unchanged, len(stored.changes)
             )
-        result = await store_events(sql, tx, rows, rules, now)
-        await audit.record(
-            tx,
-            actor,
-            "credit.ingest",
-            "credit_events",
-            {
-                "origin": origin,
-                "received": len(items),
-                "stored": result.stored,
-                "unchanged": result.unchanged,
-                "merchants_changed": len(result.changes),
-            },
-        )
-    return IngestResult(len(items), result.stored, 0, result.unchanged, len(result.changes))
+            await audit.record(
+                tx,
+                actor,
+                "credit.ingest",
+                "credit_events",
+                {
+                    "origin": origin,
+                    "received": result.received,
+                    "stored": result.stored,
+                    "unchanged": result.unchanged,
+                    "merchants_changed": result.merchants_changed,
+                },
+            )
+            if dry_run:
+                raise DryRun(result)
+    except DryRun as done:
+        return done.result
+    return result
 
 
 def _bad_items(errors: Sequence[FieldError]) -> int:
     return len({e.field.split(".", 1)[0] for e in errors})
-
-
-async def recompute(
-    *, actor: Actor, rules: Rules, now: datetime | None = None
-) -> list[CreditChanged]:
-    """Rescore every merchant as of now (time fades deductions; a new rule table applies)."""
-    now = now or datetime.now(UTC)
-    conn = connections.get("default")
-    async with in_transaction(conn.connection_name) as tx:
-        sql = credit_sql(tx)
-        await sql.lock()
-        changes = await rescore(sql, tx, rules, None, as_of=now, cause="recompute")
-        await audit.record(
-            tx,
-            actor,
-            "credit.recompute",
-            "credit_standing",
-            {"rules_version": rules.version, "merchants_changed": len(changes)},
-        )
-    return changes

@@ -29,6 +29,7 @@ from litestar.template.config import TemplateConfig
 
 import scoring
 import surveys
+from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_ROUTES,
             *SCORING_PAGES,
             *REVIEW_PAGES,
+            *CREDIT_PAGES,
             static,
         ],
         guards=[role_guard],

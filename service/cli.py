@@ -180,11 +180,15 @@ def token_revoke(token_id: int) -> None:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["areas", "merchants"]))
+@click.argument("kind", type=click.Choice(["areas", "merchants", "credit", "complaints"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
 def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
-    """Import areas or merchants from CSV or XLSX: all rows or none."""
+    """Import areas, merchants, credit events or complaints from CSV or XLSX: all rows or
+    none."""
+    if kind in ("credit", "complaints"):
+        _import_feed(kind, file, dry_run)
+        return
     settings = _settings()
     importer: Callable[..., Awaitable[registry.ImportResult]] = (
         registry.import_areas if kind == "areas" else registry.import_merchants
@@ -193,17 +197,59 @@ def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
     async def run() -> registry.ImportResult:
         return await importer(file, actor=_cli_actor(), dry_run=dry_run)
 
+    result = _imported(file, settings, run)
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "
+        f"{verb} updated, {result.unchanged} unchanged."
+    )
+
+
+def _imported(file: Path, settings: Settings, run: Callable[[], Awaitable[T]]) -> T:
     try:
-        result = _run_with_db(settings, run)
+        return _run_with_db(settings, run)
     except registry.ImportRejected as exc:
         click.echo(f"{file}: {exc}", err=True)
         for e in exc.errors:
             click.echo(f"  {e}", err=True)
         sys.exit(1)
+
+
+def _import_feed(kind: str, file: Path, dry_run: bool) -> None:
+    from scoring import credit_store, feed_files
+
+    settings = _settings()
+    rules = credit_store.rules_for(settings.credit_rules)
+    importer = feed_files.import_events if kind == "credit" else feed_files.import_complaints
+
+    async def run() -> credit_store.IngestResult:
+        return await importer(file, actor=_cli_actor(), rules=rules, dry_run=dry_run)
+
+    r = _imported(file, settings, run)
     verb = "would be" if dry_run else "were"
     click.echo(
-        f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "
-        f"{verb} updated, {result.unchanged} unchanged."
+        f"{r.received} {kind} rows: {r.stored} {verb} stored, {r.updated} {verb} updated, "
+        f"{r.unchanged} unchanged; credit of {r.merchants_changed} merchant(s) "
+        f"{'would change' if dry_run else 'changed'}."
+    )
+
+
+@main.group()
+def credit() -> None:
+    """Merchant credit scores."""
+
+
+@credit.command("recompute")
+def credit_recompute() -> None:
+    """Mark complaints that went past a time limit, then rescore every merchant as of now."""
+    from scoring import complaints, credit_store
+
+    settings = _settings()
+    rules = credit_store.rules_for(settings.credit_rules)
+    result = _run_with_db(settings, lambda: complaints.recompute(actor=_cli_actor(), rules=rules))
+    click.echo(
+        f"Credit recomputed with rules {rules.version}: {result.overdue_marked} complaint(s) "
+        f"newly overdue, {result.merchants_changed} merchant(s) changed."
     )
 
 

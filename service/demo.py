@@ -31,6 +31,8 @@ class DemoReport:
     responses: int = 0
     flagged: dict[str, int] = field(default_factory=dict)
     score_run: int | None = None
+    complaints: int = 0
+    credit_events: int = 0
 
     def text(self) -> str:
         if not self.loaded:
@@ -41,6 +43,7 @@ class DemoReport:
             f"Surveys: {self.surveys} questionnaires open, {self.responses:,} responses "
             f"(screening flagged: {flags or 'none'}).",
             f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
+            f"Credit: {self.complaints:,} complaints and {self.credit_events:,} credit events.",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -60,6 +63,7 @@ async def load_demo(
     async with in_transaction():
         report = await _load(actor)
         await _load_surveys(report, actor, responses)
+        await _load_credit(report, settings, actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring import runs
@@ -82,6 +86,22 @@ async def _load_surveys(report: DemoReport, actor: Actor, responses: int) -> Non
         report.responses = len(batch.responses.survey_id)
         screened = await quality.recompute_flags()
         report.flagged = {k: v for k, v in screened.raised.items() if v}
+
+
+async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> None:
+    """Complaints and credit events for the demo merchants, through the feeds' own ingest."""
+    from scoring import credit_store, demo_credit
+
+    refs = [
+        demo_credit.DemoMerchantRef(uscc, street, status == MerchantStatus.ACTIVE)
+        for uscc, street, status in await Merchant.all()
+        .order_by("uscc")
+        .values_list("uscc", "street__code", "status")
+    ]
+    loaded = await demo_credit.populate(
+        refs, actor=actor, rules=credit_store.rules_for(settings.credit_rules)
+    )
+    report.complaints, report.credit_events = loaded.complaints, loaded.events
 
 
 async def _load(actor: Actor) -> DemoReport:

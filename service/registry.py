@@ -536,7 +536,7 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> p
     return df.select([pl.col(c).str.strip_chars().replace("", None).alias(c) for c in columns])
 
 
-def _row_structs(
+def row_structs(
     df: pl.DataFrame, struct: type[msgspec.Struct], defaults: Mapping[str, Any]
 ) -> tuple[list[tuple[int, Any]], list[RowError]]:
     parsed: list[tuple[int, Any]] = []
@@ -589,7 +589,7 @@ async def import_areas(
     path: Path, *, actor: Actor, dry_run: bool = False, is_demo: bool = False
 ) -> ImportResult:
     df = read_table(path, AREA_COLUMNS, ("code", "kind", "name_zh", "name_en"))
-    parsed, errors = _row_structs(df, AreaIn, {})
+    parsed, errors = row_structs(df, AreaIn, {})
     return await _import_area_rows(
         parsed, errors, actor=actor, dry_run=dry_run, is_demo=is_demo, source=path.name
     )
@@ -695,7 +695,7 @@ async def import_merchants(
     df = read_table(
         path, (*MERCHANT_COLUMNS, "uscc_override"), ("uscc", "name", "category", "district")
     )
-    parsed, errors = _row_structs(df, MerchantIn, {})
+    parsed, errors = row_structs(df, MerchantIn, {})
     return await _import_merchant_rows(
         parsed, errors, actor=actor, dry_run=dry_run, is_demo=is_demo, source=path.name
     )

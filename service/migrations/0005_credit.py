@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('event_ids', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('rules_version', fields.CharField(max_length=32)),
             ],
-            options={'table': 'credit_change', 'app': 'models', 'indexes': [Index(fields=['merchant_id', 'changed_at'])], 'pk_attr': 'id', 'table_description': "Every change of a merchant's score or class, with the events that arrived with it."},
+            options={'table': 'credit_change', 'app': 'models', 'indexes': [Index(fields=['merchant_id', 'changed_at'])], 'pk_attr': 'id', 'table_description': 'Every change of the score or class of a merchant, with the events that came with it.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -67,13 +67,14 @@ class Migration(migrations.Migration):
                 ('risk_class', fields.CharField(null=True, max_length=1)),
                 ('recorded_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'credit_event', 'app': 'models', 'unique_together': (('source', 'external_ref'),), 'indexes': [Index(fields=['merchant_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': "One fact that moves a merchant's credit. Facts do not change: a resend with the same"},
+            options={'table': 'credit_event', 'app': 'models', 'unique_together': (('source', 'external_ref'),), 'indexes': [Index(fields=['merchant_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'One fact that moves the credit of a merchant. Facts do not change: a resend with the same'},
             bases=['Model'],
         ),
         ops.CreateModel(
             name='CreditStanding',
             fields=[
-                ('merchant', fields.OneToOneField('models.Merchant', source_field='merchant_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='credit', on_delete=OnDelete.CASCADE)),
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('merchant', fields.OneToOneField('models.Merchant', source_field='merchant_id', db_constraint=True, to_field='id', related_name='credit', on_delete=OnDelete.CASCADE)),
                 ('score', fields.FloatField()),
                 ('risk_class', fields.CharField(max_length=1)),
                 ('abnormal_listed', fields.BooleanField(default=False)),
@@ -82,7 +83,7 @@ class Migration(migrations.Migration):
                 ('rules_version', fields.CharField(max_length=32)),
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'credit_standing', 'app': 'models', 'indexes': [Index(fields=['risk_class'])], 'pk_attr': 'merchant_id', 'table_description': "A merchant's current credit. No row means no events yet: the rule table's start."},
+            options={'table': 'credit_standing', 'app': 'models', 'indexes': [Index(fields=['risk_class'])], 'pk_attr': 'id', 'table_description': 'The current credit of a merchant. No row means no events yet, so the starting score.'},
             bases=['Model'],
         ),
     ]

@@ -86,6 +86,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/scores"): OFFICIALS,
     ("GET", "/official/scores/{kind:str}/{code:str}"): OFFICIALS,
     ("POST", "/api/v1/credit/events"): FEEDS,
+    ("POST", "/api/v1/complaints"): FEEDS,
+    ("GET", "/api/v1/complaints/figures"): OFFICIALS,
+    ("GET", "/api/v1/credit/classes"): OFFICIALS,
+    ("GET", "/official/credit"): OFFICIALS,
+    ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
 }
 
