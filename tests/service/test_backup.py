@@ -10,6 +10,7 @@ import pytest
 from tortoise import Tortoise
 
 from scoring import runs
+from scoring.credit_models import Complaint, CreditEvent
 from service import audit
 from service import db as dbm
 from service.accounts import create_token
@@ -47,8 +48,13 @@ async def _fill(settings: Settings) -> None:
 
 async def _change_everything() -> None:
     bound = await Account.filter(merchant_id__not_isnull=True).values_list("merchant_id", flat=True)
+    # Merchants with complaints or credit records cannot be deleted (their history stays).
+    kept = {
+        *await Complaint.all().values_list("merchant_id", flat=True),
+        *await CreditEvent.all().values_list("merchant_id", flat=True),
+    }
     doomed = (
-        await Merchant.exclude(id__in=list(bound))
+        await Merchant.exclude(id__in=[*bound, *kept])
         .order_by("id")
         .limit(50)
         .values_list("id", flat=True)
