@@ -91,9 +91,7 @@ def _events_frame(
     shares = np.array(list(KINDS.values()))
     kind = np.array(kinds)[rng.choice(len(kinds), size=n_events, p=shares / shares.sum())]
     ages_s = rng.integers(0, 3 * 365 * 86_400, size=n_events)
-    klass = np.where(
-        kind == "external_class", np.array(list("ABCD"))[rng.integers(0, 4, n_events)], None
-    )
+    klass = np.array(list("ABCD"))[rng.integers(0, 4, n_events)]
     return pl.DataFrame(
         {
             "merchant_id": rng.choice(merchant_ids, size=n_events),
@@ -104,7 +102,7 @@ def _events_frame(
             ).cast(pl.Datetime("us", "UTC")),
             "class": pl.Series(klass, dtype=pl.String),
         }
-    )
+    ).with_columns(pl.when(pl.col("kind") == "external_class").then(pl.col("class")).alias("class"))
 
 
 async def setup(db_url: str, n_merchants: int, n_events: int, now: datetime) -> pl.DataFrame:

@@ -1,8 +1,11 @@
 """Credit in the database: events in, standings rescored, every change recorded and announced.
 
-Every writer of credit takes one lock inside its transaction (an advisory lock on PostgreSQL;
-SQLite serialises writers anyway): two batches about one merchant must not each score it
-without the other's events. Rescoring runs ``credit.credit_scores`` on the merchants touched
+Writers of credit lock what they rescore, inside their transaction: two batches about one
+merchant must not each score it without the other's events. On PostgreSQL a batch of events
+takes a shared lock on credit and an exclusive advisory lock per merchant it touches (in
+ascending order, so batches never deadlock), so batches about different merchants run side by
+side; a full recompute or a complaint batch takes credit exclusively. SQLite serialises
+writers anyway. Rescoring runs ``credit.credit_scores`` on the merchants touched
 (a frame of their events), so a batch and a full recompute give the same result by
 construction. Bulk reads and writes go through the transaction's own connection (COPY and
 ``unnest`` on PostgreSQL, ``executemany`` on SQLite): an ORM object per event would cap
@@ -32,8 +35,10 @@ from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged, CreditState
 
-# pg_advisory_xact_lock key shared by every writer of credit ("FXCR").
+# pg_advisory_xact_lock key shared by every writer of credit ("FXCR"), and the key space of
+# the per-merchant locks.
 CREDIT_LOCK_KEY = 0x46584352
+MERCHANT_LOCK_SPACE = 0x4D43
 # A feed's clock may run a little ahead of ours; anything later is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EVENT_SCHEMA: dict[str, Any] = {
@@ -161,7 +166,8 @@ def check_events(
 
 
 class CreditSql(Protocol):
-    async def lock(self) -> None: ...
+    async def lock(self, merchant_ids: Collection[int] | None = None) -> None:
+        """Exclusive over all credit (None), or over these merchants only."""
 
     async def merchant_ids(self, usccs: Collection[str]) -> dict[str, int]: ...
 
@@ -230,8 +236,18 @@ class PostgresCreditSql:
         async with self.tx.acquire_connection() as raw:
             return await getattr(raw, method)(*args, **kwargs)
 
-    async def lock(self) -> None:
-        await self._call("execute", "SELECT pg_advisory_xact_lock($1)", CREDIT_LOCK_KEY)
+    async def lock(self, merchant_ids: Collection[int] | None = None) -> None:
+        if merchant_ids is None:
+            await self._call("execute", "SELECT pg_advisory_xact_lock($1)", CREDIT_LOCK_KEY)
+            return
+        await self._call("execute", "SELECT pg_advisory_xact_lock_shared($1)", CREDIT_LOCK_KEY)
+        await self._call(
+            "execute",
+            "SELECT count(pg_advisory_xact_lock($1::int, m)) FROM"
+            " (SELECT m FROM unnest($2::int[]) AS m ORDER BY m) AS ordered",
+            MERCHANT_LOCK_SPACE,
+            sorted(set(merchant_ids)),
+        )
 
     async def merchant_ids(self, usccs: Collection[str]) -> dict[str, int]:
         rows = await self._call(
@@ -262,7 +278,9 @@ class PostgresCreditSql:
             "INSERT INTO credit_event (merchant_id, kind, occurred_at, source, external_ref,"
             " note, risk_class, recorded_at) SELECT m, k, o, s, e, n, c, $8 FROM unnest("
             "$1::int[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],"
-            " $7::text[]) AS t(m, k, o, s, e, n, c) RETURNING id, merchant_id",
+            " $7::text[]) AS t(m, k, o, s, e, n, c)"
+            # A retry racing its own first attempt: the first one's row stands.
+            " ON CONFLICT (source, external_ref) DO NOTHING RETURNING id, merchant_id",
             [r.merchant_id for r in rows],
             [r.kind for r in rows],
             [r.occurred_at for r in rows],
@@ -346,7 +364,7 @@ class SqliteCreditSql:
         # the same transaction (audit, listeners) take it too.
         self.tx = tx
 
-    async def lock(self) -> None:
+    async def lock(self, merchant_ids: Collection[int] | None = None) -> None:
         # A write that changes nothing takes SQLite's write lock for the transaction now.
         await self._run("DELETE FROM credit_standing WHERE 0", ())
 
@@ -566,6 +584,7 @@ async def store_events(
     *,
     field: str = "events",
     extra_rescore: Collection[int] = (),
+    usccs: dict[int, str] | None = None,
 ) -> EventsStored:
     """Append the new events, skip exact replays, refuse a known key with other content, and
     rescore the merchants concerned. Raises InvalidInput naming each refused item."""
@@ -587,12 +606,19 @@ async def store_events(
     touched = set(new_events) | set(extra_rescore)
     changes = (
         await rescore(
-            sql, conn, rules, sorted(touched), as_of=now, cause="events", new_events=new_events
+            sql,
+            conn,
+            rules,
+            sorted(touched),
+            as_of=now,
+            cause="events",
+            new_events=new_events,
+            usccs=usccs,
         )
         if touched
         else []
     )
-    return EventsStored(len(fresh), len(rows) - len(fresh), changes)
+    return EventsStored(len(inserted), len(rows) - len(inserted), changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,14 +654,15 @@ async def ingest_events(
     try:
         async with in_transaction(conn.connection_name) as tx:
             sql = credit_sql(tx)
-            await sql.lock()
             ids = await sql.merchant_ids({i.uscc for i in items})
             rows, errors = check_events(items, ids, rules, now)
             if errors:
                 raise InvalidInput(
                     f"{_bad_items(errors)} item(s) are invalid; nothing was stored", errors
                 )
-            stored = await store_events(sql, tx, rows, rules, now)
+            await sql.lock({r.merchant_id for r in rows})
+            usccs = {v: k for k, v in ids.items()}
+            stored = await store_events(sql, tx, rows, rules, now, usccs=usccs)
             result = IngestResult(
                 len(items), stored.stored, 0, stored.unchanged, len(stored.changes)
             )

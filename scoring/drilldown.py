@@ -7,9 +7,11 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from scoring import credit_figures
+from scoring.credit import Rules
 from scoring.models import RunStatus, ScoreRun, UnitScore
 from service.models import Area, Merchant, MerchantCategory
-from surveys.models import Answer, Response, TargetKind
+from surveys.models import Answer, Response, ResponseFlag, TargetKind
 
 KINDS = ("merchant", "street", "scenic_spot", "district")
 
@@ -96,3 +98,34 @@ async def excluded_count(code: str, run: ScoreRun) -> int:
         submitted_at__gte=run.window_since,
         submitted_at__lt=run.window_until,
     ).count()
+
+
+SET_ASIDE_LIMIT = 100
+
+
+async def set_aside(code: str, run: ScoreRun, limit: int = SET_ASIDE_LIMIT) -> list[dict[str, Any]]:
+    """The responses about the unit that screening set aside in the run's window, newest first,
+    each with its flags, so an official can confirm or clear them."""
+    rows = (
+        await Response.filter(
+            target_code=code,
+            excluded=True,
+            submitted_at__gte=run.window_since,
+            submitted_at__lt=run.window_until,
+        )
+        .order_by("-submitted_at", "-id")
+        .limit(limit)
+    )
+    flags: dict[int, list[ResponseFlag]] = {}
+    for f in await ResponseFlag.filter(response_id__in=[r.id for r in rows]).order_by("kind"):
+        flags.setdefault(f.response_id, []).append(f)
+    return [{"response": r, "flags": flags.get(r.id, [])} for r in rows]
+
+
+async def area_credit(kind: str, code: str, rules: Rules) -> dict[str, Any] | None:
+    """A street's or scenic spot's merchants by credit class and its recent complaints."""
+    if kind not in ("street", "scenic_spot"):
+        return None
+    classes = await credit_figures.classes_report(rules, kind)
+    row = classes.filter(classes["code"] == code)
+    return row.to_dicts()[0] if row.height else None

@@ -12,13 +12,16 @@ from litestar.params import PathParameter, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from scoring import drilldown, review, runs
+from scoring import charts, credit_store, drilldown, review, runs
 from scoring.models import ScoreRun, UnitScore
 from scoring.routes import compute_in_background
+from service import i18n
 from service.errors import FangxinError, NotFound
 from service.models import Area, AreaKind, MerchantCategory
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
+from surveys import quality
+from surveys.models import FlagKind, FlagStatus
 
 RunId = Annotated[int, PathParameter()]
 PAGE_SIZE = 50
@@ -166,17 +169,88 @@ async def unit_page(
     if unit is None:
         raise NotFound(f"No score for {kind} {code} in the published run")
     names = await drilldown.names_of(kind, [code])
+    trend = await drilldown.trend(kind, code)
+    distribution = await drilldown.answer_distribution(kind, code, run)
+    settings: Settings = request.app.state.settings
     return Template(
         "scoring/unit.html",
         context={
             "run": run,
             "unit": unit,
             "name": names.get(code, code),
-            "trend": await drilldown.trend(kind, code),
-            "distribution": await drilldown.answer_distribution(kind, code, run),
+            "trend": trend,
+            "trend_chart": _trend_chart(trend),
+            "distribution": distribution,
+            "distribution_chart": _distribution_chart(distribution),
             "excluded": await drilldown.excluded_count(code, run),
+            "set_aside": await drilldown.set_aside(code, run),
+            "area_credit": await drilldown.area_credit(
+                kind, code, credit_store.rules_for(settings.credit_rules)
+            ),
+            "back": request.url.path,
         },
     )
 
 
-PAGES.extend([rankings_page, unit_page])
+def _trend_chart(trend: list[dict[str, Any]]) -> str | None:
+    points = tuple(
+        (
+            t["run"].published_at.strftime("%Y-%m-%d %H:%M"),
+            t["unit"].score,
+            t["unit"].ci_low,
+            t["unit"].ci_high,
+        )
+        for t in trend
+        if t["unit"].score is not None
+    )
+    if not points:
+        return None
+    return charts.trend_chart_uri(points, i18n.gettext("Score"), i18n.gettext("Published"))
+
+
+def _distribution_chart(distribution: dict[str, dict[str, int]]) -> str | None:
+    rows = tuple(
+        (question, value, count)
+        for question, counts in distribution.items()
+        for value, count in counts.items()
+    )
+    if not rows:
+        return None
+    return charts.distribution_chart_uri(rows, i18n.gettext("Share of answers"))
+
+
+@post(
+    "/official/flags/{response_id:int}/{kind:str}",
+    opt=OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
+)
+async def decide_flag_form(
+    request: Request[Any, Any, State],
+    response_id: Annotated[int, PathParameter()],
+    kind: Annotated[FlagKind, PathParameter()],
+    data: URLEncodedBody[dict[str, str]],
+) -> Redirect:
+    """Confirm or clear a screening flag from the drill-down, then go back to it."""
+    back = data.get("back", "")
+    if not back.startswith("/official/scores/"):
+        back = "/official/scores"
+    try:
+        decision = FlagStatus(data.get("decision", ""))
+    except ValueError:
+        decision = FlagStatus.RAISED  # refused below with the same message as the API
+    try:
+        await quality.decide_flag(
+            response_id,
+            kind,
+            decision,
+            data.get("reason", ""),
+            actor=require_principal(request).actor,
+        )
+    except FangxinError as exc:
+        message = exc.errors[0].message if exc.errors else exc.detail
+        return Redirect(f"{back}?{urlencode({'error': message})}#set-aside", status_code=303)
+    return Redirect(f"{back}#set-aside", status_code=303)
+
+
+PAGES.extend([rankings_page, unit_page, decide_flag_form])

@@ -82,3 +82,83 @@ async def test_rankings_filter_by_place_and_drill_down_to_a_unit(
         "/official/scores/merchant/914117007676543210", headers={"accept": "text/html"}
     )
     assert missing.status_code == 404
+
+
+async def test_the_drill_down_lists_set_aside_responses_and_an_official_clears_one(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from scoring import runs
+    from surveys.models import FlagStatus, Response, ResponseFlag
+    from surveys.submit import Origin, SubmissionIn, submit
+    from tests.helpers import TEST_ACTOR
+    from tests.surveys.conftest import GOOD_ANSWERS
+
+    city = await make_city()
+    await _responses(city.merchant, 20, app_settings.secret_key)
+    # Every scale item at 5: straight-lining, set aside by screening.
+    flat = {**GOOD_ANSWERS, **dict.fromkeys(("quality", "price", "honesty", "safety"), 5)}
+    flat |= dict.fromkeys(("service", "returns", "complaints"), 5)
+    await submit(
+        "merchant",
+        SubmissionIn(
+            target=city.merchant,
+            answers=flat,
+            client_submission_id=uuid.uuid4(),
+            started_at=datetime.now(UTC) - timedelta(seconds=40),
+        ),
+        Origin(ip="10.8.0.1", device_id=None, channel="api"),
+        secret=app_settings.secret_key,
+    )
+    flagged = await Response.get(excluded=True)
+    await runs.run_now(
+        runs.parse_params({"min_n_rank": 10}), app_settings, actor=TEST_ACTOR, publish=True
+    )
+    await make_account("screener", Role.OFFICIAL)
+    assert await login(client, "screener") == 303
+    url = f"/official/scores/merchant/{city.merchant}"
+    page = await client.get(url)
+    assert page.status_code == 200
+    assert f"<td>{flagged.id}</td>" in page.text and "straightliner" in page.text
+    assert page.text.count('src="data:image/svg+xml;base64,') >= 2  # distribution and trend
+    assert f'href="/official/credit/{city.merchant}"' in page.text
+
+    token = await csrf(client)
+    action = f"/official/flags/{flagged.id}/straightliner"
+    no_reason = await client.post(
+        action,
+        data={"_csrf_token": token, "decision": "cleared", "reason": "", "back": url},
+        follow_redirects=False,
+    )
+    assert no_reason.status_code == 303 and "error=" in no_reason.headers["location"]
+    assert (await ResponseFlag.get(response_id=flagged.id)).status == FlagStatus.RAISED
+    r = await client.post(
+        action,
+        data={
+            "_csrf_token": token,
+            "decision": "cleared",
+            "reason": "一位真心满意的顾客",
+            "back": url,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{url}#set-aside"
+    assert (await ResponseFlag.get(response_id=flagged.id)).status == FlagStatus.CLEARED
+    assert not (await Response.get(id=flagged.id)).excluded
+    # A redirect target outside the officials' pages is not followed.
+    r = await client.post(
+        action,
+        data={
+            "_csrf_token": token,
+            "decision": "confirmed",
+            "reason": "再看",
+            "back": "https://evil.example",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"].startswith("/official/scores")
+
+    street = await client.get(f"/official/scores/street/{city.street}")
+    assert "商户信用与投诉" in street.text
