@@ -376,16 +376,29 @@ class RecomputeResult:
     changes: list[CreditChanged]
 
 
-async def recompute(*, actor: Actor, rules: Rules, now: datetime | None = None) -> RecomputeResult:
+async def recompute(
+    *,
+    actor: Actor,
+    rules: Rules,
+    now: datetime | None = None,
+    database_url: str | None = None,
+) -> RecomputeResult:
     """The periodic job: mark newly overdue complaints, then rescore every merchant as of now
     (deductions fade with time; a new rule table applies to all). Safe to start anywhere at
-    once: it holds the credit lock for its transaction."""
+    once: each step holds credit exclusively for its transaction.
+
+    With ``database_url`` (PostgreSQL), the events are read as Arrow over a connection of
+    their own: committed rows only, which is why the sweep commits first and the rescoring
+    transaction holds the credit lock (no writer can commit in between)."""
     now = now or datetime.now(UTC)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         sql = credit_sql(tx)
         await sql.lock()
         marked, swept = await sweep_overdue(sql, tx, rules, now)
+    async with in_transaction(conn.connection_name) as tx:
+        sql = credit_sql(tx, database_url)
+        await sql.lock()
         changes = await rescore(sql, tx, rules, None, as_of=now, cause="recompute")
         await audit.record(
             tx,
@@ -395,7 +408,7 @@ async def recompute(*, actor: Actor, rules: Rules, now: datetime | None = None) 
             {
                 "rules_version": rules.version,
                 "overdue_marked": marked,
-                "merchants_changed": len(swept) + len(changes),
+                "merchants_changed": len({c.merchant_id for c in (*swept, *changes)}),
             },
         )
     everything = [*swept, *changes]

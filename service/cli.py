@@ -246,7 +246,11 @@ def credit_recompute() -> None:
 
     settings = _settings()
     rules = credit_store.rules_for(settings.credit_rules)
-    result = _run_with_db(settings, lambda: complaints.recompute(actor=_cli_actor(), rules=rules))
+    arrow_url = settings.database_url if settings.is_postgres else None
+    result = _run_with_db(
+        settings,
+        lambda: complaints.recompute(actor=_cli_actor(), rules=rules, database_url=arrow_url),
+    )
     click.echo(
         f"Credit recomputed with rules {rules.version}: {result.overdue_marked} complaint(s) "
         f"newly overdue, {result.merchants_changed} merchant(s) changed."

@@ -228,7 +228,11 @@ def test_incremental_batches_agree_with_a_full_recompute(
                 await credit_store.ingest_events(
                     items[lo:hi], actor=TEST_ACTOR, rules=RULES, now=now
                 )
-            result = await complaints.recompute(actor=TEST_ACTOR, rules=RULES, now=now)
+            # On PostgreSQL the full rescore reads events as Arrow, as the CLI does.
+            url = migrated.database_url if migrated.is_postgres else None
+            result = await complaints.recompute(
+                actor=TEST_ACTOR, rules=RULES, now=now, database_url=url
+            )
             return result.merchants_changed
         finally:
             await dbm.close_db()
