@@ -125,19 +125,37 @@ def response_scores(
     weights = items.join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
     # Joining 10M answers to a few dozen items on (survey, version, text key) costs seconds;
     # on one integer built from the same three it costs a fraction of that.
-    scored = _with_item_key(answers).join(
-        _with_item_key(weights).drop("survey_id", "version", "question_key"),
-        on="item_key",
-        how="inner",
+    code = {k: i for i, k in enumerate(keys)}
+    scored = (
+        _with_item_key(answers)
+        .select("response_id", "item_key", "value_norm")
+        .join(
+            _with_item_key(weights).select(
+                "item_key",
+                pl.col("dimension").replace_strict(code, return_dtype=pl.Int8).alias("dim"),
+                "weight",
+                "dim_weight",
+            ),
+            on="item_key",
+            how="inner",
+        )
+        # Each term to fixed point once, before the group-by: the conditional sums below then
+        # add integers (exact in any order) and convert nothing per dimension (0.59 → 0.42 s
+        # on 10M answers, bench/scoring.py).
+        .select(
+            "response_id",
+            "dim",
+            "dim_weight",
+            (pl.col("value_norm") * pl.col("weight") * SCALE).round(0).cast(pl.Int64).alias("xw"),
+            (pl.col("weight") * SCALE).round(0).cast(pl.Int64).alias("w"),
+        )
     )
     aggregations: list[pl.Expr] = []
     for key in keys:
-        in_dim = pl.col("dimension") == key
+        in_dim = pl.col("dim") == code[key]
         aggregations += [
-            _fixed(pl.when(in_dim).then(pl.col("value_norm") * pl.col("weight"))).alias(
-                f"num_{key}"
-            ),
-            _fixed(pl.when(in_dim).then(pl.col("weight"))).alias(f"den_{key}"),
+            pl.when(in_dim).then(pl.col("xw")).sum().alias(f"num_{key}"),
+            pl.when(in_dim).then(pl.col("w")).sum().alias(f"den_{key}"),
             pl.when(in_dim).then(pl.col("dim_weight")).max().alias(f"w_{key}"),
         ]
     per = scored.group_by("response_id").agg(aggregations)
