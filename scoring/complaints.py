@@ -226,12 +226,16 @@ async def _sync_derived(
     """Make the stored derived events of these complaints exactly what they give rise to now."""
     wanted = [e for c, o in zip(complaints, overdue, strict=True) for e in derived_events(c, o)]
     wanted_keys = {e.key: e for e in wanted}
-    refs = [f"{c.external_id}:{what}" for c in complaints for what in ("upheld", "overdue")]
-    sources = {DERIVED_PREFIX + c.source for c in complaints}
+    # Per source: two feeds may use the same external ids for different complaints.
+    refs: dict[str, list[str]] = {}
+    for c in complaints:
+        refs.setdefault(DERIVED_PREFIX + c.source, []).extend(
+            f"{c.external_id}:{what}" for what in ("upheld", "overdue")
+        )
     stale: list[int] = []
     stale_merchants: set[int] = set()
-    if refs:
-        stored = await CreditEvent.filter(source__in=sources, external_ref__in=refs).using_db(tx)
+    for source, source_refs in refs.items():
+        stored = await CreditEvent.filter(source=source, external_ref__in=source_refs).using_db(tx)
         for e in stored:
             want = wanted_keys.get((e.source, e.external_ref))
             row = EventRow(

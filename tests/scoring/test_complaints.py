@@ -238,3 +238,29 @@ def test_incremental_batches_agree_with_a_full_recompute(
             await dbm.close_db()
 
     assert asyncio.run(example()) == 0
+
+
+async def test_two_feeds_may_use_the_same_external_id(db: Settings) -> None:
+    await make_merchants()
+    closed = (RECEIVED + timedelta(days=3)).isoformat()
+    later = RECEIVED + timedelta(days=4)
+    upheld = {"status": "closed", "accepted_at": closed, "closed_at": closed, "upheld": True}
+    await complaints.ingest_complaints(
+        [complaint("SAME", uscc=M2, source="hotline", **upheld)],
+        actor=TEST_ACTOR,
+        rules=RULES,
+        now=later,
+    )
+    # A batch with the 12315 platform's own complaint SAME (a different complaint) and another
+    # hotline complaint must leave the hotline's SAME and its credit event alone.
+    await complaints.ingest_complaints(
+        [
+            complaint("SAME", uscc=M1, source="12315"),
+            complaint("OTHER", uscc=M1, source="hotline"),
+        ],
+        actor=TEST_ACTOR,
+        rules=RULES,
+        now=later,
+    )
+    assert await CreditEvent.filter(source="complaint:hotline").count() == 1
+    assert await standing(M2) == (95.0, "A")
