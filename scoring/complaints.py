@@ -23,6 +23,7 @@ from scoring import workdays
 from scoring.credit import Rules
 from scoring.credit_models import FINAL_STATUSES, Complaint, ComplaintStatus, CreditEvent
 from scoring.credit_store import (
+    DERIVED_SOURCE_PREFIX,
     FUTURE_TOLERANCE,
     CreditSql,
     DryRun,
@@ -39,7 +40,7 @@ from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged
 
-DERIVED_PREFIX = "complaint:"  # source of derived events: "complaint:" + the complaint's source
+DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
 MAX_AMOUNT_FEN = 10**14  # a trillion yuan: anything above is a typo
 NEEDS_ACCEPTANCE = frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATING})
 

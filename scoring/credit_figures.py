@@ -79,11 +79,12 @@ async def complaint_frame(q: ComplaintQuery) -> pl.DataFrame:
     if q.district:
         params.append(q.district)
         where.append(f"d.code = {_placeholder(len(params))}")
+    # Compared as UTC (SQLite compares the stored UTC text).
     if q.since:
-        params.append(q.since)
+        params.append(_utc(q.since))
         where.append(f"c.received_at >= {_placeholder(len(params))}")
     if q.until:
-        params.append(q.until)
+        params.append(_utc(q.until))
         where.append(f"c.received_at < {_placeholder(len(params))}")
     clause = " WHERE " + " AND ".join(where) if where else ""
     rows = await _rows(_COMPLAINTS_SQL + clause, params)

@@ -40,6 +40,8 @@ from service.events import CreditChanged, CreditState
 # the per-merchant locks.
 CREDIT_LOCK_KEY = 0x46584352
 MERCHANT_LOCK_SPACE = 0x4D43
+# Sources of the events derived from complaints (scoring.complaints): never a feed's.
+DERIVED_SOURCE_PREFIX = "complaint:"
 # A feed's clock may run a little ahead of ours; anything later is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EVENT_SCHEMA: dict[str, Any] = {
@@ -138,6 +140,8 @@ def check_events(
         except ValueError as exc:
             bad.append(FieldError(f"{at}.occurred_at", str(exc)))
         _text(bad, f"{at}.source", item.source, 64)
+        if item.source.startswith(DERIVED_SOURCE_PREFIX):
+            bad.append(FieldError(f"{at}.source", "is reserved for events derived from complaints"))
         _text(bad, f"{at}.external_ref", item.external_ref, 128)
         if len(item.note) > 2000:
             bad.append(FieldError(f"{at}.note", "must be at most 2000 characters"))
@@ -145,10 +149,9 @@ def check_events(
         if key in seen:
             bad.append(FieldError(f"{at}.external_ref", f"repeats item {seen[key]} of this batch"))
         seen.setdefault(key, i)
-        if bad:
-            errors.extend(bad)
+        if bad or merchant_id is None:
+            errors.extend(bad)  # an unknown merchant left its error above
             continue
-        assert merchant_id is not None
         rows.append(
             EventRow(
                 merchant_id,

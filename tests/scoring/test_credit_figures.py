@@ -12,6 +12,7 @@ import pytest
 from scoring import complaints, credit_figures, credit_store
 from scoring.schemas import ComplaintIn, CreditEventIn
 from service.models import Role
+from service.settings import Settings
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.test_credit_ingest import M1, M2, make_merchants
 
@@ -160,3 +161,24 @@ async def test_officials_read_the_figures_as_json_csv_and_pages(client: httpx.As
 @pytest.mark.parametrize("period", credit_figures.PERIODS)
 def test_an_empty_register_gives_empty_figures(period: credit_figures.Period) -> None:
     assert credit_figures.complaint_figures(frame(), period).is_empty()
+
+
+async def test_the_window_is_compared_in_utc_whatever_offset_is_given(db: Settings) -> None:
+    await make_merchants()
+    now = datetime(2026, 6, 30, tzinfo=UTC)
+    await complaints.ingest_complaints(
+        [ComplaintIn("W-1", M1, "2026-03-09T01:00:00+08:00", "received", "price")],
+        actor=TEST_ACTOR,
+        rules=RULES,
+        now=now,
+    )
+    # 2026-03-09 01:00 in Beijing is 2026-03-08 17:00 UTC: inside a window opening at
+    # 2026-03-09 00:00 Beijing time, outside one opening at 02:00.
+    inside = credit_figures.ComplaintQuery(
+        "year", since=datetime.fromisoformat("2026-03-09T00:00:00+08:00")
+    )
+    outside = credit_figures.ComplaintQuery(
+        "year", since=datetime.fromisoformat("2026-03-09T02:00:00+08:00")
+    )
+    assert (await credit_figures.complaints_report(inside))["received"].sum() == 2  # + city row
+    assert (await credit_figures.complaints_report(outside)).is_empty()

@@ -124,6 +124,7 @@ async def test_a_bad_batch_names_every_bad_item_and_stores_nothing(
             event(M1, "external_class", "E-1", risk_class="E"),
             event(M1, "penalty_minor", "OK-1"),  # the same key twice in one batch
             event(M1, "penalty_minor", "F-1", days_ago=-3),
+            event(M1, "penalty_minor", "S-1") | {"source": "complaint:12315"},
         ]
     }
     r = await client.post("/api/v1/credit/events", json=batch)
@@ -138,6 +139,7 @@ async def test_a_bad_batch_names_every_bad_item_and_stores_nothing(
         "events[5].class",
         "events[6].external_ref",
         "events[7].occurred_at",
+        "events[8].source",
     ]
     assert await CreditEvent.all().count() == 0
     assert await AuditEvent.filter(action="credit.ingest").count() == 0
