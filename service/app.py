@@ -27,8 +27,10 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+import certificates
 import scoring
 import surveys
+from certificates.pages import PAGES as CERTIFICATE_PAGES
 from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
@@ -59,6 +61,7 @@ TEMPLATE_DIRS = [
     WEB / "templates",
     Path(surveys.__file__).parent / "templates",
     Path(scoring.__file__).parent / "templates",
+    Path(certificates.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -259,6 +262,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *SCORING_PAGES,
             *REVIEW_PAGES,
             *CREDIT_PAGES,
+            *CERTIFICATE_PAGES,
             static,
         ],
         guards=[role_guard],

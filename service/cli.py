@@ -335,6 +335,47 @@ def score_run(publish: bool, window_days: int) -> None:
     )
 
 
+@main.group()
+def certificates() -> None:
+    """Trusted-consumption certificates."""
+
+
+@certificates.command("evaluate")
+@click.option("--kind", type=click.Choice(["merchant", "street", "scenic_spot"]))
+@click.option("--eligible-only", is_flag=True, help="List only the subjects that qualify.")
+def certificates_evaluate(kind: str | None, eligible_only: bool) -> None:
+    """Every subject against the policy: each criterion's value, requirement and result."""
+    from certificates import eligibility
+    from certificates.policy import policy_for
+    from scoring import credit_store
+
+    settings = _settings()
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+    found = _run_with_db(settings, lambda: eligibility.evaluate_all(policy, rules))
+    shown = [e for e in found if (kind is None or e.kind == kind)]
+    for e in shown:
+        if eligible_only and not e.eligible:
+            continue
+        if e.eligible:
+            click.echo(f"{e.kind.value} {e.code} {e.name}: eligible")
+            continue
+        why = "; ".join(f"{c.key} {_shown(c.value)} (needs {c.requirement})" for c in e.failing)
+        click.echo(f"{e.kind.value} {e.code} {e.name}: not eligible: {why}")
+    totals = ", ".join(
+        f"{k}: {sum(e.eligible for e in shown if e.kind == k)} of "
+        f"{sum(1 for e in shown if e.kind == k)} eligible"
+        for k in dict.fromkeys(e.kind.value for e in shown)
+    )
+    click.echo(f"Policy {policy.version}. {totals or 'No subjects.'}")
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log."""

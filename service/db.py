@@ -19,7 +19,13 @@ from service.settings import Settings
 APP_LABEL = "models"
 # Every package's Tortoise models live in one app, so foreign keys may cross packages;
 # their migrations live together in service/migrations.
-MODEL_MODULES = ["service.models", "surveys.models", "scoring.models", "scoring.credit_models"]
+MODEL_MODULES = [
+    "service.models",
+    "surveys.models",
+    "scoring.models",
+    "scoring.credit_models",
+    "certificates.models",
+]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).
 PG_POOL_MAX = 20

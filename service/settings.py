@@ -35,6 +35,8 @@ class Settings:
     login_lockout_minutes: int
     # A city's own credit rule table (same keys as scoring/credit_rules.toml), else ours.
     credit_rules: Path | None = None
+    # A city's own certification policy (same keys as certificates/policy.toml), else ours.
+    certificate_policy: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -167,6 +169,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=_positive_int(env, "FANGXIN_LOGIN_MAX_FAILURES", 5),
         login_lockout_minutes=_positive_int(env, "FANGXIN_LOGIN_LOCKOUT_MINUTES", 15),
         credit_rules=_optional_file(env, "FANGXIN_CREDIT_RULES"),
+        certificate_policy=_optional_file(env, "FANGXIN_CERTIFICATE_POLICY"),
     )
 
 

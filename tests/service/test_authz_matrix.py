@@ -90,6 +90,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/complaints/figures"): OFFICIALS,
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,
+    ("GET", "/official/certificates/eligibility"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,

@@ -1,0 +1,152 @@
+"""The facts each subject is judged on, gathered from the published scores, credit, complaints
+and certificates, then evaluated against the policy (``certificates.policy``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.functions import Max
+
+from certificates.models import Certificate, Status
+from certificates.policy import (
+    AreaFacts,
+    Evaluation,
+    Kind,
+    MerchantFacts,
+    Policy,
+    evaluate_area,
+    evaluate_merchant,
+)
+from scoring.credit import Rules
+from scoring.credit_models import Complaint, CreditEvent, CreditStanding
+from scoring.credit_store import start_state
+from scoring.models import ScoreRun, UnitScore
+from scoring.runs import current_run
+from service.models import Area, AreaKind, Merchant, MerchantStatus
+
+COMPLAINT_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    run: ScoreRun | None
+    merchants: list[MerchantFacts]
+    areas: list[AreaFacts]
+
+
+async def _scores(run: ScoreRun | None, kind: str) -> dict[str, tuple[float | None, int]]:
+    if run is None:
+        return {}
+    rows = await UnitScore.filter(run_id=run.id, kind=kind).values_list(
+        "code", "score", "n", "insufficient_data"
+    )
+    # A score shown as "insufficient data" is not a score anyone may rely on.
+    return {str(c): (None if low else s, int(n)) for c, s, n, low in rows}
+
+
+async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
+    now = now or datetime.now(UTC)
+    run = await current_run()
+    start = start_state(credit_rules)
+    merchants = await Merchant.filter(status=MerchantStatus.ACTIVE).values_list(
+        "id", "uscc", "name", "street_id", "scenic_spot_id"
+    )
+    standing = {
+        r[0]: r[1:]
+        for r in await CreditStanding.all().values_list(
+            "merchant_id", "score", "risk_class", "abnormal_listed", "serious_listed"
+        )
+    }
+    penalties = dict(
+        await CreditEvent.filter(kind="penalty_major")
+        .annotate(last=Max("occurred_at"))
+        .group_by("merchant_id")
+        .values_list("merchant_id", "last")
+    )
+    certified: set[str] = {
+        str(code)
+        for code in await Certificate.filter(kind=Kind.MERCHANT, status=Status.ACTIVE).values_list(
+            "subject_code", flat=True
+        )
+    }
+    serious = {mid for mid, s in standing.items() if s[3]}
+    complaints: Counter[int] = Counter()
+    closed: Counter[int] = Counter()
+    for merchant_id, closed_at in await Complaint.filter(
+        received_at__gte=now - COMPLAINT_WINDOW
+    ).values_list("merchant_id", "closed_at"):
+        complaints[merchant_id] += 1
+        closed[merchant_id] += closed_at is not None
+    scores = await _scores(run, Kind.MERCHANT.value)
+
+    merchant_facts = []
+    per_area: dict[int, list[tuple[int, str]]] = {}
+    for mid, uscc, name, street_id, spot_id in merchants:
+        score, n = scores.get(uscc, (None, 0))
+        credit = standing.get(mid, (start.score, start.risk_class, False, False))
+        last = penalties.get(mid)
+        merchant_facts.append(
+            MerchantFacts(
+                uscc=uscc,
+                name=name,
+                score=score,
+                n=n,
+                credit_score=credit[0],
+                credit_class=credit[1],
+                abnormal_listed=bool(credit[2]),
+                serious_listed=bool(credit[3]),
+                last_major_penalty=_utc(last) if last else None,
+            )
+        )
+        for area_id in (street_id, spot_id):
+            if area_id is not None:
+                per_area.setdefault(area_id, []).append((mid, uscc))
+
+    area_facts = []
+    for kind, area_kind in (
+        (Kind.STREET, AreaKind.STREET),
+        (Kind.SCENIC_SPOT, AreaKind.SCENIC_SPOT),
+    ):
+        area_scores = await _scores(run, kind.value)
+        for area_id, code, name in (
+            await Area.filter(kind=area_kind).order_by("code").values_list("id", "code", "name_zh")
+        ):
+            members = per_area.get(area_id, [])
+            score, n = area_scores.get(code, (None, 0))
+            area_facts.append(
+                AreaFacts(
+                    kind=kind,
+                    code=code,
+                    name=name,
+                    score=score,
+                    n=n,
+                    active_merchants=len(members),
+                    certified_merchants=sum(1 for _, u in members if u in certified),
+                    serious_listed=sum(1 for m, _ in members if m in serious),
+                    complaints=sum(complaints[m] for m, _ in members),
+                    complaints_closed=sum(closed[m] for m, _ in members),
+                )
+            )
+    return Facts(run, merchant_facts, area_facts)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def evaluate(facts: Facts, policy: Policy, now: datetime | None = None) -> list[Evaluation]:
+    """Every subject, eligible ones first within each kind, then by code."""
+    now = now or datetime.now(UTC)
+    out = [evaluate_merchant(f, policy.merchant, now) for f in facts.merchants]
+    out += [evaluate_area(f, policy.areas[f.kind]) for f in facts.areas]
+    order = {Kind.MERCHANT: 0, Kind.STREET: 1, Kind.SCENIC_SPOT: 2}
+    return sorted(out, key=lambda e: (order[e.kind], not e.eligible, e.code))
+
+
+async def evaluate_all(
+    policy: Policy, credit_rules: Rules, now: datetime | None = None
+) -> list[Evaluation]:
+    now = now or datetime.now(UTC)
+    return evaluate(await gather(credit_rules, now), policy, now)

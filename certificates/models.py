@@ -1,0 +1,66 @@
+"""Certificates and every change of their status."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from certificates.policy import Kind
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # on hold, reversible: an area whose criteria failed, in grace
+    REVOKED = "revoked"  # final: re-earning means a new serial
+    EXPIRED = "expired"
+
+
+class Certificate(Model):
+    """One certificate: what it certifies, on what evidence, and its status now."""
+
+    id = fields.IntField(primary_key=True)
+    serial = fields.CharField(max_length=32, unique=True)
+    kind = fields.CharEnumField(Kind, max_length=16)
+    subject_code = fields.CharField(max_length=32, db_index=True)  # a USCC or an area code
+    subject_name = fields.CharField(max_length=200)
+    policy_version = fields.CharField(max_length=32)
+    score_run_id = fields.IntField(null=True)
+    basis: dict[str, object] = fields.JSONField(default=dict)  # the criteria at issue
+    issued_by = fields.CharField(max_length=100)
+    issued_at = fields.DatetimeField()
+    valid_from = fields.DatetimeField()
+    valid_until = fields.DatetimeField()
+    status = fields.CharEnumField(Status, max_length=16, default=Status.ACTIVE)
+    status_reason = fields.CharField(max_length=64, null=True)
+    status_changed_at = fields.DatetimeField()
+    grace_until = fields.DatetimeField(null=True)  # a suspended area is revoked after this
+    pdf_sha256 = fields.CharField(max_length=64, null=True)
+    is_demo = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "certificate"
+        indexes = (("kind", "status"),)
+
+
+class StatusChange(Model):
+    """Every change of a status, with who or what caused it and the evidence."""
+
+    id = fields.BigIntField(primary_key=True)
+    certificate: fields.ForeignKeyRelation[Certificate] = fields.ForeignKeyField(
+        "models.Certificate", related_name="changes", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField()
+    old_status = fields.CharEnumField(Status, max_length=16, null=True)
+    new_status = fields.CharEnumField(Status, max_length=16)
+    reason = fields.CharField(max_length=64)
+    note = fields.TextField(default="")
+    actor = fields.CharField(max_length=100)
+    evidence: dict[str, object] = fields.JSONField(default=dict)
+
+    certificate_id: int
+
+    class Meta:
+        table = "certificate_status_change"
+        indexes = (("certificate_id", "at"),)

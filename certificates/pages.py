@@ -1,0 +1,55 @@
+"""Officials' certificate pages: who qualifies under the policy, criterion by criterion."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from litestar import Request, get
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+
+from certificates import eligibility
+from certificates.policy import Kind, policy_for
+from scoring import credit_store
+from service.security import OFFICIALS
+from service.settings import Settings
+
+PAGE_SIZE = 50
+
+
+@get("/official/certificates/eligibility", opt=OFFICIALS, include_in_schema=False)
+async def eligibility_page(
+    request: Request[Any, Any, State],
+    kind: Annotated[Kind, QueryParameter()] = Kind.MERCHANT,
+    show: Annotated[Literal["all", "eligible", "failing"], QueryParameter()] = "all",
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+) -> Template:
+    """Every subject of a kind against the policy: each criterion's value, requirement and
+    result, so the reason for a yes or a no can be read, not guessed."""
+    settings: Settings = request.app.state.settings
+    policy = policy_for(settings.certificate_policy)
+    found = await eligibility.evaluate_all(policy, credit_store.rules_for(settings.credit_rules))
+    of_kind = [e for e in found if e.kind == kind]
+    shown = [e for e in of_kind if show == "all" or (show == "eligible") == e.eligible]
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    return Template(
+        "certificates/eligibility.html",
+        context={
+            "policy": policy,
+            "kind": kind.value,
+            "show": show,
+            "rows": shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+            "total": len(of_kind),
+            "eligible": sum(e.eligible for e in of_kind),
+            "matching": len(shown),
+            "page": page,
+            "pages": pages,
+            "query": urlencode({"kind": kind.value, "show": show}),
+        },
+    )
+
+
+PAGES: list[ControllerRouterHandler] = [eligibility_page]
