@@ -4,9 +4,12 @@ and certificates, then evaluated against the policy (``certificates.policy``).""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.functions import Max
 
 from certificates.models import Certificate, Status
@@ -22,7 +25,7 @@ from certificates.policy import (
 from scoring.credit import Rules
 from scoring.credit_models import Complaint, CreditEvent, CreditStanding
 from scoring.credit_store import start_state
-from scoring.models import ScoreRun, UnitScore
+from scoring.models import RunStatus, ScoreRun, UnitScore
 from scoring.runs import current_run
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 
@@ -150,3 +153,86 @@ async def evaluate_all(
 ) -> list[Evaluation]:
     now = now or datetime.now(UTC)
     return evaluate(await gather(credit_rules, now), policy, now)
+
+
+async def area_facts(
+    conn: BaseDBAsyncClient, area_ids: Collection[int], now: datetime
+) -> list[AreaFacts]:
+    """The facts of these streets and scenic spots as ``conn`` sees them: inside a credit
+    change's transaction, with its new standings and revocations."""
+    run = (
+        await ScoreRun.filter(status=RunStatus.PUBLISHED, superseded_at=None)
+        .using_db(conn)
+        .order_by("-published_at")
+        .first()
+    )
+    areas = (
+        await Area.filter(id__in=list(area_ids))
+        .using_db(conn)
+        .values_list("id", "code", "kind", "name_zh")
+    )
+    members: dict[int, list[tuple[int, str]]] = {}
+    for mid, uscc, street_id, spot_id in (
+        await Merchant.filter(status=MerchantStatus.ACTIVE)
+        .filter(Q(street_id__in=list(area_ids)) | Q(scenic_spot_id__in=list(area_ids)))
+        .using_db(conn)
+        .values_list("id", "uscc", "street_id", "scenic_spot_id")
+    ):
+        for area_id in (street_id, spot_id):
+            if area_id in area_ids:
+                members.setdefault(area_id, []).append((mid, uscc))
+    ids = [m for group in members.values() for m, _ in group]
+    serious: set[int] = {
+        m
+        for (m,) in await CreditStanding.filter(merchant_id__in=ids, serious_listed=True)
+        .using_db(conn)
+        .values_list("merchant_id")
+    }
+    certified: set[str] = {
+        str(code)
+        for code in await Certificate.filter(
+            kind=Kind.MERCHANT,
+            status=Status.ACTIVE,
+            subject_code__in=[u for group in members.values() for _, u in group],
+        )
+        .using_db(conn)
+        .values_list("subject_code", flat=True)
+    }
+    complaints: Counter[int] = Counter()
+    closed: Counter[int] = Counter()
+    for merchant_id, closed_at in (
+        await Complaint.filter(merchant_id__in=ids, received_at__gte=now - COMPLAINT_WINDOW)
+        .using_db(conn)
+        .values_list("merchant_id", "closed_at")
+    ):
+        complaints[merchant_id] += 1
+        closed[merchant_id] += closed_at is not None
+    scores: dict[str, tuple[float | None, int]] = {}
+    if run is not None:
+        for code, score, n, low in (
+            await UnitScore.filter(
+                run_id=run.id, kind__in=[Kind.STREET.value, Kind.SCENIC_SPOT.value]
+            )
+            .using_db(conn)
+            .values_list("code", "score", "n", "insufficient_data")
+        ):
+            scores[str(code)] = (None if low else score, int(n))
+    out = []
+    for area_id, code, kind, name in areas:
+        group = members.get(area_id, [])
+        score, n = scores.get(code, (None, 0))
+        out.append(
+            AreaFacts(
+                kind=Kind(AreaKind(kind).value),
+                code=code,
+                name=name,
+                score=score,
+                n=n,
+                active_merchants=len(group),
+                certified_merchants=sum(1 for _, u in group if u in certified),
+                serious_listed=sum(1 for m, _ in group if m in serious),
+                complaints=sum(complaints[m] for m, _ in group),
+                complaints_closed=sum(closed[m] for m, _ in group),
+            )
+        )
+    return out

@@ -30,7 +30,10 @@ from litestar.template.config import TemplateConfig
 import certificates
 import scoring
 import surveys
+from certificates import revocation
 from certificates.pages import PAGES as CERTIFICATE_PAGES
+from certificates.policy import policy_for
+from certificates.routes import ROUTES as CERTIFICATE_ROUTES
 from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
@@ -211,6 +214,8 @@ async def close_stores(app: Litestar) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
+    # Certificates answer credit changes inside the credit transaction.
+    revocation.register(policy_for(settings.certificate_policy))
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_name=CSRF_COOKIE,
@@ -259,6 +264,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *SURVEY_ROUTES,
             *SCORING_ROUTES,
             *CREDIT_ROUTES,
+            *CERTIFICATE_ROUTES,
             *SCORING_PAGES,
             *REVIEW_PAGES,
             *CREDIT_PAGES,

@@ -37,6 +37,12 @@ def _cli_actor() -> Actor:
 
 
 def _run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
+    from certificates import revocation
+    from certificates.policy import policy_for
+
+    # Certificates answer credit changes (imports, recompute) inside the credit transaction.
+    revocation.register(policy_for(settings.certificate_policy))
+
     async def wrapped() -> T:
         async with db.database(settings):
             return await fn()

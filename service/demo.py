@@ -33,6 +33,8 @@ class DemoReport:
     score_run: int | None = None
     complaints: int = 0
     credit_events: int = 0
+    certificates: int = 0
+    revoked: int = 0
 
     def text(self) -> str:
         if not self.loaded:
@@ -44,6 +46,7 @@ class DemoReport:
             f"(screening flagged: {flags or 'none'}).",
             f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
             f"Credit: {self.complaints:,} complaints and {self.credit_events:,} credit events.",
+            f"Certificates: {self.certificates} issued, {self.revoked} revoked after a fine.",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -70,7 +73,48 @@ async def load_demo(
 
         run = await runs.run_now(runs.parse_params({}), settings, actor=actor, publish=True)
         report.score_run = run.id
+        report.certificates, report.revoked = await _load_certificates(settings, actor)
     return report
+
+
+async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int]:
+    """Certificates for every eligible subject; then one holder is fined, and its
+    certificate is revoked by the listener, as it would be by a feed."""
+    from datetime import UTC, datetime
+
+    from certificates import eligibility, issuance, revocation
+    from certificates.policy import Kind, policy_for
+    from scoring import credit_store
+    from scoring.schemas import CreditEventIn
+
+    policy = policy_for(settings.certificate_policy)
+    revocation.register(policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+    issued = []
+    # Merchants first: a street or scenic spot counts its certified merchants.
+    for kinds in ((Kind.MERCHANT,), (Kind.STREET, Kind.SCENIC_SPOT)):
+        eligible = [
+            issuance.Request(e.kind, e.code)
+            for e in await eligibility.evaluate_all(policy, rules)
+            if e.eligible and e.kind in kinds
+        ]
+        if eligible:
+            issued += await issuance.issue(
+                eligible, actor=actor, policy=policy, credit_rules=rules, is_demo=True
+            )
+    merchant = next((c for c in issued if c.kind == Kind.MERCHANT), None)
+    if merchant is None:
+        return len(issued), 0
+    fine = CreditEventIn(
+        merchant.subject_code,
+        "penalty_major",
+        datetime.now(UTC).isoformat(),
+        "demo",
+        "demo-penalty-1",
+        note="演示：价格欺诈",
+    )
+    await credit_store.ingest_events([fine], actor=actor, rules=rules, origin="demo")
+    return len(issued), 1
 
 
 async def _load_surveys(report: DemoReport, actor: Actor, responses: int) -> None:

@@ -91,6 +91,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,
     ("GET", "/official/certificates/eligibility"): OFFICIALS,
+    ("POST", "/api/v1/certificates"): OFFICIALS,
+    ("GET", "/api/v1/certificates/status-list"): PUBLIC,
+    ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
@@ -110,6 +113,7 @@ PLACEHOLDERS = {
     "kind": "speeder",
     "run_id": "999999",
     "token_id": "999999",
+    "serial": "ZMD-2026-M-000001-X",
 }
 
 

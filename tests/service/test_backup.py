@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tortoise import Tortoise
 
+from certificates.models import Certificate, Status, StatusChange
+from certificates.policy import Kind
 from scoring import runs
 from scoring.credit_models import Complaint, CreditEvent
 from service import audit
@@ -44,6 +47,23 @@ async def _fill(settings: Settings) -> None:
     await create_token("feed-12315", Role.FEED, actor=ACTOR)
     await create_invites("merchant", 3, actor=ACTOR)
     await runs.run_now(runs.parse_params({}), settings, actor=ACTOR)
+    # 500 responses certify nobody: one certificate by hand, so its tables hold rows too.
+    now = datetime.now(UTC)
+    cert = await Certificate.create(
+        serial="ZMD-2026-M-000001-O",
+        kind=Kind.MERCHANT,
+        subject_code="x",
+        subject_name="店",
+        policy_version="test",
+        issued_by="test",
+        issued_at=now,
+        valid_from=now,
+        valid_until=now,
+        status_changed_at=now,
+    )
+    await StatusChange.create(
+        certificate=cert, at=now, new_status=Status.ACTIVE, reason="issued", actor="test"
+    )
 
 
 async def _change_everything() -> None:

@@ -1,0 +1,90 @@
+"""HTTP API of certificates: officials issue; anyone reads a certificate's status, then or now."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from certificates import issuance
+from certificates.models import Certificate
+from certificates.policy import policy_for
+from certificates.schemas import CertificateOut, IssueIn, StatusEntry, StatusList, Subject
+from scoring import credit_store
+from service.security import OFFICIALS, PUBLIC, require_principal
+from service.settings import Settings
+
+Serial = Annotated[str, PathParameter(max_length=32)]
+
+
+def certificate_out(cert: Certificate, state: issuance.StatusAt) -> CertificateOut:
+    return CertificateOut(
+        serial=cert.serial,
+        kind=cert.kind,
+        subject=Subject(cert.kind, cert.subject_code, cert.subject_name),
+        status=state.status,
+        reason=state.reason,
+        status_changed_at=state.changed_at,
+        issued_at=cert.issued_at,
+        valid_from=cert.valid_from,
+        valid_until=cert.valid_until,
+        pdf_sha256=cert.pdf_sha256,
+        policy_version=cert.policy_version,
+        is_demo=cert.is_demo,
+    )
+
+
+class CertificateController(Controller):
+    path = "/api/v1/certificates"
+    tags = ["certificates"]
+
+    @post("/", opt=OFFICIALS, status_code=201)
+    async def issue(
+        self, request: Request[Any, Any, State], data: JSONBody[IssueIn]
+    ) -> CertificateOut:
+        """Issue a certificate to an eligible subject; an ineligible one is refused (422)
+        with each criterion it fails."""
+        settings: Settings = request.app.state.settings
+        (cert,) = await issuance.issue(
+            [issuance.Request(data.kind, data.subject)],
+            actor=require_principal(request).actor,
+            policy=policy_for(settings.certificate_policy),
+            credit_rules=credit_store.rules_for(settings.credit_rules),
+        )
+        return certificate_out(cert, await issuance.status_at(cert))
+
+    @get("/status-list", opt=PUBLIC, cache_control=None)
+    async def status_list(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Every certificate's serial and status, for other systems to mirror; answers 304 to
+        a matching If-None-Match."""
+        now = datetime.now(UTC)
+        entries = []
+        for cert in await Certificate.all().order_by("serial"):
+            state = await issuance.status_at(cert)
+            entries.append(StatusEntry(cert.serial, state.status, state.reason, state.changed_at))
+        etag = '"' + hashlib.sha256(msgspec.json.encode(entries)).hexdigest()[:32] + '"'
+        headers = {"etag": etag, "cache-control": "public, max-age=60"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", status_code=304, headers=headers)
+        return Response(StatusList(now, entries), headers=headers)
+
+    @get("/{serial:str}", opt=PUBLIC)
+    async def get_certificate(
+        self,
+        serial: Serial,
+        at: Annotated[datetime | None, QueryParameter()] = None,
+    ) -> CertificateOut:
+        """A certificate and its status now, or at the moment ``at`` (e.g.
+        ``2026-05-01T00:00:00Z``): what a verifier would have been told then."""
+        cert = await issuance.get_certificate(serial)
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return certificate_out(cert, await issuance.status_at(cert, at))
+
+
+ROUTES = [CertificateController]

@@ -1,0 +1,48 @@
+"""Wire shapes of certificates (names as in design.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from certificates.models import Status
+from certificates.policy import Kind
+
+
+class Subject(msgspec.Struct):
+    kind: Kind
+    code: str
+    name: str
+
+
+class CertificateOut(msgspec.Struct):
+    serial: str
+    kind: Kind
+    subject: Subject
+    status: Status
+    reason: str | None
+    status_changed_at: datetime
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    pdf_sha256: str | None
+    policy_version: str
+    is_demo: bool
+
+
+class IssueIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Kind
+    subject: str  # a USCC or an area code
+
+
+class StatusEntry(msgspec.Struct):
+    serial: str
+    status: Status
+    reason: str | None
+    changed_at: datetime
+
+
+class StatusList(msgspec.Struct):
+    generated_at: datetime
+    certificates: list[StatusEntry]
