@@ -164,6 +164,16 @@ async def issue(
     return issued
 
 
+async def holders(kind: Kind) -> set[str]:
+    """Subjects of a kind that hold a certificate now (active or on hold)."""
+    return {
+        str(code)
+        for code in await Certificate.filter(kind=kind, status__in=HELD).values_list(
+            "subject_code", flat=True
+        )
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StatusAt:
     status: Status

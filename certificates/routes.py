@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from certificates import issuance
+from certificates import issuance, sweep
 from certificates.models import Certificate
 from certificates.policy import policy_for
-from certificates.schemas import CertificateOut, IssueIn, StatusEntry, StatusList, Subject
+from certificates.schemas import (
+    CertificateOut,
+    DecisionIn,
+    IssueIn,
+    StatusEntry,
+    StatusList,
+    Subject,
+)
 from scoring import credit_store
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
@@ -55,6 +62,21 @@ class CertificateController(Controller):
             actor=require_principal(request).actor,
             policy=policy_for(settings.certificate_policy),
             credit_rules=credit_store.rules_for(settings.credit_rules),
+        )
+        return certificate_out(cert, await issuance.status_at(cert))
+
+    @post("/{serial:str}/{action:str}", opt=OFFICIALS, status_code=200)
+    async def decide(
+        self,
+        request: Request[Any, Any, State],
+        serial: Serial,
+        action: Annotated[Literal["revoke", "suspend", "reinstate"], PathParameter()],
+        data: JSONBody[DecisionIn],
+    ) -> CertificateOut:
+        """An official revokes (final), suspends or reinstates a certificate, with a reason
+        code and a note; audited, and shown on the certificate."""
+        cert = await sweep.decide(
+            serial, action, data.reason, data.note, actor=require_principal(request).actor
         )
         return certificate_out(cert, await issuance.status_at(cert))
 

@@ -46,3 +46,8 @@ class StatusEntry(msgspec.Struct):
 class StatusList(msgspec.Struct):
     generated_at: datetime
     certificates: list[StatusEntry]
+
+
+class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str  # a reason code, e.g. "false_advertising"
+    note: str = ""

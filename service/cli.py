@@ -376,6 +376,66 @@ def certificates_evaluate(kind: str | None, eligible_only: bool) -> None:
     click.echo(f"Policy {policy.version}. {totals or 'No subjects.'}")
 
 
+@certificates.command("issue")
+@click.argument("subjects", nargs=-1)
+@click.option("--kind", type=click.Choice(["merchant", "street", "scenic_spot"]), required=True)
+@click.option("--all-eligible", is_flag=True, help="Every eligible subject of the kind.")
+def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool) -> None:
+    """Issue certificates to eligible subjects (USCCs or area codes): all or none."""
+    from certificates import eligibility, issuance
+    from certificates.policy import Kind, policy_for
+    from scoring import credit_store
+
+    settings = _settings()
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+
+    async def run() -> list[str]:
+        chosen = list(subjects)
+        if all_eligible:
+            found = await eligibility.evaluate_all(policy, rules)
+            holding = await issuance.holders(Kind(kind))
+            chosen += [
+                e.code for e in found if e.kind == kind and e.eligible and e.code not in holding
+            ]
+        if not chosen:
+            return []
+        issued = await issuance.issue(
+            [issuance.Request(Kind(kind), s) for s in dict.fromkeys(chosen)],
+            actor=_cli_actor(),
+            policy=policy,
+            credit_rules=rules,
+        )
+        return [f"{c.serial} {c.subject_code} {c.subject_name}" for c in issued]
+
+    lines = _run_with_db(settings, run)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} certificate(s) issued.")
+
+
+@certificates.command("sweep")
+def certificates_sweep() -> None:
+    """Expire, revoke after grace, lift recovered holds, suspend failing areas."""
+    from certificates import sweep
+    from certificates.policy import policy_for
+    from scoring import credit_store
+
+    settings = _settings()
+    result = _run_with_db(
+        settings,
+        lambda: sweep.sweep(
+            actor=_cli_actor(),
+            policy=policy_for(settings.certificate_policy),
+            credit_rules=credit_store.rules_for(settings.credit_rules),
+        ),
+    )
+    click.echo(
+        f"Swept: {len(result.expired)} expired, {len(result.revoked)} revoked, "
+        f"{len(result.suspended)} suspended, {len(result.lifted)} reinstated."
+    )
+
+
 def _shown(value: object) -> str:
     if value is None:
         return "none"

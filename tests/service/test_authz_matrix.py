@@ -94,6 +94,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/certificates"): OFFICIALS,
     ("GET", "/api/v1/certificates/status-list"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
+    ("POST", "/api/v1/certificates/{serial:str}/{action:str}"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
@@ -114,6 +115,7 @@ PLACEHOLDERS = {
     "run_id": "999999",
     "token_id": "999999",
     "serial": "ZMD-2026-M-000001-X",
+    "action": "revoke",
 }
 
 

@@ -274,3 +274,18 @@ def test_restore_refuses_a_file_that_is_not_a_backup(demo_fx: Fangxin) -> None:
     assert result.returncode == 1
     assert "is not an SQLite backup" in result.stderr
     assert demo_fx.dump() == at_start
+
+
+def test_the_demo_certifies_then_evaluate_issue_and_sweep_report(demo_fx: Fangxin) -> None:
+    # The demo issued its eligible merchants and revoked one after a fine, via the listener.
+    assert demo_fx.query("SELECT status, count(*) FROM certificate GROUP BY status") == [
+        ("active", demo_fx.count("certificate") - 1),
+        ("revoked", 1),
+    ]
+    evaluated = demo_fx.ok("certificates", "evaluate", "--kind", "street")
+    assert "not eligible" in evaluated and "Policy 2026.1." in evaluated
+    # Every eligible merchant already holds one: nothing left to issue.
+    issued = demo_fx.ok("certificates", "issue", "--kind", "merchant", "--all-eligible")
+    assert "0 certificate(s) issued." in issued
+    swept = demo_fx.ok("certificates", "sweep")
+    assert swept.startswith("Swept: 0 expired")
