@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Request, get
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
-from certificates import eligibility
+from certificates import eligibility, issuance
+from certificates.models import Certificate, StatusChange
 from certificates.policy import Kind, policy_for
+from certificates.serials import is_valid
 from scoring import credit_store
-from service.security import OFFICIALS
+from service.security import OFFICIALS, PUBLIC
 from service.settings import Settings
 
 PAGE_SIZE = 50
@@ -53,3 +56,37 @@ async def eligibility_page(
 
 
 PAGES: list[ControllerRouterHandler] = [eligibility_page]
+
+
+@get("/verify/{serial:str}", opt=PUBLIC, include_in_schema=False)
+async def verify_page(
+    request: Request[Any, Any, State], serial: Annotated[str, PathParameter(max_length=40)]
+) -> Template:
+    """What a QR code on a certificate opens: each check, step by step, with the live status."""
+    settings: Settings = request.app.state.settings
+    policy = policy_for(settings.certificate_policy)
+    cert = await Certificate.get_or_none(serial=serial)
+    if cert is None:
+        return Template(
+            "certificates/verify.html",
+            context={"serial": serial, "cert": None, "well_formed": is_valid(serial)},
+            status_code=404,
+        )
+    state = await issuance.status_at(cert)
+    changes = await StatusChange.filter(certificate_id=cert.id).order_by("at", "id")
+    return Template(
+        "certificates/verify.html",
+        context={
+            "serial": serial,
+            "cert": cert,
+            "state": state,
+            "changes": changes,
+            "policy": policy,
+            "title": policy.title(cert.kind),
+            "now": datetime.now(UTC),
+            "well_formed": True,
+        },
+    )
+
+
+PAGES.append(verify_page)

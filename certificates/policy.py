@@ -51,6 +51,8 @@ class AreaRules:
 @dataclass(frozen=True, slots=True)
 class Policy:
     version: str
+    issuer_zh: str
+    issuer_en: str
     serial_prefix: str
     validity_years: int
     grace_days: int
@@ -87,6 +89,8 @@ class Policy:
         }
         return cls(
             version=str(raw["version"]),
+            issuer_zh=str(raw["issuer_zh"]),
+            issuer_en=str(raw["issuer_en"]),
             serial_prefix=str(raw["serial_prefix"]),
             validity_years=int(raw["validity_years"]),
             grace_days=int(raw["grace_days"]),

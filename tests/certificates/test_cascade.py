@@ -145,6 +145,17 @@ async def test_a_credit_drop_revokes_and_suspends_in_the_same_transaction(
     )
     assert again.status_code == 304
 
+    # The page the QR code opens, on a phone, in Chinese: each check and the live status.
+    page = await client.get(f"/verify/{merchant.serial}", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "已撤销" in page.text and "信用分低于标准" in page.text and "老王烩面馆" in page.text
+    assert "驻马店市市场监督管理局" in page.text
+    held = await client.get(f"/verify/{street.serial}", headers={"accept": "text/html"})
+    assert "已暂停" in held.text and "不再符合条件" in held.text
+    typo = merchant.serial[:-1] + ("A" if merchant.serial[-1] != "A" else "B")
+    missing = await client.get(f"/verify/{typo}", headers={"accept": "text/html"})
+    assert missing.status_code == 404 and "校验位不符" in missing.text
+
 
 async def test_a_failure_in_the_cascade_rolls_the_credit_event_back(
     client: httpx.AsyncClient,

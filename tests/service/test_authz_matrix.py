@@ -91,6 +91,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,
     ("GET", "/official/certificates/eligibility"): OFFICIALS,
+    ("GET", "/verify/{serial:str}"): PUBLIC,
     ("POST", "/api/v1/certificates"): OFFICIALS,
     ("GET", "/api/v1/certificates/status-list"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
