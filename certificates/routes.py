@@ -8,25 +8,44 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 
-from certificates import issuance, sweep
-from certificates.models import Certificate
+from certificates import documents, issuance, sweep, verification
+from certificates.documents import signer_config
+from certificates.models import Certificate, Status
 from certificates.policy import policy_for
 from certificates.schemas import (
     CertificateOut,
     DecisionIn,
     IssueIn,
+    PdfCheck,
     StatusEntry,
     StatusList,
     Subject,
 )
 from scoring import credit_store
-from service.security import OFFICIALS, PUBLIC, require_principal
+from service.models import Merchant, Role
+from service.security import OFFICIALS, PUBLIC, principal_of, require_principal
 from service.settings import Settings
 
 Serial = Annotated[str, PathParameter(max_length=32)]
+PDF_MAX_BYTES = 5 * 1024 * 1024  # a certificate is ~260 KB
+
+
+async def _may_see_inactive(request: Request[Any, Any, Any], cert: Certificate) -> bool:
+    """Officials see every certificate; a merchant its own, whatever their status."""
+    principal = principal_of(request)
+    if principal is None:
+        return False
+    if principal.role in (Role.OFFICIAL, Role.ADMIN):
+        return True
+    if principal.role == Role.MERCHANT and principal.merchant_id is not None:
+        own = await Merchant.get_or_none(id=principal.merchant_id)
+        return own is not None and own.uscc == cert.subject_code
+    return False
 
 
 def certificate_out(cert: Certificate, state: issuance.StatusAt) -> CertificateOut:
@@ -79,6 +98,41 @@ class CertificateController(Controller):
             serial, action, data.reason, data.note, actor=require_principal(request).actor
         )
         return certificate_out(cert, await issuance.status_at(cert))
+
+    @get("/{serial:str}/pdf", opt=PUBLIC, cache_control=None)
+    async def pdf(self, request: Request[Any, Any, State], serial: Serial) -> Response[bytes]:
+        """The signed PDF: the public may download an active certificate, a merchant its
+        own, officials any."""
+        settings: Settings = request.app.state.settings
+        cert = await issuance.get_certificate(serial)
+        state = await issuance.status_at(cert)
+        if state.status != Status.ACTIVE and not await _may_see_inactive(request, cert):
+            raise PermissionDeniedException(
+                f"{serial} is {state.status.value}: its PDF is not handed out"
+            )
+        content = await documents.pdf_of(cert, settings, policy_for(settings.certificate_policy))
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={
+                "content-disposition": f'inline; filename="{serial}.pdf"',
+                "cache-control": "no-store",
+            },
+        )
+
+    @post("/verify", opt=PUBLIC, status_code=200, request_max_body_size=PDF_MAX_BYTES)
+    async def verify_pdf(
+        self,
+        request: Request[Any, Any, State],
+        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> PdfCheck:
+        """Check an uploaded certificate PDF: signed by our issuing key and unchanged since,
+        byte for byte the file we issued, and its certificate's live status."""
+        settings: Settings = request.app.state.settings
+        content = await data.read()
+        return await verification.check_pdf(
+            content, signer_config(settings, policy_for(settings.certificate_policy))
+        )
 
     @get("/status-list", opt=PUBLIC, cache_control=None)
     async def status_list(self, request: Request[Any, Any, State]) -> Response[Any]:

@@ -51,3 +51,11 @@ class StatusList(msgspec.Struct):
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: str  # a reason code, e.g. "false_advertising"
     note: str = ""
+
+
+class PdfCheck(msgspec.Struct):
+    serial: str | None  # the certificate the file claims to be, when we can tell
+    signature_valid: bool  # signed, and the signed bytes unchanged
+    issued_by_us: bool  # signed with our issuing key
+    unaltered: bool  # byte for byte the file we issued
+    status: Status | None  # that certificate's live status

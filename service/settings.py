@@ -37,6 +37,9 @@ class Settings:
     credit_rules: Path | None = None
     # A city's own certification policy (same keys as certificates/policy.toml), else ours.
     certificate_policy: Path | None = None
+    # The issuing key as PKCS#12; without one, a key is generated into the data dir.
+    signing_p12: Path | None = None
+    signing_p12_password: str | None = None
 
     @property
     def production(self) -> bool:
@@ -170,6 +173,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_lockout_minutes=_positive_int(env, "FANGXIN_LOGIN_LOCKOUT_MINUTES", 15),
         credit_rules=_optional_file(env, "FANGXIN_CREDIT_RULES"),
         certificate_policy=_optional_file(env, "FANGXIN_CERTIFICATE_POLICY"),
+        signing_p12=_optional_file(env, "FANGXIN_SIGNING_P12"),
+        signing_p12_password=env.get("FANGXIN_SIGNING_P12_PASSWORD") or None,
     )
 
 

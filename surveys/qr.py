@@ -1,21 +1,20 @@
 """QR codes and printable posters that send a visitor to a survey for one target.
 
 The SVG is plain markup with no external references, so it can be inlined in pages and PDFs.
-Posters are rendered with WeasyPrint under a URL fetcher that refuses everything: a poster is
-printed and pasted on a wall, so it must not depend on, or leak requests to, any other machine.
+Posters are rendered by ``service.pdf`` (WeasyPrint, network refused).
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import jinja2
 import segno
 from markupsafe import Markup
+
+from service import pdf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -29,14 +28,6 @@ _env = jinja2.Environment(
 
 # ~8 px per module keeps a standalone SVG crisp on screens without being huge.
 _SVG_SCALE = 8
-
-_weasy_lock = threading.Lock()
-# (weasyprint.HTML, a refusing fetcher, FatalURLFetchingError); weasyprint ships no types.
-_weasy: tuple[Any, Any, type[BaseException]] | None = None
-
-
-class NetworkFetchRefused(RuntimeError):
-    """A poster tried to load a resource; everything it needs must be inline."""
 
 
 def survey_url(base_url: str, survey_slug: str, target: str) -> str:
@@ -64,28 +55,6 @@ def qr_svg(url: str) -> bytes:
     return out.getvalue()
 
 
-def _weasyprint() -> tuple[Any, Any, type[BaseException]]:
-    """WeasyPrint's pieces, imported on first use: the import alone costs ~0.5-0.9 s."""
-    global _weasy
-    if _weasy is None:
-        with _weasy_lock:
-            if _weasy is None:
-                from weasyprint import HTML  # type: ignore[import-untyped]
-                from weasyprint.urls import (  # type: ignore[import-untyped]
-                    FatalURLFetchingError,
-                    URLFetcher,
-                )
-
-                class _RefuseAll(URLFetcher):  # type: ignore[misc]
-                    def fetch(self, url: str, headers: object = None) -> Any:
-                        raise NetworkFetchRefused(f"poster tried to fetch {url[:100]!r}")
-
-                # fail_on_errors: a silently missing QR image would print a useless poster.
-                # The fetcher keeps no state when it refuses, so one instance serves all threads.
-                _weasy = (HTML, _RefuseAll(fail_on_errors=True), FatalURLFetchingError)
-    return _weasy
-
-
 def poster_pdf(
     *,
     title_zh: str,
@@ -100,7 +69,6 @@ def poster_pdf(
     Blocking (~0.1 s warm; the first call also imports WeasyPrint, ~1 s): run it in a thread or a
     process pool, never on the event loop.
     """
-    html_class, fetcher, fatal_fetch_error = _weasyprint()
     svg = qr_svg(url).decode("utf-8")
     # Safe to mark: segno escapes the only text it embeds (the URL, in <title>).
     html = _env.get_template("poster.html").render(
@@ -112,9 +80,4 @@ def poster_pdf(
         demo=demo,
         qr=Markup(svg),  # noqa: S704
     )
-    try:
-        pdf: bytes = html_class(string=html, url_fetcher=fetcher).write_pdf()
-    except fatal_fetch_error as exc:
-        # A BaseException in WeasyPrint: callers' `except Exception` would not see it.
-        raise NetworkFetchRefused(str(exc)) from exc.__cause__
-    return pdf
+    return pdf.render(html)

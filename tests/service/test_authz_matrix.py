@@ -95,6 +95,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/certificates"): OFFICIALS,
     ("GET", "/api/v1/certificates/status-list"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
+    ("GET", "/api/v1/certificates/{serial:str}/pdf"): PUBLIC,
+    ("POST", "/api/v1/certificates/verify"): PUBLIC,
     ("POST", "/api/v1/certificates/{serial:str}/{action:str}"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,

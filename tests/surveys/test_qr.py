@@ -18,6 +18,7 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
+from service.pdf import NetworkFetchRefused
 from surveys import qr
 
 URL = "http://127.0.0.1:8000/s/merchant/91411702MA44XYZ12K"
@@ -216,7 +217,7 @@ def test_poster_refuses_every_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
         autoescape=True,
     )
     monkeypatch.setattr(qr, "_env", env)
-    with pytest.raises(qr.NetworkFetchRefused, match=r"127\.0\.0\.1:9"):
+    with pytest.raises(NetworkFetchRefused, match=r"127\.0\.0\.1:9"):
         qr.poster_pdf(
             title_zh="调查",
             title_en="Survey",
