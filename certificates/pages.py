@@ -17,6 +17,7 @@ from certificates.models import Certificate, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
+from service.i18n import N_
 from service.security import OFFICIALS, PUBLIC
 from service.settings import Settings
 
@@ -58,6 +59,26 @@ async def eligibility_page(
 PAGES: list[ControllerRouterHandler] = [eligibility_page]
 
 
+# Labels marked for translation here and translated in the template only when shown: a
+# verify page is the busiest page of all, and each translation costs.
+STATUS_LABELS = {
+    "active": N_("Valid"),
+    "suspended": N_("Suspended"),
+    "revoked": N_("Revoked"),
+    "expired": N_("Expired"),
+}
+REASON_LABELS = {
+    "issued": N_("Issued"),
+    "credit_below_threshold": N_("Credit score fell below the standard"),
+    "credit_class_d": N_("Credit class D"),
+    "serious_violation_list": N_("Put on the serious violation list"),
+    "criteria_failed": N_("No longer meets the criteria"),
+    "criteria_recovered": N_("Meets the criteria again"),
+    "grace_expired": N_("Did not recover within the grace period"),
+    "validity_ended": N_("Validity ended"),
+}
+
+
 @get("/verify/{serial:str}", opt=PUBLIC, include_in_schema=False)
 async def verify_page(
     request: Request[Any, Any, State], serial: Annotated[str, PathParameter(max_length=40)]
@@ -85,6 +106,8 @@ async def verify_page(
             "title": policy.title(cert.kind),
             "now": datetime.now(UTC),
             "well_formed": True,
+            "statuses": STATUS_LABELS,
+            "reasons": REASON_LABELS,
         },
     )
 
