@@ -11,9 +11,10 @@ from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
+from tortoise.expressions import Q
 
 from certificates import eligibility, issuance
-from certificates.models import Certificate, StatusChange
+from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
@@ -113,3 +114,42 @@ async def verify_page(
 
 
 PAGES.append(verify_page)
+
+
+@get("/certificates", opt=PUBLIC, include_in_schema=False)
+async def certificates_page(
+    request: Request[Any, Any, State],
+    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    kind: Annotated[Kind | None, QueryParameter()] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+) -> Template:
+    """The public register: every certificate that stands (active or on hold), searchable by
+    name or serial, each linked to its live verification."""
+    settings: Settings = request.app.state.settings
+    policy = policy_for(settings.certificate_policy)
+    qs = Certificate.filter(status__in=[Status.ACTIVE, Status.SUSPENDED])
+    if kind:
+        qs = qs.filter(kind=kind)
+    if q:
+        qs = qs.filter(Q(subject_name__icontains=q) | Q(serial__icontains=q))
+    total = await qs.count()
+    rows = await qs.order_by("kind", "subject_name").offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    return Template(
+        "certificates/register.html",
+        context={
+            "rows": rows,
+            "titles": {k.value: policy.title(k) for k in Kind},
+            "statuses": STATUS_LABELS,
+            "q": q or "",
+            "kind": kind.value if kind else "",
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "query": urlencode(
+                {k: v for k, v in (("q", q), ("kind", kind.value if kind else None)) if v}
+            ),
+        },
+    )
+
+
+PAGES.append(certificates_page)

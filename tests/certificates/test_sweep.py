@@ -116,3 +116,20 @@ async def test_officials_revoke_suspend_and_reinstate_with_a_reason(
         "/api/v1/certificates/ZMD-2026-M-999999-X/revoke", json={"reason": "x"}
     )
     assert unknown.status_code == 404
+
+
+async def test_the_public_register_lists_standing_certificates(client: httpx.AsyncClient) -> None:
+    city = await make_city()
+    await _certificate(Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000005-G", T0)
+    gone = await _certificate(
+        Kind.MERCHANT, city.other_merchant, "天中超市", "ZMD-2026-M-000006-E", T0
+    )
+    await Certificate.filter(id=gone.id).update(status=Status.REVOKED)
+    page = await client.get("/certificates", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "老王烩面馆" in page.text and "天中超市" not in page.text  # revoked: off the register
+    assert 'href="/verify/ZMD-2026-M-000005-G"' in page.text
+    found = await client.get("/certificates", params={"q": "000005"})
+    assert "老王烩面馆" in found.text
+    none = await client.get("/certificates", params={"q": "不存在"})
+    assert "没有符合条件的证书" in none.text

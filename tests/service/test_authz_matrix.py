@@ -92,6 +92,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/credit"): OFFICIALS,
     ("GET", "/official/certificates/eligibility"): OFFICIALS,
     ("GET", "/verify/{serial:str}"): PUBLIC,
+    ("GET", "/certificates"): PUBLIC,
     ("POST", "/api/v1/certificates"): OFFICIALS,
     ("GET", "/api/v1/certificates/status-list"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
