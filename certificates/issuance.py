@@ -15,7 +15,7 @@ from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Evaluation, Kind, Policy
 from certificates.serials import KIND_CODES, make_serial, sequence_of
 from scoring.credit import Rules
-from service import audit
+from service import audit, outbox
 from service.audit import Actor
 from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
 
@@ -148,6 +148,17 @@ async def issue(
                 reason="issued",
                 actor=str(actor),
                 evidence={"criteria": cert.basis, "score_run": cert.score_run_id},
+            )
+            await outbox.enqueue(
+                tx,
+                "certificate.issued",
+                {
+                    "serial": cert.serial,
+                    "kind": cert.kind.value,
+                    "subject": cert.subject_code,
+                    "valid_until": cert.valid_until.isoformat(),
+                },
+                now=now,
             )
             issued.append(cert)
         await audit.record(

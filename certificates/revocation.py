@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from certificates import eligibility
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, Policy, evaluate_area, policy_for, revocation_reason
-from service import audit, events
+from service import audit, events, outbox
 from service.events import CreditChanged
 from service.models import Merchant
 
@@ -61,6 +61,20 @@ async def change_status(
         f"certificate.{new.value}",
         cert.serial,
         {"from": old.value, "reason": reason, **({"note": note} if note else {})},
+    )
+    await outbox.enqueue(
+        conn,
+        "certificate.status_changed",
+        {
+            "serial": cert.serial,
+            "kind": cert.kind.value,
+            "subject": cert.subject_code,
+            "from": old.value,
+            "to": new.value,
+            "reason": reason,
+            "at": at.isoformat(),
+        },
+        now=at,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,7 +41,7 @@ from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
-from service import db, i18n
+from service import db, i18n, outbox
 from service.errors import FangxinError
 from service.logs import configure_logging
 from service.middleware import RequestContextMiddleware, security_headers
@@ -196,11 +198,29 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     # collector's scans, whose full passes otherwise show up as latency spikes under load.
     gc.collect()
     gc.freeze()
+    deliverer = asyncio.create_task(_deliver_outbox(settings)) if settings.webhook_url else None
     try:
         yield
     finally:
+        if deliverer is not None:
+            deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliverer
         await db.close_db()
         await close_stores(app)
+
+
+OUTBOX_INTERVAL = 5.0  # seconds between delivery rounds
+
+
+async def _deliver_outbox(settings: Settings) -> None:
+    """Each worker delivers due notifications; claims keep two workers off one message."""
+    while True:
+        try:
+            await outbox.deliver_due(settings)
+        except Exception:  # a failing round must not end delivery for the process
+            log.exception("outbox delivery failed")
+        await asyncio.sleep(OUTBOX_INTERVAL)
 
 
 async def close_stores(app: Litestar) -> None:

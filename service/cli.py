@@ -442,6 +442,24 @@ def _shown(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+@main.group("outbox")
+def outbox_group() -> None:
+    """Notifications for other systems (the webhook)."""
+
+
+@outbox_group.command("deliver")
+def outbox_deliver() -> None:
+    """Post every due notification to FANGXIN_WEBHOOK_URL now (the service does it every 5 s)."""
+    from service import outbox
+
+    settings = _settings()
+    if not settings.webhook_url:
+        click.echo("FANGXIN_WEBHOOK_URL is not set: notifications are kept, not sent.", err=True)
+        sys.exit(2)
+    result = _run_with_db(settings, lambda: outbox.deliver_due(settings, limit=10_000))
+    click.echo(f"Delivered {result.delivered}; {result.failed} failed and will be retried.")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log."""

@@ -155,3 +155,21 @@ class AuditEvent(Model):
     class Meta:
         table = "audit_event"
         ordering = ("id",)
+
+
+class OutboxMessage(Model):
+    """A notification for other systems, written in the transaction of the change it reports
+    and delivered afterwards (at least once) to the configured webhook."""
+
+    id = fields.BigIntField(primary_key=True)
+    topic = fields.CharField(max_length=64)
+    payload: dict[str, object] = fields.JSONField()
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = (("delivered_at", "next_attempt_at"),)

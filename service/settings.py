@@ -40,6 +40,9 @@ class Settings:
     # The issuing key as PKCS#12; without one, a key is generated into the data dir.
     signing_p12: Path | None = None
     signing_p12_password: str | None = None
+    # Where status changes are posted (HMAC-SHA256 signed with the secret); unset: kept only.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @property
     def production(self) -> bool:
@@ -155,6 +158,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     base_url = _validate_http_url(
         "FANGXIN_BASE_URL", env.get("FANGXIN_BASE_URL") or "http://127.0.0.1:8000"
     )
+    webhook_raw = env.get("FANGXIN_WEBHOOK_URL")
+    webhook_url = _validate_http_url("FANGXIN_WEBHOOK_URL", webhook_raw) if webhook_raw else None
+    webhook_secret = env.get("FANGXIN_WEBHOOK_SECRET") or None
+    if webhook_url and (webhook_secret is None or len(webhook_secret) < 32):
+        raise SettingsError(
+            "FANGXIN_WEBHOOK_SECRET must be set (at least 32 characters) with FANGXIN_WEBHOOK_URL"
+        )
     app_env = env.get("FANGXIN_ENV") or "development"
     if app_env not in ENVIRONMENTS:
         raise SettingsError(
@@ -175,6 +185,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         certificate_policy=_optional_file(env, "FANGXIN_CERTIFICATE_POLICY"),
         signing_p12=_optional_file(env, "FANGXIN_SIGNING_P12"),
         signing_p12_password=env.get("FANGXIN_SIGNING_P12_PASSWORD") or None,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
     )
 
 

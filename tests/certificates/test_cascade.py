@@ -20,7 +20,7 @@ from scoring.credit_models import CreditEvent
 from service import events
 from service.errors import Conflict
 from service.events import CreditChanged
-from service.models import AuditEvent, Role
+from service.models import AuditEvent, OutboxMessage, Role
 from service.settings import Settings
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.test_pages import _responses
@@ -126,6 +126,8 @@ async def test_a_credit_drop_revokes_and_suspends_in_the_same_transaction(
     assert street.grace_until is not None
     assert street.grace_until - street.status_changed_at == timedelta(days=POLICY.grace_days)
     assert await AuditEvent.filter(action="certificate.revoked", subject=merchant.serial).exists()
+    topics = [str(t) for t in await OutboxMessage.all().values_list("topic", flat=True)]
+    assert topics == ["certificate.status_changed", "certificate.status_changed"]
 
     # Anyone sees it: the certificate now, the certificate before, and the status list.
     del client.headers["authorization"]
@@ -191,6 +193,7 @@ async def test_a_failure_in_the_cascade_rolls_the_credit_event_back(
     assert (await Certificate.get(id=cert.id)).status == Status.ACTIVE
     assert await CreditEvent.all().count() == 0
     assert not await AuditEvent.filter(action="certificate.revoked").exists()
+    assert await OutboxMessage.all().count() == 0  # the notification went with it
 
 
 async def test_officials_issue_over_the_api_and_are_told_why_not(

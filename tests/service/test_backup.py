@@ -14,7 +14,7 @@ from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind
 from scoring import runs
 from scoring.credit_models import Complaint, CreditEvent
-from service import audit
+from service import audit, outbox
 from service import db as dbm
 from service.accounts import create_token
 from service.audit import Actor
@@ -64,6 +64,7 @@ async def _fill(settings: Settings) -> None:
     await StatusChange.create(
         certificate=cert, at=now, new_status=Status.ACTIVE, reason="issued", actor="test"
     )
+    await outbox.enqueue(dbm.connection(), "certificate.issued", {"serial": cert.serial})
 
 
 async def _change_everything() -> None:
