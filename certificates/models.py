@@ -64,3 +64,35 @@ class StatusChange(Model):
     class Meta:
         table = "certificate_status_change"
         indexes = (("certificate_id", "at"),)
+
+
+class Decision(StrEnum):
+    UPHELD = "upheld"  # the holder is right: the certificate stands again
+    DISMISSED = "dismissed"
+
+
+class Reply(Model):
+    """A holder's reply to a revocation or suspension (an appeal), and the official decision.
+    Both are shown on the verify page beside the status they answer."""
+
+    id = fields.IntField(primary_key=True)
+    certificate: fields.ForeignKeyRelation[Certificate] = fields.ForeignKeyField(
+        "models.Certificate", related_name="replies", on_delete=fields.CASCADE
+    )
+    change: fields.ForeignKeyRelation[StatusChange] = fields.ForeignKeyField(
+        "models.StatusChange", related_name="replies", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    submitted_by = fields.CharField(max_length=100)
+    submitted_at = fields.DatetimeField()
+    decision = fields.CharEnumField(Decision, max_length=16, null=True)
+    decision_note = fields.TextField(default="")
+    decided_by = fields.CharField(max_length=100, null=True)
+    decided_at = fields.DatetimeField(null=True)
+
+    certificate_id: int
+    change_id: int
+
+    class Meta:
+        table = "certificate_reply"
+        unique_together = (("change_id",),)

@@ -14,7 +14,7 @@ from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q
 
 from certificates import eligibility, issuance
-from certificates.models import Certificate, Status, StatusChange
+from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
@@ -77,6 +77,7 @@ REASON_LABELS = {
     "criteria_recovered": N_("Meets the criteria again"),
     "grace_expired": N_("Did not recover within the grace period"),
     "validity_ended": N_("Validity ended"),
+    "appeal_upheld": N_("Reinstated on appeal"),
 }
 
 
@@ -96,6 +97,7 @@ async def verify_page(
         )
     state = await issuance.status_at(cert)
     changes = await StatusChange.filter(certificate_id=cert.id).order_by("at", "id")
+    answers = {r.change_id: r for r in await Reply.filter(certificate_id=cert.id)}
     return Template(
         "certificates/verify.html",
         context={
@@ -109,6 +111,7 @@ async def verify_page(
             "well_formed": True,
             "statuses": STATUS_LABELS,
             "reasons": REASON_LABELS,
+            "answers": answers,
         },
     )
 

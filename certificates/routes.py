@@ -13,22 +13,25 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 
-from certificates import documents, issuance, sweep, verification
+from certificates import documents, issuance, replies, sweep, verification
 from certificates.documents import signer_config
-from certificates.models import Certificate, Status
+from certificates.models import Certificate, Reply, Status
 from certificates.policy import policy_for
 from certificates.schemas import (
     CertificateOut,
     DecisionIn,
     IssueIn,
     PdfCheck,
+    ReplyDecisionIn,
+    ReplyIn,
+    ReplyOut,
     StatusEntry,
     StatusList,
     Subject,
 )
 from scoring import credit_store
 from service.models import Merchant, Role
-from service.security import OFFICIALS, PUBLIC, principal_of, require_principal
+from service.security import MERCHANTS, OFFICIALS, PUBLIC, principal_of, require_principal
 from service.settings import Settings
 
 Serial = Annotated[str, PathParameter(max_length=32)]
@@ -134,6 +137,27 @@ class CertificateController(Controller):
             content, signer_config(settings, policy_for(settings.certificate_policy))
         )
 
+    @post("/{serial:str}/replies", opt=MERCHANTS, status_code=201)
+    async def reply(
+        self, request: Request[Any, Any, State], serial: Serial, data: JSONBody[ReplyIn]
+    ) -> ReplyOut:
+        """The holder replies (appeals) within 21 days of a revocation or suspension; the
+        reply is published on the verify page."""
+        r = await replies.submit(serial, data.text, by=require_principal(request))
+        return _reply_out(r, serial)
+
+    @post("/replies/{reply_id:int}/decision", opt=OFFICIALS, status_code=200)
+    async def decide_reply(
+        self,
+        request: Request[Any, Any, State],
+        reply_id: Annotated[int, PathParameter()],
+        data: JSONBody[ReplyDecisionIn],
+    ) -> ReplyOut:
+        """An official upholds (the certificate stands again) or dismisses a reply, saying why."""
+        r = await replies.decide(reply_id, data.decision, data.note, by=require_principal(request))
+        cert = await Certificate.get(id=r.certificate_id)
+        return _reply_out(r, cert.serial)
+
     @get("/status-list", opt=PUBLIC, cache_control=None)
     async def status_list(self, request: Request[Any, Any, State]) -> Response[Any]:
         """Every certificate's serial and status, for other systems to mirror; answers 304 to
@@ -161,6 +185,18 @@ class CertificateController(Controller):
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         return certificate_out(cert, await issuance.status_at(cert, at))
+
+
+def _reply_out(r: Reply, serial: str) -> ReplyOut:
+    return ReplyOut(
+        r.id,
+        serial,
+        r.text,
+        r.submitted_at,
+        r.decision.value if r.decision else None,
+        r.decision_note,
+        r.decided_at,
+    )
 
 
 ROUTES = [CertificateController]

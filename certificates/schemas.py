@@ -59,3 +59,22 @@ class PdfCheck(msgspec.Struct):
     issued_by_us: bool  # signed with our issuing key
     unaltered: bool  # byte for byte the file we issued
     status: Status | None  # that certificate's live status
+
+
+class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+
+
+class ReplyDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    decision: str  # upheld or dismissed
+    note: str
+
+
+class ReplyOut(msgspec.Struct):
+    id: int
+    serial: str
+    text: str
+    submitted_at: datetime
+    decision: str | None
+    decision_note: str
+    decided_at: datetime | None

@@ -98,6 +98,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}/pdf"): PUBLIC,
     ("POST", "/api/v1/certificates/verify"): PUBLIC,
+    ("POST", "/api/v1/certificates/{serial:str}/replies"): MERCHANTS,
+    ("POST", "/api/v1/certificates/replies/{reply_id:int}/decision"): OFFICIALS,
     ("POST", "/api/v1/certificates/{serial:str}/{action:str}"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
@@ -120,6 +122,7 @@ PLACEHOLDERS = {
     "token_id": "999999",
     "serial": "ZMD-2026-M-000001-X",
     "action": "revoke",
+    "reply_id": "999999",
 }
 
 

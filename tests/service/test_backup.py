@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
-from certificates.models import Certificate, Status, StatusChange
+from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind
 from scoring import runs
 from scoring.credit_models import Complaint, CreditEvent
@@ -61,8 +61,11 @@ async def _fill(settings: Settings) -> None:
         valid_until=now,
         status_changed_at=now,
     )
-    await StatusChange.create(
+    change = await StatusChange.create(
         certificate=cert, at=now, new_status=Status.ACTIVE, reason="issued", actor="test"
+    )
+    await Reply.create(
+        certificate=cert, change=change, text="回应", submitted_by="test", submitted_at=now
     )
     await outbox.enqueue(dbm.connection(), "certificate.issued", {"serial": cert.serial})
 

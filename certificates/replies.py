@@ -1,0 +1,93 @@
+"""A holder's right to reply (appeal) and the official decision, as the best rating schemes
+give businesses: a reply within 21 days of a revocation or suspension, decided by an official,
+both published beside the status on the verify page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from certificates.models import Certificate, Decision, Reply, Status, StatusChange
+from certificates.policy import Kind
+from certificates.revocation import change_status
+from service import audit
+from service.accounts import Principal
+from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.models import Merchant, Role
+
+REPLY_DAYS = 21
+ANSWERABLE = (Status.REVOKED, Status.SUSPENDED)
+
+
+async def submit(serial: str, text: str, *, by: Principal, now: datetime | None = None) -> Reply:
+    """The holder replies to the latest revocation or suspension of its certificate."""
+    now = now or datetime.now(UTC)
+    if not text.strip() or len(text) > 2000:
+        raise InvalidInput(
+            "The reply cannot be recorded", [FieldError("text", "1–2000 characters")]
+        )
+    cert = await Certificate.get_or_none(serial=serial)
+    if cert is None:
+        raise NotFound(f"No certificate {serial}")
+    if by.role == Role.MERCHANT:
+        own = await Merchant.get_or_none(id=by.merchant_id) if by.merchant_id else None
+        if cert.kind != Kind.MERCHANT or own is None or own.uscc != cert.subject_code:
+            raise NotFound(f"No certificate {serial} of yours")
+    change = await StatusChange.filter(certificate_id=cert.id).order_by("-at", "-id").first()
+    if change is None or change.new_status not in ANSWERABLE:
+        raise Conflict(f"{serial} is {cert.status.value}: there is nothing to reply to")
+    if now - change.at > timedelta(days=REPLY_DAYS):
+        raise Conflict(f"The {REPLY_DAYS} days to reply to the {change.new_status.value} are over")
+    conn = connections.get("default")
+    async with in_transaction(conn.connection_name) as tx:
+        if await Reply.filter(change_id=change.id).using_db(tx).exists():
+            raise Conflict(f"{serial} already has a reply to this {change.new_status.value}")
+        reply = await Reply.create(
+            using_db=tx,
+            certificate_id=cert.id,
+            change_id=change.id,
+            text=text.strip(),
+            submitted_by=str(by.actor),
+            submitted_at=now,
+        )
+        await audit.record(tx, by.actor, "certificate.reply", serial, {"reply": reply.id})
+    return reply
+
+
+async def decide(
+    reply_id: int, decision: str, note: str, *, by: Principal, now: datetime | None = None
+) -> Reply:
+    """An official decides a reply. Upheld, the certificate stands again: the one way back
+    from a revocation, because the revocation itself was found wrong."""
+    now = now or datetime.now(UTC)
+    try:
+        verdict = Decision(decision)
+    except ValueError:
+        raise InvalidInput(
+            "The decision cannot be recorded", [FieldError("decision", "upheld or dismissed")]
+        ) from None
+    if not note.strip() or len(note) > 2000:
+        raise InvalidInput("Say why", [FieldError("note", "1–2000 characters")])
+    conn = connections.get("default")
+    async with in_transaction(conn.connection_name) as tx:
+        reply = await Reply.filter(id=reply_id).using_db(tx).select_for_update().first()
+        if reply is None:
+            raise NotFound(f"No reply {reply_id}")
+        if reply.decision is not None:
+            raise Conflict(f"Reply {reply_id} was already decided: {reply.decision.value}")
+        reply.decision = verdict
+        reply.decision_note = note.strip()
+        reply.decided_by = str(by.actor)
+        reply.decided_at = now
+        await reply.save(using_db=tx)
+        cert = await Certificate.filter(id=reply.certificate_id).using_db(tx).get()
+        await audit.record(
+            tx, by.actor, f"certificate.reply_{verdict.value}", cert.serial, {"reply": reply.id}
+        )
+        if verdict == Decision.UPHELD and cert.status in ANSWERABLE:
+            await change_status(
+                tx, cert, Status.ACTIVE, "appeal_upheld", at=now, actor=str(by.actor), note=note
+            )
+    return reply
