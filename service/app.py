@@ -33,15 +33,18 @@ import certificates
 import scoring
 import surveys
 from certificates import revocation
+from certificates import sweep as certificate_sweep
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from scoring import credit_store
 from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
 from service import db, i18n, outbox
+from service.audit import Actor
 from service.errors import FangxinError
 from service.logs import configure_logging
 from service.middleware import RequestContextMiddleware, security_headers
@@ -198,16 +201,44 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     # collector's scans, whose full passes otherwise show up as latency spikes under load.
     gc.collect()
     gc.freeze()
-    deliverer = asyncio.create_task(_deliver_outbox(settings)) if settings.webhook_url else None
+    tasks = [asyncio.create_task(_sweep_certificates(settings))]
+    if settings.webhook_url:
+        tasks.append(asyncio.create_task(_deliver_outbox(settings)))
     try:
         yield
     finally:
-        if deliverer is not None:
-            deliverer.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await deliverer
+                await task
         await db.close_db()
         await close_stores(app)
+
+
+SWEEP_INTERVAL = 3600.0  # seconds between certificate sweeps (expiry is by the day)
+SWEEP_FIRST = 60.0  # after start, so a restart loop does not sweep over and over
+
+
+async def _sweep_certificates(settings: Settings) -> None:
+    """The periodic sweep, in every worker: it takes a lock, so they take turns."""
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+    await asyncio.sleep(SWEEP_FIRST)
+    while True:
+        try:
+            result = await certificate_sweep.sweep(
+                actor=Actor("system", "sweep"), policy=policy, credit_rules=rules
+            )
+            log.info(
+                "certificates swept",
+                expired=len(result.expired),
+                revoked=len(result.revoked),
+                suspended=len(result.suspended),
+                lifted=len(result.lifted),
+            )
+        except Exception:  # a failing sweep must not end the schedule
+            log.exception("certificate sweep failed")
+        await asyncio.sleep(SWEEP_INTERVAL)
 
 
 OUTBOX_INTERVAL = 5.0  # seconds between delivery rounds

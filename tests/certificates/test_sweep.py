@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from certificates import sweep
 from certificates.models import Certificate, Status
@@ -133,3 +134,31 @@ async def test_the_public_register_lists_standing_certificates(client: httpx.Asy
     assert "老王烩面馆" in found.text
     none = await client.get("/certificates", params={"q": "不存在"})
     assert "没有符合条件的证书" in none.text
+
+
+async def test_the_service_sweeps_on_its_own_schedule(
+    app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from service import app as app_module
+    from tests.conftest import empty_database, make_app, serve_in_process
+
+    monkeypatch.setattr(app_module, "SWEEP_FIRST", 0.0)
+    await empty_database(app_settings)
+    async with serve_in_process(make_app(app_settings), "http://test"):
+        city = await make_city()
+        old = await _certificate(
+            Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2024-M-000009-8", T0
+        )
+        await Certificate.filter(id=old.id).update(
+            valid_until=datetime.now(UTC) - timedelta(days=1)
+        )
+        # The first sweep ran at start (nothing to do); run the loop's body once more by
+        # waiting for a second start: a fresh app sweeps at once.
+    async with serve_in_process(make_app(app_settings), "http://test"):
+        for _ in range(50):
+            if (await Certificate.get(id=old.id)).status == Status.EXPIRED:
+                break
+            await asyncio.sleep(0.1)
+        assert (await Certificate.get(id=old.id)).status_reason == "validity_ended"
