@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -10,7 +15,7 @@ import anyio
 from certificates.models import Certificate
 from certificates.policy import Policy
 from certificates.render import CertificateDoc, certificate_pdf
-from certificates.signing import SignerConfig, sign
+from certificates.signing import SignerConfig, ensure_key, sign
 from service.models import Merchant
 from service.settings import Settings
 
@@ -36,18 +41,13 @@ def _render_and_sign(doc: CertificateDoc, config: SignerConfig) -> bytes:
     return sign(certificate_pdf(doc), config)
 
 
-async def pdf_of(cert: Certificate, settings: Settings, policy: Policy) -> bytes:
-    """The certificate's signed PDF: from the store, or rendered and signed now (once)."""
-    if cert.pdf_sha256:
-        path = _path(settings, cert.pdf_sha256)
-        if path.exists():
-            return path.read_bytes()
+async def _doc(cert: Certificate, settings: Settings, policy: Policy) -> CertificateDoc:
     address = ""
     if cert.kind.value == "merchant":
         merchant = await Merchant.get_or_none(uscc=cert.subject_code)
         address = merchant.address if merchant else ""
     title_zh, title_en = policy.title(cert.kind)
-    doc = CertificateDoc(
+    return CertificateDoc(
         serial=cert.serial,
         kind=cert.kind.value,
         title_zh=title_zh,
@@ -64,13 +64,15 @@ async def pdf_of(cert: Certificate, settings: Settings, policy: Policy) -> bytes
         verify_url=verify_url(settings, cert.serial),
         demo=cert.is_demo,
     )
-    signed = await anyio.to_thread.run_sync(_render_and_sign, doc, signer_config(settings, policy))
+
+
+async def _keep(cert: Certificate, settings: Settings, signed: bytes) -> bytes:
+    """Store the signed file by its hash and record it; if another render was recorded
+    first, that one stands (each signature carries its own time, so the two files differ)."""
     sha256 = hashlib.sha256(signed).hexdigest()
     path = _path(settings, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(signed)
-    # Two first downloads at once: the first recorded file wins, the other is served that one
-    # (each signature carries its own time, so the two files differ).
     won = await Certificate.filter(id=cert.id, pdf_sha256=None).update(pdf_sha256=sha256)
     if not won:
         await cert.refresh_from_db(fields=["pdf_sha256"])
@@ -79,3 +81,53 @@ async def pdf_of(cert: Certificate, settings: Settings, policy: Policy) -> bytes
             return _path(settings, cert.pdf_sha256).read_bytes()
     cert.pdf_sha256 = sha256
     return signed
+
+
+def _render_batch(jobs: list[tuple[CertificateDoc, SignerConfig]]) -> list[bytes]:
+    return [_render_and_sign(doc, config) for doc, config in jobs]
+
+
+async def render_all(
+    certs: list[Certificate],
+    settings: Settings,
+    policy: Policy,
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 8,
+) -> int:
+    """Render and sign every certificate without a stored PDF, in a pool of one process per
+    core (WeasyPrint is imported once in each); ``progress`` hears how many are done."""
+    todo = [c for c in certs if not c.pdf_sha256]
+    if not todo:
+        return 0
+    config = signer_config(settings, policy)
+    if config.p12 is None:  # created here, before the workers could race to create it
+        ensure_key(config.folder, config.issuer_name)
+    docs = [(await _doc(c, settings, policy), config) for c in todo]
+    batches = [docs[i : i + chunk] for i in range(0, len(docs), chunk)]
+    done = 0
+    # spawn: a fork of a process running an event loop and database threads is not safe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
+        loop = asyncio.get_running_loop()
+        futures = [loop.run_in_executor(pool, _render_batch, b) for b in batches]
+        offset = 0
+        for batch, future in zip(batches, futures, strict=True):
+            for cert, signed in zip(todo[offset : offset + len(batch)], await future, strict=True):
+                await _keep(cert, settings, signed)
+            offset += len(batch)
+            done += len(batch)
+            if progress:
+                progress(len(batch))
+    return done
+
+
+async def pdf_of(cert: Certificate, settings: Settings, policy: Policy) -> bytes:
+    """The certificate's signed PDF: from the store, or rendered and signed now (once)."""
+    if cert.pdf_sha256:
+        path = _path(settings, cert.pdf_sha256)
+        if path.exists():
+            return path.read_bytes()
+    doc = await _doc(cert, settings, policy)
+    signed = await anyio.to_thread.run_sync(_render_and_sign, doc, signer_config(settings, policy))
+    return await _keep(cert, settings, signed)

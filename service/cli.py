@@ -391,6 +391,8 @@ def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool)
     rules = credit_store.rules_for(settings.credit_rules)
 
     async def run() -> list[str]:
+        from certificates import documents
+
         chosen = list(subjects)
         if all_eligible:
             found = await eligibility.evaluate_all(policy, rules)
@@ -406,6 +408,9 @@ def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool)
             policy=policy,
             credit_rules=rules,
         )
+        # Rendered now, in a process per core, so the first download is instant.
+        with click.progressbar(length=len(issued), label="Rendering PDFs", file=sys.stderr) as bar:
+            await documents.render_all(issued, settings, policy, progress=bar.update)
         return [f"{c.serial} {c.subject_code} {c.subject_name}" for c in issued]
 
     lines = _run_with_db(settings, run)

@@ -94,3 +94,31 @@ async def test_an_inactive_certificate_is_not_handed_to_the_public(
     assert (await client.get(f"/api/v1/certificates/{cert.serial}/pdf")).status_code in (401, 403)
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
     assert (await client.get(f"/api/v1/certificates/{cert.serial}/pdf")).status_code == 200
+
+
+async def test_a_batch_is_rendered_in_a_process_pool(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    from certificates import documents
+    from certificates.policy import Policy
+
+    city = await make_city()
+    now = datetime.now(UTC)
+    certs = [
+        await _certificate(Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000011-K", now),
+        await _certificate(
+            Kind.MERCHANT, city.other_merchant, "天中超市", "ZMD-2026-M-000012-I", now
+        ),
+        await _certificate(Kind.STREET, city.street, "解放路步行街", "ZMD-2026-ST-000011-X", now),
+    ]
+    ticks: list[int] = []
+    done = await documents.render_all(
+        certs, app_settings, Policy.load(), progress=ticks.append, chunk=2
+    )
+    assert done == 3 and sum(ticks) == 3 and ticks == [2, 1]
+    for cert in certs:
+        stored = await Certificate.get(id=cert.id)
+        assert stored.pdf_sha256
+        served = await client.get(f"/api/v1/certificates/{cert.serial}/pdf")
+        assert hashlib.sha256(served.content).hexdigest() == stored.pdf_sha256  # from the store
+    assert await documents.render_all(certs, app_settings, Policy.load()) == 0  # nothing left
