@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from litestar import Request, get
+from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import PathParameter, QueryParameter
-from litestar.response import Template
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, PathParameter, QueryParameter
+from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q
 
@@ -18,8 +19,9 @@ from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
+from service.errors import FangxinError
 from service.i18n import N_
-from service.security import OFFICIALS, PUBLIC
+from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
 PAGE_SIZE = 50
@@ -53,11 +55,44 @@ async def eligibility_page(
             "page": page,
             "pages": pages,
             "query": urlencode({"kind": kind.value, "show": show}),
+            "holders": await issuance.holders(kind),
+            "issued": request.query_params.get("issued"),
+            "error": request.query_params.get("error"),
         },
     )
 
 
-PAGES: list[ControllerRouterHandler] = [eligibility_page]
+@post("/official/certificates/issue", opt=OFFICIALS, include_in_schema=False, status_code=303)
+async def issue_form(
+    request: Request[Any, Any, State],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    """Issue to the subjects ticked on the eligibility page; all or none, then back to it."""
+    settings: Settings = request.app.state.settings
+    try:
+        kind = Kind(str(data.get("kind", "")))
+    except ValueError:
+        kind = Kind.MERCHANT
+    # One ticked box arrives as a string, several as a list.
+    ticked = data.get("subject") or []
+    subjects = [str(s) for s in (ticked if isinstance(ticked, list) else [ticked])]
+    back = f"/official/certificates/eligibility?kind={kind.value}"
+    if not subjects:
+        return Redirect(f"{back}&{urlencode({'error': 'none'})}", status_code=303)
+    try:
+        issued = await issuance.issue(
+            [issuance.Request(kind, s) for s in dict.fromkeys(subjects)],
+            actor=require_principal(request).actor,
+            policy=policy_for(settings.certificate_policy),
+            credit_rules=credit_store.rules_for(settings.credit_rules),
+        )
+    except FangxinError as exc:
+        message = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
+        return Redirect(f"{back}&{urlencode({'error': message[:500]})}", status_code=303)
+    return Redirect(f"{back}&issued={len(issued)}", status_code=303)
+
+
+PAGES: list[ControllerRouterHandler] = [eligibility_page, issue_form]
 
 
 # Labels marked for translation here and translated in the template only when shown: a

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
+import certificates
 from certificates import eligibility
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy
@@ -14,7 +16,7 @@ from scoring.models import UnitScore
 from scoring.schemas import ComplaintIn, CreditEventIn
 from service.models import Role
 from service.settings import Settings
-from tests.helpers import TEST_ACTOR, make_token
+from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
 from tests.scoring.test_pages import _responses
 from tests.surveys.conftest import make_city
 
@@ -116,3 +118,66 @@ async def test_officials_read_each_criterion_on_the_eligibility_page(
     assert "天中超市" in merchants.text
     bad = await client.get("/official/certificates/eligibility", params={"kind": "planet"})
     assert bad.status_code in (400, 422)
+
+
+async def test_an_official_issues_from_the_eligibility_page(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    from certificates import policy as policy_module
+    from certificates.models import Certificate
+
+    city = await make_city()
+    await _responses(city.merchant, 31, app_settings.secret_key)
+    await runs.run_now(runs.parse_params({}), app_settings, actor=TEST_ACTOR, publish=True)
+    await make_account("issuer", Role.OFFICIAL)
+    assert await login(client, "issuer") == 303
+    token = await csrf(client)
+    # Nothing ticked: back to the page with a message, nothing issued.
+    r = await client.post(
+        "/official/certificates/issue",
+        data={"_csrf_token": token, "kind": "merchant"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert "error=none" in r.headers.get("location", r.text), r.text
+    # An ineligible subject ticked (crafted form): refused, the reason shown, nothing issued.
+    r = await client.post(
+        "/official/certificates/issue",
+        data={"_csrf_token": token, "kind": "merchant", "subject": [city.other_merchant]},
+        follow_redirects=False,
+    )
+    page = await client.get(r.headers["location"])
+    assert "score" in page.text and await Certificate.all().count() == 0
+    assert policy_module.Policy.load().merchant.min_n == 30
+
+
+async def test_ticked_eligible_subjects_are_issued_from_the_page(
+    app_settings: Settings, tmp_path: Path
+) -> None:
+    from certificates.models import Certificate
+    from tests.conftest import empty_database, make_app, serve_in_process, with_env
+
+    # A city whose policy asks any published score: the test merchant qualifies.
+    lenient = tmp_path / "policy.toml"
+    text = (Path(certificates.__file__).parent / "policy.toml").read_text(encoding="utf-8")
+    lenient.write_text(text.replace("min_score = 80.0", "min_score = 0.0", 1), encoding="utf-8")
+    settings = with_env(app_settings, certificate_policy=lenient)
+    await empty_database(settings)
+    async with serve_in_process(make_app(settings), "http://test") as client:
+        city = await make_city()
+        await _responses(city.merchant, 31, settings.secret_key)
+        await runs.run_now(runs.parse_params({}), settings, actor=TEST_ACTOR, publish=True)
+        await make_account("issuer", Role.OFFICIAL)
+        assert await login(client, "issuer") == 303
+        page = await client.get("/official/certificates/eligibility", params={"kind": "merchant"})
+        assert f'name="subject" value="{city.merchant}"' in page.text
+        r = await client.post(
+            "/official/certificates/issue",
+            data={"_csrf_token": await csrf(client), "kind": "merchant", "subject": city.merchant},
+            follow_redirects=False,
+        )
+        assert r.headers["location"].endswith("issued=1")
+        cert = await Certificate.get(subject_code=city.merchant)
+        assert cert.issued_by == "account:issuer"
+        after = await client.get(r.headers["location"])
+        assert "已颁发 1 张证书" in after.text and "已持证" in after.text

@@ -91,6 +91,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,
     ("GET", "/official/certificates/eligibility"): OFFICIALS,
+    ("POST", "/official/certificates/issue"): OFFICIALS,
     ("GET", "/verify/{serial:str}"): PUBLIC,
     ("GET", "/certificates"): PUBLIC,
     ("POST", "/api/v1/certificates"): OFFICIALS,
