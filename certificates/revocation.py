@@ -135,6 +135,12 @@ class Revoker:
     async def _suspend_failing_areas(
         self, conn: BaseDBAsyncClient, merchant_ids: list[int], at: datetime
     ) -> None:
+        # Most credit changes touch no certified area: ask the cheap question first.
+        held = await Certificate.filter(
+            kind__in=[Kind.STREET, Kind.SCENIC_SPOT], status=Status.ACTIVE
+        ).using_db(conn)
+        if not held:
+            return
         area_ids = {
             a
             for pair in await Merchant.filter(id__in=merchant_ids)
@@ -144,11 +150,6 @@ class Revoker:
             if a is not None
         }
         if not area_ids:
-            return
-        held = await Certificate.filter(
-            kind__in=[Kind.STREET, Kind.SCENIC_SPOT], status=Status.ACTIVE
-        ).using_db(conn)
-        if not held:
             return
         facts = await eligibility.area_facts(conn, area_ids, at)
         by_code = {f.code: f for f in facts}
