@@ -7,6 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -37,7 +38,7 @@ from certificates import sweep as certificate_sweep
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from scoring import credit_store
+from scoring import complaints, credit_store
 from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
@@ -48,6 +49,7 @@ from service.audit import Actor
 from service.errors import FangxinError
 from service.logs import configure_logging
 from service.middleware import RequestContextMiddleware, security_headers
+from service.models import AuditEvent
 from service.pages import PAGES
 from service.routes import ROUTES
 from service.schemas import FieldErrorOut, Problem
@@ -201,7 +203,10 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     # collector's scans, whose full passes otherwise show up as latency spikes under load.
     gc.collect()
     gc.freeze()
-    tasks = [asyncio.create_task(_sweep_certificates(settings))]
+    tasks = [
+        asyncio.create_task(_sweep_certificates(settings)),
+        asyncio.create_task(_recompute_credit(settings)),
+    ]
     if settings.webhook_url:
         tasks.append(asyncio.create_task(_deliver_outbox(settings)))
     try:
@@ -239,6 +244,34 @@ async def _sweep_certificates(settings: Settings) -> None:
         except Exception:  # a failing sweep must not end the schedule
             log.exception("certificate sweep failed")
         await asyncio.sleep(SWEEP_INTERVAL)
+
+
+CREDIT_FIRST = 300.0  # seconds after start before the first look
+CREDIT_CHECK = 3600.0  # how often a worker looks whether a recompute is due
+CREDIT_EVERY = timedelta(hours=20)  # a recompute is due when the last is older than this
+
+
+async def _recompute_credit(settings: Settings) -> None:
+    """The daily credit job (time fades deductions): any worker starts it when the last one,
+    by the audit log, is older than CREDIT_EVERY; the credit lock keeps two from overlapping."""
+    rules = credit_store.rules_for(settings.credit_rules)
+    arrow_url = settings.database_url if settings.is_postgres else None
+    await asyncio.sleep(CREDIT_FIRST)
+    while True:
+        try:
+            last = await AuditEvent.filter(action="credit.recompute").order_by("-id").first()
+            if last is None or datetime.now(UTC) - last.at > CREDIT_EVERY:
+                result = await complaints.recompute(
+                    actor=Actor("system", "credit"), rules=rules, database_url=arrow_url
+                )
+                log.info(
+                    "credit recomputed",
+                    overdue_marked=result.overdue_marked,
+                    merchants_changed=result.merchants_changed,
+                )
+        except Exception:  # a failing run must not end the schedule
+            log.exception("credit recompute failed")
+        await asyncio.sleep(CREDIT_CHECK)
 
 
 OUTBOX_INTERVAL = 5.0  # seconds between delivery rounds

@@ -264,3 +264,23 @@ async def test_two_feeds_may_use_the_same_external_id(db: Settings) -> None:
     )
     assert await CreditEvent.filter(source="complaint:hotline").count() == 1
     assert await standing(M2) == (95.0, "A")
+
+
+async def test_the_service_recomputes_credit_when_the_last_run_is_old(
+    app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import app as app_module
+    from tests.conftest import empty_database, make_app, serve_in_process
+
+    monkeypatch.setattr(app_module, "CREDIT_FIRST", 0.0)
+    await empty_database(app_settings)
+    async with serve_in_process(make_app(app_settings), "http://test"):
+        for _ in range(50):
+            if await AuditEvent.filter(action="credit.recompute").exists():
+                break
+            await asyncio.sleep(0.1)
+        assert await AuditEvent.filter(action="credit.recompute").count() == 1
+    # A second start within the day: the last run is recent, nothing runs.
+    async with serve_in_process(make_app(app_settings), "http://test"):
+        await asyncio.sleep(0.5)
+        assert await AuditEvent.filter(action="credit.recompute").count() == 1
