@@ -46,7 +46,8 @@ class DemoReport:
             f"(screening flagged: {flags or 'none'}).",
             f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
             f"Credit: {self.complaints:,} complaints and {self.credit_events:,} credit events.",
-            f"Certificates: {self.certificates} issued, {self.revoked} revoked after a fine.",
+            f"Certificates: {self.certificates} issued, {self.revoked} revoked after a fine, "
+            "one suspended after mystery shopping.",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -82,7 +83,7 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     certificate is revoked by the listener, as it would be by a feed."""
     from datetime import UTC, datetime
 
-    from certificates import eligibility, issuance, revocation
+    from certificates import eligibility, issuance, revocation, sweep
     from certificates.policy import Kind, policy_for
     from scoring import credit_store
     from scoring.schemas import CreditEventIn
@@ -114,6 +115,12 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
         note="演示：价格欺诈",
     )
     await credit_store.ingest_events([fine], actor=actor, rules=rules, origin="demo")
+    # And one held by an official after mystery shopping: on hold until reinstated.
+    held = next((c for c in issued if c.kind == Kind.MERCHANT and c.id != merchant.id), None)
+    if held is not None:
+        await sweep.decide(
+            held.serial, "suspend", "mystery_shopping", "演示：暗访发现未明码标价", actor=actor
+        )
     return len(issued), 1
 
 

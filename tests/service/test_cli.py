@@ -277,10 +277,12 @@ def test_restore_refuses_a_file_that_is_not_a_backup(demo_fx: Fangxin) -> None:
 
 
 def test_the_demo_certifies_then_evaluate_issue_and_sweep_report(demo_fx: Fangxin) -> None:
-    # The demo issued its eligible merchants and revoked one after a fine, via the listener.
+    # The demo issued its eligible merchants, revoked one after a fine (via the listener) and
+    # suspended one after mystery shopping.
     assert demo_fx.query("SELECT status, count(*) FROM certificate GROUP BY status") == [
-        ("active", demo_fx.count("certificate") - 1),
+        ("active", demo_fx.count("certificate") - 2),
         ("revoked", 1),
+        ("suspended", 1),
     ]
     evaluated = demo_fx.ok("certificates", "evaluate", "--kind", "street")
     assert "not eligible" in evaluated and "Policy 2026.1." in evaluated
