@@ -27,6 +27,7 @@ from scoring.credit_models import Complaint, CreditEvent, CreditStanding
 from scoring.credit_store import start_state
 from scoring.models import RunStatus, ScoreRun, UnitScore
 from scoring.runs import current_run
+from service.db import connection
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 
 COMPLAINT_WINDOW = timedelta(days=365)
@@ -54,7 +55,7 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
     run = await current_run()
     start = start_state(credit_rules)
     merchants = await Merchant.filter(status=MerchantStatus.ACTIVE).values_list(
-        "id", "uscc", "name", "street_id", "scenic_spot_id"
+        "id", "uscc", "name"
     )
     standing = {
         r[0]: r[1:]
@@ -68,25 +69,10 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
         .group_by("merchant_id")
         .values_list("merchant_id", "last")
     )
-    certified: set[str] = {
-        str(code)
-        for code in await Certificate.filter(kind=Kind.MERCHANT, status=Status.ACTIVE).values_list(
-            "subject_code", flat=True
-        )
-    }
-    serious = {mid for mid, s in standing.items() if s[3]}
-    complaints: Counter[int] = Counter()
-    closed: Counter[int] = Counter()
-    for merchant_id, closed_at in await Complaint.filter(
-        received_at__gte=now - COMPLAINT_WINDOW
-    ).values_list("merchant_id", "closed_at"):
-        complaints[merchant_id] += 1
-        closed[merchant_id] += closed_at is not None
     scores = await _scores(run, Kind.MERCHANT.value)
 
     merchant_facts = []
-    per_area: dict[int, list[tuple[int, str]]] = {}
-    for mid, uscc, name, street_id, spot_id in merchants:
+    for mid, uscc, name in merchants:
         score, n = scores.get(uscc, (None, 0))
         credit = standing.get(mid, (start.score, start.risk_class, False, False))
         last = penalties.get(mid)
@@ -103,36 +89,15 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
                 last_major_penalty=_utc(last) if last else None,
             )
         )
-        for area_id in (street_id, spot_id):
-            if area_id is not None:
-                per_area.setdefault(area_id, []).append((mid, uscc))
-
-    area_facts = []
-    for kind, area_kind in (
-        (Kind.STREET, AreaKind.STREET),
-        (Kind.SCENIC_SPOT, AreaKind.SCENIC_SPOT),
-    ):
-        area_scores = await _scores(run, kind.value)
-        for area_id, code, name in (
-            await Area.filter(kind=area_kind).order_by("code").values_list("id", "code", "name_zh")
-        ):
-            members = per_area.get(area_id, [])
-            score, n = area_scores.get(code, (None, 0))
-            area_facts.append(
-                AreaFacts(
-                    kind=kind,
-                    code=code,
-                    name=name,
-                    score=score,
-                    n=n,
-                    active_merchants=len(members),
-                    certified_merchants=sum(1 for _, u in members if u in certified),
-                    serious_listed=sum(1 for m, _ in members if m in serious),
-                    complaints=sum(complaints[m] for m, _ in members),
-                    complaints_closed=sum(closed[m] for m, _ in members),
-                )
-            )
-    return Facts(run, merchant_facts, area_facts)
+    # Areas as the credit listener judges them, on the default connection here.
+    area_ids: set[int] = {
+        a
+        for (a,) in await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).values_list(
+            "id"
+        )
+    }
+    areas = await area_facts(connection(), area_ids, now)
+    return Facts(run, merchant_facts, areas)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -123,6 +123,7 @@ async def test_the_drill_down_lists_set_aside_responses_and_an_official_clears_o
     assert page.status_code == 200
     assert f"<td>{flagged.id}</td>" in page.text and "straightliner" in page.text
     assert page.text.count('src="data:image/svg+xml;base64,') >= 2  # distribution and trend
+    assert "<title>老王烩面馆</title>" in page.text  # the title holds the name, nothing else
     assert f'href="/official/credit/{city.merchant}"' in page.text
 
     token = await csrf(client)
