@@ -30,9 +30,8 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 from service import db, registry  # noqa: E402
 from service.audit import Actor  # noqa: E402
+from service.demo import area_ins, merchant_ins  # noqa: E402
 from service.demo_data import demo_areas, demo_merchants  # noqa: E402
-from service.models import AreaKind, MerchantCategory, MerchantStatus  # noqa: E402
-from service.schemas import AreaIn, MerchantIn  # noqa: E402
 from service.settings import load_settings  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
@@ -58,27 +57,9 @@ async def populate(env: dict[str, str], n_merchants: int, n_responses: int) -> d
     async with db.database(settings):
         t0 = time.perf_counter()
         areas = demo_areas()
-        await registry.import_area_structs(
-            [AreaIn(a.code, AreaKind(a.kind), a.name_zh, a.name_en, a.parent) for a in areas],
-            actor=ACTOR,
-        )
+        await registry.import_area_structs(area_ins(areas), actor=ACTOR)
         merchants = demo_merchants(areas, count=n_merchants)
-        await registry.import_merchant_structs(
-            [
-                MerchantIn(
-                    uscc=m.uscc,
-                    name=m.name,
-                    category=MerchantCategory(m.category),
-                    district=m.district,
-                    address=m.address,
-                    street=m.street,
-                    scenic_spot=m.scenic_spot,
-                    status=MerchantStatus(m.status),
-                )
-                for m in merchants
-            ],
-            actor=ACTOR,
-        )
+        await registry.import_merchant_structs(merchant_ins(merchants), actor=ACTOR)
         for path in default_files():
             await load_file(path, actor=ACTOR)
         timings["registry_s"] = time.perf_counter() - t0

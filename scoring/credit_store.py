@@ -112,8 +112,6 @@ def check_events(
     merchant_ids: dict[str, int],
     rules: Rules,
     now: datetime,
-    *,
-    field: str = "events",
 ) -> tuple[list[EventRow], list[FieldError]]:
     """Every item checked, every problem named by its index; rows only when all are good."""
     errors: list[FieldError] = []
@@ -121,7 +119,7 @@ def check_events(
     kinds = rules.kinds
     seen: dict[tuple[str, str], int] = {}
     for i, item in enumerate(items):
-        at = f"{field}[{i}]"
+        at = f"events[{i}]"
         bad: list[FieldError] = []
         merchant_id = merchant_ids.get(item.uscc)
         if merchant_id is None:
@@ -633,7 +631,6 @@ async def store_events(
     rules: Rules,
     now: datetime,
     *,
-    field: str = "events",
     extra_rescore: Collection[int] = (),
     usccs: dict[int, str] | None = None,
 ) -> EventsStored:
@@ -641,7 +638,7 @@ async def store_events(
     rescore the merchants concerned. Raises InvalidInput naming each refused item."""
     known = await sql.existing([r.key for r in rows])
     errors = [
-        FieldError(f"{field}[{i}].external_ref", "was already recorded with different content")
+        FieldError(f"events[{i}].external_ref", "was already recorded with different content")
         for i, r in enumerate(rows)
         if r.key in known and known[r.key].content() != r.content()
     ]

@@ -6,13 +6,14 @@ Rows go through the same validated import path as an operator's files, marked as
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tortoise.transactions import in_transaction
 
 from service import accounts, registry
 from service.audit import Actor
-from service.demo_data import demo_areas, demo_merchants
+from service.demo_data import DemoArea, DemoMerchant, demo_areas, demo_merchants
 from service.models import Account, Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
 from service.schemas import AreaIn, MerchantIn
 from service.settings import Settings
@@ -155,38 +156,39 @@ async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> 
     report.complaints, report.credit_events = loaded.complaints, loaded.events
 
 
+def area_ins(areas: Sequence[DemoArea]) -> list[AreaIn]:
+    """The demo areas as the registry's import takes them."""
+    return [AreaIn(a.code, AreaKind(a.kind), a.name_zh, a.name_en, a.parent) for a in areas]
+
+
+def merchant_ins(merchants: Sequence[DemoMerchant]) -> list[MerchantIn]:
+    """The demo merchants as the registry's import takes them."""
+    return [
+        MerchantIn(
+            uscc=m.uscc,
+            name=m.name,
+            category=MerchantCategory(m.category),
+            district=m.district,
+            address=m.address,
+            street=m.street,
+            scenic_spot=m.scenic_spot,
+            status=MerchantStatus(m.status),
+        )
+        for m in merchants
+    ]
+
+
 async def _load(actor: Actor) -> DemoReport:
     areas = demo_areas()
     merchants = demo_merchants(areas, count=DEMO_MERCHANTS)
     await registry.import_area_structs(
-        [
-            AreaIn(
-                code=a.code,
-                kind=AreaKind(a.kind),
-                name_zh=a.name_zh,
-                name_en=a.name_en,
-                parent=a.parent,
-            )
-            for a in areas
-        ],
+        area_ins(areas),
         actor=actor,
         is_demo=True,
         source="demo",
     )
     await registry.import_merchant_structs(
-        [
-            MerchantIn(
-                uscc=m.uscc,
-                name=m.name,
-                category=MerchantCategory(m.category),
-                district=m.district,
-                address=m.address,
-                street=m.street,
-                scenic_spot=m.scenic_spot,
-                status=MerchantStatus(m.status),
-            )
-            for m in merchants
-        ],
+        merchant_ins(merchants),
         actor=actor,
         is_demo=True,
         source="demo",

@@ -38,10 +38,6 @@ class CreditChanged:
     event_ids: tuple[int, ...]
     at: datetime
 
-    @property
-    def class_worsened(self) -> bool:
-        return self.new.risk_class > self.old.risk_class  # "A" < "B" < "C" < "D"
-
 
 E = TypeVar("E")
 Listener = Callable[[BaseDBAsyncClient, Sequence[Any]], Awaitable[None]]
