@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, get, post
 from litestar.datastructures import State
@@ -21,6 +21,7 @@ from certificates.serials import is_valid
 from scoring import credit_store
 from service.errors import FangxinError
 from service.i18n import N_
+from service.models import Area, AreaKind, Merchant
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
@@ -154,20 +155,44 @@ async def verify_page(
 PAGES.append(verify_page)
 
 
+@get("/verify", opt=PUBLIC, include_in_schema=False, status_code=303)
+async def verify_lookup(
+    serial: Annotated[str, QueryParameter(max_length=40)] = "",
+) -> Redirect:
+    """The home page's form: a typed serial, tidied, opens its verify page."""
+    typed = "".join(serial.split()).upper()
+    if not typed:
+        return Redirect("/#verify-h", status_code=303)
+    return Redirect(f"/verify/{quote(typed, safe='-')}", status_code=303)
+
+
+PAGES.append(verify_lookup)
+
+
 @get("/certificates", opt=PUBLIC, include_in_schema=False)
 async def certificates_page(
     request: Request[Any, Any, State],
     q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     kind: Annotated[Kind | None, QueryParameter()] = None,
+    district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    status: Annotated[Status | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
 ) -> Template:
-    """The public register: every certificate that stands (active or on hold), searchable by
-    name or serial, each linked to its live verification."""
+    """The public register: by default every certificate that stands (active or on hold);
+    revoked and expired ones on asking, since a withdrawal is public too. Searchable by name
+    or serial, filtered by kind, district and status, each linked to its live verification."""
     settings: Settings = request.app.state.settings
     policy = policy_for(settings.certificate_policy)
-    qs = Certificate.filter(status__in=[Status.ACTIVE, Status.SUSPENDED])
+    qs = Certificate.filter(status__in=[status] if status else [Status.ACTIVE, Status.SUSPENDED])
     if kind:
         qs = qs.filter(kind=kind)
+    if district:
+        # A certificate names its subject only: a merchant's district, or an area's parent.
+        in_district = [
+            *await Merchant.filter(district__code=district).values_list("uscc", flat=True),
+            *await Area.filter(parent__code=district).values_list("code", flat=True),
+        ]
+        qs = qs.filter(subject_code__in=[str(c) for c in in_district])
     if q:
         qs = qs.filter(Q(subject_name__icontains=q) | Q(serial__icontains=q))
     total = await qs.count()
@@ -180,11 +205,23 @@ async def certificates_page(
             "statuses": STATUS_LABELS,
             "q": q or "",
             "kind": kind.value if kind else "",
+            "district": district or "",
+            "status": status.value if status else "",
+            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
             "total": total,
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "query": urlencode(
-                {k: v for k, v in (("q", q), ("kind", kind.value if kind else None)) if v}
+                {
+                    k: v
+                    for k, v in (
+                        ("q", q),
+                        ("kind", kind.value if kind else None),
+                        ("district", district),
+                        ("status", status.value if status else None),
+                    )
+                    if v
+                }
             ),
         },
     )

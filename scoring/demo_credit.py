@@ -29,6 +29,7 @@ class DemoMerchantRef:
     uscc: str
     street: str | None
     active: bool
+    showcase: bool = False  # in a well-run demo area: no complaints, nothing against it
 
 
 @dataclass(slots=True)
@@ -47,7 +48,12 @@ def plan(merchants: Sequence[DemoMerchantRef], now: datetime, seed: int = SEED) 
     if not merchants:
         return out
     # A tenth of the merchants draw most complaints, as in any real register.
-    weights = [6.0 if rng.random() < 0.1 else 1.0 for _ in merchants]
+    weights = [
+        0.0 if m.showcase else w
+        for m, w in zip(
+            merchants, [6.0 if rng.random() < 0.1 else 1.0 for _ in merchants], strict=True
+        )
+    ]
     for n in range(COMPLAINTS_PER_YEAR * 2):
         m = rng.choices(merchants, weights=weights)[0]
         out.complaints.append(
@@ -57,6 +63,8 @@ def plan(merchants: Sequence[DemoMerchantRef], now: datetime, seed: int = SEED) 
     def event(
         m: DemoMerchantRef, kind: str, days_ago: float, source: str = "sfgs", **extra: str
     ) -> None:
+        if m.showcase and kind not in ("commendation", "credit_repaired"):
+            return  # drawn all the same, so that the rest of the city is unchanged
         out.events.append(
             CreditEventIn(
                 uscc=m.uscc,

@@ -22,7 +22,7 @@ RANKED_KINDS = ("street", "scenic_spot")
 MERCHANT_RESULTS = 30
 
 
-async def _area_rows(run_id: int, kind: str) -> list[dict[str, Any]]:
+async def area_rows(run_id: int, kind: str) -> list[dict[str, Any]]:
     rows = await UnitScore.filter(run_id=run_id, kind=kind).order_by("rank", "-score", "code")
     names = {a.code: a for a in await Area.filter(code__in=[r.code for r in rows])}
     return [{"unit": r, "area": names.get(r.code)} for r in rows]
@@ -64,7 +64,7 @@ async def scores_page(
         return Template("scoring/scores.html", context=context)
     context["params"] = Params.from_mapping(run.params)
     for k in (kind,) if kind else RANKED_KINDS:
-        rows = await _area_rows(run.id, k)
+        rows = await area_rows(run.id, k)
         context["tables"].append((k, rows, await _chart(rows)))
     if context["q"]:
         found = (

@@ -233,7 +233,7 @@ async def decide_flag_form(
 ) -> Redirect:
     """Confirm or clear a screening flag from the drill-down, then go back to it."""
     back = data.get("back", "")
-    if not back.startswith("/official/scores/"):
+    if not back.startswith("/official/scores/") and back != "/official/flags":
         back = "/official/scores"
     try:
         decision = FlagStatus(data.get("decision", ""))

@@ -112,7 +112,16 @@ def export_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
         buffer.write("\ufeff".encode())  # so that Excel reads the UTF-8 names
         frame.write_csv(buffer)
     elif fmt == "xlsx":
-        frame.write_excel(buffer, worksheet="scores")
+        # Excel has no time zones: instants are written as UTC wall-clock times.
+        zoned = [
+            name
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+        ]
+        frame = frame.with_columns(
+            pl.col(zoned).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        )
+        frame.write_excel(buffer, worksheet="data")
     else:
         frame.write_parquet(buffer)
     return buffer.getvalue()

@@ -51,6 +51,9 @@ from service.logs import configure_logging
 from service.middleware import RequestContextMiddleware, security_headers
 from service.models import AuditEvent
 from service.pages import PAGES
+from service.portal.home import PAGES as HOME_PAGES
+from service.portal.merchant import PAGES as MERCHANT_PAGES
+from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.routes import ROUTES
 from service.schemas import FieldErrorOut, Problem
 from service.security import (
@@ -353,6 +356,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *REVIEW_PAGES,
             *CREDIT_PAGES,
             *CERTIFICATE_PAGES,
+            *HOME_PAGES,
+            *MERCHANT_PAGES,
+            *OFFICIAL_PAGES,
             static,
         ],
         guards=[role_guard],

@@ -9,11 +9,18 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from service import accounts, registry
 from service.audit import Actor
-from service.demo_data import DemoArea, DemoMerchant, demo_areas, demo_merchants
+from service.demo_data import (
+    SHOWCASE_AREAS,
+    DemoArea,
+    DemoMerchant,
+    demo_areas,
+    demo_merchants,
+)
 from service.models import Account, Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
 from service.schemas import AreaIn, MerchantIn
 from service.settings import Settings
@@ -93,12 +100,13 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     revocation.register(policy)
     rules = credit_store.rules_for(settings.credit_rules)
     issued = []
-    # Merchants first: a street or scenic spot counts its certified merchants.
+    # Merchants first: a street or scenic spot counts its certified merchants. One eligible
+    # street is left waiting in the officials' queue.
     for kinds in ((Kind.MERCHANT,), (Kind.STREET, Kind.SCENIC_SPOT)):
         eligible = [
             issuance.Request(e.kind, e.code)
             for e in await eligibility.evaluate_all(policy, rules)
-            if e.eligible and e.kind in kinds
+            if e.eligible and e.kind in kinds and e.code != SHOWCASE_AREAS[2]
         ]
         if eligible:
             issued += await issuance.issue(
@@ -122,6 +130,28 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
         await sweep.decide(
             held.serial, "suspend", "mystery_shopping", "演示：暗访发现未明码标价", actor=actor
         )
+    # A certified area put on hold: one of its certified merchants is put on the serious
+    # violation list, which revokes the merchant's certificate and suspends the area's.
+    area = next((c for c in issued if c.subject_code == SHOWCASE_AREAS[1]), None)
+    if area is not None:
+        member = (
+            await Merchant.filter(
+                Q(street__code=area.subject_code) | Q(scenic_spot__code=area.subject_code),
+                uscc__in=[c.subject_code for c in issued if c.kind == Kind.MERCHANT],
+            )
+            .order_by("uscc")
+            .first()
+        )
+        if member is not None:
+            listing = CreditEventIn(
+                member.uscc,
+                "serious_list_added",
+                datetime.now(UTC).isoformat(),
+                "demo",
+                "demo-serious-1",
+                note="演示：列入严重违法失信名单",
+            )
+            await credit_store.ingest_events([listing], actor=actor, rules=rules, origin="demo")
     return len(issued), 1
 
 
@@ -145,10 +175,15 @@ async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> 
     from scoring import credit_store, demo_credit
 
     refs = [
-        demo_credit.DemoMerchantRef(uscc, street, status == MerchantStatus.ACTIVE)
-        for uscc, street, status in await Merchant.all()
+        demo_credit.DemoMerchantRef(
+            uscc,
+            street,
+            status == MerchantStatus.ACTIVE,
+            showcase=street in SHOWCASE_AREAS or spot in SHOWCASE_AREAS,
+        )
+        for uscc, street, spot, status in await Merchant.all()
         .order_by("uscc")
-        .values_list("uscc", "street__code", "status")
+        .values_list("uscc", "street__code", "scenic_spot__code", "status")
     ]
     loaded = await demo_credit.populate(
         refs, actor=actor, rules=credit_store.rules_for(settings.credit_rules)
@@ -194,7 +229,11 @@ async def _load(actor: Actor) -> DemoReport:
         source="demo",
     )
     report = DemoReport(loaded=True, areas=len(areas), merchants=len(merchants))
-    first_on_street = next(m for m in merchants if m.street and m.status == "active")
+    # The demo merchant trades on the street left for an official to certify: its page shows
+    # the street's certificate once one is issued.
+    first_on_street = next(
+        m for m in merchants if m.street == SHOWCASE_AREAS[2] and m.status == "active"
+    )
     for username, role, uscc in (
         ("demo-admin", Role.ADMIN, None),
         ("demo-official", Role.OFFICIAL, None),

@@ -1,9 +1,9 @@
-"""Public and sign-in pages of the shared core: the city home page, login and logout."""
+"""Sign-in pages of the shared core: login, logout and the account page."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from litestar import Request, get, post
@@ -12,11 +12,9 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from service import accounts, registry
+from service import accounts
 from service.errors import LoginFailed
 from service.i18n import _
-from service.models import Area, AreaKind, Merchant, MerchantStatus
-from service.registry import MerchantFilter, Page
 from service.security import (
     PUBLIC,
     SESSION_ACCOUNT_KEY,
@@ -37,45 +35,6 @@ def safe_next(value: str | None) -> str:
     if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
         return "/"
     return value
-
-
-@get("/", opt=PUBLIC, include_in_schema=False)
-async def home(
-    request: Request[object, object, State],
-    q: Annotated[str | None, QueryParameter(max_length=100)] = None,
-    page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
-) -> Template:
-    city = await Area.filter(kind=AreaKind.CITY).order_by("code").first()
-    areas = (
-        await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT])
-        .order_by("kind", "code")
-        .select_related("parent")
-    )
-    districts = await Area.filter(kind=AreaKind.DISTRICT).order_by("code")
-    merchant_count = await Merchant.filter(status=MerchantStatus.ACTIVE).count()
-    results: list[Any] = []
-    total = 0
-    query = (q or "").strip()
-    if query:
-        results, total = await registry.list_merchants(
-            Page(page, SEARCH_PAGE_SIZE), MerchantFilter(q=query)
-        )
-    return Template(
-        template_name="home.html",
-        context={
-            "city": city,
-            "districts": districts,
-            "streets": [a for a in areas if a.kind == AreaKind.STREET],
-            "scenic_spots": [a for a in areas if a.kind == AreaKind.SCENIC_SPOT],
-            "merchant_count": merchant_count,
-            "q": query,
-            "results": results,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // SEARCH_PAGE_SIZE)),
-            "district_names": {d.code: d for d in districts},
-        },
-    )
 
 
 @get("/login", opt=PUBLIC, include_in_schema=False)
@@ -126,4 +85,4 @@ async def account_page(request: Request[object, object, State]) -> Template:
     return Template(template_name="account.html", context={"who": principal_of(request)})
 
 
-PAGES: list[ControllerRouterHandler] = [home, login_form, login, logout, account_page]
+PAGES: list[ControllerRouterHandler] = [login_form, login, logout, account_page]

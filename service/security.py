@@ -50,6 +50,7 @@ SIGNED_IN = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)  # people, not machi
 OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN)
 ADMINS = allow(Role.ADMIN)
 MERCHANTS = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)
+MERCHANT_ONLY = allow(Role.MERCHANT)  # pages about "my" business: nobody else has one
 FEEDS = allow(Role.FEED, Role.OFFICIAL, Role.ADMIN)
 
 

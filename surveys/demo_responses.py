@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from service.db import connection
+from service.demo_data import SHOWCASE_AREAS
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 from surveys.models import FlagKind, Survey, SurveyVersion, TargetKind
 from surveys.questionnaire import SCALES, Question, VersionedQuestions
@@ -42,6 +43,11 @@ _POOR_SHARE = 0.085
 _POOR_RANGE = (0.05, 0.38)
 # A shop on a well-run street or in a well-run scenic spot tends to be better run too.
 _AREA_PULL = 0.3
+# Showcase areas (service.demo_data.SHOWCASE_AREAS) and their merchants: at least this good,
+# and at least this popular, so that their merchants pass n ≥ 30 within the year.
+_SHOWCASE_AREA_QUALITY = 0.95
+_SHOWCASE_QUALITY = 0.9
+_SHOWCASE_POPULARITY = 3.0
 
 # --- popularity and respondents -----------------------------------------------------------------
 
@@ -140,6 +146,7 @@ class DemoTarget:
     kind: TargetKind
     code: str  # merchant USCC or area code
     quality: float  # latent quality in [0, 1]: drives the answers
+    showcase: bool = False  # in a well-run demo area: good and much rated
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +214,11 @@ def plan_targets(
         if kind not in (TargetKind.STREET, TargetKind.SCENIC_SPOT):
             continue
         quality = rng.betavariate(*_AREA_BETA)
+        showcase = code in SHOWCASE_AREAS
+        if showcase:
+            quality = max(quality, _SHOWCASE_AREA_QUALITY)
         area_quality[code] = quality
-        targets.append(DemoTarget(TargetKind(kind), code, quality))
+        targets.append(DemoTarget(TargetKind(kind), code, quality, showcase))
     for uscc, street, spot in merchants:
         if rng.random() < _POOR_SHARE:
             own = rng.uniform(*_POOR_RANGE)
@@ -218,7 +228,10 @@ def plan_targets(
         quality = own
         if local:
             quality = (1 - _AREA_PULL) * own + _AREA_PULL * statistics.fmean(local)
-        targets.append(DemoTarget(TargetKind.MERCHANT, uscc, _clamp(quality)))
+        showcase = street in SHOWCASE_AREAS or spot in SHOWCASE_AREAS
+        if showcase:
+            quality = max(quality, _SHOWCASE_QUALITY + 0.05 * own)
+        targets.append(DemoTarget(TargetKind.MERCHANT, uscc, _clamp(quality), showcase))
     return targets
 
 
@@ -406,11 +419,15 @@ class _Identities:
 def _popularity(rng: random.Random, rated: Sequence[DemoTarget]) -> list[float]:
     weights = []
     for t in rated:
-        if t.kind == TargetKind.MERCHANT and rng.random() < _UNRATED_SHARE:
+        # Every draw is made for every target, so that showcasing leaves the rest unchanged.
+        unrated = t.kind == TargetKind.MERCHANT and rng.random() < _UNRATED_SHARE
+        if unrated and not t.showcase:
             weights.append(0.0)
             continue
         if t.kind == TargetKind.MERCHANT:
-            w = rng.lognormvariate(0.0, _POPULARITY_SIGMA)
+            w = rng.lognormvariate(0.0, _POPULARITY_SIGMA) if not unrated else 0.0
+            if t.showcase:
+                w = max(w, _SHOWCASE_POPULARITY)
         else:
             w = _AREA_POPULARITY * rng.lognormvariate(0.0, _AREA_POPULARITY_SIGMA)
         # Good places are a little more popular (and people like to praise them).

@@ -23,6 +23,7 @@ OFFICIALS = "officials"  # official, admin
 ADMINS = "admins"
 FEEDS = "feeds"  # feed, official, admin
 MERCHANTS = "merchants"  # merchant (its own records), official, admin
+MERCHANT_ONLY = "merchant_only"  # pages about the signed-in merchant itself
 
 ALLOWED: dict[str, set[str]] = {
     PUBLIC: {"anonymous", "merchant", "official", "admin", "feed"},
@@ -31,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     ADMINS: {"admin"},
     FEEDS: {"feed", "official", "admin"},
     MERCHANTS: {"merchant", "official", "admin"},
+    MERCHANT_ONLY: {"merchant"},
 }
 
 RULES: dict[tuple[str, str], str] = {
@@ -105,6 +107,14 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
+    ("GET", "/merchant"): MERCHANT_ONLY,
+    ("POST", "/merchant/certificates/{serial:str}/reply"): MERCHANT_ONLY,
+    ("GET", "/official"): OFFICIALS,
+    ("GET", "/official/flags"): OFFICIALS,
+    ("GET", "/official/appeals"): OFFICIALS,
+    ("POST", "/official/appeals/{reply_id:int}"): OFFICIALS,
+    ("GET", "/official/audit"): OFFICIALS,
+    ("GET", "/verify"): PUBLIC,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a

@@ -277,15 +277,22 @@ def test_restore_refuses_a_file_that_is_not_a_backup(demo_fx: Fangxin) -> None:
 
 
 def test_the_demo_certifies_then_evaluate_issue_and_sweep_report(demo_fx: Fangxin) -> None:
-    # The demo issued its eligible merchants, revoked one after a fine (via the listener) and
-    # suspended one after mystery shopping.
-    assert demo_fx.query("SELECT status, count(*) FROM certificate GROUP BY status") == [
-        ("active", demo_fx.count("certificate") - 2),
-        ("revoked", 1),
-        ("suspended", 1),
+    # The demo issued its eligible merchants and areas but one street, revoked one merchant
+    # after a fine (via the listener), suspended one after mystery shopping, and listed a
+    # merchant of a certified scenic spot as a serious violator: revoked, and the spot on hold.
+    assert demo_fx.query(
+        "SELECT kind, status, count(*) FROM certificate GROUP BY kind, status"
+    ) == [
+        ("merchant", "active", demo_fx.count("certificate") - 5),
+        ("merchant", "revoked", 2),
+        ("merchant", "suspended", 1),
+        ("scenic_spot", "active", 1),
+        ("scenic_spot", "suspended", 1),
     ]
     evaluated = demo_fx.ok("certificates", "evaluate", "--kind", "street")
     assert "not eligible" in evaluated and "Policy 2026.1." in evaluated
+    # The street left for an official to certify.
+    assert "street 411728-ST01 遂平县建设路商业街: eligible" in evaluated
     # Every eligible merchant already holds one: nothing left to issue.
     issued = demo_fx.ok("certificates", "issue", "--kind", "merchant", "--all-eligible")
     assert "0 certificate(s) issued." in issued

@@ -1,0 +1,329 @@
+"""The official's desk: the year's figures as the bureau reports them, the work waiting for a
+decision (a draft run, subjects to certify, holds running out, appeals, flagged responses),
+and the audit log. Each queue is a list that filters, paginates and exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+import anyio
+import polars as pl
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, PathParameter, QueryParameter
+from litestar.response import Redirect, Response, Template
+from litestar.types import ControllerRouterHandler
+from tortoise.functions import Count
+
+from certificates import eligibility, issuance, replies
+from certificates.models import Certificate, Reply, Status
+from certificates.pages import REASON_LABELS, STATUS_LABELS
+from certificates.policy import Kind, policy_for
+from scoring import charts, credit_figures, credit_store, drilldown, runs
+from scoring.credit_routes import figures_response
+from scoring.models import RunStatus, ScoreRun
+from service.errors import FangxinError
+from service.i18n import gettext
+from service.models import AuditEvent
+from service.security import OFFICIALS, require_principal
+from service.settings import Settings
+from surveys.models import FlagStatus, ResponseFlag
+from surveys.models import Response as SurveyResponse
+
+PAGE_SIZE = 50
+GRACE_WARNING = timedelta(days=7)  # holds ending this soon head the queue
+Export = Annotated[Literal["html", "csv", "xlsx"], QueryParameter()]
+
+
+@dataclass(frozen=True, slots=True)
+class YearFigures:
+    year: int
+    received: int
+    closed: int
+    closure_rate: float | None
+    disputed: float
+    recovered: float
+    responses: int
+    excluded: int
+
+    @property
+    def exclusion_rate(self) -> float | None:
+        return self.excluded / self.responses if self.responses else None
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+
+
+async def year_figures(year: int) -> YearFigures:
+    since, until = year_bounds(year)
+    frame = await credit_figures.complaints_report(
+        credit_figures.ComplaintQuery("year", None, since, until)
+    )
+    city = frame.filter(pl.col("district") == credit_figures.CITY_TOTAL).to_dicts()
+    row = city[0] if city else {}
+    window = SurveyResponse.filter(submitted_at__gte=since, submitted_at__lt=until)
+    return YearFigures(
+        year=year,
+        received=int(row.get("received") or 0),
+        closed=int(row.get("closed") or 0),
+        closure_rate=row.get("closure_rate"),
+        disputed=float(row.get("amount_disputed") or 0),
+        recovered=float(row.get("amount_recovered") or 0),
+        responses=await window.count(),
+        excluded=await window.filter(excluded=True).count(),
+    )
+
+
+async def certificate_counts() -> dict[str, int]:
+    rows = await Certificate.annotate(n=Count("id")).group_by("status").values("status", "n")
+    counts = dict.fromkeys((s.value for s in Status), 0)
+    counts.update({str(r["status"]): int(r["n"]) for r in rows})
+    return counts
+
+
+def _city_trend_chart(trend: list[dict[str, Any]]) -> str | None:
+    points = tuple(
+        (
+            t["run"].published_at.strftime("%Y-%m-%d"),
+            t["unit"].score,
+            t["unit"].ci_low,
+            t["unit"].ci_high,
+        )
+        for t in trend
+        if t["unit"].score is not None
+    )
+    if not points:
+        return None
+    return charts.trend_chart_uri(points, gettext("Satisfaction index"), gettext("Published"))
+
+
+@get("/official", opt=OFFICIALS, include_in_schema=False)
+async def desk(
+    request: Request[Any, Any, State],
+    year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
+) -> Template:
+    settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+    figures = await year_figures(year or now.year)
+    trend = await drilldown.trend("city", "city")  # the city is one unit, coded "city"
+    chart = await anyio.to_thread.run_sync(_city_trend_chart, trend)
+    policy = policy_for(settings.certificate_policy)
+    found = await eligibility.evaluate_all(policy, credit_store.rules_for(settings.credit_rules))
+    to_certify = {}
+    for kind in Kind:
+        held = await issuance.holders(kind)
+        to_certify[kind.value] = sum(
+            1 for e in found if e.kind == kind and e.eligible and e.code not in held
+        )
+    return Template(
+        "portal/desk.html",
+        context={
+            "figures": figures,
+            "city_unit": trend[-1]["unit"] if trend else None,
+            "trend_chart": chart,
+            "certificates": await certificate_counts(),
+            "drafts": await ScoreRun.filter(status=RunStatus.DRAFT).order_by("-created_at"),
+            "published": await runs.current_run(),
+            "to_certify": to_certify,
+            "titles": {k.value: policy.title(k) for k in Kind},
+            "holds": await Certificate.filter(status=Status.SUSPENDED)
+            .order_by("grace_until", "serial")
+            .limit(10),
+            "hold_count": await Certificate.filter(status=Status.SUSPENDED).count(),
+            "soon": now + GRACE_WARNING,
+            "appeals": await Reply.filter(decision=None).count(),
+            "flags": await ResponseFlag.filter(status=FlagStatus.RAISED).count(),
+            "statuses": STATUS_LABELS,
+        },
+    )
+
+
+def _page_of(total: int, page: int) -> tuple[int, int]:
+    pages = max(1, -(-total // PAGE_SIZE))
+    return min(page, pages), pages
+
+
+@get("/official/flags", opt=OFFICIALS, include_in_schema=False)
+async def flag_queue(
+    request: Request[Any, Any, State],
+    kind: Annotated[str | None, QueryParameter(max_length=24)] = None,
+    target: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    format: Export = "html",
+) -> Template | Response[Any]:
+    """Responses the screening set aside, waiting to be confirmed or cleared."""
+    qs = ResponseFlag.filter(status=FlagStatus.RAISED)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if target:
+        qs = qs.filter(response__target_code=target)
+    if format != "html":
+        rows = await qs.order_by("raised_at", "id").values(
+            "response_id",
+            "kind",
+            "detail",
+            "raised_at",
+            target_kind="response__target_kind",
+            target_code="response__target_code",
+        )
+        frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema=["response_id", "kind"])
+        return await figures_response(frame, format, "flags")
+    total = await qs.count()
+    page, pages = _page_of(total, page)
+    flags = (
+        await qs.order_by("raised_at", "id")
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .select_related("response")
+    )
+    query = {k: v for k, v in (("kind", kind), ("target", target)) if v}
+    return Template(
+        "portal/flags.html",
+        context={
+            "flags": flags,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "kind": kind or "",
+            "target": target or "",
+            "query": urlencode(query),
+            "error": request.query_params.get("error"),
+        },
+    )
+
+
+@get("/official/appeals", opt=OFFICIALS, include_in_schema=False)
+async def appeal_queue(
+    request: Request[Any, Any, State],
+    show: Annotated[Literal["open", "decided"], QueryParameter()] = "open",
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+) -> Template:
+    """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept."""
+    qs = Reply.filter(decision__isnull=show == "open")
+    total = await qs.count()
+    page, pages = _page_of(total, page)
+    rows = (
+        await qs.order_by("submitted_at", "id")
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .select_related("certificate", "change")
+    )
+    return Template(
+        "portal/appeals.html",
+        context={
+            "rows": rows,
+            "show": show,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "statuses": STATUS_LABELS,
+            "reasons": REASON_LABELS,
+            "error": request.query_params.get("error"),
+        },
+    )
+
+
+@post(
+    "/official/appeals/{reply_id:int}",
+    opt=OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
+)
+async def decide_appeal(
+    request: Request[Any, Any, State],
+    reply_id: Annotated[int, PathParameter()],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    try:
+        await replies.decide(
+            reply_id,
+            str(data.get("decision") or ""),
+            str(data.get("note") or ""),
+            by=require_principal(request),
+        )
+    except FangxinError as exc:
+        message = "; ".join(e.message for e in exc.errors) or exc.detail
+        return Redirect(f"/official/appeals?{urlencode({'error': message[:300]})}", status_code=303)
+    return Redirect("/official/appeals", status_code=303)
+
+
+@get("/official/audit", opt=OFFICIALS, include_in_schema=False)
+async def audit_log(
+    request: Request[Any, Any, State],
+    action: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    actor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    subject: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    since: Annotated[date | None, QueryParameter()] = None,
+    until: Annotated[date | None, QueryParameter()] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+    format: Export = "html",
+) -> Template | Response[Any]:
+    """Every recorded decision, newest first: filter by action (a prefix such as
+    ``certificate.``), actor, subject and days (UTC, both inclusive)."""
+    qs = AuditEvent.all()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if actor:
+        qs = qs.filter(actor__icontains=actor)
+    if subject:
+        qs = qs.filter(subject__icontains=subject)
+    if since:
+        qs = qs.filter(at__gte=datetime.combine(since, time(), UTC))
+    if until:
+        qs = qs.filter(at__lt=datetime.combine(until + timedelta(days=1), time(), UTC))
+    if format != "html":
+        rows = (
+            await qs.order_by("-id")
+            .limit(100_000)
+            .values("id", "at", "actor", "action", "subject", "details")
+        )
+        frame = pl.DataFrame(
+            [{**r, "details": str(r["details"])} for r in rows],
+            schema={
+                "id": pl.Int64,
+                "at": pl.Datetime("us", "UTC"),
+                "actor": pl.String,
+                "action": pl.String,
+                "subject": pl.String,
+                "details": pl.String,
+            },
+        )
+        return await figures_response(frame, format, "audit-log")
+    total = await qs.count()
+    page, pages = _page_of(total, page)
+    events = await qs.order_by("-id").offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    filters = {
+        "action": action,
+        "actor": actor,
+        "subject": subject,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    return Template(
+        "portal/audit.html",
+        context={
+            "rows": events,
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "filters": {k: v or "" for k, v in filters.items()},
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+            "actions": sorted(
+                {
+                    str(a)
+                    for a in await AuditEvent.all()
+                    .order_by("action")
+                    .distinct()
+                    .values_list("action", flat=True)
+                }
+            ),
+        },
+    )
+
+
+PAGES: list[ControllerRouterHandler] = [desk, flag_queue, appeal_queue, decide_appeal, audit_log]
