@@ -83,6 +83,7 @@ async def load_demo(
         run = await runs.run_now(runs.parse_params({}), settings, actor=actor, publish=True)
         report.score_run = run.id
         report.certificates, report.revoked = await _load_certificates(settings, actor)
+    await _merchant_account(report, actor)
     return report
 
 
@@ -229,19 +230,35 @@ async def _load(actor: Actor) -> DemoReport:
         source="demo",
     )
     report = DemoReport(loaded=True, areas=len(areas), merchants=len(merchants))
-    # The demo merchant trades on the street left for an official to certify: its page shows
-    # the street's certificate once one is issued.
-    first_on_street = next(
-        m for m in merchants if m.street == SHOWCASE_AREAS[2] and m.status == "active"
-    )
-    for username, role, uscc in (
-        ("demo-admin", Role.ADMIN, None),
-        ("demo-official", Role.OFFICIAL, None),
-        ("demo-merchant", Role.MERCHANT, first_on_street.uscc),
-    ):
-        password = secrets.token_urlsafe(12)
-        await accounts.create_account(
-            username, password, role, merchant_uscc=uscc, actor=actor, is_demo=True
-        )
-        report.accounts.append((username, role.value, password))
+    for username, role in (("demo-admin", Role.ADMIN), ("demo-official", Role.OFFICIAL)):
+        await _account(report, username, role, None, actor)
     return report
+
+
+async def _account(
+    report: DemoReport, username: str, role: Role, uscc: str | None, actor: Actor
+) -> None:
+    password = secrets.token_urlsafe(12)
+    await accounts.create_account(
+        username, password, role, merchant_uscc=uscc, actor=actor, is_demo=True
+    )
+    report.accounts.append((username, role.value, password))
+
+
+async def _merchant_account(report: DemoReport, actor: Actor) -> None:
+    """The demo merchant trades on the street left for an official to certify, and holds a
+    certificate of its own when one was issued there: its page then shows both."""
+    from certificates.models import Certificate, Status
+
+    on_street = (
+        await Merchant.filter(street__code=SHOWCASE_AREAS[2], status=MerchantStatus.ACTIVE)
+        .order_by("uscc")
+        .values_list("uscc", flat=True)
+    )
+    held = set(
+        await Certificate.filter(subject_code__in=on_street, status=Status.ACTIVE).values_list(
+            "subject_code", flat=True
+        )
+    )
+    uscc = next((str(u) for u in on_street if u in held), str(on_street[0]))
+    await _account(report, "demo-merchant", Role.MERCHANT, uscc, actor)
