@@ -6,22 +6,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
+import polars as pl
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q
 
-from certificates import eligibility, issuance
+from certificates import eligibility, issuance, sweep
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
+from scoring.credit_routes import figures_response
 from service.errors import FangxinError
 from service.i18n import N_
-from service.models import Area, AreaKind, Merchant
+from service.models import Area, AreaKind, Merchant, MerchantCategory
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
@@ -33,16 +35,44 @@ async def eligibility_page(
     request: Request[Any, Any, State],
     kind: Annotated[Kind, QueryParameter()] = Kind.MERCHANT,
     show: Annotated[Literal["all", "eligible", "failing"], QueryParameter()] = "all",
+    district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    area: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
-) -> Template:
+    format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+) -> Template | Response[Any]:
     """Every subject of a kind against the policy: each criterion's value, requirement and
-    result, so the reason for a yes or a no can be read, not guessed."""
+    result, so the reason for a yes or a no can be read, not guessed. Filtered by district,
+    street or scenic spot and category (merchants), and exported as CSV/XLSX."""
     settings: Settings = request.app.state.settings
     policy = policy_for(settings.certificate_policy)
     found = await eligibility.evaluate_all(policy, credit_store.rules_for(settings.credit_rules))
     of_kind = [e for e in found if e.kind == kind]
+    within = await _subjects_within(kind, district, area, category)
+    if within is not None:
+        of_kind = [e for e in of_kind if e.code in within]
     shown = [e for e in of_kind if show == "all" or (show == "eligible") == e.eligible]
+    if format != "html":
+        rows = [
+            {
+                "kind": e.kind.value,
+                "code": e.code,
+                "name": e.name,
+                "eligible": e.eligible,
+                **{f"{c.key}": None if c.value is None else str(c.value) for c in e.criteria},
+                **{f"{c.key}_passed": c.passed for c in e.criteria},
+            }
+            for e in shown
+        ]
+        return await figures_response(pl.DataFrame(rows), format, f"eligibility-{kind.value}")
     pages = max(1, -(-len(shown) // PAGE_SIZE))
+    filters = {
+        "kind": kind.value,
+        "show": show,
+        "district": district,
+        "area": area,
+        "category": category.value if category else None,
+    }
     return Template(
         "certificates/eligibility.html",
         context={
@@ -55,12 +85,41 @@ async def eligibility_page(
             "matching": len(shown),
             "page": page,
             "pages": pages,
-            "query": urlencode({"kind": kind.value, "show": show}),
+            "query": urlencode({k: v for k, v in filters.items() if v}),
+            "filters": {k: v or "" for k, v in filters.items()},
+            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "areas": await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by(
+                "code"
+            ),
+            "categories": [c.value for c in MerchantCategory],
             "holders": await issuance.holders(kind),
             "issued": request.query_params.get("issued"),
             "error": request.query_params.get("error"),
         },
     )
+
+
+async def _subjects_within(
+    kind: Kind, district: str | None, area: str | None, category: MerchantCategory | None
+) -> set[str] | None:
+    """The subject codes inside the filters, or None when nothing filters."""
+    if not (district or area or category):
+        return None
+    if kind == Kind.MERCHANT:
+        qs = Merchant.all()
+        if district:
+            qs = qs.filter(district__code=district)
+        if area:
+            qs = qs.filter(Q(street__code=area) | Q(scenic_spot__code=area))
+        if category:
+            qs = qs.filter(category=category)
+        return {str(u) for u in await qs.values_list("uscc", flat=True)}
+    areas = Area.filter(kind=kind.value)
+    if district:
+        areas = areas.filter(parent__code=district)
+    if area:
+        areas = areas.filter(code=area)
+    return {str(c) for c in await areas.values_list("code", flat=True)}
 
 
 @post("/official/certificates/issue", opt=OFFICIALS, include_in_schema=False, status_code=303)
@@ -114,7 +173,22 @@ REASON_LABELS = {
     "grace_expired": N_("Did not recover within the grace period"),
     "validity_ended": N_("Validity ended"),
     "appeal_upheld": N_("Reinstated on appeal"),
+    "mystery_shopping": N_("Found at fault by mystery shopping"),
+    "false_advertising": N_("False advertising"),
+    "price_fraud": N_("Price fraud"),
+    "unsafe_goods": N_("Unsafe or counterfeit goods"),
+    "complaints_unresolved": N_("Complaints left unresolved"),
+    "corrected": N_("Put right after inspection"),
 }
+# The codes an official picks from on the verify page (the API takes any code).
+OFFICIAL_REASONS = (
+    "mystery_shopping",
+    "false_advertising",
+    "price_fraud",
+    "unsafe_goods",
+    "complaints_unresolved",
+    "corrected",
+)
 
 
 @get("/verify/{serial:str}", opt=PUBLIC, include_in_schema=False)
@@ -148,6 +222,8 @@ async def verify_page(
             "statuses": STATUS_LABELS,
             "reasons": REASON_LABELS,
             "answers": answers,
+            "official_reasons": OFFICIAL_REASONS,
+            "error": request.query_params.get("error"),
         },
     )
 
@@ -167,6 +243,40 @@ async def verify_lookup(
 
 
 PAGES.append(verify_lookup)
+
+
+@post(
+    "/official/certificates/{serial:str}/decision",
+    opt=OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
+)
+async def decide_form(
+    request: Request[Any, Any, State],
+    serial: Annotated[str, PathParameter(max_length=40)],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    """An official suspends, revokes or reinstates from the verify page; a note is required,
+    since the decision changes a holder's standing in public."""
+    note = str(data.get("note") or "").strip()
+    back = f"/verify/{quote(serial, safe='-')}"
+    if not note:
+        return Redirect(f"{back}?{urlencode({'error': 'note'})}#decide", status_code=303)
+    try:
+        await sweep.decide(
+            serial,
+            str(data.get("action") or ""),
+            str(data.get("reason") or ""),
+            note,
+            actor=require_principal(request).actor,
+        )
+    except FangxinError as exc:
+        message = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
+        return Redirect(f"{back}?{urlencode({'error': message[:300]})}#decide", status_code=303)
+    return Redirect(back, status_code=303)
+
+
+PAGES.append(decide_form)
 
 
 @get("/certificates", opt=PUBLIC, include_in_schema=False)

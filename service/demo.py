@@ -83,7 +83,7 @@ async def load_demo(
         run = await runs.run_now(runs.parse_params({}), settings, actor=actor, publish=True)
         report.score_run = run.id
         report.certificates, report.revoked = await _load_certificates(settings, actor)
-    await _merchant_account(report, actor)
+        await _certified_demo_merchant()
     return report
 
 
@@ -230,8 +230,14 @@ async def _load(actor: Actor) -> DemoReport:
         source="demo",
     )
     report = DemoReport(loaded=True, areas=len(areas), merchants=len(merchants))
-    for username, role in (("demo-admin", Role.ADMIN), ("demo-official", Role.OFFICIAL)):
-        await _account(report, username, role, None, actor)
+    # The demo merchant trades on the street left for an official to certify.
+    on_street = next(m for m in merchants if m.street == SHOWCASE_AREAS[2] and m.status == "active")
+    for username, role, uscc in (
+        ("demo-admin", Role.ADMIN, None),
+        ("demo-official", Role.OFFICIAL, None),
+        ("demo-merchant", Role.MERCHANT, on_street.uscc),
+    ):
+        await _account(report, username, role, uscc, actor)
     return report
 
 
@@ -245,9 +251,9 @@ async def _account(
     report.accounts.append((username, role.value, password))
 
 
-async def _merchant_account(report: DemoReport, actor: Actor) -> None:
-    """The demo merchant trades on the street left for an official to certify, and holds a
-    certificate of its own when one was issued there: its page then shows both."""
+async def _certified_demo_merchant() -> None:
+    """Once certificates are issued, the demo merchant becomes one of its street's certified
+    merchants, so that its page shows a certificate of its own."""
     from certificates.models import Certificate, Status
 
     on_street = (
@@ -260,5 +266,7 @@ async def _merchant_account(report: DemoReport, actor: Actor) -> None:
             "subject_code", flat=True
         )
     )
-    uscc = next((str(u) for u in on_street if u in held), str(on_street[0]))
-    await _account(report, "demo-merchant", Role.MERCHANT, uscc, actor)
+    uscc = next((str(u) for u in on_street if u in held), None)
+    if uscc is not None:
+        merchant = await Merchant.get(uscc=uscc)
+        await Account.filter(username="demo-merchant").update(merchant_id=merchant.id)

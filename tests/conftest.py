@@ -51,6 +51,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = set(getattr(item, "fixturenames", ()))
         if names & DB_FIXTURES:
             item.add_marker(pytest.mark.db)
+    # The browser tests last: the slowest, and the only ones driving an event loop of their own.
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
 
 
 @pytest.fixture

@@ -137,8 +137,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[object]:
+    # Playwright's sync API keeps an event loop running in this thread while it is open:
+    # it is closed with the module, so that the async tests elsewhere get theirs.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

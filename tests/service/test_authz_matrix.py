@@ -115,6 +115,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/appeals/{reply_id:int}"): OFFICIALS,
     ("GET", "/official/audit"): OFFICIALS,
     ("GET", "/verify"): PUBLIC,
+    ("POST", "/official/certificates/{serial:str}/decision"): OFFICIALS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a

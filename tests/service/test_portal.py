@@ -201,3 +201,69 @@ async def test_the_register_filters_by_district_and_status(client: httpx.AsyncCl
     assert "天中超市" in revoked.text and "老王烩面馆" not in revoked.text
     elsewhere = await client.get("/certificates", params={"district": "411721"}, headers=HTML)
     assert "老王烩面馆" not in elsewhere.text
+
+
+async def test_an_official_suspends_from_the_verify_page_only_with_a_note(
+    client: httpx.AsyncClient,
+) -> None:
+    city = await make_city()
+    cert = await _certificate(
+        Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000007-C", datetime.now(UTC)
+    )
+    public = await client.get(f"/verify/{cert.serial}", headers=HTML)
+    assert 'id="decide"' not in public.text  # the public sees no decision form
+    await make_account("offi", Role.OFFICIAL)
+    await _signed_in(client, "offi")
+    page = await client.get(f"/verify/{cert.serial}", headers=HTML)
+    assert 'id="decide"' in page.text and 'value="suspend"' in page.text
+    action = f"/official/certificates/{cert.serial}/decision"
+    r = await client.post(action, data={"action": "suspend", "reason": "mystery_shopping"})
+    assert r.status_code == 303 and "error=note" in r.headers["location"]
+    assert (await Certificate.get(id=cert.id)).status == Status.ACTIVE
+    r = await client.post(
+        action, data={"action": "suspend", "reason": "mystery_shopping", "note": "暗访未明码标价"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/verify/{cert.serial}"
+    assert (await Certificate.get(id=cert.id)).status == Status.SUSPENDED
+    page = await client.get(f"/verify/{cert.serial}", headers=HTML)
+    assert "暗访发现问题" in page.text and "暗访未明码标价" in page.text
+    assert 'value="reinstate"' in page.text
+    audit = await AuditEvent.filter(subject=cert.serial).order_by("-id").first()
+    assert audit is not None and audit.actor.endswith("offi")
+
+
+async def test_who_qualifies_filters_by_place_and_category_and_exports(
+    client: httpx.AsyncClient,
+) -> None:
+    city = await make_city()
+    await make_account("offi", Role.OFFICIAL)
+    await _signed_in(client, "offi")
+    url = "/official/certificates/eligibility"
+
+    def codes(r: httpx.Response) -> list[str]:
+        return sorted(
+            row["code"] for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+        )
+
+    every = await client.get(url, params={"kind": "merchant", "format": "csv"})
+    assert every.status_code == 200
+    assert codes(every) == sorted([city.merchant, city.other_merchant])
+    rows = list(csv.DictReader(io.StringIO(every.content.decode("utf-8-sig"))))
+    assert {"eligible", "score", "score_passed", "credit_class"} <= set(rows[0])
+    assert all(r["eligible"] == "false" for r in rows)  # nobody has a published score
+    catering = await client.get(
+        url, params={"kind": "merchant", "category": "catering", "format": "csv"}
+    )
+    assert codes(catering) == [city.merchant]
+    on_street = await client.get(
+        url, params={"kind": "merchant", "area": city.street, "district": "411702", "format": "csv"}
+    )
+    assert codes(on_street) == sorted([city.merchant, city.other_merchant])
+    elsewhere = await client.get(
+        url, params={"kind": "merchant", "district": "411721"}, headers=HTML
+    )
+    assert city.merchant not in elsewhere.text
+    streets = await client.get(
+        url, params={"kind": "street", "district": "411702", "format": "xlsx"}
+    )
+    assert streets.status_code == 200 and streets.content[:2] == b"PK"
