@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import polars as pl
 from litestar import Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 
 from scoring import charts, credit_store, drilldown, review, runs
+from scoring.credit_routes import figures_response
 from scoring.models import ScoreRun, UnitScore
 from scoring.routes import compute_in_background
 from service import i18n
@@ -105,6 +107,23 @@ PAGES: list[ControllerRouterHandler] = [
 ]
 
 
+RANKING_COLUMNS = (
+    "parent",
+    "n",
+    "n_excluded",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "score",
+    "nps",
+    "nps_se",
+    "insufficient_data",
+    "rank",
+    "tie_group",
+)
+
+
 @get("/official/scores", opt=OFFICIALS, include_in_schema=False)
 async def rankings_page(
     request: Request[Any, Any, State],
@@ -115,12 +134,28 @@ async def rankings_page(
     area: Annotated[str | None, QueryParameter(max_length=32)] = None,
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
-) -> Template:
-    """The published run's rankings for officials, filtered by place and category."""
+    format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+) -> Template | Response[Any]:
+    """The published run's rankings for officials, filtered by place and category; the whole
+    filtered list as CSV/XLSX."""
     run = await runs.current_run()
     f = drilldown.RankingFilter(kind, district or None, area or None, category)
     rows: list[dict[str, Any]] = []
     total = 0
+    if format != "html":
+        everything = (await drilldown.ranking(run, f, 0, 1_000_000))[0] if run else []
+        frame = pl.DataFrame(
+            [
+                {
+                    "code": r["unit"].code,
+                    "name": r["name"],
+                    **{c: getattr(r["unit"], c) for c in RANKING_COLUMNS},
+                }
+                for r in everything
+            ],
+            schema_overrides={"score": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
+        )
+        return await figures_response(frame, format, f"rankings-{kind}")
     if run is not None:
         rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     districts = await Area.filter(kind=AreaKind.DISTRICT).order_by("code")

@@ -17,6 +17,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
+from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from certificates import eligibility, issuance, replies
@@ -28,7 +29,7 @@ from scoring.credit_routes import figures_response
 from scoring.models import RunStatus, ScoreRun
 from service.errors import FangxinError
 from service.i18n import gettext
-from service.models import AuditEvent
+from service.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
 from surveys.models import FlagStatus, ResponseFlag
@@ -153,15 +154,21 @@ async def flag_queue(
     request: Request[Any, Any, State],
     kind: Annotated[str | None, QueryParameter(max_length=24)] = None,
     target: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    area: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
 ) -> Template | Response[Any]:
-    """Responses the screening set aside, waiting to be confirmed or cleared."""
+    """Responses the screening set aside, waiting to be confirmed or cleared; filtered by
+    flag, target, district, street or scenic spot and merchant category."""
     qs = ResponseFlag.filter(status=FlagStatus.RAISED)
     if kind:
         qs = qs.filter(kind=kind)
     if target:
         qs = qs.filter(response__target_code=target)
+    if district or area or category:
+        qs = qs.filter(response__target_code__in=await _targets_within(district, area, category))
     if format != "html":
         rows = await qs.order_by("raised_at", "id").values(
             "response_id",
@@ -181,10 +188,28 @@ async def flag_queue(
         .limit(PAGE_SIZE)
         .select_related("response")
     )
-    query = {k: v for k, v in (("kind", kind), ("target", target)) if v}
+    query = {
+        k: v
+        for k, v in (
+            ("kind", kind),
+            ("target", target),
+            ("district", district),
+            ("area", area),
+            ("category", category.value if category else None),
+        )
+        if v
+    }
     return Template(
         "portal/flags.html",
         context={
+            "district": district or "",
+            "area": area or "",
+            "category": category.value if category else "",
+            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "areas": await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by(
+                "code"
+            ),
+            "categories": [c.value for c in MerchantCategory],
             "flags": flags,
             "total": total,
             "page": page,
@@ -195,6 +220,29 @@ async def flag_queue(
             "error": request.query_params.get("error"),
         },
     )
+
+
+async def _targets_within(
+    district: str | None, area: str | None, category: MerchantCategory | None
+) -> list[str]:
+    """Survey target codes inside the filters: merchants, and (without a category) the
+    streets and scenic spots themselves."""
+    merchants = Merchant.all()
+    if district:
+        merchants = merchants.filter(district__code=district)
+    if area:
+        merchants = merchants.filter(Q(street__code=area) | Q(scenic_spot__code=area))
+    if category:
+        merchants = merchants.filter(category=category)
+    codes = [str(u) for u in await merchants.values_list("uscc", flat=True)]
+    if not category:
+        areas = Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT])
+        if district:
+            areas = areas.filter(parent__code=district)
+        if area:
+            areas = areas.filter(code=area)
+        codes += [str(c) for c in await areas.values_list("code", flat=True)]
+    return codes
 
 
 @get("/official/appeals", opt=OFFICIALS, include_in_schema=False)

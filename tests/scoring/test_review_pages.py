@@ -72,6 +72,14 @@ async def test_rankings_filter_by_place_and_drill_down_to_a_unit(
     assert "天中超市" in page.text and "老王烩面馆" not in page.text  # only the retail one
     page = await client.get("/official/scores", params={"kind": "merchant", "area": city.street})
     assert "天中超市" in page.text and "老王烩面馆" in page.text
+    exported = await client.get(
+        "/official/scores", params={"kind": "merchant", "category": "retail", "format": "csv"}
+    )
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("code,name,parent,n,") and len(lines) == 2
+    assert lines[1].startswith(f"{city.other_merchant},天中超市,{city.street},20,")
+    xlsx = await client.get("/official/scores", params={"kind": "street", "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     unit = await client.get(f"/official/scores/merchant/{city.merchant}")
     assert unit.status_code == 200
     assert "老王烩面馆" in unit.text and "回答分布" in unit.text

@@ -13,6 +13,7 @@ from certificates.policy import Kind
 from scoring.credit_models import Complaint, ComplaintStatus
 from service.models import AuditEvent, Role
 from service.portal.merchant import compare
+from service.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.surveys.conftest import make_city
@@ -267,3 +268,47 @@ async def test_who_qualifies_filters_by_place_and_category_and_exports(
         url, params={"kind": "street", "district": "411702", "format": "xlsx"}
     )
     assert streets.status_code == 200 and streets.content[:2] == b"PK"
+
+
+async def test_the_flag_queue_filters_by_place_exports_and_decides(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag
+    from tests.scoring.test_pages import _responses
+
+    city = await make_city()
+    await _responses(city.merchant, 2, app_settings.secret_key)
+    await _responses(city.other_merchant, 1, app_settings.secret_key)
+    for r in await Response.all().order_by("id"):
+        await ResponseFlag.create(response=r, kind=FlagKind.SPEEDER, detail="8 s")
+    await make_account("offi", Role.OFFICIAL)
+    await _signed_in(client, "offi")
+
+    def targets(r: httpx.Response) -> list[str]:
+        rows = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+        return sorted(row["target_code"] for row in rows)
+
+    url = "/official/flags"
+    every = await client.get(url, params={"format": "csv"})
+    assert targets(every) == sorted([city.merchant, city.merchant, city.other_merchant])
+    retail = await client.get(url, params={"category": "retail", "format": "csv"})
+    assert targets(retail) == [city.other_merchant]
+    here = await client.get(
+        url, params={"district": "411702", "area": city.street, "format": "csv"}
+    )
+    assert len(targets(here)) == 3
+    elsewhere = await client.get(url, params={"district": "411721", "format": "csv"})
+    assert targets(elsewhere) == []
+    page = await client.get(url, params={"category": "retail"}, headers=HTML)
+    assert "1 份问卷待处理" in page.text
+
+    first = await ResponseFlag.filter(response__target_code=city.other_merchant).first()
+    assert first is not None
+    decided = await client.post(
+        f"/official/flags/{first.response_id}/speeder",
+        data={"decision": "confirmed", "reason": "8 秒答完", "back": "/official/flags"},
+    )
+    assert decided.status_code == 303
+    assert decided.headers["location"].startswith("/official/flags")
+    assert (await ResponseFlag.get(id=first.id)).status == FlagStatus.CONFIRMED
+    assert targets(await client.get(url, params={"category": "retail", "format": "csv"})) == []
