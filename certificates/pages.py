@@ -9,20 +9,20 @@ from urllib.parse import quote, urlencode
 import polars as pl
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q
 
-from certificates import eligibility, issuance, sweep
+from certificates import eligibility, issuance, sweep, verify_cache
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
 from scoring.credit_routes import figures_response
 from service.errors import FangxinError
-from service.i18n import N_
+from service.i18n import N_, current_locale
 from service.models import Area, AreaKind, Merchant, MerchantCategory
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
@@ -194,10 +194,19 @@ OFFICIAL_REASONS = (
 @get("/verify/{serial:str}", opt=PUBLIC, include_in_schema=False)
 async def verify_page(
     request: Request[Any, Any, State], serial: Annotated[str, PathParameter(max_length=40)]
-) -> Template:
+) -> Template | Response[bytes]:
     """What a QR code on a certificate opens: each check, step by step, with the live status."""
     settings: Settings = request.app.state.settings
     policy = policy_for(settings.certificate_policy)
+    now = datetime.now(UTC)
+    # A plain scan by the public: the page is served as rendered for this very state.
+    plain = request.scope.get("user") is None and set(request.query_params) <= {"lang"}
+    state_now = await verify_cache.fingerprint(serial, now) if plain else None
+    key = (serial, current_locale())
+    if state_now is not None:
+        kept = verify_cache.PAGES.get(key, state_now)
+        if kept is not None:
+            return Response(kept, media_type=MediaType.HTML)
     cert = await Certificate.get_or_none(serial=serial)
     if cert is None:
         return Template(
@@ -208,24 +217,30 @@ async def verify_page(
     state = await issuance.status_at(cert)
     changes = await StatusChange.filter(certificate_id=cert.id).order_by("at", "id")
     answers = {r.change_id: r for r in await Reply.filter(certificate_id=cert.id)}
-    return Template(
-        "certificates/verify.html",
-        context={
-            "serial": serial,
-            "cert": cert,
-            "state": state,
-            "changes": changes,
-            "policy": policy,
-            "title": policy.title(cert.kind),
-            "now": datetime.now(UTC),
-            "well_formed": True,
-            "statuses": STATUS_LABELS,
-            "reasons": REASON_LABELS,
-            "answers": answers,
-            "official_reasons": OFFICIAL_REASONS,
-            "error": request.query_params.get("error"),
-        },
-    )
+    context = {
+        "serial": serial,
+        "cert": cert,
+        "state": state,
+        "changes": changes,
+        "policy": policy,
+        "title": policy.title(cert.kind),
+        "now": now,
+        "well_formed": True,
+        "statuses": STATUS_LABELS,
+        "reasons": REASON_LABELS,
+        "answers": answers,
+        "official_reasons": OFFICIAL_REASONS,
+        "error": request.query_params.get("error"),
+    }
+    if state_now is None:
+        return Template("certificates/verify.html", context=context)
+    # Rendered as Litestar would, minus the form token an anonymous page does not carry.
+    engine = request.app.template_engine
+    assert engine is not None  # configured in service.app
+    template = engine.get_template("certificates/verify.html")
+    page = template.render(**context, request=request, csrf_input="", csrf_token="").encode()
+    verify_cache.PAGES.put(key, state_now, page)
+    return Response(page, media_type=MediaType.HTML)
 
 
 PAGES.append(verify_page)
