@@ -29,6 +29,7 @@ SIGNATURE_FIELD = "FangxinIssuer"
 KEY_FILE = "issuer-key.pem"
 CERT_FILE = "issuer-cert.pem"
 CERT_YEARS = 10
+RESERVED_BYTES = 4096  # for the signature container made with our generated key
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,13 @@ def sign(pdf: bytes, config: SignerConfig) -> bytes:
         field_name=SIGNATURE_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    out = signers.PdfSigner(meta, signer=_signer(config)).sign_pdf(writer)  # type: ignore[arg-type]
+    # Our own P-256 key's signature container is about 1.2 KB: reserving room for it spares
+    # pyhanko a dry-run signature to measure it. A configured PKCS#12 (any key, any chain) is
+    # measured as usual.
+    reserved = RESERVED_BYTES if config.p12 is None else None
+    out = signers.PdfSigner(meta, signer=_signer(config)).sign_pdf(  # type: ignore[arg-type]
+        writer, bytes_reserved=reserved
+    )
     return out.getvalue()  # type: ignore[no-any-return]
 
 
