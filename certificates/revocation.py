@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 
 from certificates import eligibility
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, Policy, evaluate_area, policy_for, revocation_reason
 from service import audit, events, outbox
 from service.events import CreditChanged
-from service.models import Merchant
+from service.models import Area, Merchant
 
 SYSTEM_ACTOR = "system:credit"
 
@@ -98,50 +99,73 @@ class Revoker:
         at = max((c.at for c in changes), default=None)
         if at is None:
             return
-        if failing:
-            for cert in await Certificate.filter(
-                kind=Kind.MERCHANT,
-                subject_code__in=list(failing),
-                status__in=[
-                    Status.ACTIVE,
-                    Status.SUSPENDED,
-                ],
-            ).using_db(conn):
-                change, reason = failing[cert.subject_code]
-                await change_status(
-                    conn,
-                    cert,
-                    Status.REVOKED,
-                    reason,
-                    at=at,
-                    actor=SYSTEM_ACTOR,
-                    evidence={
-                        "credit_before": {
-                            "score": change.old.score,
-                            "class": change.old.risk_class,
-                        },
-                        "credit_after": {
-                            "score": change.new.score,
-                            "class": change.new.risk_class,
-                            "serious_listed": change.new.serious_listed,
-                        },
-                        "credit_events": list(change.event_ids),
+        area_ids = await self._areas_with_certificates(conn, [c.merchant_id for c in changes])
+        if not failing and not area_ids:
+            return
+        # Every certificate this may change is locked first, in one order (by id), before the
+        # first audit record takes the audit chain's lock: two batches touching one street
+        # then queue on its certificate instead of each holding what the other waits for.
+        # Statuses are read under the lock, so a change made meanwhile is seen, not repeated.
+        area_codes = [
+            str(c)
+            for c in await Area.filter(id__in=area_ids)
+            .using_db(conn)
+            .values_list("code", flat=True)
+        ]
+        locked = (
+            await Certificate.filter(
+                Q(kind=Kind.MERCHANT, subject_code__in=list(failing))
+                | Q(kind__in=[Kind.STREET, Kind.SCENIC_SPOT], subject_code__in=area_codes),
+                status__in=[Status.ACTIVE, Status.SUSPENDED],
+            )
+            .using_db(conn)
+            .select_for_update()
+            .order_by("id")
+        )
+        for cert in locked:
+            if cert.kind != Kind.MERCHANT:
+                continue
+            change, reason = failing[cert.subject_code]
+            await change_status(
+                conn,
+                cert,
+                Status.REVOKED,
+                reason,
+                at=at,
+                actor=SYSTEM_ACTOR,
+                evidence={
+                    "credit_before": {
+                        "score": change.old.score,
+                        "class": change.old.risk_class,
                     },
-                )
+                    "credit_after": {
+                        "score": change.new.score,
+                        "class": change.new.risk_class,
+                        "serious_listed": change.new.serious_listed,
+                    },
+                    "credit_events": list(change.event_ids),
+                },
+            )
         # Any credit change can tip an area (a merchant on the serious list, a certificate
         # gone): re-judge the areas of every merchant that changed.
-        await self._suspend_failing_areas(conn, [c.merchant_id for c in changes], at)
+        held = [c for c in locked if c.kind != Kind.MERCHANT and c.status == Status.ACTIVE]
+        if held:
+            await self._suspend_failing_areas(conn, held, area_ids, at)
 
-    async def _suspend_failing_areas(
-        self, conn: BaseDBAsyncClient, merchant_ids: list[int], at: datetime
-    ) -> None:
-        # Most credit changes touch no certified area: ask the cheap question first.
-        held = await Certificate.filter(
-            kind__in=[Kind.STREET, Kind.SCENIC_SPOT], status=Status.ACTIVE
-        ).using_db(conn)
-        if not held:
-            return
-        area_ids = {
+    async def _areas_with_certificates(
+        self, conn: BaseDBAsyncClient, merchant_ids: list[int]
+    ) -> set[int]:
+        """The streets and scenic spots of these merchants, when any area holds a certificate
+        at all (most credit changes touch no certified area: the cheap question first)."""
+        if (
+            not await Certificate.filter(
+                kind__in=[Kind.STREET, Kind.SCENIC_SPOT], status=Status.ACTIVE
+            )
+            .using_db(conn)
+            .exists()
+        ):
+            return set()
+        return {
             a
             for pair in await Merchant.filter(id__in=merchant_ids)
             .using_db(conn)
@@ -149,8 +173,14 @@ class Revoker:
             for a in pair
             if a is not None
         }
-        if not area_ids:
-            return
+
+    async def _suspend_failing_areas(
+        self,
+        conn: BaseDBAsyncClient,
+        held: list[Certificate],
+        area_ids: set[int],
+        at: datetime,
+    ) -> None:
         facts = await eligibility.area_facts(conn, area_ids, at)
         by_code = {f.code: f for f in facts}
         grace = timedelta(days=self.policy.grace_days)
