@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from certificates.schemas import (
     Subject,
 )
 from scoring import credit_store
+from service.db import MAX_ID
 from service.models import Merchant, Role
 from service.security import MERCHANTS, OFFICIALS, PUBLIC, principal_of, require_principal
 from service.settings import Settings
@@ -66,6 +68,13 @@ def certificate_out(cert: Certificate, state: issuance.StatusAt) -> CertificateO
         policy_version=cert.policy_version,
         is_demo=cert.is_demo,
     )
+
+
+@dataclass
+class PdfUpload:
+    """The form of ``POST /api/v1/certificates/verify``: the PDF in the field ``file``."""
+
+    file: UploadFile
 
 
 class CertificateController(Controller):
@@ -127,12 +136,12 @@ class CertificateController(Controller):
     async def verify_pdf(
         self,
         request: Request[Any, Any, State],
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[PdfUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> PdfCheck:
         """Check an uploaded certificate PDF: signed by our issuing key and unchanged since,
         byte for byte the file we issued, and its certificate's live status."""
         settings: Settings = request.app.state.settings
-        content = await data.read()
+        content = await data.file.read()
         return await verification.check_pdf(
             content, signer_config(settings, policy_for(settings.certificate_policy))
         )
@@ -150,7 +159,7 @@ class CertificateController(Controller):
     async def decide_reply(
         self,
         request: Request[Any, Any, State],
-        reply_id: Annotated[int, PathParameter()],
+        reply_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
         data: JSONBody[ReplyDecisionIn],
     ) -> ReplyOut:
         """An official upholds (the certificate stands again) or dismisses a reply, saying why."""

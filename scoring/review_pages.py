@@ -18,6 +18,7 @@ from scoring.credit_routes import figures_response
 from scoring.models import ScoreRun, UnitScore
 from scoring.routes import compute_in_background
 from service import i18n
+from service.db import MAX_BIG_ID, MAX_ID
 from service.errors import FangxinError, NotFound
 from service.models import Area, AreaKind, MerchantCategory
 from service.security import OFFICIALS, require_principal
@@ -25,7 +26,7 @@ from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus
 
-RunId = Annotated[int, PathParameter()]
+RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 PAGE_SIZE = 50
 
 
@@ -153,6 +154,7 @@ async def rankings_page(
                 }
                 for r in everything
             ],
+            infer_schema_length=None,
             schema_overrides={"score": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
         )
         return await figures_response(frame, format, f"rankings-{kind}")
@@ -262,7 +264,7 @@ def _distribution_chart(distribution: dict[str, dict[str, int]]) -> str | None:
 )
 async def decide_flag_form(
     request: Request[Any, Any, State],
-    response_id: Annotated[int, PathParameter()],
+    response_id: Annotated[int, PathParameter(ge=1, le=MAX_BIG_ID)],
     kind: Annotated[FlagKind, PathParameter()],
     data: URLEncodedBody[dict[str, str]],
 ) -> Redirect:

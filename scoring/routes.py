@@ -19,12 +19,13 @@ from scoring.models import ScoreRun, UnitScore
 from scoring.satisfaction import OUTPUT_COLUMNS
 from scoring.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from service.audit import Actor
+from service.db import MAX_ID
 from service.models import Area, Merchant
 from service.registry import Page
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
-RunId = Annotated[int, PathParameter()]
+RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 log = structlog.get_logger("fangxin.scoring")
 
 
@@ -135,7 +136,12 @@ async def export_run(
     """Every unit score of a run, as CSV, XLSX or Parquet."""
     run = await runs.get_run(run_id)
     rows = await UnitScore.filter(run_id=run.id).order_by("kind", "code").values(*EXPORT_COLUMNS)
-    frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema=list(EXPORT_COLUMNS))
+    # Every row read for the types: the first hundred may hold only nulls in a column.
+    frame = (
+        pl.DataFrame(rows, infer_schema_length=None)
+        if rows
+        else pl.DataFrame(schema=list(EXPORT_COLUMNS))
+    )
     content = await anyio.to_thread.run_sync(export_bytes, frame, format)
     return Response(
         content,

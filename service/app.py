@@ -29,6 +29,7 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 import certificates
 import scoring
@@ -152,6 +153,26 @@ def _problem(
     )
 
 
+API_BODY_TYPES = ("application/json", "multipart/form-data")
+
+
+async def require_api_content_type(request: Request[Any, Any, Any]) -> None:
+    """The API reads JSON (and one upload): a body of another type is a 415, not a guess.
+    text/plain, which a cross-site form may send without asking, is never read as JSON."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.url.path.startswith("/api/"):
+        return
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in (
+        request.headers
+    ):
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in API_BODY_TYPES:
+        raise HTTPException(
+            status_code=415,
+            detail=f"Send the body as application/json (got {media_type or 'no type'})",
+        )
+
+
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
     if isinstance(exc, FangxinError):
@@ -175,6 +196,16 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         return _problem(
             request, status, "Invalid input" if errors else "Bad request", exc.detail, errors
         )
+    if isinstance(exc, UnicodeDecodeError):
+        # msgspec meets bytes that are not UTF-8 in a request body before any handler runs.
+        return _problem(request, 400, "Bad request", "The request body is not valid UTF-8")
+    if isinstance(exc, RecursionError):
+        # msgspec refuses JSON nested deeper than it can follow.
+        return _problem(request, 400, "Bad request", "The request body is nested too deeply")
+    if isinstance(exc, TortoiseValidationError):
+        # A value longer than its column, met in a lookup or a write no schema bounded: the
+        # input is wrong, not the service. The value itself is not echoed.
+        return _problem(request, 422, "Invalid input", "A value is longer than allowed")
     if isinstance(exc, HTTPException):
         headers = dict(exc.headers or {})
         return _problem(
@@ -342,7 +373,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 favicon="<link rel='icon' href='/static/favicon.svg'>",
             ),
         ],
-        openapi_router=Router(path="/schema", route_handlers=[], opt=PUBLIC),
+        openapi_router=Router(
+            path="/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False
+        ),
     )
     return Litestar(
         route_handlers=[
@@ -374,6 +407,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(engine=_template_engine()),
         openapi_config=openapi,
         exception_handlers={Exception: handle_error},
+        before_request=require_api_content_type,
         lifespan=[_lifespan],
         state=State({"settings": settings}),
         request_max_body_size=2 * 1024 * 1024,

@@ -79,6 +79,12 @@ async def database(settings: Settings) -> AsyncIterator[None]:
         await close_db()
 
 
+# The largest id any table holds (a signed 32-bit key): a path asking for more names nothing,
+# and is refused before it reaches a database that cannot even compare it.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1  # of the tables keyed by a 64-bit id (responses)
+
+
 def connection() -> BaseDBAsyncClient:
     conn: BaseDBAsyncClient = connections.get("default")
     return conn

@@ -38,6 +38,7 @@ PARENT_KIND = {
     AreaKind.SCENIC_SPOT: AreaKind.DISTRICT,
 }
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 1_000_000  # beyond, an offset no database takes kindly, and nobody pages that far
 AREA_COLUMNS = ("code", "kind", "name_zh", "name_en", "parent")
 MERCHANT_COLUMNS = (
     "uscc",
@@ -164,8 +165,8 @@ class Page:
 
     def __post_init__(self) -> None:
         errors = []
-        if self.page < 1:
-            errors.append(FieldError("page", "must be 1 or more"))
+        if not 1 <= self.page <= MAX_PAGE:
+            errors.append(FieldError("page", f"must be between 1 and {MAX_PAGE}"))
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             errors.append(FieldError("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
         if errors:

@@ -11,6 +11,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
 from service import accounts, db, registry
+from service.db import MAX_ID
 from service.models import Account, ApiToken, AreaKind, MerchantCategory, MerchantStatus
 from service.registry import MerchantFilter, Page
 from service.schemas import (
@@ -166,7 +167,9 @@ class AdminController(Controller):
 
     @post("/tokens/{token_id:int}/revoke", opt=ADMINS, status_code=200)
     async def revoke_token(
-        self, request: Request[object, object, State], token_id: Annotated[int, PathParameter()]
+        self,
+        request: Request[object, object, State],
+        token_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     ) -> TokenOut:
         t = await accounts.revoke_token(token_id, actor=require_principal(request).actor)
         return TokenOut(t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked)

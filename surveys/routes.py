@@ -17,6 +17,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import File, Stream, Template
 from litestar.types import ControllerRouterHandler
 
+from service.db import MAX_BIG_ID
 from service.errors import InvalidInput, NotFound
 from service.i18n import current_locale
 from service.registry import Page
@@ -430,7 +431,7 @@ class SurveyController(Controller):
     async def decide_flag(
         self,
         request: Request[Any, Any, State],
-        response_id: Annotated[int, PathParameter()],
+        response_id: Annotated[int, PathParameter(ge=1, le=MAX_BIG_ID)],
         kind: Annotated[FlagKind, PathParameter()],
         data: JSONBody[FlagDecisionIn],
     ) -> FlagOut:

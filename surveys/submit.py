@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -59,7 +59,7 @@ class InvitationUsed(Conflict):
 class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /api/v1/surveys/{survey}/responses``."""
 
-    target: str
+    target: Annotated[str, msgspec.Meta(max_length=64)]
     answers: dict[str, Any]
     client_submission_id: uuid.UUID
     started_at: datetime | None = None
@@ -120,6 +120,10 @@ async def open_survey(slug: str) -> tuple[Survey, VersionedQuestions]:
     return survey, version
 
 
+USCC_LENGTH = 18
+MAX_CODE = 32  # the longest area code the register holds
+
+
 async def resolve_target(kind: TargetKind, code: str) -> Target:
     """The merchant (by USCC) or area (by code) a survey is about; active ones only."""
     key = (kind, code)
@@ -128,7 +132,9 @@ async def resolve_target(kind: TargetKind, code: str) -> Target:
     if hit and now - hit[0] < TARGET_TTL_S:
         return hit[1]
     target: Target | None = None
-    if kind == TargetKind.MERCHANT:
+    if len(code) > (USCC_LENGTH if kind == TargetKind.MERCHANT else MAX_CODE):
+        pass  # longer than any code of its kind: nothing to look up
+    elif kind == TargetKind.MERCHANT:
         m = await Merchant.get_or_none(uscc=code, status=MerchantStatus.ACTIVE)
         if m is not None:
             target = Target(kind, m.uscc, m.name, m.name, m.address or None, m.is_demo)
@@ -144,7 +150,9 @@ async def resolve_target(kind: TargetKind, code: str) -> Target:
 
 async def find_target(code: str) -> Target:
     """A target by its code alone: a USCC names a merchant, anything else an area."""
-    if await Merchant.filter(uscc=code).exists():
+    if len(code) > MAX_CODE:
+        raise NotFound("Nothing to rate with so long a code")
+    if len(code) <= USCC_LENGTH and await Merchant.filter(uscc=code).exists():
         return await resolve_target(TargetKind.MERCHANT, code)
     area = await Area.get_or_none(code=code)
     if area is None or area.kind not in (AreaKind.STREET, AreaKind.SCENIC_SPOT):

@@ -27,6 +27,7 @@ from certificates.policy import Kind, policy_for
 from scoring import charts, credit_figures, credit_store, drilldown, runs
 from scoring.credit_routes import figures_response
 from scoring.models import RunStatus, ScoreRun
+from service.db import MAX_ID
 from service.errors import FangxinError
 from service.i18n import gettext
 from service.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory
@@ -284,7 +285,7 @@ async def appeal_queue(
 )
 async def decide_appeal(
     request: Request[Any, Any, State],
-    reply_id: Annotated[int, PathParameter()],
+    reply_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Redirect:
     try:

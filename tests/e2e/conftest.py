@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,15 +74,17 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def served_demo(home: Path, **settings: str) -> Iterator[Server]:
+    """The demo city served from ``home`` on a fresh database of the dialect under test, with
+    any further ``FANGXIN_*`` settings given."""
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM}: `make test` installs Debian's package")
-    home = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
     env |= {"FANGXIN_DATA_DIR": str(home), "FANGXIN_BASE_URL": base, "FANGXIN_ENV": "test"}
+    env |= settings
     pg_name = None
     if dialect() == "postgres":
         problem = _pg_reachable()
@@ -135,6 +138,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 proc.kill()
         if pg_name:
             asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The journeys' server: its state runs on from one journey to the next."""
+    with served_demo(tmp_path_factory.mktemp("e2e")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from service.i18n import translations
 from surveys.qr import survey_url
@@ -383,3 +383,52 @@ def test_public_pages_are_light_and_fetch_nothing_from_elsewhere(
     assert requests and all(u.startswith(server.base) or u.startswith("data:") for u in requests), [
         u for u in requests if not u.startswith(server.base)
     ]
+
+
+def test_script_in_a_merchant_name_or_an_answer_never_runs(
+    browser: Browser, server: Server
+) -> None:
+    """Injected markup is shown as text on every page that shows it, and nothing executes."""
+    import random
+
+    from service.uscc import generate
+
+    payload = "<img src=x onerror=alert('name')><script>alert('name')</script>"
+    uscc = generate(random.Random(77), "411702")
+    with server.api() as api:
+        r = api.post(
+            "/api/v1/merchants",
+            json={
+                "uscc": uscc,
+                "name": f"坏人{payload}",
+                "category": "retail",
+                "district": "411702",
+                "address": payload,
+            },
+        )
+        assert r.status_code == 201, r.text
+    context = _context(browser, server, **PHONE)
+    page = context.new_page()
+    fired: list[str] = []
+
+    def caught(dialog: Dialog) -> None:
+        fired.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", caught)
+    page.goto(survey_url(server.base, "merchant", uscc))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"坏人{payload}")
+    for key in LIKERT:
+        page.locator(f"input[name=q_{key}][value='3']").check()
+    page.locator("input[name=q_recommend][value='5']").check()
+    page.locator("textarea[name=q_comment]").fill("<script>alert('answer')</script>")
+    page.locator("form[method=post] button[type=submit]").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(ZH("Thank you for your rating"))
+    for url in (f"/?q={uscc}", "/?q=坏人", "/scores?q=坏人", "/certificates?q=坏人"):
+        page.goto(url)
+        page.wait_for_load_state("load")
+    page.goto("/?q=坏人")
+    expect(page.locator("main")).to_contain_text(payload)
+    _shot(page, server, "x-injected-name-shown-as-text")
+    context.close()
+    assert fired == []
