@@ -55,7 +55,9 @@ class DemoReport:
             f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
             f"Credit: {self.complaints:,} complaints and {self.credit_events:,} credit events.",
             f"Certificates: {self.certificates} issued, {self.revoked} revoked after a fine, "
-            "one suspended after mystery shopping.",
+            "one suspended after mystery shopping; a scenic spot on hold after a merchant's "
+            "serious listing; one expired (issued two years ago); one eligible street left "
+            "for an official to certify.",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -90,7 +92,7 @@ async def load_demo(
 async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int]:
     """Certificates for every eligible subject; then one holder is fined, and its
     certificate is revoked by the listener, as it would be by a feed."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from certificates import eligibility, issuance, revocation, sweep
     from certificates.policy import Kind, policy_for
@@ -101,6 +103,27 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     revocation.register(policy)
     rules = credit_store.rules_for(settings.credit_rules)
     issued = []
+    # A certificate of two years ago, expired since, so that the register shows every status:
+    # its holder is certified again below, as a merchant renewing would be.
+    first = next(
+        (
+            e
+            for e in await eligibility.evaluate_all(policy, rules)
+            if e.eligible and e.kind == Kind.MERCHANT
+        ),
+        None,
+    )
+    if first is not None:
+        long_ago = datetime.now(UTC) - timedelta(days=365 * policy.validity_years + 30)
+        await issuance.issue(
+            [issuance.Request(Kind.MERCHANT, first.code)],
+            actor=actor,
+            policy=policy,
+            credit_rules=rules,
+            now=long_ago,
+            is_demo=True,
+        )
+        await sweep.sweep(actor=actor, policy=policy, credit_rules=rules)
     # Merchants first: a street or scenic spot counts its certified merchants. One eligible
     # street is left waiting in the officials' queue.
     for kinds in ((Kind.MERCHANT,), (Kind.STREET, Kind.SCENIC_SPOT)):

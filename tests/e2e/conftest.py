@@ -78,8 +78,6 @@ def _free_port() -> int:
 def served_demo(home: Path, **settings: str) -> Iterator[Server]:
     """The demo city served from ``home`` on a fresh database of the dialect under test, with
     any further ``FANGXIN_*`` settings given."""
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no Chromium at {CHROMIUM}: `make test` installs Debian's package")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
@@ -152,6 +150,9 @@ def browser(server: Server) -> Iterator[object]:
     # Playwright's sync API keeps an event loop running in this thread while it is open:
     # it is closed with the module, so that the async tests elsewhere get theirs.
     from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        unavailable(f"no Chromium at {CHROMIUM}: `make test` installs Debian's package")
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

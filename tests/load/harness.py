@@ -197,7 +197,7 @@ def served(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[
         wait_until(
             lambda: (
                 httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-                and len(workers_of(proc.pid)) == workers
+                and (workers == 1 or len(workers_of(proc.pid)) == workers)
             ),
             60,
             "the server was not ready",

@@ -167,3 +167,19 @@ def test_catalog_is_current_with_the_code() -> None:
     with (TRANSLATIONS / "messages.pot").open("rb") as fh:
         current = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
     assert fresh - current == set(), "new strings: run `make messages`"
+
+
+async def test_every_route_answers_with_the_security_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    """Every GET route of the route table, whatever it answers (page, JSON, file, error)."""
+    from tests.service.test_authz_matrix import RULES, concrete
+
+    paths = sorted(concrete(path) for method, path in RULES if method == "GET")
+    assert len(paths) > 40
+    for path in paths:
+        r = await client.get(path)
+        csp = r.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp and "http" not in csp, (path, csp)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        assert r.headers.get("referrer-policy"), path
