@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import asyncpg
 import jinja2
 import structlog
 from litestar import Litestar, Request, Response, Router
@@ -173,6 +174,17 @@ async def require_api_content_type(request: Request[Any, Any, Any]) -> None:
         )
 
 
+def _database_refused_the_data(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(5):  # the driver's error, possibly wrapped by the ORM
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.exceptions.DataError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
     if isinstance(exc, FangxinError):
@@ -202,6 +214,10 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     if isinstance(exc, RecursionError):
         # msgspec refuses JSON nested deeper than it can follow.
         return _problem(request, 400, "Bad request", "The request body is nested too deeply")
+    if _database_refused_the_data(exc):
+        # PostgreSQL's class 22 (data exception): a NUL character, a number out of range...
+        # The request carried a value no column can hold.
+        return _problem(request, 422, "Invalid input", "A value cannot be stored as given")
     if isinstance(exc, TortoiseValidationError):
         # A value longer than its column, met in a lookup or a write no schema bounded: the
         # input is wrong, not the service. The value itself is not echoed.

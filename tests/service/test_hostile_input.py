@@ -198,3 +198,35 @@ async def test_ids_beyond_any_table_are_refused_before_the_database(
         "/api/v1/scoring/runs/0",
     ):
         assert_problem(await client.get(path, headers=official), 400, 404, 422)
+
+
+async def test_a_nul_character_in_any_feed_field_is_a_4xx(client: httpx.AsyncClient) -> None:
+    """PostgreSQL cannot store NUL in text: the value is refused, not the service (found by
+    the schema fuzzer on PostgreSQL)."""
+    await make_city()
+    feed = {"authorization": f"Bearer {await make_token(Role.FEED)}"}
+    complaint = {
+        "complaints": [
+            {
+                "uscc": "A\u0000",
+                "external_id": "x\u0000",
+                "received_at": "2026-11-01T08:00:00Z",
+                "status": "received",
+                "category": "price",
+            }
+        ]
+    }
+    event = {
+        "events": [
+            {
+                "uscc": "A\u0000",
+                "kind": "commendation",
+                "occurred_at": "2026-11-01T08:00:00Z",
+                "source": "s\u0000",
+                "external_ref": "r\u0000",
+            }
+        ]
+    }
+    for path, body in (("/api/v1/complaints", complaint), ("/api/v1/credit/events", event)):
+        r = await client.post(path, json=body, headers=feed)
+        assert_problem(r, 400, 404, 422)
