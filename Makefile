@@ -63,9 +63,15 @@ messages: $(VENV)/.synced
 	  -d service/web/translations
 	$(BIN)/python scripts/fill_translations.py
 
+BENCHES := submit load scoring score_run credit certificates
+
+# Every benchmark, then one table of their figures with the machine's description
+# (bench/results/figures.md).
 bench: $(VENV)/.synced
 	@scripts/system-deps.sh wrk
-	@for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
+	@rm -f bench/results/figures.jsonl
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
+	@$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from bench.figures import record  # noqa: E402
 from tests.load.harness import FANGXIN, kill_one_worker, served, submit_load  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,7 +94,16 @@ def main() -> int:
                     )
                 )
                 stored = asyncio.run(_stored(db_url, result.acknowledged))
-                ok &= stored == len(result.acknowledged) == args.count and not result.refused
+                once = stored == len(result.acknowledged) == args.count and not result.refused
+                ok &= once
+                record(
+                    "load.py",
+                    f"{args.count:,} submissions at {args.concurrency}, {name}",
+                    f"{result.throughput:,.0f}/s, p50 {result.percentile(0.5):.0f} ms, "
+                    f"p99 {result.percentile(0.99):.0f} ms, {result.retries} retries",
+                    "each acknowledged one stored once",
+                    once,
+                )
                 print(
                     f"{name:<28} {len(result.acknowledged):>7} {stored:>7} "
                     f"{result.throughput:>6.0f} {result.percentile(0.5):>7.0f} "

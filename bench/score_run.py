@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from bench.figures import record  # noqa: E402
 from service import db, registry  # noqa: E402
 from service.audit import Actor  # noqa: E402
 from service.demo import area_ins, merchant_ins  # noqa: E402
@@ -135,6 +136,13 @@ def main() -> int:
     )
     met = wall < 20 and peak_mb < 4096
     print(f"target end to end < 20 s and peak < 4 GB: {'met' if met else 'NOT met'}")
+    record(
+        "score_run.py",
+        f"score run end to end on PostgreSQL, {setup['responses']:,.0f} responses",
+        f"{wall:.1f} s, peak {peak_mb:,.0f} MB",
+        "< 20 s, < 4 GB",
+        met,
+    )
     return 0
 
 

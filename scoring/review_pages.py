@@ -30,10 +30,47 @@ RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 PAGE_SIZE = 50
 
 
+RUNS_PAGE_SIZE = 50
+
+
 @get("/official/runs", opt=OFFICIALS, include_in_schema=False)
-async def runs_page(request: Request[Any, Any, State]) -> Template:
-    recent = await ScoreRun.all().order_by("-id").limit(50)
-    return Template("scoring/runs.html", context={"runs": recent})
+async def runs_page(
+    request: Request[Any, Any, State],
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+) -> Template | Response[Any]:
+    """Every score run, newest first; the whole list as CSV/XLSX."""
+    if format != "html":
+        rows = [
+            {
+                "id": r.id,
+                "status": r.status.value,
+                "created_at": r.created_at,
+                "created_by": r.created_by,
+                "published_at": r.published_at,
+                "published_by": r.published_by,
+                "discarded_reason": r.discarded_reason,
+                "responses": r.counts.get("responses"),
+                "excluded": r.counts.get("excluded"),
+                "fingerprint": r.fingerprint,
+            }
+            for r in await ScoreRun.all().order_by("-id")
+        ]
+        return await figures_response(
+            pl.DataFrame(rows, infer_schema_length=None), format, "score-runs"
+        )
+    total = await ScoreRun.all().count()
+    pages = max(1, -(-total // RUNS_PAGE_SIZE))
+    recent = (
+        await ScoreRun.all()
+        .order_by("-id")
+        .offset((page - 1) * RUNS_PAGE_SIZE)
+        .limit(RUNS_PAGE_SIZE)
+    )
+    return Template(
+        "scoring/runs.html",
+        context={"runs": recent, "page": page, "pages": pages, "query": ""},
+    )
 
 
 @post("/official/runs", opt=OFFICIALS, include_in_schema=False, status_code=303)

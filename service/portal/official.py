@@ -251,12 +251,36 @@ async def appeal_queue(
     request: Request[Any, Any, State],
     show: Annotated[Literal["open", "decided"], QueryParameter()] = "open",
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
-) -> Template:
+    format: Export = "html",
+) -> Template | Response[Any]:
     """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept."""
     qs = Reply.filter(decision__isnull=show == "open")
+    if format != "html":
+        replies_ = await qs.order_by("submitted_at", "id").select_related("certificate", "change")
+        rows = [
+            {
+                "reply_id": r.id,
+                "serial": r.certificate.serial,
+                "subject": r.certificate.subject_name,
+                "status": r.change.new_status.value,
+                "reason": r.change.reason,
+                "text": r.text,
+                "submitted_at": r.submitted_at,
+                "decision": r.decision.value if r.decision else None,
+                "decision_note": r.decision_note,
+                "decided_by": r.decided_by,
+            }
+            for r in replies_
+        ]
+        frame = (
+            pl.DataFrame(rows, infer_schema_length=None)
+            if rows
+            else pl.DataFrame(schema=["reply_id", "serial", "subject", "status", "reason", "text"])
+        )
+        return await figures_response(frame, format, f"appeals-{show}")
     total = await qs.count()
     page, pages = _page_of(total, page)
-    rows = (
+    listed = (
         await qs.order_by("submitted_at", "id")
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
@@ -265,7 +289,7 @@ async def appeal_queue(
     return Template(
         "portal/appeals.html",
         context={
-            "rows": rows,
+            "rows": listed,
             "show": show,
             "total": total,
             "page": page,

@@ -80,6 +80,9 @@ async def test_rankings_filter_by_place_and_drill_down_to_a_unit(
     assert lines[1].startswith(f"{city.other_merchant},天中超市,{city.street},20,")
     xlsx = await client.get("/official/scores", params={"kind": "street", "format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    listed = (await client.get("/official/runs", params={"format": "csv"})).content
+    lines = listed.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("id,status,") and lines[1].split(",")[1] == "published"
     unit = await client.get(f"/official/scores/merchant/{city.merchant}")
     assert unit.status_code == 200
     assert "老王烩面馆" in unit.text and "回答分布" in unit.text

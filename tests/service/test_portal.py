@@ -96,6 +96,13 @@ async def test_a_merchant_sees_its_own_page_and_replies_to_a_revocation(
         # The appeal waits in the official's queue; deciding it needs a reason.
         queue = await officer.get("/official/appeals", headers=HTML)
         assert "已整改，附报告。" in queue.text and own.serial in queue.text
+        exported = await officer.get("/official/appeals", params={"format": "csv"})
+        (row,) = csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))
+        assert (row["serial"], row["text"], row["status"]) == (
+            own.serial,
+            "已整改，附报告。",
+            "revoked",
+        )
         action = f"/official/appeals/{replies[0].id}"
         r = await officer.post(action, data={"decision": "upheld", "note": ""})
         assert r.status_code == 303 and "error=" in r.headers["location"]
