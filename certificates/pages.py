@@ -21,6 +21,7 @@ from certificates.policy import Kind, policy_for
 from certificates.serials import is_valid
 from scoring import credit_store
 from scoring.credit_routes import figures_response
+from service import registry
 from service.errors import FangxinError
 from service.i18n import N_, current_locale
 from service.models import Area, AreaKind, Merchant, MerchantCategory
@@ -106,13 +107,7 @@ async def _subjects_within(
     if not (district or area or category):
         return None
     if kind == Kind.MERCHANT:
-        qs = Merchant.all()
-        if district:
-            qs = qs.filter(district__code=district)
-        if area:
-            qs = qs.filter(Q(street__code=area) | Q(scenic_spot__code=area))
-        if category:
-            qs = qs.filter(category=category)
+        qs = registry.merchants_within(district, area, category)
         return {str(u) for u in await qs.values_list("uscc", flat=True)}
     areas = Area.filter(kind=kind.value)
     if district:

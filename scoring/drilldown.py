@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.expressions import Q
-
 from scoring import credit_figures
 from scoring.credit import Rules
 from scoring.models import RunStatus, ScoreRun, UnitScore
+from service import registry
 from service.models import Area, Merchant, MerchantCategory
 from surveys.models import Answer, Response, ResponseFlag, TargetKind
 
@@ -29,13 +28,7 @@ async def ranking(
 ) -> tuple[list[dict[str, Any]], int]:
     qs = UnitScore.filter(run_id=run.id, kind=f.kind)
     if f.kind == "merchant" and (f.district or f.area or f.category):
-        merchants = Merchant.all()
-        if f.district:
-            merchants = merchants.filter(district__code=f.district)
-        if f.area:
-            merchants = merchants.filter(Q(street__code=f.area) | Q(scenic_spot__code=f.area))
-        if f.category:
-            merchants = merchants.filter(category=f.category)
+        merchants = registry.merchants_within(f.district, f.area, f.category)
         qs = qs.filter(code__in=[str(c) for c in await merchants.values_list("uscc", flat=True)])
     elif f.kind in ("street", "scenic_spot") and f.district:
         qs = qs.filter(parent=f.district)

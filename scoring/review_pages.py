@@ -253,7 +253,7 @@ async def unit_page(
             "unit": unit,
             "name": names.get(code, code),
             "trend": trend,
-            "trend_chart": _trend_chart(trend),
+            "trend_chart": trend_chart(trend),
             "distribution": distribution,
             "distribution_chart": _distribution_chart(distribution),
             "excluded": await drilldown.excluded_count(code, run),
@@ -266,10 +266,13 @@ async def unit_page(
     )
 
 
-def _trend_chart(trend: list[dict[str, Any]]) -> str | None:
+def trend_chart(
+    trend: list[dict[str, Any]], axis_title: str = "Score", date_format: str = "%Y-%m-%d %H:%M"
+) -> str | None:
+    """A unit's published scores (``drilldown.trend``) as a chart, or None with none."""
     points = tuple(
         (
-            t["run"].published_at.strftime("%Y-%m-%d %H:%M"),
+            t["run"].published_at.strftime(date_format),
             t["unit"].score,
             t["unit"].ci_low,
             t["unit"].ci_high,
@@ -279,7 +282,7 @@ def _trend_chart(trend: list[dict[str, Any]]) -> str | None:
     )
     if not points:
         return None
-    return charts.trend_chart_uri(points, i18n.gettext("Score"), i18n.gettext("Published"))
+    return charts.trend_chart_uri(points, i18n.gettext(axis_title), i18n.gettext("Published"))
 
 
 def _distribution_chart(distribution: dict[str, dict[str, int]]) -> str | None:

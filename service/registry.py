@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 import msgspec
 import polars as pl
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from service import audit, uscc
@@ -175,6 +177,23 @@ class Page:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+def merchants_within(
+    district: str | None = None,
+    area: str | None = None,
+    category: MerchantCategory | None = None,
+) -> QuerySet[Merchant]:
+    """Merchants of a district, of a street or scenic spot (either), of a category: the
+    filter every officials' list offers."""
+    qs = Merchant.all()
+    if district:
+        qs = qs.filter(district__code=district)
+    if area:
+        qs = qs.filter(Q(street__code=area) | Q(scenic_spot__code=area))
+    if category:
+        qs = qs.filter(category=category)
+    return qs
 
 
 async def list_areas(

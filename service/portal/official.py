@@ -17,20 +17,21 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
-from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from certificates import eligibility, issuance, replies
 from certificates.models import Certificate, Reply, Status
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
-from scoring import charts, credit_figures, credit_store, drilldown, runs
+from scoring import credit_figures, credit_store, drilldown, runs
 from scoring.credit_routes import figures_response
 from scoring.models import RunStatus, ScoreRun
+from scoring.review_pages import trend_chart
+from service import registry
 from service.db import MAX_ID
 from service.errors import FangxinError
-from service.i18n import gettext
-from service.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory
+from service.i18n import N_
+from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
 from surveys.models import FlagStatus, ResponseFlag
@@ -88,22 +89,6 @@ async def certificate_counts() -> dict[str, int]:
     return counts
 
 
-def _city_trend_chart(trend: list[dict[str, Any]]) -> str | None:
-    points = tuple(
-        (
-            t["run"].published_at.strftime("%Y-%m-%d"),
-            t["unit"].score,
-            t["unit"].ci_low,
-            t["unit"].ci_high,
-        )
-        for t in trend
-        if t["unit"].score is not None
-    )
-    if not points:
-        return None
-    return charts.trend_chart_uri(points, gettext("Satisfaction index"), gettext("Published"))
-
-
 @get("/official", opt=OFFICIALS, include_in_schema=False)
 async def desk(
     request: Request[Any, Any, State],
@@ -113,7 +98,9 @@ async def desk(
     now = datetime.now(UTC)
     figures = await year_figures(year or now.year)
     trend = await drilldown.trend("city", "city")  # the city is one unit, coded "city"
-    chart = await anyio.to_thread.run_sync(_city_trend_chart, trend)
+    chart = await anyio.to_thread.run_sync(
+        lambda: trend_chart(trend, N_("Satisfaction index"), "%Y-%m-%d")
+    )
     policy = policy_for(settings.certificate_policy)
     found = await eligibility.evaluate_all(policy, credit_store.rules_for(settings.credit_rules))
     to_certify = {}
@@ -228,13 +215,7 @@ async def _targets_within(
 ) -> list[str]:
     """Survey target codes inside the filters: merchants, and (without a category) the
     streets and scenic spots themselves."""
-    merchants = Merchant.all()
-    if district:
-        merchants = merchants.filter(district__code=district)
-    if area:
-        merchants = merchants.filter(Q(street__code=area) | Q(scenic_spot__code=area))
-    if category:
-        merchants = merchants.filter(category=category)
+    merchants = registry.merchants_within(district, area, category)
     codes = [str(u) for u in await merchants.values_list("uscc", flat=True)]
     if not category:
         areas = Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT])
