@@ -258,6 +258,8 @@ async def unit_page(
             "distribution_chart": _distribution_chart(distribution),
             "excluded": await drilldown.excluded_count(code, run),
             "set_aside": await drilldown.set_aside(code, run),
+            "flag_labels": quality.FLAG_LABELS,
+            "flag_statuses": quality.FLAG_STATUS_LABELS,
             "area_credit": await drilldown.area_credit(
                 kind, code, credit_store.rules_for(settings.credit_rules)
             ),

@@ -19,6 +19,7 @@ class FlagKind(StrEnum):
     STRAIGHTLINER = "straightliner"
     DUPLICATE_DEVICE = "duplicate_device"
     BURST = "burst"
+    SURGE = "surge"
 
 
 class FlagStatus(StrEnum):

@@ -1,4 +1,5 @@
-"""Response-quality screening: speeders, straight-liners, duplicate devices and bursts.
+"""Response-quality screening: speeders, straight-liners, duplicate devices, bursts from one
+address and surges on one target.
 
 Flags are computed on submission and can be recomputed in bulk. A flagged response is kept
 and excluded from scoring until an official clears the flag (or confirms it); every decision
@@ -21,6 +22,7 @@ from service import audit
 from service.audit import Actor
 from service.db import connection
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.i18n import N_
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, SurveyVersion
 from surveys.questionnaire import VersionedQuestions
 
@@ -34,9 +36,29 @@ class QualityRules:
     straightline_min_items: int = 5  # no variance over a battery of at least 5 items
     burst_count: int = 5  # this many responses for one target from one address …
     burst_minutes: int = 10  # … within this many minutes
+    # A surge: many responses about one target in a short time, from any addresses, far above
+    # that target's own usual rate. It catches what the other rules cannot see one response
+    # at a time: a script clearing its cookies, rotating addresses and varying its answers.
+    surge_count: int = 20  # at least this many responses about one target …
+    surge_minutes: int = 60  # … within this many minutes …
+    surge_factor: float = 10.0  # … and this many times its usual rate for such a span …
+    surge_baseline_days: int = 28  # … over the days before
 
 
 RULES = QualityRules()
+# What officials read for each kind of flag (translated where shown).
+FLAG_LABELS = {
+    FlagKind.SPEEDER.value: N_("Too fast"),
+    FlagKind.STRAIGHTLINER.value: N_("Same answer to every item"),
+    FlagKind.DUPLICATE_DEVICE.value: N_("Same device again"),
+    FlagKind.BURST.value: N_("Burst from one address"),
+    FlagKind.SURGE.value: N_("Surge on one target"),
+}
+FLAG_STATUS_LABELS = {
+    FlagStatus.RAISED.value: N_("Raised: set aside until decided"),
+    FlagStatus.CONFIRMED.value: N_("Confirmed: set aside"),
+    FlagStatus.CLEARED.value: N_("Cleared: counted"),
+}
 # The median changes slowly; recomputing it per submission would cost a query each time.
 _MEDIAN_TTL_S = 300.0
 _median_cache: dict[int, tuple[float, int, float | None]] = {}
@@ -141,6 +163,41 @@ def find_bursts(rows: Iterable[Screened], rules: QualityRules = RULES) -> set[in
     return found
 
 
+def find_surges(rows: Iterable[Screened], rules: QualityRules = RULES) -> set[int]:
+    """Every response in a span of surge_minutes holding ≥ surge_count responses about one
+    target and ≥ surge_factor times what that target usually receives in such a span (its
+    responses of the surge_baseline_days before the span, scaled to the span's length).
+
+    A busy scenic spot's rush on a holiday stays below ten times its own usual rate; a
+    merchant rated twice a week does not receive twenty ratings in an hour unless someone
+    is scripting them. The responses of a surge are set aside for an official to look at,
+    not deleted: a real crowd (an invitation campaign, say) is cleared with one decision."""
+    window = timedelta(minutes=rules.surge_minutes)
+    baseline = timedelta(days=rules.surge_baseline_days)
+    spans_in_baseline = (baseline - window) / window
+    per_target: dict[tuple[int, str], list[Screened]] = {}
+    for r in rows:
+        per_target.setdefault((r.survey_id, r.target_code), []).append(r)
+    found: set[int] = set()
+    for members in per_target.values():
+        if len(members) < rules.surge_count:
+            continue
+        members.sort(key=lambda r: (r.submitted_at, r.response_id))
+        start = base = 0
+        for end, last in enumerate(members):
+            while last.submitted_at - members[start].submitted_at >= window:
+                start += 1
+            count = end - start + 1
+            if count < rules.surge_count:
+                continue
+            while last.submitted_at - members[base].submitted_at > baseline:
+                base += 1
+            usual = (start - base) / spans_in_baseline
+            if count >= rules.surge_factor * usual:
+                found.update(m.response_id for m in members[start : end + 1])
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class RecomputeReport:
     responses: int
@@ -183,6 +240,7 @@ async def recompute_flags(
             rows, timedelta(days=survey.period_days)
         )
         found[FlagKind.BURST] |= find_bursts(rows, rules)
+        found[FlagKind.SURGE] |= find_surges(rows, rules)
         found[FlagKind.STRAIGHTLINER] |= await _straightliners(survey.id, rules)
     async with in_transaction() as conn:
         existing = {

@@ -34,7 +34,8 @@ from service.i18n import N_
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
-from surveys.models import FlagStatus, ResponseFlag
+from surveys import quality
+from surveys.models import FlagKind, FlagStatus, ResponseFlag
 from surveys.models import Response as SurveyResponse
 
 PAGE_SIZE = 50
@@ -140,7 +141,7 @@ def _page_of(total: int, page: int) -> tuple[int, int]:
 @get("/official/flags", opt=OFFICIALS, include_in_schema=False)
 async def flag_queue(
     request: Request[Any, Any, State],
-    kind: Annotated[str | None, QueryParameter(max_length=24)] = None,
+    kind: Annotated[FlagKind | None, QueryParameter()] = None,
     target: Annotated[str | None, QueryParameter(max_length=32)] = None,
     district: Annotated[str | None, QueryParameter(max_length=32)] = None,
     area: Annotated[str | None, QueryParameter(max_length=32)] = None,
@@ -179,7 +180,7 @@ async def flag_queue(
     query = {
         k: v
         for k, v in (
-            ("kind", kind),
+            ("kind", kind.value if kind else None),
             ("target", target),
             ("district", district),
             ("area", area),
@@ -202,7 +203,8 @@ async def flag_queue(
             "total": total,
             "page": page,
             "pages": pages,
-            "kind": kind or "",
+            "kind": kind.value if kind else "",
+            "flag_labels": quality.FLAG_LABELS,
             "target": target or "",
             "query": urlencode(query),
             "error": request.query_params.get("error"),

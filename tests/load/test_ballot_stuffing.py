@@ -1,6 +1,7 @@
 """Scripted ballot stuffing against one merchant (cookie cleared every time, addresses rotating
-through a loopback range, a burst from one address) ends up set aside by screening, and the
-published score of the attacked merchant moves by less than its confidence interval's half."""
+through a loopback range, a burst from one address, and rotating addresses with answers varied
+to look human) ends up set aside by screening, and the published score of the attacked merchant
+moves by less than its confidence interval's half."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scoring import runs
 from scoring.models import UnitScore
 from service.settings import Settings
 from surveys import quality
-from surveys.models import Response
+from surveys.models import FlagKind, Response, ResponseFlag
 from surveys.submit import Origin, SubmissionIn, submit
 from tests.conftest import BASE_URL
 from tests.helpers import TEST_ACTOR
@@ -51,6 +52,16 @@ async def test_scripted_stuffing_is_set_aside_and_hardly_moves_the_score(
             Origin(ip=f"10.1.{i // 200}.{i % 200}", device_id=None, channel="api"),
             secret=app_settings.secret_key,
         )
+    # Those ratings came in over the last two months, a couple a day, as a shop's do.
+    honest = (
+        await Response.filter(target_code=city.merchant).order_by("id").values_list("id", flat=True)
+    )
+    now = datetime.now(UTC)
+    for k, rid in enumerate(honest):
+        at = now - timedelta(days=60) + timedelta(hours=12 * k, minutes=rng.randint(0, 600))
+        await Response.filter(id=rid).update(submitted_at=at)
+    await quality.recompute_flags()
+    assert not await ResponseFlag.filter(kind=FlagKind.SURGE).exists()  # a shop's usual pace
     before = await _published_score(app_settings, city.merchant)
     assert before.score is not None and before.ci_low is not None and before.ci_high is not None
 
@@ -77,6 +88,9 @@ async def test_scripted_stuffing_is_set_aside_and_hardly_moves_the_score(
     for _ in range(20):  # a burst from one address, the answers varied to look human
         varied = {**{k: rng.choice((4, 5, 5)) for k in LIKERT}, "recommend": rng.choice((9, 10))}
         statuses.append(await stuff("127.0.9.9", varied))
+    for n in range(40):  # no cookie, a new address each time, human-looking answers
+        varied = {**{k: rng.choice((4, 5, 5)) for k in LIKERT}, "recommend": rng.choice((9, 10))}
+        statuses.append(await stuff(f"127.1.{n // 250}.{n % 250 + 2}", varied))
     assert all(s in (200, 201, 429) for s in statuses)
     await quality.recompute_flags()
 

@@ -308,6 +308,11 @@ async def test_the_flag_queue_filters_by_place_exports_and_decides(
     assert targets(elsewhere) == []
     page = await client.get(url, params={"category": "retail"}, headers=HTML)
     assert "1 份问卷待处理" in page.text
+    assert "答题过快" in page.text  # the flag named in Chinese, not by its code
+    surges = await client.get(url, params={"kind": "surge", "format": "csv"})
+    assert targets(surges) == []
+    unknown = await client.get(url, params={"kind": "robot"})
+    assert unknown.status_code == 422
 
     first = await ResponseFlag.filter(response__target_code=city.other_merchant).first()
     assert first is not None

@@ -11,7 +11,14 @@ from service.models import AuditEvent, Role
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, TargetKind
-from surveys.quality import Screened, find_bursts, find_duplicates, is_speeder, is_straightliner
+from surveys.quality import (
+    Screened,
+    find_bursts,
+    find_duplicates,
+    find_surges,
+    is_speeder,
+    is_straightliner,
+)
 from tests.helpers import make_token
 from tests.surveys.conftest import make_city
 
@@ -47,6 +54,28 @@ def test_bursts_are_five_in_ten_minutes_from_one_address_for_one_target() -> Non
     rows += [row(10 + i, i * 5, ip="B") for i in range(5)]  # span 20 min: no burst
     rows += [row(20 + i, i, ip="A", target="M2") for i in range(4)]  # only four
     assert find_bursts(rows) == {1, 2, 3, 4, 5}
+
+
+def test_a_surge_is_twenty_in_an_hour_on_a_target_that_usually_gets_few() -> None:
+    # From twenty addresses, no cookie: each response alone looks like anybody's.
+    rows = [row(i, i * 3, ip=f"A{i}") for i in range(20)]  # minutes 0..57
+    rows += [row(100 + i, i * 3.2, ip=f"B{i}", target="M2") for i in range(20)]  # 0..60.8
+    rows += [row(200 + i, i, ip=f"C{i}", target="M3") for i in range(19)]  # only nineteen
+    assert find_surges(rows) == set(range(20))
+
+
+def test_a_surge_is_ten_times_the_targets_own_usual_rate() -> None:
+    # One response every 12 minutes through the 28 days before: the 3,350 of them that fall
+    # in the 671 hours before the last hour are 4.99 an hour, so a surge needs 49.9 in an
+    # hour: 49 stay a busy hour, 50 are a surge.
+    usual = [row(i, -60 * 24 * 28 + 12 * i, target="busy") for i in range(3_355)]
+    busy = [row(10_000 + i, i, target="busy") for i in range(49)]
+    assert find_surges(usual + busy) == set()
+    surge = [row(20_000 + i, i, target="busy") for i in range(50)]
+    assert find_surges(usual + surge) == {20_000 + i for i in range(50)}
+    # What came more than 28 days before does not count as usual.
+    old = [row(i, -60 * 24 * 56 + 12 * i, target="busy") for i in range(3_355)]
+    assert find_surges(old + busy) == {10_000 + i for i in range(49)}
 
 
 def test_duplicate_device_is_a_second_answer_within_the_period() -> None:
