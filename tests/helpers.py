@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 
 from service import accounts
@@ -11,6 +13,14 @@ from service.security import CSRF_COOKIE
 
 TEST_ACTOR = Actor("test", "pytest")
 PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nobody listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 async def make_account(

@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, _pg_admin, _pg_reachable, dialect, unavailable
+from tests.helpers import free_port
 
 FANGXIN = str(Path(sys.executable).with_name("fangxin"))
 CHROMIUM = os.environ.get("FANGXIN_CHROMIUM", "/usr/bin/chromium")
@@ -67,18 +67,11 @@ class Server:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served_demo(home: Path, **settings: str) -> Iterator[Server]:
     """The demo city served from ``home`` on a fresh database of the dialect under test, with
     any further ``FANGXIN_*`` settings given."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
     env |= {"FANGXIN_DATA_DIR": str(home), "FANGXIN_BASE_URL": base, "FANGXIN_ENV": "test"}

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, _pg_admin, dialect
-from tests.e2e.conftest import Server, _free_port, served_demo
+from tests.e2e.conftest import Server, served_demo
+from tests.helpers import free_port
 from tests.load.harness import FANGXIN, LoadResult, served, submit_load
 
 pytestmark = pytest.mark.db
@@ -137,7 +138,7 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         dropped.append(name)
         _fangxin(env, "restore", "--yes", str(tmp_path / "at-rest.backup"))
         assert _counts(env) == after
-        port = _free_port()
+        port = free_port()
         env["FANGXIN_BASE_URL"] = f"http://127.0.0.1:{port}"
         with served(env, port, 1, tmp_path / "restored.log"):
             check = httpx.post(

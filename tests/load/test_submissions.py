@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tests.conftest import (
     redis_url_or_skip,
     unavailable,
 )
+from tests.helpers import free_port
 from tests.load.harness import (
     FANGXIN,
     kill_one_worker,
@@ -48,13 +48,6 @@ class Served:
     targets: list[str]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if dialect() != "postgres":
@@ -67,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     name = f"fangxin_load_{os.getpid()}_{secrets.token_hex(3)}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     db_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
     env |= {
         "FANGXIN_DATA_DIR": str(home),

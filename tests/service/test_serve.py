@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import free_port
+
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -30,7 +24,7 @@ def served_demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     env.pop("FANGXIN_DATABASE_URL", None)
     for cmd in (["migrate"], ["demo"]):
         subprocess.run([FANGXIN, *cmd], env=env, check=True, capture_output=True, text=True)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [FANGXIN, "serve", "--port", str(port)],
         env=env,
