@@ -9,7 +9,8 @@ two questionnaire versions with different item weights, so the item lookup needs
 version and question key; about 3% of the responses flagged ``excluded``; likert answers 1–5
 stored normalised, (x − 1)/4·100; ``--merchants`` merchants on 500 streets and scenic spots in
 10 districts, with heavy-tailed (log-normal) popularity. Column types as ``scoring/load.py``
-reads them: ids Int64, codes and keys strings, answers sorted by (response_id, question_key).
+reads them: ids Int64, codes and keys strings, answers sorted by (response_id, question_key) and
+carrying their response's survey and version (the loader's query joins them in).
 
 The computation, from each engine's in-memory input tables to its result tables:
 
@@ -49,10 +50,11 @@ pandas: factorize the keys once, per-(response, dimension) sums with ``np.bincou
 dense group numbers (faster than ``groupby().sum()`` here; exact, as every such sum of
 integers stays far below 2⁵³), per-unit integer sums with ``groupby().sum()`` (int64: exact);
 no Python loop over rows. DuckDB: one SQL statement over its own in-memory tables (loaded
-from the Parquet files beforehand, as the others' frames are); the answers of valid responses
-are a ``MATERIALIZED`` CTE: otherwise the join-order optimizer, misjudging the size of the
-filtered responses, builds its hash table from responses × items (10M rows), and the
-per-response step takes 2.1 s instead of 0.8 s at the default size.
+from the Parquet files beforehand, as the others' frames are). Its best form found: every
+answer scored in one group-by over responses with a ``FILTER``ed sum per dimension, the valid
+responses joined to the million per-response rows afterwards (0.74–0.78 s here, against
+0.86–0.94 s for a (response × dimension) group-by and a second one over it, and 1.06–1.12 s
+when the answers of valid responses are first joined out of the ten million).
 polars and DuckDB use both cores; pandas/numpy one.
 
 Each engine: one warm-up call (reported as "first"), then ``--runs`` timed calls: median and
@@ -180,6 +182,8 @@ def generate(n_responses: int, n_merchants: int, seed: int) -> dict[str, Any]:
     answers = pa.table(
         {
             "response_id": np.repeat(response_id, len(keys)),
+            "survey_id": np.repeat(responses["survey_id"].to_numpy(), len(keys)),
+            "version": np.repeat(responses["version"].to_numpy(), len(keys)),
             "question_key": pa.DictionaryArray.from_arrays(key_index, pa.array(keys)).cast(
                 pa.string()
             ),
@@ -259,17 +263,12 @@ def polars_city(frames: dict[str, Any]) -> dict[str, Any]:
         .filter(~pl.col("excluded"))
         .select("response_id", "survey_id", "version", "target_code")
     )
-    # As score_city's _per_response (less NPS): answers of valid responses → one row per
-    # response with its dimension scores and index, with its target.
-    answered = (
-        frames["answers"]
-        .lazy()
-        .join(valid.select("response_id", "survey_id", "version"), on="response_id", how="inner")
+    # As score_city's _per_response (less NPS): every answer scored, one row per valid
+    # response with its dimension scores, index and target.
+    scores = response_scores(
+        frames["answers"].lazy(), valid, frames["items"].lazy(), frames["dimensions"].lazy()
     )
-    scores = response_scores(answered, frames["items"].lazy(), frames["dimensions"].lazy())
-    index = scores.select("response_id", "index").join(
-        valid.select("response_id", "target_code"), on="response_id", how="inner"
-    )
+    index = scores.select("response_id", "index", "target_code")
     rows = index.join(
         frames["merchants"].lazy().select(pl.col("code").alias("target_code"), "area"),
         on="target_code",
@@ -512,11 +511,6 @@ def duckdb_sql(fixed: bool) -> str:
     def fixed_sum(x: str, scale: str = "1e9") -> str:
         return f"CAST(sum(CAST({x} * {scale} AS BIGINT)) AS DOUBLE)"
 
-    def weighted_mean(x: str, w: str) -> str:
-        if fixed:
-            return f"{fixed_sum(f'{x} * {w}')} / {fixed_sum(w)}"
-        return f"sum({x} * {w}) / sum({w})"
-
     if fixed:
         unit_sums = f"""count(*) AS n, {fixed_sum("idx")} / 1e9 AS total,
                         {fixed_sum("idx * idx", "1e6")} / 1e6 AS squares"""
@@ -540,13 +534,37 @@ def duckdb_sql(fixed: bool) -> str:
             FROM {stats} WHERE n >= 2
         )"""  # noqa: S608 - built from this module's constants only
 
+    # Per response, one group-by with a filtered sum per dimension (as polars takes them):
+    # cheaper in DuckDB than a (response × dimension) group-by and a second one over it.
+    dims = range(1, len(DIMENSION_WEIGHTS) + 1)
+    if fixed:
+        sums = ", ".join(
+            f"sum(CAST(a.value_norm * i.weight * 1e9 AS BIGINT)) FILTER (dim_no = {k}) AS num{k}, "
+            f"sum(CAST(i.weight * 1e9 AS BIGINT)) FILTER (dim_no = {k}) AS den{k}"
+            for k in dims
+        )
+    else:
+        sums = ", ".join(
+            f"sum(a.value_norm * i.weight) FILTER (dim_no = {k}) AS num{k}, "
+            f"sum(i.weight) FILTER (dim_no = {k}) AS den{k}"
+            for k in dims
+        )
+    dim_scores = ", ".join(
+        f"CASE WHEN den{k} > 0 THEN CAST(num{k} AS DOUBLE) / CAST(den{k} AS DOUBLE) END AS d{k}"
+        for k in dims
+    )
+    index = (
+        "("
+        + " + ".join(f"coalesce(d{k} * w{k}, 0)" for k in dims)
+        + ") / ("
+        + " + ".join(f"CASE WHEN d{k} IS NOT NULL THEN w{k} ELSE 0 END" for k in dims)
+        + ")"
+    )
+    weights = ", ".join(f"max(dim_weight) FILTER (dim_no = {k}) AS w{k}" for k in dims)
+
     return f"""
 WITH valid AS (
     SELECT response_id, survey_id, version, target_code FROM responses WHERE NOT excluded
-),
-answered AS MATERIALIZED (
-    SELECT a.response_id, v.survey_id, v.version, a.question_key, a.value_norm
-    FROM answers a JOIN valid v ON v.response_id = a.response_id
 ),
 item_weights AS (
     SELECT i.survey_id, i.version, i.question_key, i.weight, d.dim_weight,
@@ -554,16 +572,23 @@ item_weights AS (
     FROM items i JOIN dimensions d
       ON d.survey_id = i.survey_id AND d.version = i.version AND d.dimension = i.dimension
 ),
-per_dimension AS (
-    SELECT a.response_id, {weighted_mean("a.value_norm", "i.weight")} AS dim_score,
-           any_value(i.dim_weight) AS dim_weight
-    FROM answered a JOIN item_weights i
+version_weights AS (
+    SELECT survey_id, version, {weights} FROM item_weights GROUP BY survey_id, version
+),
+per_sums AS (
+    SELECT a.response_id, {sums}
+    FROM answers a JOIN item_weights i
       ON i.survey_id = a.survey_id AND i.version = a.version AND i.question_key = a.question_key
-    GROUP BY a.response_id, i.dim_no
+    GROUP BY a.response_id
 ),
 per_response AS (
-    SELECT response_id, {weighted_mean("dim_score", "dim_weight")} AS idx
-    FROM per_dimension GROUP BY response_id
+    SELECT response_id, {index} AS idx
+    FROM (
+        SELECT s.response_id, {dim_scores}, {", ".join(f"w.w{k}" for k in dims)}
+        FROM per_sums s
+        JOIN valid v ON v.response_id = s.response_id
+        JOIN version_weights w ON w.survey_id = v.survey_id AND w.version = v.version
+    )
 ),
 scored AS MATERIALIZED (
     SELECT v.target_code AS merchant, m.area AS street, r.idx

@@ -105,60 +105,69 @@ DIM_PREFIX = "dim_"
 
 
 def response_scores(
-    answers: pl.LazyFrame, items: pl.LazyFrame, dimensions: pl.LazyFrame
+    answers: pl.LazyFrame,
+    responses: pl.LazyFrame,
+    items: pl.LazyFrame,
+    dimensions: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per response: each dimension score and the index, one row per response.
 
     answers: response_id, survey_id, version, question_key, value_norm
+    responses: response_id, survey_id, version, and any columns to carry along (only these
+      responses are scored)
     items: survey_id, version, question_key, dimension, weight (scored items only)
     dimensions: survey_id, version, dimension, dim_weight
-    → response_id, index, and a column ``dim_<key>`` per dimension (null when the response
-    answered nothing in it)
+    → the columns of ``responses``, index, and a column ``dim_<key>`` per dimension (null
+    when the response answered nothing in it)
 
-    One group-by over responses does it all: for each dimension key (a handful), the
-    weighted sum and the weight sum are conditional aggregations, so no intermediate
-    (response × dimension) frame is built.
+    One pass over the answers: each answer, joined to its item, becomes a weighted value and
+    a weight in the columns of its dimension (zero in the others); one group-by over
+    responses then takes plain integer sums. Conditional sums inside the group-by, or a
+    (response × dimension) frame, cost more at ten million answers (bench/scoring.py). The
+    dimension weights join the million responses afterwards, by questionnaire version.
     """
     keys = sorted(dimensions.select("dimension").unique().collect()["dimension"].to_list())
     if not keys:  # no questionnaire scores anything (an empty database)
-        return pl.LazyFrame(schema={"response_id": pl.Int64, "index": pl.Float64})
-    weights = items.join(dimensions, on=["survey_id", "version", "dimension"], how="inner")
-    # Joining 10M answers to a few dozen items on (survey, version, text key) costs seconds;
-    # on one integer built from the same three it costs a fraction of that.
+        return responses.clear().with_columns(pl.lit(None, pl.Float64).alias("index"))
     code = {k: i for i, k in enumerate(keys)}
-    scored = (
-        _with_item_key(answers)
-        .select("response_id", "item_key", "value_norm")
-        .join(
-            _with_item_key(weights).select(
-                "item_key",
-                pl.col("dimension").replace_strict(code, return_dtype=pl.Int8).alias("dim"),
-                "weight",
-                "dim_weight",
-            ),
-            on="item_key",
-            how="inner",
-        )
-        # Each term to fixed point once, before the group-by: the conditional sums below then
-        # add integers (exact in any order) and convert nothing per dimension (0.59 → 0.42 s
-        # on 10M answers, bench/scoring.py).
-        .select(
-            "response_id",
-            "dim",
-            "dim_weight",
-            (pl.col("value_norm") * pl.col("weight") * SCALE).round(0).cast(pl.Int64).alias("xw"),
-            (pl.col("weight") * SCALE).round(0).cast(pl.Int64).alias("w"),
-        )
+    version = ["survey_id", "version"]
+    weights = items.join(
+        dimensions.select(*version, "dimension"), on=[*version, "dimension"], how="semi"
+    ).select(
+        *version,
+        "question_key",
+        pl.col("dimension").replace_strict(code, return_dtype=pl.Int8).alias("dim"),
+        "weight",
+        (pl.col("weight") * SCALE).round(0).cast(pl.Int64).alias("w"),
     )
-    aggregations: list[pl.Expr] = []
+    # Each term to fixed point once, before the group-by: the sums then add integers, exact
+    # in any order.
+    weighted = (pl.col("value_norm") * pl.col("weight") * SCALE).round(0).cast(pl.Int64)
+    terms: list[pl.Expr] = []
     for key in keys:
         in_dim = pl.col("dim") == code[key]
-        aggregations += [
-            pl.when(in_dim).then(pl.col("xw")).sum().alias(f"num_{key}"),
-            pl.when(in_dim).then(pl.col("w")).sum().alias(f"den_{key}"),
-            pl.when(in_dim).then(pl.col("dim_weight")).max().alias(f"w_{key}"),
+        terms += [
+            pl.when(in_dim).then(weighted).otherwise(0).alias(f"num_{key}"),
+            pl.when(in_dim).then(pl.col("w")).otherwise(0).alias(f"den_{key}"),
         ]
-    per = scored.group_by("response_id").agg(aggregations)
+    sums = (
+        answers.select("response_id", *version, "question_key", "value_norm")
+        .join(weights, on=[*version, "question_key"], how="inner")
+        .select("response_id", *terms)
+        .group_by("response_id")
+        .agg(pl.exclude("response_id").sum())
+    )
+    dim_weights = (
+        dimensions.filter(pl.col("dimension").is_in(keys))
+        .collect()
+        .pivot(on="dimension", index=version, values="dim_weight")
+        .rename({k: f"w_{k}" for k in keys}, strict=False)
+    )
+    # The version comes from the response, not from the group-by: taking a first value per
+    # group there costs a fifth of the whole step.
+    per = responses.join(sums, on="response_id", how="inner").join(
+        dim_weights.lazy(), on=version, how="left"
+    )
     # A skipped optional item leaves the others' weights to carry the dimension; a dimension
     # with nothing answered drops out of the index. Elementwise, in a fixed key order: exact
     # to repeat.
@@ -179,22 +188,9 @@ def response_scores(
         ]
     )
     return per.select(
-        "response_id",
+        *responses.collect_schema().names(),
         (numerator / denominator).alias("index"),
         *[pl.col(f"{DIM_PREFIX}{k}") for k in keys],
-    )
-
-
-def _with_item_key(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """(survey_id, version, question_key) packed into one Int64: survey ids below 2²³,
-    versions below 2¹⁶, and the key's categorical code below 2²⁴."""
-    code = pl.col("question_key").cast(pl.Categorical).to_physical().cast(pl.Int64)
-    return frame.with_columns(
-        (
-            pl.col("survey_id").cast(pl.Int64) * (1 << 40)
-            + pl.col("version").cast(pl.Int64) * (1 << 24)
-            + code
-        ).alias("item_key")
     )
 
 
@@ -400,13 +396,13 @@ class CityScores:
 def _per_response(inp: Inputs) -> pl.LazyFrame:
     """Index, dimension scores and NPS answer of each valid response, with its target."""
     valid = inp.responses.filter(~pl.col("excluded")).select(
-        "response_id", "target_kind", "target_code"
+        "response_id", "survey_id", "version", "target_kind", "target_code"
     )
     # Scoring every answer and dropping the few flagged responses afterwards is cheaper than
     # filtering ten million answers through a join first.
-    scores = response_scores(inp.answers, inp.items, inp.dimensions)
+    scores = response_scores(inp.answers, valid, inp.items, inp.dimensions)
     nps = nps_values(inp.answers, inp.nps_items)
-    return scores.join(valid, on="response_id", how="inner").join(nps, on="response_id", how="left")
+    return scores.drop("survey_id", "version").join(nps, on="response_id", how="left")
 
 
 def _attach_units(index: pl.LazyFrame, inp: Inputs) -> pl.LazyFrame:

@@ -75,6 +75,11 @@ def test_all_minimum_scores_zero_and_all_maximum_one_hundred(
     assert q.normalise(3) == pytest.approx((3 - low) / (high - low) * 100)
 
 
+def responses_of(a: pl.LazyFrame) -> pl.LazyFrame:
+    """The responses those answers belong to."""
+    return a.select("response_id", "survey_id", "version").unique().sort("response_id")
+
+
 def test_index_is_the_weighted_mean_of_weighted_dimension_means() -> None:
     # supply: 0.5·100 + 0.5·50 = 75; environment: 0.4·75 + 0.3·25 + 0.3·100 = 67.5;
     # rights: 0.5·0 + 0.5·100 = 50; index: 0.35·75 + 0.35·67.5 + 0.30·50 = 64.875.
@@ -91,7 +96,7 @@ def test_index_is_the_weighted_mean_of_weighted_dimension_means() -> None:
             }
         }
     )
-    out = response_scores(a, ITEMS, DIMENSIONS).collect().row(0, named=True)
+    out = response_scores(a, responses_of(a), ITEMS, DIMENSIONS).collect().row(0, named=True)
     assert (out["dim_env"], out["dim_rights"], out["dim_supply"]) == pytest.approx(
         (67.5, 50.0, 75.0)
     )
@@ -112,7 +117,7 @@ def test_a_skipped_item_leaves_its_dimension_to_the_others() -> None:
             }
         }
     )
-    out = response_scores(a, ITEMS, DIMENSIONS).collect().row(0, named=True)
+    out = response_scores(a, responses_of(a), ITEMS, DIMENSIONS).collect().row(0, named=True)
     assert out["dim_supply"] == 100.0
     assert out["index"] == pytest.approx(35.0)
 
@@ -120,7 +125,7 @@ def test_a_skipped_item_leaves_its_dimension_to_the_others() -> None:
 def test_all_minimum_responses_index_zero_and_all_maximum_one_hundred() -> None:
     keys = ["quality", "price", "honesty", "safety", "service", "returns", "complaints"]
     a = answers({1: dict.fromkeys(keys, 0.0), 2: dict.fromkeys(keys, 100.0)})
-    out = response_scores(a, ITEMS, DIMENSIONS).collect()
+    out = response_scores(a, responses_of(a), ITEMS, DIMENSIONS).collect()
     by = dict(zip(out["response_id"], out["index"], strict=False))
     assert by == {1: 0.0, 2: pytest.approx(100.0)}
 
