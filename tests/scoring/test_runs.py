@@ -188,3 +188,24 @@ async def test_an_export_reads_every_row_for_its_column_types(client: httpx.Asyn
     for fmt in ("csv", "xlsx", "parquet"):
         r = await client.get(f"/api/v1/scoring/runs/{run.id}/export", params={"format": fmt})
         assert r.status_code == 200, (fmt, r.text[:200])
+
+
+def test_the_fingerprint_ignores_row_order_and_sees_any_change() -> None:
+    import polars as pl
+
+    from scoring.load import fingerprint
+
+    answers = pl.DataFrame(
+        {"response_id": [1, 1, 2, 2], "question_key": ["a", "b", "a", "b"], "value": [5, 4, 3, 2]}
+    )
+    responses = pl.DataFrame({"response_id": [1, 2], "excluded": [False, True]})
+    same = fingerprint(responses, answers)
+    assert (
+        fingerprint(responses.reverse(), answers.sample(fraction=1.0, shuffle=True, seed=3)) == same
+    )
+    assert fingerprint(responses, answers.with_columns(pl.col("value").replace(2, 1))) != same
+    assert fingerprint(responses, pl.concat([answers, answers.tail(1)])) != same  # a row twice
+    assert fingerprint(responses, answers.head(3)) != same
+    assert fingerprint(responses.with_columns(pl.col("excluded").not_()), answers) != same
+    # The same rows split differently between the frames are not the same inputs.
+    assert fingerprint(answers, responses) != same
