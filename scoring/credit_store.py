@@ -336,30 +336,29 @@ class PostgresCreditSql:
         return frame.with_columns(pl.col("old_abnormal", "old_serious").cast(pl.Boolean))
 
     async def upsert_standings(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        cols = list(zip(*rows, strict=True))
-        await self._call(
-            "execute",
-            "INSERT INTO credit_standing (merchant_id, score, risk_class, abnormal_listed,"
-            " serious_listed, external_class, rules_version, updated_at) SELECT * FROM unnest("
-            "$1::int[], $2::float8[], $3::text[], $4::bool[], $5::bool[], $6::text[],"
-            " $7::text[], $8::timestamptz[]) ON CONFLICT (merchant_id) DO UPDATE SET"
-            " score = EXCLUDED.score, risk_class = EXCLUDED.risk_class,"
-            " abnormal_listed = EXCLUDED.abnormal_listed,"
-            " serious_listed = EXCLUDED.serious_listed, external_class = EXCLUDED.external_class,"
-            " rules_version = EXCLUDED.rules_version, updated_at = EXCLUDED.updated_at",
-            *map(list, cols),
-        )
+        # Binary COPY into a scratch table, then one upsert from it: for a city-wide
+        # recompute's 100,000 rows a fraction of what binding them as arrays costs.
+        async with self.tx.acquire_connection() as raw:
+            await raw.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS standing_in"
+                " (LIKE credit_standing INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            await raw.execute("TRUNCATE standing_in")  # a second call in one transaction
+            await raw.copy_records_to_table("standing_in", records=rows, columns=STANDING_COLUMNS)
+            await raw.execute(
+                f"INSERT INTO credit_standing ({', '.join(STANDING_COLUMNS)})"  # noqa: S608 - constants
+                f" SELECT {', '.join(STANDING_COLUMNS)} FROM standing_in"
+                " ON CONFLICT (merchant_id) DO UPDATE SET"
+                " score = EXCLUDED.score, risk_class = EXCLUDED.risk_class,"
+                " abnormal_listed = EXCLUDED.abnormal_listed,"
+                " serious_listed = EXCLUDED.serious_listed,"
+                " external_class = EXCLUDED.external_class,"
+                " rules_version = EXCLUDED.rules_version, updated_at = EXCLUDED.updated_at"
+            )
 
     async def insert_changes(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        cols = list(zip(*rows, strict=True))
         await self._call(
-            "execute",
-            "INSERT INTO credit_change (merchant_id, changed_at, old_score, old_class,"
-            " new_score, new_class, cause, event_ids, rules_version)"
-            " SELECT m, t, os, oc, ns, nc, c, e::jsonb, v FROM unnest($1::int[],"
-            " $2::timestamptz[], $3::float8[], $4::text[], $5::float8[], $6::text[],"
-            " $7::text[], $8::text[], $9::text[]) AS x(m, t, os, oc, ns, nc, c, e, v)",
-            *map(list, cols),
+            "copy_records_to_table", "credit_change", records=rows, columns=CHANGE_COLUMNS
         )
 
 
