@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.figures import record  # noqa: E402
+from certificates import revocation  # noqa: E402
+from certificates.policy import policy_for  # noqa: E402
 from scoring import complaints, credit_store  # noqa: E402
 from scoring.credit import credit_scores  # noqa: E402
 from service import db  # noqa: E402
@@ -192,6 +194,8 @@ def _peak_rss_mb() -> float:
 
 async def recompute_bench(settings: object, now: datetime, runs: int) -> dict[str, float]:
     rules = credit_store.rules_for(None)
+    # As `fangxin credit recompute` does: the certificates' listener hears every change.
+    revocation.register(policy_for(None))
     out: dict[str, float] = {}
     async with db.database(settings):  # type: ignore[arg-type]
         # The frame exactly as the recompute reads it (COPY on the transaction's connection).

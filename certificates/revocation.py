@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 
 from certificates import eligibility
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, Policy, evaluate_area, policy_for, revocation_reason
 from service import audit, events, outbox
+from service.db import chunked
 from service.events import CreditChanged
 from service.models import Area, Merchant
 
@@ -112,16 +112,31 @@ class Revoker:
             .using_db(conn)
             .values_list("code", flat=True)
         ]
-        locked = (
-            await Certificate.filter(
-                Q(kind=Kind.MERCHANT, subject_code__in=list(failing))
-                | Q(kind__in=[Kind.STREET, Kind.SCENIC_SPOT], subject_code__in=area_codes),
-                status__in=[Status.ACTIVE, Status.SUSPENDED],
+        # A city-wide recompute can fail 100,000 merchants at once: the certificates are
+        # found in slices, then locked in slices in ascending id order (still one order).
+        held = [Status.ACTIVE, Status.SUSPENDED]
+        ids: list[int] = []
+        for kinds, codes in (
+            ([Kind.MERCHANT], sorted(failing)),
+            ([Kind.STREET, Kind.SCENIC_SPOT], area_codes),
+        ):
+            for chunk in chunked(codes):
+                ids += [
+                    c.id
+                    for c in await Certificate.filter(
+                        kind__in=kinds, subject_code__in=chunk, status__in=held
+                    )
+                    .using_db(conn)
+                    .only("id")
+                ]
+        locked: list[Certificate] = []
+        for id_chunk in chunked(sorted(ids)):
+            locked += (
+                await Certificate.filter(id__in=id_chunk, status__in=held)
+                .using_db(conn)
+                .select_for_update()
+                .order_by("id")
             )
-            .using_db(conn)
-            .select_for_update()
-            .order_by("id")
-        )
         for cert in locked:
             if cert.kind != Kind.MERCHANT:
                 continue
@@ -148,9 +163,9 @@ class Revoker:
             )
         # Any credit change can tip an area (a merchant on the serious list, a certificate
         # gone): re-judge the areas of every merchant that changed.
-        held = [c for c in locked if c.kind != Kind.MERCHANT and c.status == Status.ACTIVE]
-        if held:
-            await self._suspend_failing_areas(conn, held, area_ids, at)
+        areas_held = [c for c in locked if c.kind != Kind.MERCHANT and c.status == Status.ACTIVE]
+        if areas_held:
+            await self._suspend_failing_areas(conn, areas_held, area_ids, at)
 
     async def _areas_with_certificates(
         self, conn: BaseDBAsyncClient, merchant_ids: list[int]
@@ -165,14 +180,15 @@ class Revoker:
             .exists()
         ):
             return set()
-        return {
-            a
-            for pair in await Merchant.filter(id__in=merchant_ids)
-            .using_db(conn)
-            .values_list("street_id", "scenic_spot_id")
-            for a in pair
-            if a is not None
-        }
+        found: set[int] = set()
+        for chunk in chunked(merchant_ids):
+            for pair in (
+                await Merchant.filter(id__in=chunk)
+                .using_db(conn)
+                .values_list("street_id", "scenic_spot_id")
+            ):
+                found.update(a for a in pair if a is not None)
+        return found
 
     async def _suspend_failing_areas(
         self,

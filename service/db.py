@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -133,3 +133,14 @@ async def make_migrations(name: str | None = None) -> list[str]:
             writer.name = format_migration_name(number, name)
         paths.append(str(writer.write()))
     return paths
+
+
+T = TypeVar("T")
+# One query binds at most 32,767 values on PostgreSQL and 32,766 on SQLite: an ``__in`` over
+# what a city-wide change touches (100,000 merchants) goes in slices of this size.
+IN_LIST_LIMIT = 5_000
+
+
+def chunked(items: Sequence[T], size: int = IN_LIST_LIMIT) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from service import audit
 from service.audit import Actor
-from service.db import connection
+from service.db import chunked, connection
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.i18n import N_
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, SurveyVersion
@@ -319,20 +319,15 @@ async def _refresh_excluded(conn: BaseDBAsyncClient, scope: set[int] | None) -> 
         currently &= scope
     to_exclude = sorted(flagged - currently)
     to_include = sorted(currently - flagged)
-    for chunk in _chunks(to_exclude, 900):
+    for chunk in chunked(to_exclude, 900):
         await Response.filter(id__in=chunk).using_db(conn).update(excluded=True)
-    for chunk in _chunks(to_include, 900):
+    for chunk in chunked(to_include, 900):
         await Response.filter(id__in=chunk).using_db(conn).update(excluded=False)
     return len(flagged)
 
 
 def _ints(values: Iterable[Any]) -> set[int]:
     return {int(v) for v in values}
-
-
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 # --- officials' decisions ---------------------------------------------------------------------

@@ -209,3 +209,36 @@ async def test_officials_issue_over_the_api_and_are_told_why_not(
     missing = await client.post("/api/v1/certificates", json={"kind": "street", "subject": "NOPE"})
     assert missing.status_code == 404
     assert await Certificate.all().count() == 0
+
+
+async def test_a_city_wide_change_beyond_one_query_still_reaches_the_certificates(
+    db: Settings,
+) -> None:
+    # A new rule table can move every merchant of the city at once: more changes than one
+    # query may bind values (32,767 on PostgreSQL), the certified merchant last among them.
+    from tortoise.transactions import in_transaction
+
+    from service.events import CreditState
+    from service.models import Merchant
+
+    revocation.register(POLICY)
+    city = await make_city()
+    issued_at = datetime.now(UTC) - timedelta(days=10)
+    merchant = await _certificate(
+        Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000001-O", issued_at
+    )
+    street = await _certificate(
+        Kind.STREET, city.street, "解放路步行街", "ZMD-2026-ST-000001-B", issued_at
+    )
+    before, after = CreditState(100.0, "A", False, False), CreditState(70.0, "C", False, False)
+    now = datetime.now(UTC)
+    changes = [
+        CreditChanged(10_000_000 + i, f"9141170000X{i:07d}", before, after, "recompute", (), now)
+        for i in range(40_000)
+    ]
+    certified = await Merchant.get(uscc=city.merchant)
+    changes.append(CreditChanged(certified.id, city.merchant, before, after, "recompute", (), now))
+    async with in_transaction() as tx:
+        await events.emit(tx, changes)
+    assert (await Certificate.get(id=merchant.id)).status == Status.REVOKED
+    assert (await Certificate.get(id=street.id)).status == Status.SUSPENDED
