@@ -27,7 +27,7 @@ from scoring.credit_models import Complaint, CreditEvent, CreditStanding
 from scoring.credit_store import start_state
 from scoring.models import RunStatus, ScoreRun, UnitScore
 from scoring.runs import current_run
-from service.db import connection
+from service.db import chunked, connection
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 
 COMPLAINT_WINDOW = timedelta(days=365)
@@ -146,32 +146,39 @@ async def area_facts(
         for area_id in (street_id, spot_id):
             if area_id in area_ids:
                 members.setdefault(area_id, []).append((mid, uscc))
+    # The whole city's streets can be asked about at once (a new rule table): merchants go
+    # into each query in slices, below what one query may bind.
     ids = [m for group in members.values() for m, _ in group]
-    serious: set[int] = {
-        m
-        for (m,) in await CreditStanding.filter(merchant_id__in=ids, serious_listed=True)
-        .using_db(conn)
-        .values_list("merchant_id")
-    }
-    certified: set[str] = {
-        str(code)
-        for code in await Certificate.filter(
-            kind=Kind.MERCHANT,
-            status=Status.ACTIVE,
-            subject_code__in=[u for group in members.values() for _, u in group],
-        )
-        .using_db(conn)
-        .values_list("subject_code", flat=True)
-    }
+    usccs = [u for group in members.values() for _, u in group]
+    serious: set[int] = set()
+    certified: set[str] = set()
     complaints: Counter[int] = Counter()
     closed: Counter[int] = Counter()
-    for merchant_id, closed_at in (
-        await Complaint.filter(merchant_id__in=ids, received_at__gte=now - COMPLAINT_WINDOW)
-        .using_db(conn)
-        .values_list("merchant_id", "closed_at")
-    ):
-        complaints[merchant_id] += 1
-        closed[merchant_id] += closed_at is not None
+    for id_chunk in chunked(ids):
+        serious.update(
+            m
+            for (m,) in await CreditStanding.filter(merchant_id__in=id_chunk, serious_listed=True)
+            .using_db(conn)
+            .values_list("merchant_id")
+        )
+        for merchant_id, closed_at in (
+            await Complaint.filter(
+                merchant_id__in=id_chunk, received_at__gte=now - COMPLAINT_WINDOW
+            )
+            .using_db(conn)
+            .values_list("merchant_id", "closed_at")
+        ):
+            complaints[merchant_id] += 1
+            closed[merchant_id] += closed_at is not None
+    for uscc_chunk in chunked(usccs):
+        certified.update(
+            str(code)
+            for code in await Certificate.filter(
+                kind=Kind.MERCHANT, status=Status.ACTIVE, subject_code__in=uscc_chunk
+            )
+            .using_db(conn)
+            .values_list("subject_code", flat=True)
+        )
     scores: dict[str, tuple[float | None, int]] = {}
     if run is not None:
         for code, score, n, low in (

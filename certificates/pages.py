@@ -13,7 +13,7 @@ from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from certificates import eligibility, issuance, sweep, verify_cache
 from certificates.models import Certificate, Reply, Status, StatusChange
@@ -308,11 +308,11 @@ async def certificates_page(
         qs = qs.filter(kind=kind)
     if district:
         # A certificate names its subject only: a merchant's district, or an area's parent.
-        in_district = [
-            *await Merchant.filter(district__code=district).values_list("uscc", flat=True),
-            *await Area.filter(parent__code=district).values_list("code", flat=True),
-        ]
-        qs = qs.filter(subject_code__in=[str(c) for c in in_district])
+        # Subqueries: a district may hold more merchants than one query can bind as values.
+        qs = qs.filter(
+            Q(subject_code__in=Subquery(Merchant.filter(district__code=district).values("uscc")))
+            | Q(subject_code__in=Subquery(Area.filter(parent__code=district).values("code")))
+        )
     if q:
         qs = qs.filter(Q(subject_name__icontains=q) | Q(serial__icontains=q))
     total = await qs.count()

@@ -24,6 +24,7 @@ from scoring.credit import Rules
 from scoring.credit_models import CreditStanding
 from scoring.credit_store import start_state
 from service.audit import Actor
+from service.db import chunked
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.models import Area, Merchant
 
@@ -81,19 +82,18 @@ async def _merchants(
 ) -> None:
     if not certs:
         return
-    ids = dict(
-        await Merchant.filter(uscc__in=[c.subject_code for c in certs])
-        .using_db(tx)
-        .values_list("uscc", "id")
-    )
-    standing = {
-        m: (score, cls, serious)
-        for m, score, cls, serious in await CreditStanding.filter(
-            merchant_id__in=list(ids.values())
-        )
-        .using_db(tx)
-        .values_list("merchant_id", "score", "risk_class", "serious_listed")
-    }
+    # Every certified merchant of the city, in slices below what one query may bind.
+    ids: dict[str, int] = {}
+    for codes in chunked([c.subject_code for c in certs]):
+        ids.update(await Merchant.filter(uscc__in=codes).using_db(tx).values_list("uscc", "id"))
+    standing: dict[int, tuple[float, str, bool]] = {}
+    for merchant_ids in chunked(list(ids.values())):
+        for m, score, cls, serious in (
+            await CreditStanding.filter(merchant_id__in=merchant_ids)
+            .using_db(tx)
+            .values_list("merchant_id", "score", "risk_class", "serious_listed")
+        ):
+            standing[m] = (score, cls, serious)
     start = start_state(credit_rules)
     for cert in certs:
         score, cls, serious = standing.get(

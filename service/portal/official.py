@@ -17,6 +17,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 
 from certificates import eligibility, issuance, replies
@@ -157,7 +158,7 @@ async def flag_queue(
     if target:
         qs = qs.filter(response__target_code=target)
     if district or area or category:
-        qs = qs.filter(response__target_code__in=await _targets_within(district, area, category))
+        qs = qs.filter(_targets_within(district, area, category))
     if format != "html":
         rows = await qs.order_by("raised_at", "id").values(
             "response_id",
@@ -212,21 +213,20 @@ async def flag_queue(
     )
 
 
-async def _targets_within(
-    district: str | None, area: str | None, category: MerchantCategory | None
-) -> list[str]:
-    """Survey target codes inside the filters: merchants, and (without a category) the
-    streets and scenic spots themselves."""
-    merchants = registry.merchants_within(district, area, category)
-    codes = [str(u) for u in await merchants.values_list("uscc", flat=True)]
+def _targets_within(district: str | None, area: str | None, category: MerchantCategory | None) -> Q:
+    """Responses about targets inside the filters: merchants, and (without a category) the
+    streets and scenic spots themselves. Subqueries: a district may hold more merchants than
+    one query can bind as values."""
+    merchants = registry.merchants_within(district, area, category).values("uscc")
+    inside = Q(response__target_code__in=Subquery(merchants))
     if not category:
         areas = Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT])
         if district:
             areas = areas.filter(parent__code=district)
         if area:
             areas = areas.filter(code=area)
-        codes += [str(c) for c in await areas.values_list("code", flat=True)]
-    return codes
+        inside |= Q(response__target_code__in=Subquery(areas.values("code")))
+    return inside
 
 
 @get("/official/appeals", opt=OFFICIALS, include_in_schema=False)
