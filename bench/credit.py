@@ -382,14 +382,15 @@ async def main() -> int:
         f" batch p50 {ing['batch_p50_ms']:.0f} ms, max {ing['batch_max_ms']:.0f} ms);"
         f" stored {ing['stored']:,.0f}; a replayed batch stored {ing['replay_stored']:.0f}"
     )
-    ok_recompute = rec["steady_s"] < 2 and rec["first_s"] < 2
+    ok_recompute = rec["steady_s"] < 2 and rec["daily_s"] < 2 and rec["first_s"] < 2
     ok_ingest = ing["events_per_s"] >= 20_000
     print(f"target recompute < 2 s: {'met' if ok_recompute else 'NOT met'}")
     print(f"target ingest >= 20,000 events/s: {'met' if ok_ingest else 'NOT met'}")
     record(
         "credit.py",
-        "credit recompute, 100k merchants / 2M events (steady; all changing)",
-        f"{rec['steady_s']:.2f} s; {rec['first_s']:.2f} s",
+        "credit recompute, 100k merchants / 2M events (steady; a day later; all changing)",
+        f"{rec['steady_s']:.2f} s; {rec['daily_s']:.2f} s ({rec['daily_changed']:,.0f} changed);"
+        f" {rec['first_s']:.2f} s",
         "< 2 s",
         ok_recompute,
     )
