@@ -168,6 +168,10 @@ def check_events(
 
 
 class CreditSql(Protocol):
+    # Whether a feed's events may be inserted before their merchants are locked, so that
+    # batches touching the same merchants wait for each other only while rescoring.
+    insert_before_lock: bool
+
     async def lock(self, merchant_ids: Collection[int] | None = None) -> None:
         """Exclusive over all credit (None), or over these merchants only."""
 
@@ -181,7 +185,9 @@ class CreditSql(Protocol):
 
     async def insert_events(
         self, rows: Sequence[EventRow], now: datetime
-    ) -> list[tuple[int, int]]: ...
+    ) -> list[tuple[int, int, str, str]]:
+        """(id, merchant id, source, external reference) of each row stored; a key already
+        stored, or being stored by a transaction that then commits, is skipped."""
 
     async def events(self, merchant_ids: Collection[int] | None) -> pl.DataFrame: ...
 
@@ -241,6 +247,8 @@ def _arrow_events(url: str) -> pl.DataFrame:
 class PostgresCreditSql:
     """COPY out to polars, ``unnest`` arrays in: one round trip per step, whatever the size."""
 
+    insert_before_lock = True
+
     def __init__(self, tx: BaseDBAsyncClient, arrow_url: str | None = None) -> None:
         # The connection is taken per statement, not for the whole transaction: ORM calls on
         # the same transaction (audit, listeners) take it too.
@@ -287,7 +295,9 @@ class PostgresCreditSql:
         )
         return {(r[3], r[4]): EventRow(*r) for r in rows}
 
-    async def insert_events(self, rows: Sequence[EventRow], now: datetime) -> list[tuple[int, int]]:
+    async def insert_events(
+        self, rows: Sequence[EventRow], now: datetime
+    ) -> list[tuple[int, int, str, str]]:
         out = await self._call(
             "fetch",
             "INSERT INTO credit_event (merchant_id, kind, occurred_at, source, external_ref,"
@@ -295,7 +305,8 @@ class PostgresCreditSql:
             "$1::int[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],"
             " $7::text[]) AS t(m, k, o, s, e, n, c)"
             # A retry racing its own first attempt: the first one's row stands.
-            " ON CONFLICT (source, external_ref) DO NOTHING RETURNING id, merchant_id",
+            " ON CONFLICT (source, external_ref) DO NOTHING"
+            " RETURNING id, merchant_id, source, external_ref",
             [r.merchant_id for r in rows],
             [r.kind for r in rows],
             [r.occurred_at for r in rows],
@@ -305,7 +316,7 @@ class PostgresCreditSql:
             [r.risk_class for r in rows],
             now,
         )
-        return [(r[0], r[1]) for r in out]
+        return [(r[0], r[1], r[2], r[3]) for r in out]
 
     async def _frame(self, sql: str, args: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
         buf = io.BytesIO()
@@ -375,6 +386,10 @@ def _parse_sqlite_times(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 class SqliteCreditSql:
     """The same steps on SQLite: ``json_each`` for id lists, ``executemany`` for rows."""
 
+    # Its lock is the database's one write lock: taken first, it makes the ids above the
+    # highest before the insert ours.
+    insert_before_lock = False
+
     def __init__(self, tx: BaseDBAsyncClient) -> None:
         # The connection is taken per statement, not for the whole transaction: ORM calls on
         # the same transaction (audit, listeners) take it too.
@@ -423,7 +438,9 @@ class SqliteCreditSql:
             (r[3], r[4]): EventRow(r[0], r[1], datetime.fromisoformat(r[2]), *r[3:]) for r in rows
         }
 
-    async def insert_events(self, rows: Sequence[EventRow], now: datetime) -> list[tuple[int, int]]:
+    async def insert_events(
+        self, rows: Sequence[EventRow], now: datetime
+    ) -> list[tuple[int, int, str, str]]:
         highest = (await self._all("SELECT COALESCE(MAX(id), 0) FROM credit_event"))[0][0]
         await self._many(
             "INSERT INTO credit_event (merchant_id, kind, occurred_at, source, external_ref,"
@@ -444,9 +461,11 @@ class SqliteCreditSql:
         )
         # Writers are serialised (see lock), so every id above the old highest is ours.
         out = await self._all(
-            "SELECT id, merchant_id FROM credit_event WHERE id > ? ORDER BY id", (highest,)
+            "SELECT id, merchant_id, source, external_ref FROM credit_event WHERE id > ?"
+            " ORDER BY id",
+            (highest,),
         )
-        return [(r[0], r[1]) for r in out]
+        return [(r[0], r[1], r[2], r[3]) for r in out]
 
     async def events(self, merchant_ids: Collection[int] | None) -> pl.DataFrame:
         sql = "SELECT merchant_id, kind, occurred_at, risk_class FROM credit_event"
@@ -632,23 +651,26 @@ async def store_events(
     *,
     extra_rescore: Collection[int] = (),
     usccs: dict[int, str] | None = None,
+    lock: Collection[int] | None = None,
 ) -> EventsStored:
     """Append the new events, skip exact replays, refuse a known key with other content, and
-    rescore the merchants concerned. Raises InvalidInput naming each refused item."""
+    rescore the merchants concerned. Raises InvalidInput naming each refused item.
+
+    ``lock``: merchants to lock after the insert and before rescoring (the caller holds no
+    lock yet). Rescoring then waits only for batches rescoring the same merchants, and sees
+    their events once they commit; an event another batch stored meanwhile under one of our
+    keys is checked against ours like any stored one."""
     known = await sql.existing([r.key for r in rows])
-    errors = [
-        FieldError(f"events[{i}].external_ref", "was already recorded with different content")
-        for i, r in enumerate(rows)
-        if r.key in known and known[r.key].content() != r.content()
-    ]
-    if errors:
-        raise InvalidInput(
-            f"{len(errors)} item(s) conflict with stored events; nothing was stored", errors
-        )
+    _refuse_conflicts(rows, known)
     fresh = [r for r in rows if r.key not in known]
     inserted = await sql.insert_events(fresh, now) if fresh else []
+    if lock is not None:
+        await sql.lock(lock)
+        raced = {r.key for r in fresh} - {(source, ref) for _, _, source, ref in inserted}
+        if raced:
+            _refuse_conflicts(rows, await sql.existing(raced))
     new_events: dict[int, list[int]] = {}
-    for event_id, merchant_id in inserted:
+    for event_id, merchant_id, _, _ in inserted:
         new_events.setdefault(merchant_id, []).append(event_id)
     touched = set(new_events) | set(extra_rescore)
     changes = (
@@ -666,6 +688,18 @@ async def store_events(
         else []
     )
     return EventsStored(len(inserted), len(rows) - len(inserted), changes)
+
+
+def _refuse_conflicts(rows: Sequence[EventRow], stored: dict[tuple[str, str], EventRow]) -> None:
+    errors = [
+        FieldError(f"events[{i}].external_ref", "was already recorded with different content")
+        for i, r in enumerate(rows)
+        if r.key in stored and stored[r.key].content() != r.content()
+    ]
+    if errors:
+        raise InvalidInput(
+            f"{len(errors)} item(s) conflict with stored events; nothing was stored", errors
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -707,9 +741,14 @@ async def ingest_events(
                 raise InvalidInput(
                     f"{_bad_items(errors)} item(s) are invalid; nothing was stored", errors
                 )
-            await sql.lock({r.merchant_id for r in rows})
+            merchants = {r.merchant_id for r in rows}
+            late = sql.insert_before_lock
+            if not late:
+                await sql.lock(merchants)
             usccs = {v: k for k, v in ids.items()}
-            stored = await store_events(sql, tx, rows, rules, now, usccs=usccs)
+            stored = await store_events(
+                sql, tx, rows, rules, now, usccs=usccs, lock=merchants if late else None
+            )
             result = IngestResult(
                 len(items), stored.stored, 0, stored.unchanged, len(stored.changes)
             )

@@ -199,3 +199,40 @@ async def test_a_batch_has_at_most_5000_items(client: httpx.AsyncClient, size: i
     )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "events"
+
+
+async def test_a_key_a_racing_batch_stored_with_other_content_is_refused(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL a batch inserts before it locks its merchants, so another batch can store
+    # one of its keys between its check and its insert. Played here by a first check that
+    # sees nothing: the second look, after the lock, must refuse the batch whole.
+    from scoring import credit_store
+    from tests.conftest import dialect
+
+    if dialect() != "postgres":
+        pytest.skip("SQLite locks before it inserts: no batch can come in between")
+    await make_merchants()
+    client.headers["authorization"] = f"Bearer {await make_token(Role.FEED)}"
+    first = await client.post(
+        "/api/v1/credit/events", json={"events": [event(M1, "penalty_minor", "R-1")]}
+    )
+    assert first.status_code == 200
+    checked = credit_store.PostgresCreditSql.existing
+    calls = 0
+
+    async def blind_at_first(
+        self: credit_store.PostgresCreditSql, keys: Any
+    ) -> dict[tuple[str, str], credit_store.EventRow]:
+        nonlocal calls
+        calls += 1
+        return {} if calls == 1 else await checked(self, keys)
+
+    monkeypatch.setattr(credit_store.PostgresCreditSql, "existing", blind_at_first)
+    racing = [event(M1, "commendation", "R-1"), event(M2, "penalty_minor", "R-2")]
+    r = await client.post("/api/v1/credit/events", json={"events": racing})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["events[0].external_ref"]
+    assert calls == 2
+    assert await CreditEvent.all().count() == 1  # R-2 went with the rest of its batch
+    assert not await CreditStanding.filter(merchant__uscc=M2).exists()
