@@ -168,10 +168,10 @@ def find_surges(rows: Iterable[Screened], rules: QualityRules = RULES) -> set[in
     target and ≥ surge_factor times what that target usually receives in such a span (its
     responses of the surge_baseline_days before the span, scaled to the span's length).
 
-    A busy scenic spot's rush on a holiday stays below ten times its own usual rate; a
-    merchant rated twice a week does not receive twenty ratings in an hour unless someone
-    is scripting them. The responses of a surge are set aside for an official to look at,
-    not deleted: a real crowd (an invitation campaign, say) is cleared with one decision."""
+    A busy scenic spot's ordinary rush stays below ten times its own usual rate; a merchant
+    rated twice a week does not receive twenty ratings in an hour unless someone is scripting
+    them. A real crowd at a quiet place (a 3·15 campaign, a festival) is a surge too: its
+    responses are set aside for an official to look at and clear, never deleted."""
     window = timedelta(minutes=rules.surge_minutes)
     baseline = timedelta(days=rules.surge_baseline_days)
     spans_in_baseline = (baseline - window) / window
