@@ -332,4 +332,29 @@ async def decide_flag_form(
     return Redirect(f"{back}#set-aside", status_code=303)
 
 
-PAGES.extend([rankings_page, unit_page, decide_flag_form])
+@post("/official/flags/all", opt=OFFICIALS, include_in_schema=False, status_code=303)
+async def decide_flags_form(
+    request: Request[Any, Any, State], data: URLEncodedBody[dict[str, str]]
+) -> Redirect:
+    """Confirm or clear every raised flag of one kind about one target, from the flag queue
+    filtered to them."""
+    kind, target = data.get("kind", ""), data.get("target", "")[:32]
+    back = f"/official/flags?{urlencode({'kind': kind, 'target': target})}"
+    try:
+        count = await quality.decide_raised_flags(
+            target,
+            FlagKind(kind),
+            FlagStatus(data.get("decision", "")),
+            data.get("reason", ""),
+            actor=require_principal(request).actor,
+        )
+    except ValueError:
+        message = i18n.gettext("Choose a flag and a decision.")
+        return Redirect(f"/official/flags?{urlencode({'error': message})}", status_code=303)
+    except FangxinError as exc:
+        message = exc.errors[0].message if exc.errors else exc.detail
+        return Redirect(f"{back}&{urlencode({'error': message})}", status_code=303)
+    return Redirect(f"{back}&{urlencode({'decided': count})}", status_code=303)
+
+
+PAGES.extend([rankings_page, unit_page, decide_flag_form, decide_flags_form])

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from service import audit
@@ -333,16 +334,49 @@ def _ints(values: Iterable[Any]) -> set[int]:
 # --- officials' decisions ---------------------------------------------------------------------
 
 
-async def decide_flag(
-    response_id: int, kind: FlagKind, decision: FlagStatus, reason: str, *, actor: Actor
-) -> ResponseFlag:
-    """An official confirms or clears a flag; the response's exclusion follows, audited."""
+def _check_decision(decision: FlagStatus, reason: str) -> None:
     if decision not in (FlagStatus.CONFIRMED, FlagStatus.CLEARED):
         raise InvalidInput("Bad decision", [FieldError("decision", "confirmed or cleared")])
     if not reason.strip() or len(reason) > 500:
         raise InvalidInput(
             "A reason is required", [FieldError("reason", "say why, in at most 500 characters")]
         )
+
+
+async def _decide(
+    conn: BaseDBAsyncClient, flag: ResponseFlag, decision: FlagStatus, reason: str, actor: Actor
+) -> None:
+    """One flag decided on ``conn`` (locked by the caller); the response's exclusion follows,
+    audited."""
+    before = flag.status
+    flag.status = decision
+    flag.decided_by = str(actor)
+    flag.decided_at = datetime.now(UTC)
+    flag.reason = reason
+    await flag.save(using_db=conn)
+    active = (
+        await ResponseFlag.filter(
+            response_id=flag.response_id,
+            status__in=[FlagStatus.RAISED, FlagStatus.CONFIRMED],
+        )
+        .using_db(conn)
+        .exists()
+    )
+    await Response.filter(id=flag.response_id).using_db(conn).update(excluded=active)
+    await audit.record(
+        conn,
+        actor,
+        f"response_flag.{decision.value}",
+        f"response:{flag.response_id}",
+        {"kind": flag.kind.value, "from": before.value, "reason": reason, "excluded": active},
+    )
+
+
+async def decide_flag(
+    response_id: int, kind: FlagKind, decision: FlagStatus, reason: str, *, actor: Actor
+) -> ResponseFlag:
+    """An official confirms or clears a flag; the response's exclusion follows, audited."""
+    _check_decision(decision, reason)
     async with in_transaction() as conn:
         flag = await (
             ResponseFlag.filter(response_id=response_id, kind=kind)
@@ -354,26 +388,30 @@ async def decide_flag(
             raise NotFound(f"Response {response_id} has no {kind.value} flag")
         if flag.status == decision:
             raise Conflict(f"The flag is already {decision.value}")
-        before = flag.status
-        flag.status = decision
-        flag.decided_by = str(actor)
-        flag.decided_at = datetime.now(UTC)
-        flag.reason = reason
-        await flag.save(using_db=conn)
-        active = (
+        await _decide(conn, flag, decision, reason, actor)
+    return flag
+
+
+async def decide_raised_flags(
+    target_code: str, kind: FlagKind, decision: FlagStatus, reason: str, *, actor: Actor
+) -> int:
+    """Every raised flag of one kind on responses about one target, decided at once (a surge
+    of a real crowd is hundreds of them), each audited as if decided alone. Returns how many."""
+    _check_decision(decision, reason)
+    async with in_transaction() as conn:
+        flags = (
             await ResponseFlag.filter(
-                response_id=response_id,
-                status__in=[FlagStatus.RAISED, FlagStatus.CONFIRMED],
+                kind=kind,
+                status=FlagStatus.RAISED,
+                # A subquery, not a join: PostgreSQL locks no row of a join's nullable side.
+                response_id__in=Subquery(Response.filter(target_code=target_code).values("id")),
             )
             .using_db(conn)
-            .exists()
+            .select_for_update()
+            .order_by("id")
         )
-        await Response.filter(id=response_id).using_db(conn).update(excluded=active)
-        await audit.record(
-            conn,
-            actor,
-            f"response_flag.{decision.value}",
-            f"response:{response_id}",
-            {"kind": kind.value, "from": before.value, "reason": reason, "excluded": active},
-        )
-    return flag
+        if not flags:
+            raise NotFound(f"No raised {kind.value} flag about {target_code}")
+        for flag in flags:
+            await _decide(conn, flag, decision, reason, actor)
+    return len(flags)

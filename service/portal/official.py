@@ -209,8 +209,13 @@ async def flag_queue(
             "target": target or "",
             "query": urlencode(query),
             "error": request.query_params.get("error"),
+            "decided": _count(request.query_params.get("decided")),
         },
     )
+
+
+def _count(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 7 else 0
 
 
 def _targets_within(district: str | None, area: str | None, category: MerchantCategory | None) -> Q:

@@ -105,6 +105,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/certificates/replies/{reply_id:int}/decision"): OFFICIALS,
     ("POST", "/api/v1/certificates/{serial:str}/{action:str}"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,
+    ("POST", "/official/flags/all"): OFFICIALS,
     ("GET", "/official/credit/{uscc:str}"): OFFICIALS,
     ("GET", "/api/v1/merchants/{uscc:str}/credit"): MERCHANTS,
     ("GET", "/merchant"): MERCHANT_ONLY,

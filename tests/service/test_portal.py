@@ -324,3 +324,39 @@ async def test_the_flag_queue_filters_by_place_exports_and_decides(
     assert decided.headers["location"].startswith("/official/flags")
     assert (await ResponseFlag.get(id=first.id)).status == FlagStatus.CONFIRMED
     assert targets(await client.get(url, params={"category": "retail", "format": "csv"})) == []
+
+
+async def test_a_surge_is_decided_at_once_and_each_decision_audited(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag
+    from tests.scoring.test_pages import _responses
+
+    city = await make_city()
+    await _responses(city.merchant, 3, app_settings.secret_key)
+    await _responses(city.other_merchant, 1, app_settings.secret_key)
+    for r in await Response.all().order_by("id"):
+        await ResponseFlag.create(response=r, kind=FlagKind.SURGE, detail="bulk screening")
+    await Response.all().update(excluded=True)
+    await make_account("offi", Role.OFFICIAL)
+    await _signed_in(client, "offi")
+
+    filtered = {"kind": "surge", "target": city.merchant}
+    page = await client.get("/official/flags", params=filtered, headers=HTML)
+    assert "一次处理该对象的此类全部 3 个标记" in page.text
+    form = {**filtered, "decision": "cleared", "_csrf_token": await csrf(client)}
+    refused = await client.post("/official/flags/all", data={**form, "reason": " "})
+    assert refused.status_code == 303 and "error=" in refused.headers["location"]
+    assert not await ResponseFlag.filter(status=FlagStatus.CLEARED).exists()
+
+    done = await client.post("/official/flags/all", data={**form, "reason": "3·15 扫码活动"})
+    assert done.status_code == 303 and "decided=3" in done.headers["location"]
+    assert "已处理 3 个标记" in (await client.get(done.headers["location"], headers=HTML)).text
+    assert await ResponseFlag.filter(status=FlagStatus.CLEARED).count() == 3
+    counted = Response.filter(target_code=city.merchant, excluded=False)
+    assert await counted.count() == 3
+    # The other merchant's surge waits for its own decision.
+    assert await Response.filter(target_code=city.other_merchant, excluded=True).count() == 1
+    assert await AuditEvent.filter(action="response_flag.cleared").count() == 3
+    again = await client.post("/official/flags/all", data={**form, "reason": "again"})
+    assert "error=" in again.headers["location"]
