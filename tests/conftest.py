@@ -67,6 +67,17 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def postgres_pass_only(what: str) -> None:
+    """Tests that need PostgreSQL itself (several server processes on one database): skipped,
+    with the reason, in the SQLite pass; in the PostgreSQL pass they run, and the server
+    must be there."""
+    if dialect() != "postgres":
+        pytest.skip(f"{what} run in the PostgreSQL pass (FANGXIN_TEST_DATABASE=postgres)")
+    problem = _pg_reachable()
+    if problem:
+        unavailable(problem)
+
+
 async def _pg_admin(sql: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:

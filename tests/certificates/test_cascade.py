@@ -24,7 +24,7 @@ from service.models import AuditEvent, OutboxMessage, Role
 from service.settings import Settings
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.test_pages import _responses
-from tests.surveys.conftest import make_city
+from tests.surveys.conftest import City, make_city
 
 POLICY = Policy.load()
 RULES = credit_store.rules_for(None)
@@ -88,11 +88,8 @@ async def _certificate(kind: Kind, code: str, name: str, serial: str, now: datet
     return cert
 
 
-async def test_a_credit_drop_revokes_and_suspends_in_the_same_transaction(
-    client: httpx.AsyncClient,
-) -> None:
-    revocation.register(POLICY)
-    city = await make_city()
+async def _certified_merchant_and_street(city: City) -> tuple[Certificate, Certificate, datetime]:
+    """The test city's merchant and its street, both certified ten days ago."""
     issued_at = datetime.now(UTC) - timedelta(days=10)
     merchant = await _certificate(
         Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000001-O", issued_at
@@ -100,6 +97,15 @@ async def test_a_credit_drop_revokes_and_suspends_in_the_same_transaction(
     street = await _certificate(
         Kind.STREET, city.street, "解放路步行街", "ZMD-2026-ST-000001-B", issued_at
     )
+    return merchant, street, issued_at
+
+
+async def test_a_credit_drop_revokes_and_suspends_in_the_same_transaction(
+    client: httpx.AsyncClient,
+) -> None:
+    revocation.register(POLICY)
+    city = await make_city()
+    merchant, street, issued_at = await _certified_merchant_and_street(city)
     client.headers["authorization"] = f"Bearer {await make_token(Role.FEED)}"
     fine = {
         "uscc": city.merchant,
@@ -223,13 +229,7 @@ async def test_a_city_wide_change_beyond_one_query_still_reaches_the_certificate
 
     revocation.register(POLICY)
     city = await make_city()
-    issued_at = datetime.now(UTC) - timedelta(days=10)
-    merchant = await _certificate(
-        Kind.MERCHANT, city.merchant, "老王烩面馆", "ZMD-2026-M-000001-O", issued_at
-    )
-    street = await _certificate(
-        Kind.STREET, city.street, "解放路步行街", "ZMD-2026-ST-000001-B", issued_at
-    )
+    merchant, street, _ = await _certified_merchant_and_street(city)
     before, after = CreditState(100.0, "A", False, False), CreditState(70.0, "C", False, False)
     now = datetime.now(UTC)
     changes = [

@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, _pg_admin, dialect
+from tests.conftest import PG_ADMIN_URL, _pg_admin, dialect, postgres_pass_only
 from tests.e2e.conftest import Server, served_demo
 from tests.helpers import free_port
 from tests.load.harness import FANGXIN, LoadResult, served, submit_load
@@ -79,11 +79,9 @@ def _elsewhere(source: Server, home: Path) -> tuple[dict[str, str], str | None]:
 def test_a_backup_under_load_restores_consistent_and_certificates_verify(
     tmp_path: Path,
 ) -> None:
-    if dialect() != "postgres":
-        pytest.skip(
-            "backups under load run in the PostgreSQL pass (tests/service/test_backup.py"
-            " covers SQLite's online backup)"
-        )
+    postgres_pass_only(
+        "backups under load (tests/service/test_backup.py covers SQLite's online backup)"
+    )
     with served_demo(tmp_path / "live", FANGXIN_RATE_LIMIT_PER_MINUTE="100000000") as live:
         targets = [
             m["uscc"]

@@ -17,14 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import (
-    PG_ADMIN_URL,
-    _pg_admin,
-    _pg_reachable,
-    dialect,
-    redis_url_or_skip,
-    unavailable,
-)
+from tests.conftest import PG_ADMIN_URL, _pg_admin, postgres_pass_only, redis_url_or_skip
 from tests.helpers import free_port
 from tests.load.harness import (
     FANGXIN,
@@ -50,11 +43,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if dialect() != "postgres":
-        pytest.skip("the load tests run in the PostgreSQL pass (FANGXIN_TEST_DATABASE=postgres)")
-    problem = _pg_reachable()
-    if problem:
-        unavailable(problem)
+    postgres_pass_only("the load tests")
     redis = redis_url_or_skip()
     home = tmp_path_factory.mktemp("load")
     name = f"fangxin_load_{os.getpid()}_{secrets.token_hex(3)}"

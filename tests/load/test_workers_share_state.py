@@ -22,14 +22,7 @@ import pytest
 import redis
 
 from service.security import CSRF_COOKIE, SESSION_COOKIE
-from tests.conftest import (
-    PG_ADMIN_URL,
-    _pg_admin,
-    _pg_reachable,
-    dialect,
-    redis_url_or_skip,
-    unavailable,
-)
+from tests.conftest import PG_ADMIN_URL, _pg_admin, postgres_pass_only, redis_url_or_skip
 from tests.helpers import PASSWORD, free_port
 from tests.load.harness import FANGXIN, served, workers_of
 
@@ -82,13 +75,7 @@ class Pinned:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if dialect() != "postgres":
-        pytest.skip(
-            "the two-worker tests run in the PostgreSQL pass (FANGXIN_TEST_DATABASE=postgres)"
-        )
-    problem = _pg_reachable()
-    if problem:
-        unavailable(problem)
+    postgres_pass_only("the two-worker tests")
     redis_url = f"{redis_url_or_skip().rsplit('/', 1)[0]}/{REDIS_DB}"
     home = tmp_path_factory.mktemp("workers")
     name = f"fangxin_workers_{os.getpid()}_{secrets.token_hex(3)}"
