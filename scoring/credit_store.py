@@ -444,7 +444,8 @@ class SqliteCreditSql:
         highest = (await self._all("SELECT COALESCE(MAX(id), 0) FROM credit_event"))[0][0]
         await self._many(
             "INSERT INTO credit_event (merchant_id, kind, occurred_at, source, external_ref,"
-            " note, risk_class, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " note, risk_class, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, external_ref) DO NOTHING",
             (
                 (
                     r.merchant_id,
@@ -658,17 +659,18 @@ async def store_events(
 
     ``lock``: merchants to lock after the insert and before rescoring (the caller holds no
     lock yet). Rescoring then waits only for batches rescoring the same merchants, and sees
-    their events once they commit; an event another batch stored meanwhile under one of our
-    keys is checked against ours like any stored one."""
-    known = await sql.existing([r.key for r in rows])
-    _refuse_conflicts(rows, known)
-    fresh = [r for r in rows if r.key not in known]
-    inserted = await sql.insert_events(fresh, now) if fresh else []
+    their events once they commit.
+
+    The insert comes first and skips stored keys; only the keys it skipped are read back and
+    compared. A fresh batch, the common case, then costs no lookup of its keys, and a key
+    another batch stored meanwhile is checked like any stored one: the insert waited for that
+    batch to commit."""
+    inserted = await sql.insert_events(rows, now) if rows else []
+    skipped = {r.key for r in rows} - {(source, ref) for _, _, source, ref in inserted}
+    if skipped:
+        _refuse_conflicts(rows, await sql.existing(skipped))
     if lock is not None:
         await sql.lock(lock)
-        raced = {r.key for r in fresh} - {(source, ref) for _, _, source, ref in inserted}
-        if raced:
-            _refuse_conflicts(rows, await sql.existing(raced))
     new_events: dict[int, list[int]] = {}
     for event_id, merchant_id, _, _ in inserted:
         new_events.setdefault(merchant_id, []).append(event_id)

@@ -3,10 +3,12 @@ scored, recorded in history and announced exactly once, on SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -15,6 +17,7 @@ from scoring.credit_models import CreditChange, CreditEvent, CreditStanding
 from service import events
 from service.events import CreditChanged
 from service.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory, Role
+from service.settings import Settings
 from tests.helpers import make_account, make_token
 
 M1 = "9144030071526726XG"
@@ -202,37 +205,38 @@ async def test_a_batch_has_at_most_5000_items(client: httpx.AsyncClient, size: i
 
 
 async def test_a_key_a_racing_batch_stored_with_other_content_is_refused(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
-    # On PostgreSQL a batch inserts before it locks its merchants, so another batch can store
-    # one of its keys between its check and its insert. Played here by a first check that
-    # sees nothing: the second look, after the lock, must refuse the batch whole.
-    from scoring import credit_store
+    # On PostgreSQL a batch inserts before it locks its merchants, and reads back only the
+    # keys its insert skipped. Another transaction holds one of its keys, uncommitted, with
+    # other content: the insert must wait for it, and once it commits, refuse the batch whole.
     from tests.conftest import dialect
 
     if dialect() != "postgres":
         pytest.skip("SQLite locks before it inserts: no batch can come in between")
     await make_merchants()
     client.headers["authorization"] = f"Bearer {await make_token(Role.FEED)}"
-    first = await client.post(
-        "/api/v1/credit/events", json={"events": [event(M1, "penalty_minor", "R-1")]}
-    )
-    assert first.status_code == 200
-    checked = credit_store.PostgresCreditSql.existing
-    calls = 0
-
-    async def blind_at_first(
-        self: credit_store.PostgresCreditSql, keys: Any
-    ) -> dict[tuple[str, str], credit_store.EventRow]:
-        nonlocal calls
-        calls += 1
-        return {} if calls == 1 else await checked(self, keys)
-
-    monkeypatch.setattr(credit_store.PostgresCreditSql, "existing", blind_at_first)
-    racing = [event(M1, "commendation", "R-1"), event(M2, "penalty_minor", "R-2")]
-    r = await client.post("/api/v1/credit/events", json={"events": racing})
+    m1 = await Merchant.get(uscc=M1)
+    other = await asyncpg.connect(app_settings.database_url.replace("postgres://", "postgresql://"))
+    try:
+        holding = other.transaction()
+        await holding.start()
+        await other.execute(
+            "INSERT INTO credit_event (merchant_id, kind, occurred_at, source, external_ref,"
+            " note, risk_class, recorded_at) VALUES ($1, 'penalty_minor', $2, 'sfgs', 'R-1', '',"
+            " NULL, $2)",
+            m1.id,
+            NOW,
+        )
+        racing = [event(M1, "commendation", "R-1"), event(M2, "penalty_minor", "R-2")]
+        post = asyncio.create_task(client.post("/api/v1/credit/events", json={"events": racing}))
+        await asyncio.sleep(0.5)
+        assert not post.done(), "the insert did not wait for the transaction holding its key"
+        await holding.commit()
+        r = await asyncio.wait_for(post, 10)
+    finally:
+        await other.close()
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["events[0].external_ref"]
-    assert calls == 2
     assert await CreditEvent.all().count() == 1  # R-2 went with the rest of its batch
     assert not await CreditStanding.filter(merchant__uscc=M2).exists()
