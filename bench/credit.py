@@ -78,8 +78,8 @@ KINDS = {  # kind: share of events
 ACTOR = Actor("bench", "credit")
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
+async def _admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(sql)
     finally:
@@ -364,8 +364,14 @@ async def database_floor(
                     [None] * n,
                     now,
                 ],
-                [[rng.uniform(60, 100) for _ in ids], [rng.choice("ABC") for _ in ids]],
-                [(m, now, 100.0, "A", 95.0, "A", "events", "[1]", "2026.1") for m in ids],
+                # Standings in merchant order, as rescoring writes them: two batches that
+                # share merchants then wait for each other instead of deadlocking.
+                [
+                    sorted(ids),
+                    [rng.uniform(60, 100) for _ in ids],
+                    [rng.choice("ABC") for _ in ids],
+                ],
+                [(m, now, 100.0, "A", 95.0, "A", "events", "[1]", "2026.1") for m in sorted(ids)],
             )
         )
     steps: dict[str, list[float]] = {}
@@ -396,7 +402,7 @@ async def database_floor(
                                     sql, insert[0], output=io.BytesIO(), format="csv"
                                 ),
                             )
-                    await step("upsert", conn.execute(FLOOR_UPSERT, insert[0], *standing, now))
+                    await step("upsert", conn.execute(FLOOR_UPSERT, *standing, now))
                     await step(
                         "history",
                         conn.copy_records_to_table(
@@ -435,11 +441,14 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--admin-url", default=PG_ADMIN, help="a PostgreSQL server's existing database"
+    )
     args = parser.parse_args()
 
-    await _admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    await _admin(f"CREATE DATABASE {DB_NAME}")
-    db_url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    await _admin(args.admin_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    await _admin(args.admin_url, f"CREATE DATABASE {DB_NAME}")
+    db_url = f"{args.admin_url.rsplit('/', 1)[0]}/{DB_NAME}"
     data_dir = ROOT / "var" / "bench-credit"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
