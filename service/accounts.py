@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,8 +21,16 @@ from service.i18n import N_
 from service.models import Account, ApiToken, Merchant, Role
 
 _hasher = PasswordHasher()
-# Verifying against this keeps a login for an unknown name as slow as for a known one.
-_DUMMY_HASH = _hasher.hash("fangxin-timing-equaliser")
+
+
+@cache
+def equaliser_hash() -> str:
+    """Verifying against this keeps a login for an unknown name as slow as for a known one.
+    Made at first use, not import, so CLI jobs do not pay for it; the server makes it at start,
+    so no first login is slower than the rest."""
+    return _hasher.hash("fangxin-timing-equaliser")
+
+
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
 WRONG_CREDENTIALS = N_("Wrong username or password")
@@ -120,7 +129,7 @@ async def authenticate(
     async with in_transaction() as conn:
         account = await Account.filter(username=username).using_db(conn).select_for_update().first()
         if account is None or not account.active:
-            _verify(_DUMMY_HASH, password)
+            _verify(equaliser_hash(), password)
             failure = WRONG_CREDENTIALS
         elif account.locked_until is not None and account.locked_until > now:
             await audit.record(

@@ -46,7 +46,7 @@ from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
-from service import db, i18n, outbox
+from service import accounts, db, i18n, outbox
 from service.audit import Actor
 from service.errors import FangxinError
 from service.logs import configure_logging
@@ -249,6 +249,7 @@ def _title(status: int) -> str:
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     await db.init_db(settings)
+    accounts.equaliser_hash()
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # collector's scans, whose full passes otherwise show up as latency spikes under load.
     gc.collect()
