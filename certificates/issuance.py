@@ -10,7 +10,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from certificates import eligibility
+from certificates import eligibility, status_lists
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Evaluation, Kind, Policy
 from certificates.serials import KIND_CODES, make_serial, sequence_of
@@ -138,6 +138,7 @@ async def issue(
                 status=Status.ACTIVE,
                 status_changed_at=now,
                 is_demo=is_demo,
+                status_index=await status_lists.allocate(tx),
             )
             await StatusChange.create(
                 using_db=tx,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from certificates.policy import Kind
@@ -38,10 +40,27 @@ class Certificate(Model):
     grace_until = fields.DatetimeField(null=True)  # a suspended area is revoked after this
     pdf_sha256 = fields.CharField(max_length=64, null=True)
     is_demo = fields.BooleanField(default=False)
+    # Its bit in the published status lists (certificates/status_lists.py): fixed at issue.
+    status_index = fields.IntField(unique=True)
 
     class Meta:
         table = "certificate"
         indexes = (("kind", "status"),)
+
+    async def save(
+        self,
+        using_db: BaseDBAsyncClient | None = None,
+        update_fields: Iterable[str] | None = None,
+        force_create: bool = False,
+        force_update: bool = False,
+    ) -> None:
+        # issuance.issue() allocates under its serial lock; anything else creating a
+        # certificate (fixtures, benchmarks, imports) gets an unused index here.
+        if not self._saved_in_db and getattr(self, "status_index", None) is None:
+            from certificates import status_lists
+
+            self.status_index = await status_lists.allocate(using_db or self._choose_db(True))
+        await super().save(using_db, update_fields, force_create, force_update)
 
 
 class StatusChange(Model):

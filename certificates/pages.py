@@ -8,22 +8,25 @@ from urllib.parse import quote, urlencode
 
 import polars as pl
 from litestar import Request, get, post
-from litestar.datastructures import State
+from litestar.datastructures import State, UploadFile
 from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q, Subquery
 
-from certificates import eligibility, issuance, sweep, verify_cache
+from certificates import documents, eligibility, issuance, sweep, verification, verify_cache
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
+from certificates.routes import PDF_MAX_BYTES
+from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
 from scoring import credit_store
 from scoring.credit_routes import figures_response
 from service import registry
 from service.errors import FangxinError
 from service.i18n import N_, current_locale
+from service.i18n import gettext as _
 from service.models import Area, AreaKind, Merchant, MerchantCategory
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
@@ -135,8 +138,9 @@ async def issue_form(
     if not subjects:
         return Redirect(f"{back}&{urlencode({'error': 'none'})}", status_code=303)
     try:
-        issued = await issuance.issue(
+        issued = await documents.issue_signed(
             [issuance.Request(kind, s) for s in dict.fromkeys(subjects)],
+            settings=settings,
             actor=require_principal(request).actor,
             policy=policy_for(settings.certificate_policy),
             credit_rules=credit_store.rules_for(settings.credit_rules),
@@ -253,6 +257,48 @@ async def verify_lookup(
 
 
 PAGES.append(verify_lookup)
+
+
+def _file_page(
+    result: PdfCheck | None = None, error: str | None = None, status_code: int = 200
+) -> Template:
+    return Template(
+        "certificates/verify_file.html",
+        context={"result": result, "error": error, "statuses": STATUS_LABELS},
+        status_code=status_code,
+    )
+
+
+@get("/verify/upload", opt=PUBLIC, include_in_schema=False)
+async def verify_file_form() -> Template:
+    """A form for checking a certificate PDF someone was handed; works without JavaScript."""
+    return _file_page()
+
+
+@post(
+    "/verify/upload",
+    opt=PUBLIC,
+    include_in_schema=False,
+    status_code=200,
+    request_max_body_size=PDF_MAX_BYTES,
+)
+async def verify_file(
+    request: Request[Any, Any, State],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Template:
+    """The upload's verdict in plain words, from the same check as the API."""
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        return _file_page(error=_("Choose a PDF file to check."), status_code=422)
+    content = await upload.read()
+    if not content:
+        return _file_page(error=_("The file is empty."), status_code=422)
+    settings: Settings = request.app.state.settings
+    config = documents.signer_config(settings, policy_for(settings.certificate_policy))
+    return _file_page(await verification.check_pdf(content, config))
+
+
+PAGES += [verify_file_form, verify_file]
 
 
 @post(

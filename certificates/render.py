@@ -38,6 +38,7 @@ class CertificateDoc:
     valid_until: str
     verify_url: str
     demo: bool
+    issuer_fingerprint: str  # SHA-256 of the issuing certificate, for checking offline
 
 
 def certificate_pdf(doc: CertificateDoc) -> bytes:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 
@@ -31,6 +29,7 @@ from certificates.schemas import (
     Subject,
 )
 from scoring import credit_store
+from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
 from service.models import Merchant, Role
 from service.security import MERCHANTS, OFFICIALS, PUBLIC, principal_of, require_principal
@@ -38,6 +37,7 @@ from service.settings import Settings
 
 Serial = Annotated[str, PathParameter(max_length=32)]
 PDF_MAX_BYTES = 5 * 1024 * 1024  # a certificate is ~260 KB
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # what an empty status list reflects
 
 
 async def _may_see_inactive(request: Request[Any, Any, Any], cert: Certificate) -> bool:
@@ -88,8 +88,9 @@ class CertificateController(Controller):
         """Issue a certificate to an eligible subject; an ineligible one is refused (422)
         with each criterion it fails."""
         settings: Settings = request.app.state.settings
-        (cert,) = await issuance.issue(
+        (cert,) = await documents.issue_signed(
             [issuance.Request(data.kind, data.subject)],
+            settings=settings,
             actor=require_principal(request).actor,
             policy=policy_for(settings.certificate_policy),
             credit_rules=credit_store.rules_for(settings.credit_rules),
@@ -138,8 +139,11 @@ class CertificateController(Controller):
         request: Request[Any, Any, State],
         data: Annotated[PdfUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> PdfCheck:
-        """Check an uploaded certificate PDF: signed by our issuing key and unchanged since,
-        byte for byte the file we issued, and its certificate's live status."""
+        """Check an uploaded certificate PDF. ``verdict`` is ``genuine`` (our key, the
+        signature intact and covering the whole file, matching our register), ``altered``
+        (ours, but changed or extended after signing: ``signed_serial`` names the certificate
+        the signed part was; not to be trusted), ``not_ours``, ``unsigned`` or ``not_a_pdf``.
+        ``serial`` and the live ``status`` are given only for a genuine file."""
         settings: Settings = request.app.state.settings
         content = await data.file.read()
         return await verification.check_pdf(
@@ -167,33 +171,43 @@ class CertificateController(Controller):
         cert = await Certificate.get(id=r.certificate_id)
         return _reply_out(r, cert.serial)
 
-    @get("/status-list", opt=PUBLIC, cache_control=None)
-    async def status_list(self, request: Request[Any, Any, State]) -> Response[Any]:
+    @get(
+        "/status-list",
+        opt=PUBLIC,
+        cache_control=None,
+        media_type=MediaType.JSON,
+        responses=cached_responses(StatusList, "Every certificate's status"),
+    )
+    async def status_list(self, request: Request[Any, Any, State]) -> Response[bytes]:
         """Every certificate's serial and status, for other systems to mirror; answers 304 to
         a matching If-None-Match."""
-        now = datetime.now(UTC)
         entries = []
         for cert in await Certificate.all().order_by("serial"):
             state = await issuance.status_at(cert)
             entries.append(StatusEntry(cert.serial, state.status, state.reason, state.changed_at))
-        etag = '"' + hashlib.sha256(msgspec.json.encode(entries)).hexdigest()[:32] + '"'
-        headers = {"etag": etag, "cache-control": "public, max-age=60"}
-        if request.headers.get("if-none-match") == etag:
-            return Response(b"", status_code=304, headers=headers)
-        return Response(StatusList(now, entries), headers=headers)
+        # The moment the list reflects, not the moment it was asked for: the same list is the
+        # same bytes, so its tag holds. An expiry by date shows in changed_at with no write.
+        reflects = max((e.changed_at for e in entries), default=EPOCH)
+        return cached_json(request, StatusList(reflects, entries))
 
-    @get("/{serial:str}", opt=PUBLIC)
+    @get(
+        "/{serial:str}",
+        opt=PUBLIC,
+        media_type=MediaType.JSON,
+        responses=cached_responses(CertificateOut, "The certificate and its status"),
+    )
     async def get_certificate(
         self,
+        request: Request[Any, Any, State],
         serial: Serial,
         at: Annotated[datetime | None, QueryParameter()] = None,
-    ) -> CertificateOut:
+    ) -> Response[bytes]:
         """A certificate and its status now, or at the moment ``at`` (e.g.
         ``2026-05-01T00:00:00Z``): what a verifier would have been told then."""
         cert = await issuance.get_certificate(serial)
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        return certificate_out(cert, await issuance.status_at(cert, at))
+        return cached_json(request, certificate_out(cert, await issuance.status_at(cert, at)))
 
 
 def _reply_out(r: Reply, serial: str) -> ReplyOut:

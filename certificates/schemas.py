@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import msgspec
 
@@ -53,12 +54,23 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: str = ""
 
 
+class Verdict(StrEnum):
+    GENUINE = "genuine"  # our key, intact, covering the whole file, matching our register
+    ALTERED = "altered"  # ours, but changed or extended after signing: not to be trusted
+    NOT_OURS = "not_ours"  # signed, but not by our issuing key
+    UNSIGNED = "unsigned"
+    NOT_A_PDF = "not_a_pdf"
+
+
 class PdfCheck(msgspec.Struct):
-    serial: str | None  # the certificate the file claims to be, when we can tell
+    serial: str | None  # the certificate this file is, vouched for only when genuine
     signature_valid: bool  # signed, and the signed bytes unchanged
     issued_by_us: bool  # signed with our issuing key
     unaltered: bool  # byte for byte the file we issued
-    status: Status | None  # that certificate's live status
+    status: Status | None  # that certificate's live status, only when genuine
+    verdict: Verdict
+    signed_serial: str | None  # the certificate our signed part names (genuine or altered)
+    detail: str  # the verdict in a sentence
 
 
 class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):

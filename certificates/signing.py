@@ -19,10 +19,13 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 SIGNATURE_FIELD = "FangxinIssuer"
@@ -113,14 +116,66 @@ def _signer(config: SignerConfig) -> object:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class IssuingKey:
+    """The issuing key as ``cryptography`` objects: for JOSE signatures and for publishing the
+    trust anchor. ``chain`` is the issuing certificate, then any others a PKCS#12 carries."""
+
+    private_key: PrivateKeyTypes
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+
+
+@lru_cache(maxsize=4)
+def issuing_key(config: SignerConfig) -> IssuingKey:
+    if config.p12 is not None:
+        password = config.p12_password.encode() if config.p12_password else None
+        bundle = pkcs12.load_pkcs12(config.p12.read_bytes(), password)
+        if bundle.key is None or bundle.cert is None:
+            raise ValueError(f"{config.p12} holds no key and certificate")
+        cert = bundle.cert.certificate
+        others = tuple(c.certificate for c in bundle.additional_certs)
+        return IssuingKey(bundle.key, cert, (cert, *others))
+    files = ensure_key(config.folder, config.issuer_name)
+    key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    return IssuingKey(key, cert, (cert,))
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate's DER, as ``openssl x509 -fingerprint -sha256`` prints it."""
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 def signing_certificate(config: SignerConfig) -> object:
     """The issuing certificate (asn1crypto), the trust root our checks validate against."""
     return _signer(config).signing_cert  # type: ignore[attr-defined]
 
 
+def _pdf17_signer(meta: object, signer: object) -> object:
+    """pyHanko's signer, minus the ISO 32002 extension it registers for any ECDSA key: that
+    extension raises the file to PDF 2.0, while PDF/A-3 is built on PDF 1.7 and ECDSA under
+    PAdES is already valid there (ETSI EN 319 142, the ESIC extension pyHanko still adds)."""
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+
+    class Pdf17Signer(signers.PdfSigner):
+        def register_extensions(self, pdf_out: Any, *, md_algorithm: str) -> None:
+            pdf_out.ensure_output_version(version=(1, 7))
+            if self.signature_meta.subfilter == SigSeedSubFilter.PADES:
+                pdf_out.register_extension(ESIC_EXTENSION_1)
+
+    return Pdf17Signer(meta, signer=signer)  # type: ignore[arg-type]
+
+
 def sign(pdf: bytes, config: SignerConfig) -> bytes:
-    """Sign last, as an incremental update (PAdES B-B, SHA-256), with an invisible field."""
+    """Sign last, as an incremental update (PAdES B-B, SHA-256), with an invisible field; the
+    file stays PDF 1.7 with its PDF/A-3b metadata true."""
+    from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.metadata.model import VENDOR
     from pyhanko.sign import signers
     from pyhanko.sign.fields import SigSeedSubFilter
 
@@ -128,11 +183,16 @@ def sign(pdf: bytes, config: SignerConfig) -> bytes:
         field_name=SIGNATURE_FIELD, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    # pyHanko writes its own name as the XMP producer but appends it to the Info dictionary's;
+    # PDF/A requires the two to agree, so the Info entry is made the same first.
+    info_ref = writer.trailer.raw_get("/Info")
+    info_ref.get_object()["/Producer"] = generic.TextStringObject(VENDOR)
+    writer.mark_update(info_ref)
     # Our own P-256 key's signature container is about 1.2 KB: reserving room for it spares
     # pyhanko a dry-run signature to measure it. A configured PKCS#12 (any key, any chain) is
     # measured as usual.
     reserved = RESERVED_BYTES if config.p12 is None else None
-    out = signers.PdfSigner(meta, signer=_signer(config)).sign_pdf(  # type: ignore[arg-type]
+    out = _pdf17_signer(meta, _signer(config)).sign_pdf(  # type: ignore[attr-defined]
         writer, bytes_reserved=reserved
     )
     return out.getvalue()  # type: ignore[no-any-return]
@@ -140,43 +200,63 @@ def sign(pdf: bytes, config: SignerConfig) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class SignatureCheck:
-    signed: bool  # the file carries a signature at all
-    intact: bool  # the signed bytes were not changed
-    ours: bool  # made by our issuing key
+    """What the signature of a file says, and the bytes it covers (its signed revision)."""
+
+    pdf: bool  # the file reads as a PDF
+    signed: bool  # it carries a signature
+    ours: bool  # the signer's certificate is our issuing certificate, and its signature holds
+    intact: bool  # the signed bytes are unchanged
     whole_file: bool  # nothing was added after the signature
-    keywords: str = ""  # the document's keywords (where we write its serial)
+    signed_part: bytes | None = None  # the signed revision: the file as it was signed
+
+
+NOT_A_PDF = SignatureCheck(False, False, False, False, False)
+
+
+def _ours_signature(reader: Any) -> Any:
+    sigs = reader.embedded_signatures
+    for sig in sigs:
+        if sig.field_name == SIGNATURE_FIELD:
+            return sig
+    return sigs[0] if sigs else None
 
 
 def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
-    """Is this PDF signed, unaltered since, and by our issuing key?"""
+    """Is this PDF signed by our issuing key, unchanged since, and with nothing appended?"""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
+    if pdf.lstrip()[:5] != b"%PDF-":
+        return NOT_A_PDF
     try:
-        reader = PdfFileReader(BytesIO(pdf))
-        sigs = reader.embedded_signatures
-    except Exception:  # not a PDF, or a damaged one: simply not a signed certificate
-        return SignatureCheck(False, False, False, False)
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader.root  # noqa: B018 - a file without a readable catalogue is no PDF
+    except Exception:  # a damaged file: not a document we can read at all
+        return NOT_A_PDF
     try:
-        keywords = str(reader.trailer_view["/Info"].get("/Keywords", ""))
-    except Exception:  # no or a damaged document information dictionary
-        keywords = ""
-    if not sigs:
-        return SignatureCheck(False, False, False, False, keywords)
+        sig = _ours_signature(reader)
+    except Exception:  # a signature dictionary we cannot parse: attributable to no one
+        return SignatureCheck(True, True, False, False, False)
+    if sig is None:
+        return SignatureCheck(True, False, False, False, False)
     root = signing_certificate(config)
+    _, len1, start2, len2 = (int(x) for x in sig.byte_range)
+    signed_part = pdf[: start2 + len2] if len1 <= start2 <= start2 + len2 <= len(pdf) else None
     try:
+        same_cert = sig.signer_cert.dump() == root.dump()  # type: ignore[attr-defined]
         status = validate_pdf_signature(
-            sigs[0], ValidationContext(trust_roots=[root], allow_fetching=False)
+            sig, ValidationContext(trust_roots=[root], allow_fetching=False), skip_diff=True
         )
-    except ValueError:  # pyhanko's SignatureValidationError is one
-        return SignatureCheck(True, False, False, False, keywords)
-    ours = status.signing_cert.dump() == root.dump()  # type: ignore[attr-defined]
+    except Exception:  # pyhanko's errors for a broken container or byte range
+        return SignatureCheck(True, True, False, False, False, signed_part)
     return SignatureCheck(
-        True,
-        bool(status.intact and status.valid),
-        bool(ours and status.trusted),
-        status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
-        keywords,
+        pdf=True,
+        signed=True,
+        # Our very certificate, and its key made this signature (whatever it covers now).
+        ours=bool(same_cert and status.valid),
+        intact=bool(status.intact and status.valid),
+        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        signed_part=signed_part,
     )

@@ -11,6 +11,7 @@ import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
+from litestar.enums import MediaType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
@@ -19,6 +20,7 @@ from scoring.models import ScoreRun, UnitScore
 from scoring.satisfaction import OUTPUT_COLUMNS
 from scoring.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from service.audit import Actor
+from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
 from service.models import Area, Merchant
 from service.registry import Page
@@ -158,20 +160,28 @@ async def _names(kind: str, codes: list[str]) -> dict[str, str]:
     return {str(c): str(n) for c, n in rows}
 
 
-@get("/api/v1/scores", opt=PUBLIC, tags=["scoring"])
+@get(
+    "/api/v1/scores",
+    opt=PUBLIC,
+    tags=["scoring"],
+    media_type=MediaType.JSON,
+    responses=cached_responses(ScorePage, "A page of the published run's scores"),
+)
 async def published_scores(
+    request: Request[Any, Any, Any],
     kind: Annotated[
         Literal["merchant", "street", "scenic_spot", "district", "city"], QueryParameter()
     ] = "street",
     page: Annotated[int, QueryParameter()] = 1,
     page_size: Annotated[int, QueryParameter()] = 50,
-) -> ScorePage:
+) -> Response[bytes]:
     """The published run's scores, best first; units below the display threshold show
     ``insufficient_data`` and no number."""
     p = Page(page, page_size)
     run = await runs.current_run()
     if run is None:
-        return ScorePage(items=[], total=0, page=p.page, page_size=p.page_size, run=None)
+        empty = ScorePage(items=[], total=0, page=p.page, page_size=p.page_size, run=None)
+        return cached_json(request, empty)
     qs = UnitScore.filter(run_id=run.id, kind=kind)
     total = await qs.count()
     rows = await qs.order_by("rank", "-score", "code").offset(p.offset).limit(p.page_size)
@@ -203,7 +213,8 @@ async def published_scores(
                 share_certifiable=r.share_certifiable,
             )
         )
-    return ScorePage(items=items, total=total, page=p.page, page_size=p.page_size, run=run.id)
+    scores = ScorePage(items=items, total=total, page=p.page, page_size=p.page_size, run=run.id)
+    return cached_json(request, scores)
 
 
 ROUTES: list[ControllerRouterHandler] = [RunController, published_scores, export_run]

@@ -37,6 +37,9 @@ import scoring
 import surveys
 from certificates import revocation
 from certificates import sweep as certificate_sweep
+from certificates.anchor import ROUTES as ANCHOR_ROUTES
+from certificates.anchor import anchor_for
+from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
@@ -50,7 +53,12 @@ from service import accounts, db, i18n, outbox
 from service.audit import Actor
 from service.errors import FangxinError
 from service.logs import configure_logging
-from service.middleware import RequestContextMiddleware, security_headers
+from service.middleware import (
+    HeadAsGet,
+    RequestContextMiddleware,
+    private_when_setting_cookies,
+    security_headers,
+)
 from service.models import AuditEvent
 from service.pages import PAGES
 from service.portal.home import PAGES as HOME_PAGES
@@ -93,7 +101,7 @@ def _stores(settings: Settings) -> dict[str, Store]:
     return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
 
 
-def _template_engine() -> JinjaTemplateEngine:
+def _template_engine(settings: Settings) -> JinjaTemplateEngine:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
         autoescape=True,
@@ -107,6 +115,8 @@ def _template_engine() -> JinjaTemplateEngine:
     )
     env.globals["current_locale"] = i18n.current_locale
     env.globals["lang_url"] = _lang_url
+    # Printed on the verify and methodology pages: what a verifier pins to check a PDF offline.
+    env.globals["trust_anchor"] = anchor_for(settings)
     return JinjaTemplateEngine.from_environment(env)
 
 
@@ -394,7 +404,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False
         ),
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *ROUTES,
             *PAGES,
@@ -402,6 +412,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *SCORING_ROUTES,
             *CREDIT_ROUTES,
             *CERTIFICATE_ROUTES,
+            *CREDENTIAL_ROUTES,
+            *ANCHOR_ROUTES,
             *SCORING_PAGES,
             *REVIEW_PAGES,
             *CREDIT_PAGES,
@@ -419,9 +431,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(FangxinCSRFMiddleware, config=csrf),
             rate_limit.middleware,
         ],
-        before_send=[security_headers(settings.production)],
+        before_send=[security_headers(settings.production), private_when_setting_cookies],
         stores=_stores(settings),
-        template_config=TemplateConfig(engine=_template_engine()),
+        template_config=TemplateConfig(engine=_template_engine(settings)),
         openapi_config=openapi,
         exception_handlers={Exception: handle_error},
         before_request=require_api_content_type,
@@ -431,6 +443,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,
     )
+    # Outside the router, which would answer HEAD with 405 on every GET-only route.
+    app.asgi_handler = HeadAsGet(app.asgi_handler, app.asgi_router)
+    return app
 
 
 __all__ = ["create_app", "principal_of"]

@@ -402,15 +402,18 @@ def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool)
             ]
         if not chosen:
             return []
-        issued = await issuance.issue(
-            [issuance.Request(Kind(kind), s) for s in dict.fromkeys(chosen)],
-            actor=_cli_actor(),
-            policy=policy,
-            credit_rules=rules,
-        )
-        # Rendered now, in a process per core, so the first download is instant.
-        with click.progressbar(length=len(issued), label="Rendering PDFs", file=sys.stderr) as bar:
-            await documents.render_all(issued, settings, policy, progress=bar.update)
+        # Each PDF is rendered and signed as its certificate is issued, in a process per core.
+        with click.progressbar(
+            length=len(chosen), label="Issuing and signing", file=sys.stderr
+        ) as bar:
+            issued = await documents.issue_signed(
+                [issuance.Request(Kind(kind), s) for s in dict.fromkeys(chosen)],
+                settings=settings,
+                actor=_cli_actor(),
+                policy=policy,
+                credit_rules=rules,
+                progress=bar.update,
+            )
         return [f"{c.serial} {c.subject_code} {c.subject_name}" for c in issued]
 
     lines = _run_with_db(settings, run)

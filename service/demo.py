@@ -94,7 +94,7 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     certificate is revoked by the listener, as it would be by a feed."""
     from datetime import UTC, datetime, timedelta
 
-    from certificates import eligibility, issuance, revocation, sweep
+    from certificates import documents, eligibility, issuance, revocation, sweep
     from certificates.policy import Kind, policy_for
     from scoring import credit_store
     from scoring.schemas import CreditEventIn
@@ -139,6 +139,11 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     merchant = next((c for c in issued if c.kind == Kind.MERCHANT), None)
     if merchant is None:
         return len(issued), 0
+    # The demo's 160-odd PDFs are signed on their first download, while active, as the
+    # recovery path does (signing them all here would add half a minute to `make run`); the
+    # ones withdrawn below are signed now, as at any issue, so their files exist.
+    held = next((c for c in issued if c.kind == Kind.MERCHANT and c.id != merchant.id), None)
+    await documents.render_all([c for c in (merchant, held) if c], settings, policy)
     fine = CreditEventIn(
         merchant.subject_code,
         "penalty_major",
@@ -149,7 +154,6 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
     )
     await credit_store.ingest_events([fine], actor=actor, rules=rules, origin="demo")
     # And one held by an official after mystery shopping: on hold until reinstated.
-    held = next((c for c in issued if c.kind == Kind.MERCHANT and c.id != merchant.id), None)
     if held is not None:
         await sweep.decide(
             held.serial, "suspend", "mystery_shopping", "演示：暗访发现未明码标价", actor=actor

@@ -1,4 +1,4 @@
-"""Cross-cutting HTTP concerns: request ids, locale, security headers, access log."""
+"""Cross-cutting HTTP concerns: request ids, locale, security headers, access log, HEAD."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
-from typing import Final
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import parse_qs
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
+from litestar.enums import HttpMethod, ScopeType
+from litestar.exceptions import MethodNotAllowedException
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.utils import normalize_path
 
 from service import i18n
+
+if TYPE_CHECKING:
+    from litestar._asgi.asgi_router import ASGIRouter
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -136,3 +141,65 @@ def security_headers(production: bool) -> Callable[[Message, Scope], Awaitable[N
         message["headers"] = headers
 
     return add_headers
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is (RFC 9110 §9.3.2: the same status and headers, no body).
+
+    Litestar routes GET alone, so HEAD would be a 405: mirrors and link checkers probe our
+    public reads with HEAD. This wraps the app's ASGI handler, outside the router, so one rule
+    covers every route; a route with a HEAD of its own (the static files) keeps it."""
+
+    def __init__(self, app: ASGIApp, router: ASGIRouter) -> None:
+        self.app = app
+        self.router = router
+
+    def _has_no_head(self, scope: Scope) -> bool:
+        path = scope["path"]
+        if root_path := scope.get("root_path", ""):
+            path = path.split(root_path, maxsplit=1)[-1]
+        try:
+            self.router.handle_routing(path=normalize_path(path), method=HttpMethod.HEAD)
+        except MethodNotAllowedException:
+            return True
+        except Exception:  # an unknown path: the router answers it, as it would any other
+            return False
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != HttpMethod.HEAD:
+            await self.app(scope, receive, send)
+            return
+        if self._has_no_head(scope):
+            # A copy: the server's own scope must still say HEAD (it frames the response).
+            scope = cast("HTTPScope", {**scope, "method": "GET"})
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                # content-length stays that of the GET's body, as HEAD promises.
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, headers_only)
+
+
+async def private_when_setting_cookies(message: Message, scope: Scope) -> None:
+    """A before-send hook: a response that sets a cookie (a session refreshed, a CSRF token,
+    a chosen language) must not be kept by a shared cache and handed to someone else, so a
+    ``public`` Cache-Control becomes ``private``; the browser's own cache still keeps it."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers") or [])
+    if not any(name.lower() == b"set-cookie" for name, _ in headers):
+        return
+    message["headers"] = [
+        (name, _privately(value) if name.lower() == b"cache-control" else value)
+        for name, value in headers
+    ]
+
+
+def _privately(cache_control: bytes) -> bytes:
+    directives = [d.strip() for d in cache_control.split(b",")]
+    return b", ".join(b"private" if d.lower() == b"public" else d for d in directives)

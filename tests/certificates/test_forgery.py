@@ -37,6 +37,10 @@ def _countersign(pdf: bytes, config: SignerConfig) -> bytes:
     return out.getvalue()  # type: ignore[no-any-return]
 
 
+def _vouched(check: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in check.items() if k not in ("detail", "signed_serial")}
+
+
 async def _upload(client: httpx.AsyncClient, pdf: bytes) -> dict[str, object]:
     r = await client.post(
         "/api/v1/certificates/verify", files={"file": ("c.pdf", pdf, "application/pdf")}
@@ -52,35 +56,39 @@ async def test_forgeries_and_a_withdrawn_original_are_told_apart(
     city = await make_city()
     cert = await _certificate(Kind.MERCHANT, city.merchant, "老王烩面馆", SERIAL, datetime.now(UTC))
     genuine = (await client.get(f"/api/v1/certificates/{SERIAL}/pdf")).content
-    assert await _upload(client, genuine) == {
+    assert _vouched(await _upload(client, genuine)) == {
         "serial": SERIAL,
         "signature_valid": True,
         "issued_by_us": True,
         "unaltered": True,
         "status": "active",
+        "verdict": "genuine",
     }
 
     # The same certificate drawn again and signed with someone else's key: a valid signature,
-    # but not ours, and not the file we issued.
+    # but not ours; nothing about the certificate it shows is vouched for.
     policy = policy_for(app_settings.certificate_policy)
     doc = await documents._doc(await Certificate.get(id=cert.id), app_settings, policy)
     stranger = SignerConfig(folder=tmp_path / "stranger", issuer_name="某某公司")
     # pyhanko runs an event loop of its own: off this one, as the service does.
     forged = await anyio.to_thread.run_sync(sign, certificate_pdf(doc), stranger)
-    assert await _upload(client, forged) == {
-        "serial": SERIAL,
+    assert _vouched(await _upload(client, forged)) == {
+        "serial": None,
         "signature_valid": True,
         "issued_by_us": False,
         "unaltered": False,
-        "status": "active",
+        "status": None,
+        "verdict": "not_ours",
     }
 
     # Our file with a second signature appended by another key: our signature still holds over
-    # what we signed, but the file is no longer the one we issued.
+    # what we signed, but the file was extended after it.
     countersigned = await anyio.to_thread.run_sync(_countersign, genuine, stranger)
     assert countersigned.startswith(genuine)
     checked = await _upload(client, countersigned)
     assert checked["issued_by_us"] is True and checked["unaltered"] is False
+    assert checked["verdict"] == "altered" and checked["signed_serial"] == SERIAL
+    assert checked["status"] is None
 
     # A serial with a wrong check character: named as mistyped, nothing found.
     wrong = SERIAL[:-1] + ("A" if SERIAL[-1] != "A" else "B")
@@ -97,12 +105,13 @@ async def test_forgeries_and_a_withdrawn_original_are_told_apart(
         headers=official,
     )
     assert r.status_code == 200
-    assert await _upload(client, genuine) == {
+    assert _vouched(await _upload(client, genuine)) == {
         "serial": SERIAL,
         "signature_valid": True,
         "issued_by_us": True,
         "unaltered": True,
         "status": "revoked",
+        "verdict": "genuine",
     }
     page = await client.get(f"/verify/{SERIAL}", headers={"accept": "text/html"})
     assert "已撤销" in page.text and "虚假宣传" in page.text

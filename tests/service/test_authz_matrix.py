@@ -116,6 +116,16 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/appeals/{reply_id:int}"): OFFICIALS,
     ("GET", "/official/audit"): OFFICIALS,
     ("GET", "/verify"): PUBLIC,
+    ("GET", "/verify/upload"): PUBLIC,
+    ("POST", "/verify/upload"): PUBLIC,
+    ("GET", "/trust/issuer.pem"): PUBLIC,
+    ("GET", "/trust/issuer.der"): PUBLIC,
+    ("GET", "/trust/chain.pem"): PUBLIC,
+    ("GET", "/.well-known/did.json"): PUBLIC,
+    ("GET", "/did.json"): PUBLIC,
+    ("GET", "/.well-known/jwks.json"): PUBLIC,
+    ("GET", "/api/v1/certificates/status/{purpose:str}"): PUBLIC,
+    ("GET", "/api/v1/certificates/{serial:str}/credential"): PUBLIC,
     ("POST", "/official/certificates/{serial:str}/decision"): OFFICIALS,
 }
 
@@ -136,6 +146,7 @@ PLACEHOLDERS = {
     "serial": "ZMD-2026-M-000001-X",
     "action": "revoke",
     "reply_id": "999999",
+    "purpose": "revocation",
 }
 
 
