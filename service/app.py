@@ -426,10 +426,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         guards=[role_guard],
         middleware=[
             RequestContextMiddleware(production=settings.production),
+            # Before authentication: requests with bad credentials count too (token guessing).
+            rate_limit.middleware,
             session.middleware,
             AuthenticationMiddleware(),
             DefineMiddleware(FangxinCSRFMiddleware, config=csrf),
-            rate_limit.middleware,
         ],
         before_send=[security_headers(settings.production), private_when_setting_cookies],
         stores=_stores(settings),

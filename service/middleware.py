@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from litestar._asgi.asgi_router import ASGIRouter
 
 REQUEST_ID_HEADER: Final = "x-request-id"
+# Scope-state flag: this request chose a language (?lang=). Such a request, a plain link any
+# site may point at, must change nothing but the language cookie.
+LANGUAGE_SWITCH: Final = "fangxin_language_switch"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Pages of ours load nothing from anywhere else.
 CSP: Final = (
@@ -80,6 +83,7 @@ class RequestContextMiddleware(ASGIMiddleware):
         locale, chosen = _locale_for(scope)
         i18n.set_locale(locale)
         scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"][LANGUAGE_SWITCH] = chosen
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500

@@ -7,12 +7,15 @@ the token alone (its cookies are ignored), which is why it needs no CSRF token.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import (
     ImproperlyConfiguredException,
     NotAuthorizedException,
@@ -26,14 +29,19 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionConfig,
 )
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
+from litestar.utils.scope.state import ScopeState
 
 from service.accounts import Principal, principal_for_session, principal_for_token
+from service.middleware import LANGUAGE_SWITCH
 from service.models import Role
 
 SESSION_COOKIE: Final = "fangxin_session"
 CSRF_COOKIE: Final = "fangxin_csrf"
 SESSION_ACCOUNT_KEY: Final = "aid"
 _ROTATED_ID: Final = "fangxin_rotated_session_id"
+# The id of the session that authenticated this request (scope state), what CSRF tokens bind to.
+_SESSION_ID: Final = "fangxin_session_id"
+_CSRF_RANDOM_LENGTH: Final = 64  # hex characters of the random part of a CSRF token
 
 # Access rules, attached to every route handler as ``opt=``. A handler without one is a
 # configuration error, caught by the authorization-matrix test.
@@ -92,14 +100,6 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
-def _has_session_cookie(scope: Scope) -> bool:
-    needle = SESSION_COOKIE.encode() + b"="
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie" and needle in value and needle + b"null" not in value:
-            return True
-    return False
-
-
 class AuthenticationMiddleware(ASGIMiddleware):
     """Puts the caller's Principal (or None) into ``scope["user"]``."""
 
@@ -117,23 +117,128 @@ class AuthenticationMiddleware(ASGIMiddleware):
             account_id = session.get(SESSION_ACCOUNT_KEY) if isinstance(session, dict) else None
             if isinstance(account_id, int):
                 principal = await principal_for_session(account_id)
+            if principal is not None:
+                # The session backend loaded the session by this very cookie (the same
+                # parser): CSRF tokens are checked against it, not against header text.
+                cookie = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
+                scope.setdefault("state", {})[_SESSION_ID] = cookie or ""
         scope["user"] = principal
         scope["auth"] = "token" if token else ("session" if principal else None)
         await next_app(scope, receive, send)
 
 
 class FangxinCSRFMiddleware(CSRFMiddleware):
-    """CSRF for browsers. Skipped where no browser credential is in play: a bearer-token
-    request, or an API call that carries no session cookie (an anonymous survey post)."""
+    """CSRF for browsers, decided by how AuthenticationMiddleware authenticated the request
+    (``scope["auth"]``), never by what the Cookie header looks like: a planted cookie named
+    like ours must not switch the check off.
+
+    - bearer token: no check; the token alone is judged and a cross-site page cannot send one;
+    - a signed-in session: always checked, on the API too;
+    - anonymous: checked on pages (the login form), not on the API, where an anonymous
+      caller can do nothing a forger could not do in its own name (post a survey answer).
+
+    Tokens are double-submit tokens whose HMAC covers the id of the session they were issued
+    for, so a token obtained before login, or in another session, fails after login: the
+    session id rotates at login and with it the binding. A new cookie is issued whenever the
+    binding changes in a response (login, logout) or the browser holds none valid for it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and (
-            bearer_token(scope) is not None
-            or (scope["path"].startswith("/api/") and not _has_session_cookie(scope))
-        ):
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        auth = scope.get("auth")
+        if auth == "token" or (auth is None and scope["path"].startswith("/api/")):
+            await self.app(scope, receive, send)
+            return
+        request = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        binding = _csrf_binding(scope)
+        cookie = request.cookies.get(self.config.cookie_name)
+        if cookie is not None and not self._bound_to(cookie, binding):
+            cookie = None  # issued for another session, or forged: worth nothing here
+        state = ScopeState.from_scope(scope)
+        issue: str | None = None
+        if request.method in self.config.safe_methods:
+            token = cookie or self._new_token(binding)
+            state.csrf_token = token
+            # A language switch by link sets the language cookie and nothing else; the
+            # next ordinary page issues the CSRF cookie.
+            if cookie is None and not scope.get("state", {}).get(LANGUAGE_SWITCH):
+                issue = token
+        else:
+            submitted = request.headers.get(self.config.header_name)
+            content_type, _ = request.content_type
+            if not submitted and content_type in (
+                RequestEncodingType.URL_ENCODED,
+                RequestEncodingType.MULTI_PART,
+            ):
+                value = (await request.form()).get("_csrf_token")
+                submitted = value if isinstance(value, str) else None
+            if not (
+                submitted
+                and cookie
+                and self._bound_to(submitted, binding)
+                and hmac.compare_digest(submitted, cookie)
+            ):
+                raise PermissionDeniedException("CSRF token verification failed")
+            state.csrf_token = submitted
+        await self.app(scope, receive, self._issuing_send(send, scope, binding, issue))
+
+    def _new_token(self, binding: str) -> str:
+        random = secrets.token_hex(_CSRF_RANDOM_LENGTH // 2)
+        return random + self._mac(random, binding)
+
+    def _mac(self, random: str, binding: str) -> str:
+        message = f"{binding}\x00{random}".encode()
+        return hmac.new(self.config.secret.encode(), message, hashlib.sha256).hexdigest()
+
+    def _bound_to(self, token: str, binding: str) -> bool:
+        random, mac = token[:_CSRF_RANDOM_LENGTH], token[_CSRF_RANDOM_LENGTH:]
+        if len(random) != _CSRF_RANDOM_LENGTH or not mac:
+            return False
+        return hmac.compare_digest(mac, self._mac(random, binding))
+
+    def _issuing_send(self, send: Send, scope: Scope, binding: str, issue: str | None) -> Send:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                after = _csrf_binding_after(scope, binding)
+                token = self._new_token(after) if after != binding else issue
+                if token is not None:
+                    self._set_cookie(message, token)
+            await send(message)
+
+        return send_wrapper
+
+    def _set_cookie(self, message: Message, token: str) -> None:
+        cookie = Cookie(
+            key=self.config.cookie_name,
+            value=token,
+            path=self.config.cookie_path,
+            secure=self.config.cookie_secure,
+            httponly=self.config.cookie_httponly,
+            samesite=self.config.cookie_samesite,
+            domain=self.config.cookie_domain,
+        )
+        MutableScopeHeaders.from_message(message).add("set-cookie", cookie.to_header(header=""))
+
+
+def _csrf_binding(scope: Scope) -> str:
+    """What this request's CSRF token must be bound to: the authenticating session's id, or
+    nothing for an anonymous visitor."""
+    if scope.get("auth") != "session":
+        return ""
+    session_id = scope.get("state", {}).get(_SESSION_ID)
+    return session_id if isinstance(session_id, str) else ""
+
+
+def _csrf_binding_after(scope: Scope, before: str) -> str:
+    """The binding once the handler ran: a new session id at login, none after logout."""
+    state = scope.get("state", {})
+    rotated = state.get(_ROTATED_ID)
+    if isinstance(rotated, str):
+        return rotated
+    if before and scope.get("session") in (None, Empty, {}):
+        return ""
+    return before
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -154,6 +259,10 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         # An anonymous visitor with nothing in the session gets no cookie and no stored
         # row: the public pages must not fill the store with empty sessions.
         if not scope_session and not connection.cookies.get(self.config.key):
+            return
+        # A language switch by link (which any site can trigger) writes no session and
+        # sets no session cookie; only the language cookie changes.
+        if connection.state.get(LANGUAGE_SWITCH) and not connection.state.get(_ROTATED_ID):
             return
         if not scope_session:
             scope_session = Empty
