@@ -19,6 +19,7 @@ from service.models import Role
 from service.settings import Settings
 from tests.certificates import tampering
 from tests.certificates.test_cascade import _certificate
+from tests.certificates.test_forgery import _upload
 from tests.helpers import make_token
 from tests.surveys.conftest import make_city
 from tests.surveys.test_form import _hidden
@@ -56,15 +57,6 @@ def _pyhanko(pdf: Path, anchor: Path) -> str:
     return _tool(command, stderr=False).strip()
 
 
-async def _verdict(client: httpx.AsyncClient, pdf: bytes) -> dict[str, object]:
-    r = await client.post(
-        "/api/v1/certificates/verify", files={"file": ("c.pdf", pdf, "application/pdf")}
-    )
-    assert r.status_code == 200, r.text
-    found: dict[str, object] = r.json()
-    return found
-
-
 async def test_tampered_copies_are_told_apart_by_us_and_by_standard_validators(
     client: httpx.AsyncClient, app_settings: Settings, tmp_path: Path
 ) -> None:
@@ -98,7 +90,7 @@ async def test_tampered_copies_are_told_apart_by_us_and_by_standard_validators(
     for name, pdf in cases.items():
         path = tmp_path / f"{name}.pdf"
         path.write_bytes(pdf)
-        seen[name] = (await _verdict(client, pdf), _pdfsig(path, nss), _pyhanko(path, anchor))
+        seen[name] = (await _upload(client, pdf), _pdfsig(path, nss), _pyhanko(path, anchor))
 
     ours, pdfsig, pyhanko = seen["genuine"]
     assert ours["verdict"] == "genuine" and ours["serial"] == SERIAL
@@ -142,7 +134,7 @@ async def test_tampered_copies_are_told_apart_by_us_and_by_standard_validators(
     assert "Signature is Valid" in pdfsig and "Certificate is Trusted" not in pdfsig
     assert pyhanko.endswith(":INVALID")
 
-    junk = await _verdict(client, b"not a pdf")
+    junk = await _upload(client, b"not a pdf")
     assert junk["verdict"] == "not_a_pdf" and junk["serial"] is None
 
     # A genuine copy of a certificate revoked since: genuine, and revoked.
@@ -153,7 +145,7 @@ async def test_tampered_copies_are_told_apart_by_us_and_by_standard_validators(
         headers=official,
     )
     assert r.status_code == 200
-    ours = await _verdict(client, genuine)
+    ours = await _upload(client, genuine)
     assert ours["verdict"] == "genuine" and ours["status"] == "revoked"
     assert _pyhanko(tmp_path / "genuine.pdf", anchor).endswith(":VALID")
 
