@@ -26,7 +26,13 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path[0] = str(ROOT)
 
 from bench.figures import record  # noqa: E402
-from tests.load.harness import FANGXIN, kill_one_worker, served, submit_load  # noqa: E402
+from tests.load.harness import (  # noqa: E402
+    FANGXIN,
+    kill_one_worker,
+    secret_of,
+    served,
+    submit_load,
+)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 DB_NAME = "fangxin_bench_load"
@@ -89,6 +95,7 @@ def main() -> int:
                         targets,
                         args.count,
                         args.concurrency,
+                        secret=secret_of(env),
                         seed=1 if not kill else 2,
                         halfway=(lambda: kill_one_worker(pid)) if kill else None,
                     )

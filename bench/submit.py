@@ -30,6 +30,14 @@ from pathlib import Path
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
+
+# Each submission comes from a device of its own, with an id signed as the server issues
+# them: one client on one address would otherwise meet the one-response-per-device rule.
+from surveys.routes import DEVICE_HEADER, signed_device  # noqa: E402
+
+DEVICE_POOL = 300_000  # signed ids handed to wrk, which cannot compute an HMAC itself
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
 DB_NAME = "fangxin_bench"
@@ -67,7 +75,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def _client(
-    port: int, deadline: float, targets: list[str], tally: Tally, submit: bool
+    port: int, deadline: float, targets: list[str], tally: Tally, submit: bool, secret: str
 ) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     rng = random.Random()
@@ -82,9 +90,14 @@ async def _client(
                         "client_submission_id": csid,
                     }
                 ).encode()
+                device = signed_device(secret, csid).encode()
                 request = (
                     b"POST /api/v1/surveys/merchant/responses HTTP/1.1\r\nHost: bench\r\n"
-                    b"Content-Type: application/json\r\nContent-Length: "
+                    b"Content-Type: application/json\r\n"
+                    + DEVICE_HEADER.encode()
+                    + b": "
+                    + device
+                    + b"\r\nContent-Length: "
                     + str(len(payload)).encode()
                     + b"\r\n\r\n"
                     + payload
@@ -111,13 +124,13 @@ async def _client(
 
 
 async def _drive(
-    port: int, seconds: float, concurrency: int, targets: list[str], submit: bool
+    port: int, seconds: float, concurrency: int, targets: list[str], submit: bool, secret: str
 ) -> tuple[Tally, float]:
     tally = Tally()
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
-        *[_client(port, deadline, targets, tally, submit) for _ in range(concurrency)]
+        *[_client(port, deadline, targets, tally, submit, secret) for _ in range(concurrency)]
     )
     return tally, time.perf_counter() - started
 
@@ -125,6 +138,9 @@ async def _drive(
 WRK_SCRIPT = """
 local targets = {}
 for line in io.lines("%(targets)s") do targets[#targets + 1] = line end
+local devices = {}
+for line in io.lines("%(devices)s") do devices[#devices + 1] = line end
+local sent = 0
 local threads = 0
 function setup(thread)
   -- setup runs in the main state; each thread reads its number back as the global tid.
@@ -142,24 +158,41 @@ local function uuid4()
 end
 local answers = '%(answers)s'
 request = function()
+  sent = sent + 1
+  local device = devices[((sent - 1) * 8 + tid) %% #devices + 1]
   local body = '{"target":"' .. targets[math.random(#targets)] .. '","answers":' .. answers
     .. ',"client_submission_id":"' .. uuid4() .. '"}'
   return wrk.format("POST", "/api/v1/surveys/merchant/responses",
-                    {["Content-Type"] = "application/json"}, body)
+                    {["Content-Type"] = "application/json", ["%(device_header)s"] = device}, body)
 end
 """
 
 
 def _wrk(
-    port: int, seconds: float, concurrency: int, work: Path, targets: list[str], submit: bool
-) -> tuple[float, float, float, dict[str, int]]:
+    port: int,
+    seconds: float,
+    concurrency: int,
+    work: Path,
+    targets: list[str],
+    submit: bool,
+    secret: str,
+) -> tuple[float, float, float, int]:
     """(requests/s of 2xx, p50 ms, p99 ms, number of 2xx) measured by wrk. wrk cannot keep
     the acknowledged ids cheaply, so the exactly-once check compares counts: every request
     carries a fresh id, so rows added must equal responses acknowledged."""
     (work / "targets.txt").write_text("\n".join(targets), encoding="utf-8")
+    (work / "devices.txt").write_text(
+        "\n".join(signed_device(secret, f"wrk-{i}") for i in range(DEVICE_POOL)), encoding="ascii"
+    )
     script = work / "submit.lua"
     script.write_text(
-        WRK_SCRIPT % {"targets": work / "targets.txt", "answers": json.dumps(ANSWERS)},
+        WRK_SCRIPT
+        % {
+            "targets": work / "targets.txt",
+            "devices": work / "devices.txt",
+            "device_header": DEVICE_HEADER,
+            "answers": json.dumps(ANSWERS),
+        },
         encoding="utf-8",
     )
     cmd = ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency"]
@@ -247,6 +280,7 @@ async def main() -> int:
     }
     env.pop("FANGXIN_REDIS_URL", None)
     _run(["migrate"], env)
+    secret = (data_dir / "secret_key").read_text(encoding="ascii").strip()
     _run(["demo"], env)
     for toml in sorted((ROOT / "surveys" / "questionnaires").glob("*.toml")):
         _run(["survey", "load", str(toml)], env)
@@ -274,23 +308,34 @@ async def main() -> int:
                 break
             except OSError:
                 await asyncio.sleep(0.2)
-        await _drive(args.port, 3, args.concurrency, targets, submit=True)  # warm-up
+        await _drive(args.port, 3, args.concurrency, targets, submit=True, secret=secret)  # warm-up
         work = data_dir / "wrk"
         work.mkdir(exist_ok=True)
         if use_wrk:
             client = "wrk (C, 2 threads)"
             bare = _wrk(
-                args.port, min(10, args.seconds), args.concurrency, work, targets, submit=False
+                args.port,
+                min(10, args.seconds),
+                args.concurrency,
+                work,
+                targets,
+                submit=False,
+                secret=secret,
             )
             before = await _rows(db_url)
             rate, p50, p99, acked = _wrk(
-                args.port, args.seconds, args.concurrency, work, targets, submit=True
+                args.port, args.seconds, args.concurrency, work, targets, submit=True, secret=secret
             )
             stored = acked  # checked by count below: wrk keeps no ids
         else:
             client = "Python asyncio keep-alive client (shares the CPU)"
             bare_t, bare_s = await _drive(
-                args.port, min(10, args.seconds), args.concurrency, targets, submit=False
+                args.port,
+                min(10, args.seconds),
+                args.concurrency,
+                targets,
+                submit=False,
+                secret=secret,
             )
             bare = (
                 len(bare_t.latencies) / bare_s,
@@ -300,7 +345,7 @@ async def main() -> int:
             )
             before = await _rows(db_url)
             tally, elapsed = await _drive(
-                args.port, args.seconds, args.concurrency, targets, submit=True
+                args.port, args.seconds, args.concurrency, targets, submit=True, secret=secret
             )
             acked = len(tally.acknowledged)
             rate = acked / elapsed

@@ -28,6 +28,7 @@ from service.errors import FangxinError
 from service.i18n import N_, current_locale
 from service.i18n import gettext as _
 from service.models import Area, AreaKind, Merchant, MerchantCategory
+from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
@@ -98,7 +99,7 @@ async def eligibility_page(
             "categories": [c.value for c in MerchantCategory],
             "holders": await issuance.holders(kind),
             "issued": request.query_params.get("issued"),
-            "error": request.query_params.get("error"),
+            "error": error_notice(request),
         },
     )
 
@@ -136,7 +137,7 @@ async def issue_form(
     subjects = [str(s) for s in (ticked if isinstance(ticked, list) else [ticked])]
     back = f"/official/certificates/eligibility?kind={kind.value}"
     if not subjects:
-        return Redirect(f"{back}&{urlencode({'error': 'none'})}", status_code=303)
+        return error_redirect(request, back, "none")
     try:
         issued = await documents.issue_signed(
             [issuance.Request(kind, s) for s in dict.fromkeys(subjects)],
@@ -146,8 +147,8 @@ async def issue_form(
             credit_rules=credit_store.rules_for(settings.credit_rules),
         )
     except FangxinError as exc:
-        message = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
-        return Redirect(f"{back}&{urlencode({'error': message[:500]})}", status_code=303)
+        details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
+        return error_redirect(request, back, "not_issued", details)
     return Redirect(f"{back}&issued={len(issued)}", status_code=303)
 
 
@@ -229,7 +230,7 @@ async def verify_page(
         "reasons": REASON_LABELS,
         "answers": answers,
         "official_reasons": OFFICIAL_REASONS,
-        "error": request.query_params.get("error"),
+        "error": error_notice(request),
     }
     if state_now is None:
         return Template("certificates/verify.html", context=context)
@@ -317,7 +318,7 @@ async def decide_form(
     note = str(data.get("note") or "").strip()
     back = f"/verify/{quote(serial, safe='-')}"
     if not note:
-        return Redirect(f"{back}?{urlencode({'error': 'note'})}#decide", status_code=303)
+        return error_redirect(request, f"{back}#decide", "note")
     try:
         await sweep.decide(
             serial,
@@ -327,8 +328,8 @@ async def decide_form(
             actor=require_principal(request).actor,
         )
     except FangxinError as exc:
-        message = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
-        return Redirect(f"{back}?{urlencode({'error': message[:300]})}#decide", status_code=303)
+        details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
+        return error_redirect(request, f"{back}#decide", "not_decided", details)
     return Redirect(back, status_code=303)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from litestar.exceptions import PermissionDeniedException
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
@@ -28,13 +29,16 @@ async def submit(serial: str, text: str, *, by: Principal, now: datetime | None 
         raise InvalidInput(
             "The reply cannot be recorded", [FieldError("text", "1–2000 characters")]
         )
+    # The reply is published as the holder's own words: only the holder may write it. The
+    # bureau speaks through the status change's note and the decision, shown as its own.
+    if by.role != Role.MERCHANT:
+        raise PermissionDeniedException("Only the holder of the certificate writes its reply")
     cert = await Certificate.get_or_none(serial=serial)
     if cert is None:
         raise NotFound(f"No certificate {serial}")
-    if by.role == Role.MERCHANT:
-        own = await Merchant.get_or_none(id=by.merchant_id) if by.merchant_id else None
-        if cert.kind != Kind.MERCHANT or own is None or own.uscc != cert.subject_code:
-            raise NotFound(f"No certificate {serial} of yours")
+    own = await Merchant.get_or_none(id=by.merchant_id) if by.merchant_id else None
+    if cert.kind != Kind.MERCHANT or own is None or own.uscc != cert.subject_code:
+        raise NotFound(f"No certificate {serial} of yours")
     change = await StatusChange.filter(certificate_id=cert.id).order_by("-at", "-id").first()
     if change is None or change.new_status not in ANSWERABLE:
         raise Conflict(f"{serial} is {cert.status.value}: there is nothing to reply to")

@@ -29,10 +29,17 @@ from certificates.schemas import (
     Subject,
 )
 from scoring import credit_store
+from service.bounds import require_in_range
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
 from service.models import Merchant, Role
-from service.security import MERCHANTS, OFFICIALS, PUBLIC, principal_of, require_principal
+from service.security import (
+    MERCHANT_ONLY,
+    OFFICIALS,
+    PUBLIC,
+    principal_of,
+    require_principal,
+)
 from service.settings import Settings
 
 Serial = Annotated[str, PathParameter(max_length=32)]
@@ -150,12 +157,13 @@ class CertificateController(Controller):
             content, signer_config(settings, policy_for(settings.certificate_policy))
         )
 
-    @post("/{serial:str}/replies", opt=MERCHANTS, status_code=201)
+    @post("/{serial:str}/replies", opt=MERCHANT_ONLY, status_code=201)
     async def reply(
         self, request: Request[Any, Any, State], serial: Serial, data: JSONBody[ReplyIn]
     ) -> ReplyOut:
         """The holder replies (appeals) within 21 days of a revocation or suspension; the
-        reply is published on the verify page."""
+        reply is published on the verify page as the holder's. Only the holder's merchant
+        account may reply: officials and administrators get 403."""
         r = await replies.submit(serial, data.text, by=require_principal(request))
         return _reply_out(r, serial)
 
@@ -204,6 +212,7 @@ class CertificateController(Controller):
     ) -> Response[bytes]:
         """A certificate and its status now, or at the moment ``at`` (e.g.
         ``2026-05-01T00:00:00Z``): what a verifier would have been told then."""
+        require_in_range(at=at)
         cert = await issuance.get_certificate(serial)
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)

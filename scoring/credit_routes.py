@@ -15,8 +15,9 @@ from litestar.response import Response
 
 from scoring import complaints, credit_figures, credit_store, credit_view
 from scoring.credit import Rules
-from scoring.routes import EXPORT_TYPES, export_bytes
 from scoring.schemas import ComplaintBatch, CreditEventBatch, CreditOut, IngestOut
+from service.bounds import require_in_range
+from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Merchant, Role
 from service.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
 from service.settings import Settings
@@ -103,6 +104,7 @@ class FiguresController(Controller):
     ) -> Response[Any]:
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
         money in dispute and recovered (yuan); a whole-city row (district 全市) per period."""
+        require_in_range(since=since, until=until)
         q = credit_figures.ComplaintQuery(period, district, since, until)
         frame = await credit_figures.complaints_report(q)
         return await figures_response(frame, format, f"complaints-by-{period}", period=period)

@@ -33,6 +33,7 @@ from scoring.credit import CLASSES, DEFAULT_RULES, Rules, credit_scores
 from scoring.schemas import CreditEventIn
 from service import audit, events
 from service.audit import Actor
+from service.bounds import check_moment
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged, CreditState
 
@@ -79,7 +80,7 @@ def parse_time(value: str) -> datetime:
         raise ValueError("is not an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
         raise ValueError("needs a UTC offset (e.g. +08:00)")
-    return moment.astimezone(UTC)
+    return check_moment(moment).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from service import i18n
 from service.db import MAX_BIG_ID, MAX_ID
 from service.errors import FangxinError, NotFound
 from service.models import Area, AreaKind, MerchantCategory
+from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
@@ -260,6 +261,7 @@ async def unit_page(
             "set_aside": await drilldown.set_aside(code, run),
             "flag_labels": quality.FLAG_LABELS,
             "flag_statuses": quality.FLAG_STATUS_LABELS,
+            "error": error_notice(request),
             "area_credit": await drilldown.area_credit(
                 kind, code, credit_store.rules_for(settings.credit_rules)
             ),
@@ -327,8 +329,8 @@ async def decide_flag_form(
             actor=require_principal(request).actor,
         )
     except FangxinError as exc:
-        message = exc.errors[0].message if exc.errors else exc.detail
-        return Redirect(f"{back}?{urlencode({'error': message})}#set-aside", status_code=303)
+        details = [exc.errors[0].message if exc.errors else exc.detail]
+        return error_redirect(request, f"{back}#set-aside", "not_decided", details)
     return Redirect(f"{back}#set-aside", status_code=303)
 
 
@@ -349,11 +351,10 @@ async def decide_flags_form(
             actor=require_principal(request).actor,
         )
     except ValueError:
-        message = i18n.gettext("Choose a flag and a decision.")
-        return Redirect(f"/official/flags?{urlencode({'error': message})}", status_code=303)
+        return error_redirect(request, "/official/flags", "choose_flag")
     except FangxinError as exc:
-        message = exc.errors[0].message if exc.errors else exc.detail
-        return Redirect(f"{back}&{urlencode({'error': message})}", status_code=303)
+        details = [exc.errors[0].message if exc.errors else exc.detail]
+        return error_redirect(request, back, "not_decided", details)
     return Redirect(f"{back}&{urlencode({'decided': count})}", status_code=303)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -22,6 +21,7 @@ from scoring.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from service.audit import Actor
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
+from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Area, Merchant
 from service.registry import Page
 from service.security import OFFICIALS, PUBLIC, require_principal
@@ -102,32 +102,6 @@ EXPORT_COLUMNS = (
     "merchants_scored",
     "share_certifiable",
 )
-EXPORT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "parquet": "application/vnd.apache.parquet",
-}
-
-
-def export_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    if fmt == "csv":
-        buffer.write("\ufeff".encode())  # so that Excel reads the UTF-8 names
-        frame.write_csv(buffer)
-    elif fmt == "xlsx":
-        # Excel has no time zones: instants are written as UTC wall-clock times.
-        zoned = [
-            name
-            for name, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-        ]
-        frame = frame.with_columns(
-            pl.col(zoned).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        )
-        frame.write_excel(buffer, worksheet="data")
-    else:
-        frame.write_parquet(buffer)
-    return buffer.getvalue()
 
 
 @get("/api/v1/scoring/runs/{run_id:int}/export", opt=OFFICIALS, tags=["scoring"])

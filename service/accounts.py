@@ -13,12 +13,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type hints
 
 from service import audit
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput, LoginFailed, NotFound
 from service.i18n import N_
-from service.models import Account, ApiToken, Merchant, Role
+from service.models import Account, ApiToken, AuditEvent, Merchant, Role
 
 _hasher = PasswordHasher()
 
@@ -32,9 +33,21 @@ def equaliser_hash() -> str:
 
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
-MIN_PASSWORD = 10
-WRONG_CREDENTIALS = N_("Wrong username or password")
-LOCKED = N_("Account locked after repeated failures; try again later")
+MIN_PASSWORD = 12
+# zxcvbn's 3: "safely unguessable", about 10^10 guesses — beyond an online attack and a
+# slow offline one against argon2.
+MIN_STRENGTH = 3
+# One answer for every refusal, so that it cannot tell which names exist or are locked;
+# the second sentence is for the real user who is being throttled.
+WRONG_CREDENTIALS = N_(
+    "Wrong username or password. After repeated failures, signing in pauses for a while."
+)
+UNKNOWN_ADDRESS = "unknown"
+HISTORY_ROWS = 500  # recent login events read per attempt: enough for every window below
+FAILURE_MEMORY = timedelta(days=1)  # an address's failures older than this are forgotten
+LOCK_WINDOW = timedelta(hours=1)
+LOCK_ADDRESSES = 10  # failures from this many addresses within LOCK_WINDOW lock the account
+KNOWN_FOR = timedelta(days=30)  # an address signed in from this recently passes a lock
 TOKEN_PREFIX = "fx_"  # noqa: S105 - a prefix, not a secret
 # A token is used on every request; recording each use would turn reads into writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -53,6 +66,41 @@ class Principal:
     @property
     def actor(self) -> Actor:
         return Actor("account" if self.account_id else "token", self.name)
+
+
+def password_problems(password: str, username: str = "") -> list[FieldError]:
+    """Why a password is too weak to guard an account, if it is: at least MIN_PASSWORD
+    characters and zxcvbn's score MIN_STRENGTH, which rejects common passwords, keyboard
+    walks and the account's own name. Every account is held to it: a merchant's account
+    can reply in the merchant's name."""
+    if len(password) < MIN_PASSWORD:
+        return [FieldError("password", f"must be at least {MIN_PASSWORD} characters")]
+    # zxcvbn's cost grows fast with length; past 100 characters length alone is strength.
+    result = zxcvbn(password[:100], user_inputs=[username, "fangxin", "zhumadian"])
+    if int(result["score"]) < MIN_STRENGTH:
+        warning = str(result["feedback"].get("warning") or "")
+        hint = f": {warning}" if warning else ""
+        return [FieldError("password", f"too easy to guess{hint}; use a longer passphrase")]
+    return []
+
+
+async def change_password(username: str, password: str, *, actor: Actor) -> Account:
+    """Set a new password, held to the same rule as a new account's."""
+    problems = password_problems(password, username)
+    if problems:
+        raise InvalidInput("The password cannot be set", problems)
+    async with in_transaction() as conn:
+        account = await Account.filter(username=username).using_db(conn).first()
+        if account is None:
+            raise NotFound(f"No account {username}")
+        account.password_hash = hash_password(password)
+        account.failed_logins = 0
+        account.locked_until = None
+        await account.save(
+            using_db=conn, update_fields=["password_hash", "failed_logins", "locked_until"]
+        )
+        await audit.record(conn, actor, "account.password_changed", f"account:{username}", {})
+    return account
 
 
 def hash_password(password: str) -> str:
@@ -77,8 +125,7 @@ async def create_account(
         errors.append(
             FieldError("username", "3–64 letters, digits, '.', '_' or '-', starting alphanumeric")
         )
-    if len(password) < MIN_PASSWORD:
-        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+    errors.extend(password_problems(password, username))
     merchant: Merchant | None = None
     if role == Role.MERCHANT:
         if not merchant_uscc:
@@ -118,62 +165,182 @@ async def authenticate(
     *,
     max_failures: int,
     lockout: timedelta,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> Account:
-    """Check a password login. Every failure on a real account is counted and audited; the
-    ``max_failures``-th in a row locks the account for ``lockout``."""
+    """Check a password login.
+
+    Every refusal — unknown name, wrong password, throttled or locked — raises the same
+    ``LoginFailed`` after one argon2 verify, so neither the answer nor its timing tells an
+    attacker which names exist. Throttling is per (account, address): after
+    ``max_failures`` failures from one address, that address waits 1 s, 2 s, 4 s … (at most
+    ``lockout``) between tries, and a correct password from elsewhere still works. The
+    whole account is locked for ``lockout`` only when failures come from
+    ``LOCK_ADDRESSES`` addresses within ``LOCK_WINDOW`` — a spread-out attack — and even
+    then addresses the holder recently signed in from are let through.
+    """
     now = now or datetime.now(UTC)
+    where = address or UNKNOWN_ADDRESS
     # Failures are committed before the error is raised: a rolled-back counter would
     # let an attacker guess forever.
-    failure: str | None = None
+    refused = True
     async with in_transaction() as conn:
         account = await Account.filter(username=username).using_db(conn).select_for_update().first()
         if account is None or not account.active:
             _verify(equaliser_hash(), password)
-            failure = WRONG_CREDENTIALS
-        elif account.locked_until is not None and account.locked_until > now:
-            await audit.record(
-                conn,
-                Actor("login", username),
-                "login.refused_locked",
-                f"account:{account.username}",
-                {"locked_until": account.locked_until.isoformat()},
-            )
-            failure = LOCKED
-        elif not _verify(account.password_hash, password):
-            failure = await _count_failure(conn, account, max_failures, now + lockout)
         else:
-            await _record_success(conn, account, password, now)
-    if failure is not None or account is None:
-        raise LoginFailed(failure or WRONG_CREDENTIALS)
+            history = await _history(conn, account.username)
+            locked = account.locked_until is not None and account.locked_until > now
+            wait = _wait(history, where, max_failures, lockout, now)
+            if (locked and where not in history.known) or wait is not None:
+                # Verified all the same, so that a refusal takes as long as any other.
+                _verify(equaliser_hash(), password)
+                details: dict[str, object] = {"address": where, "at": now.isoformat()}
+                if wait is not None:
+                    details["wait_until"] = wait.isoformat()
+                if locked and account.locked_until is not None:
+                    details["locked_until"] = account.locked_until.isoformat()
+                action = "login.refused_locked" if wait is None else "login.throttled"
+                await audit.record(
+                    conn, Actor("login", username), action, f"account:{username}", details
+                )
+            elif not _verify(account.password_hash, password):
+                await _count_failure(conn, account, history, where, lockout, now)
+            else:
+                await _record_success(conn, account, password, where, now)
+                refused = False
+    if refused or account is None:
+        raise LoginFailed(WRONG_CREDENTIALS)
     return account
 
 
-async def _count_failure(
-    conn: BaseDBAsyncClient, account: Account, max_failures: int, lock_until: datetime
-) -> str:
-    account.failed_logins += 1
-    details: dict[str, object] = {"failed_logins": account.failed_logins}
-    action = "login.failed"
-    if account.failed_logins >= max_failures:
-        account.locked_until = lock_until
-        account.failed_logins = 0
-        action = "login.locked"
-        details["locked_until"] = lock_until.isoformat()
-    await account.save(using_db=conn, update_fields=["failed_logins", "locked_until"])
-    await audit.record(
-        conn, Actor("login", account.username), action, f"account:{account.username}", details
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    action: str
+    address: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    """Recent login events of one account, newest first, read from the audit log (which
+    records every attempt anyway, so the throttle needs no store of its own)."""
+
+    attempts: list[_Attempt]
+    known: frozenset[str]  # addresses with a successful sign-in in KNOWN_FOR
+
+
+async def _history(conn: BaseDBAsyncClient, username: str) -> _History:
+    rows = (
+        await AuditEvent.filter(
+            subject=f"account:{username}", action__in=("login.failed", "login.succeeded")
+        )
+        .using_db(conn)
+        .order_by("-id")
+        .limit(HISTORY_ROWS)
+        .values("action", "at", "details")
     )
-    return LOCKED if action == "login.locked" else WRONG_CREDENTIALS
+    attempts = []
+    for row in rows:
+        details = row["details"] if isinstance(row["details"], dict) else {}
+        # Events before addresses were recorded count as from an unknown address; the
+        # event's logical time (``at`` in details) lets tests run at a chosen clock.
+        stamp = details.get("at")
+        at = datetime.fromisoformat(stamp) if isinstance(stamp, str) else row["at"]
+        address = details.get("address")
+        attempts.append(
+            _Attempt(row["action"], address if isinstance(address, str) else UNKNOWN_ADDRESS, at)
+        )
+    newest = attempts[0].at if attempts else None
+    known = frozenset(
+        a.address
+        for a in attempts
+        if a.action == "login.succeeded"
+        and a.address != UNKNOWN_ADDRESS
+        and newest is not None
+        and newest - a.at <= KNOWN_FOR
+    )
+    return _History(attempts, known)
+
+
+def _failures_from(history: _History, address: str, now: datetime) -> list[_Attempt]:
+    """This address's failures since its last success (within FAILURE_MEMORY), newest first."""
+    found = []
+    for a in history.attempts:
+        if a.address != address or now - a.at > FAILURE_MEMORY:
+            continue
+        if a.action == "login.succeeded":
+            break
+        found.append(a)
+    return found
+
+
+def _wait(
+    history: _History, address: str, max_failures: int, lockout: timedelta, now: datetime
+) -> datetime | None:
+    """Until when this address must wait before its next try, if it must."""
+    failures = _failures_from(history, address, now)
+    if len(failures) < max_failures:
+        return None
+    doublings = min(len(failures) - max_failures, 30)
+    until = failures[0].at + min(lockout, timedelta(seconds=2**doublings))
+    return until if until > now else None
+
+
+async def _count_failure(
+    conn: BaseDBAsyncClient,
+    account: Account,
+    history: _History,
+    address: str,
+    lockout: timedelta,
+    now: datetime,
+) -> None:
+    account.failed_logins += 1
+    details: dict[str, object] = {
+        "failed_logins": account.failed_logins,
+        "address": address,
+        "at": now.isoformat(),
+    }
+    spread = {
+        a.address
+        for a in history.attempts
+        if a.action == "login.failed" and now - a.at <= LOCK_WINDOW
+    } | {address}
+    fields = ["failed_logins"]
+    if len(spread) >= LOCK_ADDRESSES and (
+        account.locked_until is None or account.locked_until <= now
+    ):
+        account.locked_until = now + lockout
+        fields.append("locked_until")
+        details["locked_until"] = account.locked_until.isoformat()
+        details["addresses"] = len(spread)
+    await account.save(using_db=conn, update_fields=fields)
+    await audit.record(
+        conn,
+        Actor("login", account.username),
+        "login.failed",
+        f"account:{account.username}",
+        details,
+    )
+    if "locked_until" in fields:
+        await audit.record(
+            conn,
+            Actor("login", account.username),
+            "login.locked",
+            f"account:{account.username}",
+            details,
+        )
 
 
 async def _record_success(
-    conn: BaseDBAsyncClient, account: Account, password: str, now: datetime
+    conn: BaseDBAsyncClient, account: Account, password: str, address: str, now: datetime
 ) -> None:
     account.failed_logins = 0
-    account.locked_until = None
     account.last_login_at = now
-    fields = ["failed_logins", "locked_until", "last_login_at"]
+    fields = ["failed_logins", "last_login_at"]
+    if account.locked_until is not None and account.locked_until <= now:
+        account.locked_until = None
+        fields.append("locked_until")
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
         fields.append("password_hash")
@@ -183,7 +350,7 @@ async def _record_success(
         Actor("account", account.username),
         "login.succeeded",
         f"account:{account.username}",
-        {},
+        {"address": address, "at": now.isoformat()},
     )
 
 

@@ -154,6 +154,20 @@ def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bo
     click.echo(f"Created {account.role.value} account {account.username}.")
 
 
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_passwd(name: str, password_stdin: bool) -> None:
+    """Set an account's password (held to the same strength rule) and lift any lock."""
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _run_with_db(settings, lambda: accounts.change_password(name, password, actor=_cli_actor()))
+    click.echo(f"Changed the password of {name}.")
+
+
 @main.group()
 def token() -> None:
     """API tokens for machines (12315 and credit feeds, integrations)."""

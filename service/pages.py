@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 from service import accounts
 from service.errors import LoginFailed
 from service.i18n import _
+from service.privacy import salted_hash
 from service.security import (
     PUBLIC,
     SESSION_ACCOUNT_KEY,
@@ -62,6 +63,10 @@ async def login(
             data.get("password") or "",
             max_failures=settings.login_max_failures,
             lockout=timedelta(minutes=settings.login_lockout_minutes),
+            # Throttled per address, kept only as a keyed hash like every address we see.
+            address=salted_hash(settings.secret_key, "login", request.client.host)
+            if request.client
+            else None,
         )
     except LoginFailed as exc:
         return Template(

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from service.errors import NotFound
+from service.exports import WORKBOOK_OPTIONS, neutralise
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
 from surveys.schemas import DayCount, ResponseOut, SurveyStats, TargetCount
 
@@ -171,6 +173,20 @@ def _flat(r: ResponseOut, keys: Sequence[str]) -> list[Any]:
     return row
 
 
+def _batch_frame(batch: Sequence[ResponseOut], keys: Sequence[str]) -> pl.DataFrame:
+    """One batch as a frame, through the shared neutraliser of every export: the answers
+    are what anonymous respondents typed. Answer columns keep their type (a rating stays a
+    number); a column mixing types becomes text."""
+    columns = [*BASE_COLUMNS, *keys]
+    rows = [_flat(r, keys) for r in batch]
+    data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
+    for name in keys:
+        values = data[name]
+        if len({type(v) for v in values if v is not None}) > 1:
+            data[name] = [None if v is None else str(v) for v in values]
+    return neutralise(pl.DataFrame(data, strict=False))
+
+
 async def export_csv(slug: str, f: ResponseFilter) -> AsyncIterator[bytes]:
     keys = await question_keys(slug)
     buf = io.StringIO()
@@ -179,10 +195,7 @@ async def export_csv(slug: str, f: ResponseFilter) -> AsyncIterator[bytes]:
     writer.writerow([*BASE_COLUMNS, *keys])
     yield ("\ufeff" + buf.getvalue()).encode()
     async for batch in batches(slug, f):
-        buf.seek(0)
-        buf.truncate()
-        writer.writerows(_flat(r, keys) for r in batch)
-        yield buf.getvalue().encode()
+        yield _batch_frame(batch, keys).write_csv(include_header=False).encode()
 
 
 async def export_file(slug: str, f: ResponseFilter, fmt: str) -> Path:
@@ -202,14 +215,16 @@ async def export_file(slug: str, f: ResponseFilter, fmt: str) -> Path:
 async def _write_xlsx(path: Path, slug: str, f: ResponseFilter, keys: list[str]) -> None:
     import xlsxwriter
 
-    # constant_memory flushes each row to disk as it is written.
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    # Hand-built rather than polars' write_excel: constant_memory flushes each row to disk
+    # as it is written, and polars' table needs every row at once. Safe all the same: the
+    # options keep text as text, and each batch passes the shared neutraliser.
+    book = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "constant_memory": True})
     sheet = book.add_worksheet("responses")
     sheet.write_row(0, 0, [*BASE_COLUMNS, *keys])
     row_no = 1
     async for batch in batches(slug, f):
-        for r in batch:
-            sheet.write_row(row_no, 0, _flat(r, keys))
+        for row in _batch_frame(batch, keys).iter_rows():
+            sheet.write_row(row_no, 0, row)
             row_no += 1
     await anyio.to_thread.run_sync(book.close)
 

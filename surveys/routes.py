@@ -17,6 +17,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import File, Stream, Template
 from litestar.types import ControllerRouterHandler
 
+from service.bounds import require_in_range
 from service.db import MAX_BIG_ID
 from service.errors import InvalidInput, NotFound
 from service.i18n import current_locale
@@ -45,12 +46,15 @@ from surveys.submit import (
     SurveyNotOpen,
     Target,
     find_target,
+    issue_start_token,
     open_survey,
     resolve_target,
     submit,
 )
 
 DEVICE_COOKIE = "fangxin_device"
+# The same signed value as the cookie, for API clients that keep no cookie jar.
+DEVICE_HEADER = "x-device-id"
 DEVICE_MAX_AGE = 400 * 24 * 3600
 HONEYPOT = "website"
 # A submission is small: ten answers and a 500-character comment fit easily.
@@ -93,7 +97,12 @@ def _unsign(secret: str, purpose: str, signed: str | None) -> str | None:
 
 
 def device_of(request: Request[Any, Any, Any]) -> str | None:
-    return _unsign(_settings(request).secret_key, "device", request.cookies.get(DEVICE_COOKIE))
+    """The device id from the signed cookie or header. Only ids this server issued count:
+    a made-up one per request would make every submission a new device."""
+    secret = _settings(request).secret_key
+    return _unsign(secret, "device", request.cookies.get(DEVICE_COOKIE)) or _unsign(
+        secret, "device", request.headers.get(DEVICE_HEADER)
+    )
 
 
 def _device_cookie(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
@@ -105,7 +114,7 @@ def _device_cookie(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
     settings = _settings(request)
     cookie = Cookie(
         key=DEVICE_COOKIE,
-        value=_sign(settings.secret_key, "device", device),
+        value=signed_device(settings.secret_key, device),
         max_age=DEVICE_MAX_AGE,
         httponly=True,
         samesite="lax",
@@ -115,13 +124,20 @@ def _device_cookie(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
     return device, [cookie]
 
 
+def signed_device(secret: str, device: str) -> str:
+    return _sign(secret, "device", device)
+
+
 def _client_ip(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
-def survey_out(survey: Survey, version: VersionedQuestions) -> SurveyOut:
+def survey_out(
+    survey: Survey, version: VersionedQuestions, start_token: str | None = None
+) -> SurveyOut:
     zh = current_locale() == "zh_CN"
     return SurveyOut(
+        start_token=start_token,
         slug=survey.slug,
         title=survey.title_zh if zh else survey.title_en,
         target_kind=survey.target_kind,
@@ -172,7 +188,7 @@ def _form_context(
         "values": values or {},
         "errors": errors or {},
         "csid": csid or str(uuid.uuid4()),
-        "started": started or _sign(secret, "started", datetime.now(UTC).isoformat()),
+        "started": started or issue_start_token(secret, survey.slug, target.code),
         "invite": invite,
         "honeypot": HONEYPOT,
         "zh": current_locale() == "zh_CN",
@@ -240,9 +256,7 @@ async def survey_post(request: Request[Any, Any, State], survey: Slug, target: C
         csid = uuid.UUID(csid_raw)
     except ValueError:
         csid = uuid.uuid4()
-    started_signed = str(form.get("started") or "")
-    started_raw = _unsign(_settings(request).secret_key, "started", started_signed)
-    started_at = datetime.fromisoformat(started_raw) if started_raw else None
+    started_signed = str(form.get("started") or "")[:100]
     invite = str(form.get("invite") or "").strip()
     device, cookies = _device_cookie(request)
     if form.get(HONEYPOT):
@@ -252,8 +266,8 @@ async def survey_post(request: Request[Any, Any, State], survey: Slug, target: C
         target=t.code,
         answers=answers,
         client_submission_id=csid,
-        started_at=started_at,
         invite_code=invite or None,
+        start_token=started_signed or None,
     )
     try:
         await submit(
@@ -361,10 +375,26 @@ class SurveyController(Controller):
         return SurveyList(items=items, total=len(items), page=1, page_size=len(items) or 50)
 
     @get("/{survey:str}", opt=PUBLIC)
-    async def get_survey(self, survey: Slug) -> SurveyOut:
-        """A questionnaire with the questions of its current version."""
+    async def get_survey(
+        self,
+        request: Request[Any, Any, State],
+        survey: Slug,
+        target: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    ) -> Response[SurveyOut]:
+        """A questionnaire with the questions of its current version. With ``target``, also
+        a ``start_token`` to send back with the response (it times the answering), and a
+        device id in the ``X-Device-Id`` header and cookie when the request brought none."""
         s, version = await open_survey(survey)
-        return survey_out(s, version)
+        if target is None:
+            return Response(survey_out(s, version))
+        t = await resolve_target(s.target_kind, target)
+        secret = _settings(request).secret_key
+        device, cookies = _device_cookie(request)
+        return Response(
+            survey_out(s, version, issue_start_token(secret, s.slug, t.code)),
+            cookies=cookies,
+            headers={DEVICE_HEADER: signed_device(secret, device)},
+        )
 
     @post(
         "/{survey:str}/responses",
@@ -402,6 +432,7 @@ class SurveyController(Controller):
     ) -> ResponsePage | CSVDownload | File:
         """Responses with their answers and flags; ``format=csv|xlsx|parquet`` exports every
         matching response, streamed."""
+        require_in_range(since=since, until=until)
         f = responses.ResponseFilter(target, since, until, excluded)
         if format == "csv":
             await responses.survey_by_slug(survey)

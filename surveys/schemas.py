@@ -42,6 +42,8 @@ class SurveyOut(msgspec.Struct):
     closes_at: datetime | None
     questions: list[QuestionOut]
     dimensions: list[DimensionOut] = msgspec.field(default_factory=list)
+    # Only when asked for a target: send it back as ``start_token`` with the response.
+    start_token: str | None = None
 
 
 class SurveyList(msgspec.Struct):

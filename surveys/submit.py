@@ -23,6 +23,7 @@ import msgspec
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.i18n import N_, gettext
 from service.models import Area, AreaKind, Merchant, MerchantStatus
+from service.privacy import salted_hash
 from surveys import quality
 from surveys.models import (
     FlagKind,
@@ -62,8 +63,11 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     target: Annotated[str, msgspec.Meta(max_length=64)]
     answers: dict[str, Any]
     client_submission_id: uuid.UUID
+    # Accepted so older clients keep working, but never used for timing: a client's clock
+    # is the client's to set. Timing comes from ``start_token``.
     started_at: datetime | None = None
     invite_code: str | None = None
+    start_token: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +268,44 @@ def scored_values(version: VersionedQuestions, rows: Sequence[AnswerRow]) -> lis
 # --- identity -------------------------------------------------------------------------------
 
 
-def salted_hash(secret: str, purpose: str, value: str) -> str:
-    """Keyed hash: equal inputs match each other, but the input cannot be recovered."""
-    return hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
 def hash_invite(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+# --- the start token -----------------------------------------------------------------------
+
+START_PURPOSE = "start"
+BAD_START_TOKEN = "not a start token issued for this survey and place, or older than a day"  # noqa: S105
+
+
+def _start_mac(secret: str, survey_slug: str, target_code: str, issued: int) -> str:
+    message = f"{START_PURPOSE}:{survey_slug}:{target_code}:{issued}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def issue_start_token(
+    secret: str, survey_slug: str, target_code: str, now: datetime | None = None
+) -> str:
+    """When the server showed the questionnaire: the speeder rule times from this, because
+    a time the client reports can be anything the client likes."""
+    issued = int((now or datetime.now(UTC)).timestamp())
+    return f"{issued}.{_start_mac(secret, survey_slug, target_code, issued)}"
+
+
+def started_from_token(
+    secret: str, survey_slug: str, target_code: str, token: str, now: datetime
+) -> datetime | None:
+    """The issue time of a genuine, fresh token for this survey and target; else None."""
+    issued_raw, _, mac = token.partition(".")
+    if not issued_raw.isdigit() or len(issued_raw) > 12:
+        return None
+    issued = int(issued_raw)
+    if not hmac.compare_digest(_start_mac(secret, survey_slug, target_code, issued), mac):
+        return None
+    started = datetime.fromtimestamp(issued, UTC)
+    if started > now + MAX_CLOCK_SKEW or started < now - MAX_FILL_TIME:
+        return None
+    return started
 
 
 # --- the submission -------------------------------------------------------------------------
@@ -293,13 +328,18 @@ async def submit(
     target = await resolve_target(survey.target_kind, data.target)
 
     rows, errors = check_answers(version, data.answers)
-    duration_ms: int | None = None
     if data.started_at is not None:
-        started = data.started_at if data.started_at.tzinfo else data.started_at.replace(tzinfo=UTC)
-        if started > now + MAX_CLOCK_SKEW or started < now - MAX_FILL_TIME:
+        claimed = data.started_at if data.started_at.tzinfo else data.started_at.replace(tzinfo=UTC)
+        if claimed > now + MAX_CLOCK_SKEW or claimed < now - MAX_FILL_TIME:
             errors.append(FieldError("started_at", "must be within the last day"))
-        else:
-            duration_ms = max(0, int((now - started).total_seconds() * 1000))
+    started: datetime | None = None
+    if data.start_token:
+        started = started_from_token(secret, survey.slug, target.code, data.start_token, now)
+        # A form left open too long is still a person's answer: the form keeps it, untimed.
+        # An API client is told, so that a client bug does not silently lose the timing.
+        if started is None and origin.channel == "api":
+            errors.append(FieldError("start_token", BAD_START_TOKEN))
+    duration_ms = None if started is None else max(0, int((now - started).total_seconds() * 1000))
     invite_hash = hash_invite(data.invite_code) if data.invite_code else None
     if (
         invite_hash
@@ -309,7 +349,10 @@ async def submit(
     if errors:
         raise InvalidInput("The answers are not valid", errors)
 
-    device_hash = salted_hash(secret, "device", origin.device_id) if origin.device_id else None
+    # Without a device id (an API client that keeps no cookie) the address stands in for the
+    # device: otherwise leaving the cookie out would be enough to answer again and again.
+    device = origin.device_id or (f"address:{origin.ip}" if origin.ip else None)
+    device_hash = salted_hash(secret, "device", device) if device else None
     ip_hash = salted_hash(secret, "ip", origin.ip) if origin.ip else None
     rules = quality.RULES
     flags: list[FlagKind] = []
@@ -324,7 +367,7 @@ async def submit(
         target_kind=target.kind,
         target_code=target.code,
         client_submission_id=data.client_submission_id,
-        started_at=data.started_at,
+        started_at=started,
         submitted_at=now,
         duration_ms=duration_ms,
         device_hash=device_hash,

@@ -29,10 +29,12 @@ from scoring.credit_routes import figures_response
 from scoring.models import RunStatus, ScoreRun
 from scoring.review_pages import trend_chart
 from service import registry
+from service.bounds import require_in_range
 from service.db import MAX_ID
 from service.errors import FangxinError
 from service.i18n import N_
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
+from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
@@ -208,7 +210,7 @@ async def flag_queue(
             "flag_labels": quality.FLAG_LABELS,
             "target": target or "",
             "query": urlencode(query),
-            "error": request.query_params.get("error"),
+            "error": error_notice(request),
             "decided": _count(request.query_params.get("decided")),
         },
     )
@@ -284,7 +286,7 @@ async def appeal_queue(
             "pages": pages,
             "statuses": STATUS_LABELS,
             "reasons": REASON_LABELS,
-            "error": request.query_params.get("error"),
+            "error": error_notice(request),
         },
     )
 
@@ -308,8 +310,8 @@ async def decide_appeal(
             by=require_principal(request),
         )
     except FangxinError as exc:
-        message = "; ".join(e.message for e in exc.errors) or exc.detail
-        return Redirect(f"/official/appeals?{urlencode({'error': message[:300]})}", status_code=303)
+        details = [e.message for e in exc.errors] or [exc.detail]
+        return error_redirect(request, "/official/appeals", "not_decided", details)
     return Redirect("/official/appeals", status_code=303)
 
 
@@ -326,6 +328,7 @@ async def audit_log(
 ) -> Template | Response[Any]:
     """Every recorded decision, newest first: filter by action (a prefix such as
     ``certificate.``), actor, subject and days (UTC, both inclusive)."""
+    require_in_range(since=since, until=until)
     qs = AuditEvent.all()
     if action:
         qs = qs.filter(action__startswith=action)

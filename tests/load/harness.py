@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from surveys.routes import signed_device
+
 FANGXIN = str(Path(sys.executable).with_name("fangxin"))
 LIKERT = ("quality", "price", "honesty", "safety", "service", "returns", "complaints")
 MAX_ATTEMPTS = 30
@@ -70,6 +72,13 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length) if length else b""
 
 
+def secret_of(env: dict[str, str]) -> str:
+    """The secret a server started with ``env`` signs with (its data dir's, once migrated)."""
+    return env.get("FANGXIN_SECRET_KEY") or (
+        (Path(env["FANGXIN_DATA_DIR"]) / "secret_key").read_text(encoding="ascii").strip()
+    )
+
+
 async def submit_load(
     base: str,
     targets: list[str],
@@ -77,6 +86,7 @@ async def submit_load(
     concurrency: int,
     *,
     request_timeout: float = 5.0,
+    secret: str,
     seed: int = 315,
     halfway: Callable[[], None] | None = None,
 ) -> LoadResult:
@@ -85,9 +95,16 @@ async def submit_load(
     on a machine it shares with the server."""
     host, port = base.removeprefix("http://").split(":")
     rng = random.Random(seed)
+    # Each submission from a device of its own (ids signed as the server would issue them):
+    # otherwise the one-response-per-device rule would refuse all but one per target.
     plan = [
-        (str(uuid.UUID(int=rng.getrandbits(128), version=4)), rng.choice(targets), _answers(rng))
-        for _ in range(count)
+        (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            rng.choice(targets),
+            _answers(rng),
+            signed_device(secret, f"load-{seed}-{i}"),
+        )
+        for i in range(count)
     ]
     result = LoadResult()
     queue = iter(plan)
@@ -96,7 +113,7 @@ async def submit_load(
     async def worker() -> None:
         nonlocal triggered
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        for csid, target, answers in queue:
+        for csid, target, answers, device in queue:
             result.sent += 1
             if halfway and not triggered and result.sent >= count // 3:
                 triggered = True
@@ -106,7 +123,8 @@ async def submit_load(
             ).encode()
             request = (
                 b"POST /api/v1/surveys/merchant/responses HTTP/1.1\r\nHost: load\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(payload)
+                b"Content-Type: application/json\r\nX-Device-Id: %s\r\n"
+                b"Content-Length: %d\r\n\r\n" % (device.encode(), len(payload))
             ) + payload
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:

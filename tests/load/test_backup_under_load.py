@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import PG_ADMIN_URL, _pg_admin, dialect, postgres_pass_only
 from tests.e2e.conftest import Server, served_demo
 from tests.helpers import free_port
-from tests.load.harness import FANGXIN, LoadResult, served, submit_load
+from tests.load.harness import FANGXIN, LoadResult, secret_of, served, submit_load
 
 pytestmark = pytest.mark.db
 
@@ -93,7 +93,9 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         results: list[LoadResult] = []
         load = threading.Thread(
             target=lambda: results.append(
-                asyncio.run(submit_load(live.base, targets, 1500, 50, seed=7))
+                asyncio.run(
+                    submit_load(live.base, targets, 1500, 50, secret=secret_of(live.env), seed=7)
+                )
             )
         )
         load.start()

@@ -22,6 +22,7 @@ from tests.helpers import free_port
 from tests.load.harness import (
     FANGXIN,
     kill_one_worker,
+    secret_of,
     served,
     submit_load,
     wait_until,
@@ -39,6 +40,7 @@ class Served:
     pid: int
     db_url: str
     targets: list[str]
+    secret: str
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             listed = httpx.get(
                 f"{base}/api/v1/merchants", params={"status": "active", "page_size": 200}
             ).json()["items"]
-            yield Served(base, pid, db_url, [m["uscc"] for m in listed])
+            yield Served(base, pid, db_url, [m["uscc"] for m in listed], secret_of(env))
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -86,7 +88,9 @@ async def _stored(db_url: str, ids: set[str]) -> list[str]:
 
 
 def test_every_acknowledged_submission_is_stored_once(server: Served) -> None:
-    result = asyncio.run(submit_load(server.base, server.targets, COUNT, CONCURRENCY))
+    result = asyncio.run(
+        submit_load(server.base, server.targets, COUNT, CONCURRENCY, secret=server.secret)
+    )
     print(f"\nload, {CONCURRENCY} at once: {result.summary()}")  # noqa: T201 - the figures
     assert result.refused == []
     assert len(result.acknowledged) == COUNT
@@ -103,6 +107,7 @@ def test_a_worker_killed_mid_load_loses_nothing_acknowledged(server: Served) -> 
             server.targets,
             COUNT,
             CONCURRENCY,
+            secret=server.secret,
             seed=316,
             halfway=lambda: killed.append(kill_one_worker(server.pid)),
         )

@@ -101,7 +101,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/certificates/{serial:str}"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}/pdf"): PUBLIC,
     ("POST", "/api/v1/certificates/verify"): PUBLIC,
-    ("POST", "/api/v1/certificates/{serial:str}/replies"): MERCHANTS,
+    ("POST", "/api/v1/certificates/{serial:str}/replies"): MERCHANT_ONLY,
     ("POST", "/api/v1/certificates/replies/{reply_id:int}/decision"): OFFICIALS,
     ("POST", "/api/v1/certificates/{serial:str}/{action:str}"): OFFICIALS,
     ("POST", "/official/flags/{response_id:int}/{kind:str}"): OFFICIALS,

@@ -174,8 +174,29 @@ def test_user_add_refuses_a_short_password_with_the_reason(fx: Fangxin) -> None:
     result = fx("user", "add", "alice", "--role", "official", "--password-stdin", stdin="short\n")
 
     assert result.returncode == 1
-    assert "password: must be at least 10 characters" in result.stderr
+    assert "password: must be at least 12 characters" in result.stderr
     assert fx.count("account") == 0
+
+
+def test_user_passwd_holds_the_new_password_to_the_rule_and_lifts_a_lock(fx: Fangxin) -> None:
+    stdin = "correct-horse-battery\n"
+    added = fx("user", "add", "alice", "--role", "official", "--password-stdin", stdin=stdin)
+    assert added.returncode == 0, added.stderr
+    fx.execute("UPDATE account SET locked_until = '2999-01-01 00:00:00+00:00'")
+    before = fx.query("SELECT password_hash FROM account")
+
+    weak = fx("user", "passwd", "alice", "--password-stdin", stdin="password1234\n")
+    assert weak.returncode == 1 and "password: too easy to guess" in weak.stderr
+    assert fx.query("SELECT password_hash FROM account") == before
+
+    strong = fx("user", "passwd", "alice", "--password-stdin", stdin="Lantern river 47 quietly\n")
+    assert strong.returncode == 0, strong.stderr
+    assert fx.query("SELECT password_hash <> ?, locked_until FROM account", before[0]) == [
+        (1, None)
+    ]
+    changed = "SELECT count(*) FROM audit_event WHERE action = 'account.password_changed'"
+    assert fx.query(changed) == [(1,)]
+    assert fx("user", "passwd", "nobody", "--password-stdin", stdin=stdin).returncode == 1
 
 
 def test_token_add_prints_the_token_once_and_stores_only_its_hash(fx: Fangxin) -> None:

@@ -230,3 +230,55 @@ async def test_a_nul_character_in_any_feed_field_is_a_4xx(client: httpx.AsyncCli
     for path, body in (("/api/v1/complaints", complaint), ("/api/v1/credit/events", event)):
         r = await client.post(path, json=body, headers=feed)
         assert_problem(r, 400, 404, 422)
+
+
+BOUNDARY_TIMES = (
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "2026-05-01T00:00:00",  # naive
+    "2026-05-01T00:00:00+14:00",
+    "2026-05-01T00:00:00-14:00",
+)
+BOUNDARY_VALUES: tuple[object, ...] = (
+    0,
+    -1,
+    2**63,
+    1e308,
+    float("nan"),
+    "",
+    "x" * 10_000,
+    "a\x00b",
+    "\u202eevil\u202c\u200f",
+)
+
+
+async def test_boundary_values_never_give_a_server_error(client: httpx.AsyncClient) -> None:
+    city = await make_city()
+    for at in BOUNDARY_TIMES:
+        body = {**_submission(city.merchant), "started_at": at}
+        r = await client.post(SUBMIT, json=body)
+        assert r.status_code < 500, (at, r.status_code, r.text[:300])
+    for value in BOUNDARY_VALUES:
+        for key in ("quality", "comment"):
+            r = await client.post(
+                SUBMIT,
+                content=json.dumps(_submission(city.merchant, **{key: value})).encode(),
+                headers={"content-type": "application/json"},
+            )
+            assert r.status_code < 500, (key, repr(value)[:40], r.status_code, r.text[:300])
+            if r.status_code >= 400:
+                assert_problem(r, r.status_code)
+    client.headers["authorization"] = f"Bearer {await make_token(Role.FEED)}"
+    for at in BOUNDARY_TIMES:
+        complaint = {
+            "external_id": "B-1",
+            "uscc": city.merchant,
+            "received_at": at,
+            "status": "received",
+            "category": "quality",
+        }
+        r = await client.post("/api/v1/complaints", json={"complaints": [complaint]})
+        assert r.status_code < 500, (at, r.status_code, r.text[:300])
+        if at.startswith(("0001", "9999")):
+            assert_problem(r, 422)
+            assert "received_at" in r.text

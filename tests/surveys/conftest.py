@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from service.models import Area, AreaKind, Merchant, MerchantCategory
 from surveys import submit
 from surveys.questionnaire import default_files, load_file
+from surveys.routes import DEVICE_COOKIE, DEVICE_HEADER
 from tests.helpers import TEST_ACTOR
 
 USCC = "9144030071526726XG"
@@ -69,3 +73,33 @@ GOOD_ANSWERS = {
     "visitor": "tourist",
     "comment": "面很好吃",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Respondent:
+    """What an API client holds after fetching a questionnaire: its device id (sent back in
+    a header) and a start token that times the answering."""
+
+    headers: dict[str, str]
+    start_token: str
+
+
+async def respondent(
+    client: httpx.AsyncClient,
+    secret: str,
+    target: str,
+    *,
+    survey: str = "merchant",
+    seconds_ago: int = 40,
+) -> Respondent:
+    """A new device, as the API issues one, whose questionnaire was shown ``seconds_ago``:
+    the token is signed here with the server's secret, since a test cannot wait that long."""
+    client.cookies.delete(DEVICE_COOKIE)
+    got = await client.get(f"/api/v1/surveys/{survey}", params={"target": target})
+    assert got.status_code == 200, got.text
+    client.cookies.delete(DEVICE_COOKIE)
+    started = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return Respondent(
+        {DEVICE_HEADER: got.headers[DEVICE_HEADER]},
+        submit.issue_start_token(secret, survey, target, started),
+    )

@@ -5,47 +5,52 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import polars as pl
 
 from service.models import Role
+from service.settings import Settings
 from surveys.models import Response
 from tests.helpers import make_token
-from tests.surveys.conftest import GOOD_ANSWERS, make_city
+from tests.surveys.conftest import GOOD_ANSWERS, make_city, respondent
 
 URL = "/api/v1/surveys/merchant/responses"
 
 
-async def _submit(client: httpx.AsyncClient, target: str, **answers: Any) -> int:
+async def _submit(client: httpx.AsyncClient, secret: str, target: str, **answers: Any) -> int:
+    # Each from a device of its own, answering for 40 s: none is set aside.
+    who = await respondent(client, secret, target)
     r = await client.post(
         URL,
         json={
             "target": target,
             "answers": {**GOOD_ANSWERS, **answers},
             "client_submission_id": str(uuid.uuid4()),
-            "started_at": (datetime.now(UTC) - timedelta(seconds=40)).isoformat(),
+            "start_token": who.start_token,
         },
+        headers=who.headers,
     )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 
 
-async def _three(client: httpx.AsyncClient) -> list[int]:
+async def _three(client: httpx.AsyncClient, secret: str) -> list[int]:
     city = await make_city()
     ids = [
-        await _submit(client, city.merchant),
-        await _submit(client, city.merchant, quality=2, comment='太贵了, "不推荐"'),
-        await _submit(client, city.other_merchant, visitor="resident"),
+        await _submit(client, secret, city.merchant),
+        await _submit(client, secret, city.merchant, quality=2, comment='太贵了, "不推荐"'),
+        await _submit(client, secret, city.other_merchant, visitor="resident"),
     ]
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
     return ids
 
 
-async def test_officials_page_through_responses_with_answers(client: httpx.AsyncClient) -> None:
-    ids = await _three(client)
+async def test_officials_page_through_responses_with_answers(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    ids = await _three(client, app_settings.secret_key)
     r = await client.get(URL, params={"page_size": 2})
     page = r.json()
     assert (page["total"], len(page["items"])) == (3, 2)
@@ -59,9 +64,9 @@ async def test_officials_page_through_responses_with_answers(client: httpx.Async
 
 
 async def test_csv_export_streams_every_response_with_one_column_per_question(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
-    ids = await _three(client)
+    ids = await _three(client, app_settings.secret_key)
     r = await client.get(URL, params={"format": "csv"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
@@ -72,8 +77,10 @@ async def test_csv_export_streams_every_response_with_one_column_per_question(
     assert rows[2]["visitor"] == "resident"
 
 
-async def test_xlsx_and_parquet_exports_hold_the_same_rows(client: httpx.AsyncClient) -> None:
-    ids = await _three(client)
+async def test_xlsx_and_parquet_exports_hold_the_same_rows(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    ids = await _three(client, app_settings.secret_key)
     xlsx = await client.get(URL, params={"format": "xlsx"})
     assert xlsx.status_code == 200
     book = pl.read_excel(io.BytesIO(xlsx.content))
@@ -86,12 +93,12 @@ async def test_xlsx_and_parquet_exports_hold_the_same_rows(client: httpx.AsyncCl
 
 
 async def test_the_export_walks_the_table_in_batches(
-    client: httpx.AsyncClient, monkeypatch: Any
+    client: httpx.AsyncClient, app_settings: Settings, monkeypatch: Any
 ) -> None:
     from surveys import responses
 
     monkeypatch.setattr(responses, "EXPORT_BATCH", 2)
-    ids = await _three(client)
+    ids = await _three(client, app_settings.secret_key)
     seen: list[list[int]] = []
     async for batch in responses.batches("merchant", responses.ResponseFilter()):
         seen.append([r.id for r in batch])
@@ -99,9 +106,9 @@ async def test_the_export_walks_the_table_in_batches(
 
 
 async def test_stats_count_per_target_and_day_with_the_exclusion_rate(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
-    ids = await _three(client)
+    ids = await _three(client, app_settings.secret_key)
     await Response.filter(id=ids[0]).update(excluded=True)
     r = await client.get("/api/v1/surveys/merchant/stats")
     s = r.json()

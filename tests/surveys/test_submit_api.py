@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 
 from service.models import Role
+from service.settings import Settings
 from surveys.models import Answer, InviteCode, Response, ResponseFlag, Survey
 from surveys.submit import forget_cached
 from tests.helpers import make_token
-from tests.surveys.conftest import GOOD_ANSWERS, make_city
+from tests.surveys.conftest import GOOD_ANSWERS, USCC, make_city, respondent
 
 URL = "/api/v1/surveys/merchant/responses"
 
@@ -29,11 +30,12 @@ def body(**changes: Any) -> dict[str, Any]:
 
 
 async def test_a_submission_is_stored_with_its_version_and_normalised_answers(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
     await make_city()
-    b = body()
-    r = await client.post(URL, json=b)
+    who = await respondent(client, app_settings.secret_key, USCC, seconds_ago=50)
+    b = body(start_token=who.start_token)
+    r = await client.post(URL, json=b, headers=who.headers)
     assert r.status_code == 201, r.text
     out = r.json()
     assert out["created"] is True and out["client_submission_id"] == b["client_submission_id"]
@@ -159,7 +161,11 @@ async def test_a_forged_device_cookie_is_ignored(client: httpx.AsyncClient) -> N
     await make_city()
     client.cookies.set("fangxin_device", "made-up.0000", domain="testserver.local")
     assert (await client.post(URL, json=body())).status_code == 201
-    assert (await Response.get()).device_hash is None
+    # Not a device of its own: the address stood in for it, so without the cookie the same
+    # client is the same device.
+    client.cookies.clear()
+    assert (await client.post(URL, json=body())).status_code == 409
+    assert await Response.all().count() == 1
 
 
 async def test_addresses_and_devices_are_stored_only_as_salted_hashes(
@@ -195,19 +201,25 @@ async def test_invitation_codes_mark_responses_and_work_once(client: httpx.Async
 
 
 async def test_straightliners_and_bursts_are_flagged_and_excluded(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
     await make_city()
     flat = {
         k: (5 if isinstance(v, int) and k != "recommend" else v) for k, v in GOOD_ANSWERS.items()
     }
-    r = await client.post(URL, json=body(answers=flat))
+    who = await respondent(client, app_settings.secret_key, USCC)
+    r = await client.post(
+        URL, json=body(answers=flat, start_token=who.start_token), headers=who.headers
+    )
     first = await Response.get(id=r.json()["id"])
     assert first.excluded
     assert [f.kind for f in await ResponseFlag.filter(response_id=first.id)] == ["straightliner"]
-    # Five from one address for one place within ten minutes: the fifth is a burst.
+    # Five from one address for one place within ten minutes, each from a device of its own:
+    # the fifth is a burst.
     for _ in range(4):
-        assert (await client.post(URL, json=body())).status_code == 201
+        who = await respondent(client, app_settings.secret_key, USCC)
+        r = await client.post(URL, json=body(start_token=who.start_token), headers=who.headers)
+        assert r.status_code == 201, r.text
     latest = await Response.all().order_by("-id").first()
     assert latest is not None and latest.excluded
     assert [f.kind for f in await ResponseFlag.filter(response_id=latest.id)] == ["burst"]
