@@ -195,7 +195,9 @@ async def verify_load(seconds: float, concurrency: int, port: int) -> dict[str, 
             "FANGXIN_RATE_LIMIT_PER_MINUTE": "100000000",
         }
         env.pop("FANGXIN_DATABASE_URL", None)
-        env.pop("FANGXIN_REDIS_URL", None)
+        # Several workers share sessions and rate limits through Redis, as in production (the
+        # service refuses more than one worker without it).
+        env["FANGXIN_REDIS_URL"] = "redis://127.0.0.1:6379/0"
         server = subprocess.Popen(  # noqa: S603, ASYNC220 - the server under test
             [FANGXIN, "serve", "--port", str(port), "--workers", "2"],
             env=env,

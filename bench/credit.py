@@ -459,7 +459,9 @@ async def main() -> int:
         "FANGXIN_ENV": "production",
         "FANGXIN_RATE_LIMIT_PER_MINUTE": "100000000",
     }
-    env.pop("FANGXIN_REDIS_URL", None)
+    # Several workers share sessions and rate limits through Redis, as in production (the
+    # service refuses more than one worker without it).
+    env["FANGXIN_REDIS_URL"] = "redis://127.0.0.1:6379/0"
     _fangxin(["migrate"], env)
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = time.perf_counter()

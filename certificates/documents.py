@@ -23,6 +23,7 @@ from certificates.signing import SignerConfig, ensure_key, fingerprint, issuing_
 from scoring.credit import Rules
 from service.audit import Actor
 from service.errors import FangxinError
+from service.localtime import localdate
 from service.models import Merchant
 from service.settings import Settings
 
@@ -72,9 +73,11 @@ async def _doc(cert: Certificate, settings: Settings, policy: Policy) -> Certifi
         issuer_zh=policy.issuer_zh,
         issuer_en=policy.issuer_en,
         policy_version=cert.policy_version,
-        issued_at=cert.issued_at.date().isoformat(),
-        valid_from=cert.valid_from.date().isoformat(),
-        valid_until=cert.valid_until.date().isoformat(),
+        # The Beijing day, printed and attached alike: issued at 07:30 there is not the
+        # previous (UTC) day.
+        issued_at=localdate(cert.issued_at),
+        valid_from=localdate(cert.valid_from),
+        valid_until=localdate(cert.valid_until),
         verify_url=verify_url(settings, cert.serial),
         demo=cert.is_demo,
         issuer_fingerprint=fingerprint(issuing_key(signer_config(settings, policy)).certificate),

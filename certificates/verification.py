@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
@@ -21,6 +22,7 @@ from certificates import issuance
 from certificates.models import Certificate
 from certificates.schemas import PdfCheck, Verdict
 from certificates.signing import SignatureCheck, SignerConfig, check
+from service.localtime import localdate
 
 ATTACHMENT = "certificate.json"  # written at rendering (render.certificate_pdf)
 MAX_ATTACHMENT_BYTES = 64 * 1024
@@ -58,14 +60,20 @@ def inspect(content: bytes, config: SignerConfig) -> Inspection:
     return Inspection(signature, identity)
 
 
+def _day_of(moment: datetime) -> set[str]:
+    # Files signed before dates were printed in Asia/Shanghai carry the UTC day; both name
+    # the same moment of our register.
+    return {localdate(moment), moment.astimezone(UTC).date().isoformat()}
+
+
 def matches_record(identity: dict[str, Any], cert: Certificate) -> bool:
     """The signed data says what our register says of this certificate."""
     return (
         identity.get("serial") == cert.serial
         and identity.get("kind") == cert.kind.value
         and identity.get("subject_code") == cert.subject_code
-        and identity.get("valid_from") == cert.valid_from.date().isoformat()
-        and identity.get("valid_until") == cert.valid_until.date().isoformat()
+        and identity.get("valid_from") in _day_of(cert.valid_from)
+        and identity.get("valid_until") in _day_of(cert.valid_until)
     )
 
 

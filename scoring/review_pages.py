@@ -20,6 +20,7 @@ from scoring.routes import compute_in_background
 from service import i18n
 from service.db import MAX_BIG_ID, MAX_ID
 from service.errors import FangxinError, NotFound
+from service.localtime import to_local
 from service.models import Area, AreaKind, MerchantCategory
 from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, require_principal
@@ -276,7 +277,7 @@ def trend_chart(
     """A unit's published scores (``drilldown.trend``) as a chart, or None with none."""
     points = tuple(
         (
-            t["run"].published_at.strftime(date_format),
+            to_local(t["run"].published_at).strftime(date_format),
             t["unit"].score,
             t["unit"].ci_low,
             t["unit"].ci_high,

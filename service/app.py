@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,14 +12,12 @@ from urllib.parse import urlencode
 import asyncpg
 import jinja2
 import structlog
-from litestar import Litestar, Request, Response, Router
+from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -36,32 +31,34 @@ import certificates
 import scoring
 import surveys
 from certificates import revocation
-from certificates import sweep as certificate_sweep
 from certificates.anchor import ROUTES as ANCHOR_ROUTES
 from certificates.anchor import anchor_for
 from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from scoring import complaints, credit_store
+from scoring import workdays
 from scoring.credit_pages import PAGES as CREDIT_PAGES
 from scoring.credit_routes import ROUTES as CREDIT_ROUTES
 from scoring.pages import PAGES as SCORING_PAGES
 from scoring.review_pages import PAGES as REVIEW_PAGES
 from scoring.routes import ROUTES as SCORING_ROUTES
-from service import accounts, db, i18n, outbox
-from service.audit import Actor
+from service import accounts, db, i18n, jobs, localtime
 from service.errors import FangxinError
 from service.logs import configure_logging
+from service.metrics import ROUTES as METRICS_ROUTES
+from service.metrics import MeasuredApp, RequestMetrics
 from service.middleware import (
     HeadAsGet,
     RequestContextMiddleware,
+    behind_proxies,
     private_when_setting_cookies,
     security_headers,
 )
-from service.models import AuditEvent
+from service.openapi import openapi_config
 from service.pages import PAGES
 from service.portal.home import PAGES as HOME_PAGES
+from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.routes import ROUTES
@@ -77,6 +74,7 @@ from service.security import (
     role_guard,
 )
 from service.settings import Settings, get_settings
+from service.worker import JobScheduler
 from surveys.routes import ROUTES as SURVEY_ROUTES
 
 WEB = Path(__file__).parent / "web"
@@ -114,6 +112,7 @@ def _template_engine(settings: Settings) -> JinjaTemplateEngine:
         gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
     )
     env.globals["current_locale"] = i18n.current_locale
+    localtime.install(env)  # every date on a page in Asia/Shanghai
     env.globals["lang_url"] = _lang_url
     # Printed on the verify and methodology pages: what a verifier pins to check a PDF offline.
     env.globals["trust_anchor"] = anchor_for(settings)
@@ -129,7 +128,7 @@ def _lang_url(request: Request[Any, Any, Any], lang: str) -> str:
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
     """Pages answer errors with a page; the API (and a client asking for JSON) with JSON."""
     path = request.url.path
-    if path.startswith(("/api/", "/schema", "/healthz", "/readyz")):
+    if path.startswith(("/api/", "/schema", "/healthz", "/readyz", "/metrics")):
         return False
     accept = request.headers.get("accept", "")
     return "text/html" in accept or "json" not in accept
@@ -258,94 +257,31 @@ def _title(status: int) -> str:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    # A bad FANGXIN_JOBS stops the start here, whether or not this process runs the jobs.
+    schedule = jobs.schedule_for(settings)
     await db.init_db(settings)
     accounts.equaliser_hash()
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # collector's scans, whose full passes otherwise show up as latency spikes under load.
     gc.collect()
     gc.freeze()
-    tasks = [
-        asyncio.create_task(_sweep_certificates(settings)),
-        asyncio.create_task(_recompute_credit(settings)),
-    ]
-    if settings.webhook_url:
-        tasks.append(asyncio.create_task(_deliver_outbox(settings)))
+    # The periodic jobs run in `fangxin worker`; outside production a web process runs the
+    # schedule too, so `make run` is one command (the slots' leases keep runs single).
+    scheduler = JobScheduler(settings, schedule) if schedule.embedded else None
     try:
+        if scheduler is not None:
+            await scheduler.start()
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if scheduler is not None:
+            await scheduler.stop(grace=EMBEDDED_STOP_GRACE)
         await db.close_db()
         await close_stores(app)
 
 
-SWEEP_INTERVAL = 3600.0  # seconds between certificate sweeps (expiry is by the day)
-SWEEP_FIRST = 60.0  # after start, so a restart loop does not sweep over and over
-
-
-async def _sweep_certificates(settings: Settings) -> None:
-    """The periodic sweep, in every worker: it takes a lock, so they take turns."""
-    policy = policy_for(settings.certificate_policy)
-    rules = credit_store.rules_for(settings.credit_rules)
-    await asyncio.sleep(SWEEP_FIRST)
-    while True:
-        try:
-            result = await certificate_sweep.sweep(
-                actor=Actor("system", "sweep"), policy=policy, credit_rules=rules
-            )
-            log.info(
-                "certificates swept",
-                expired=len(result.expired),
-                revoked=len(result.revoked),
-                suspended=len(result.suspended),
-                lifted=len(result.lifted),
-            )
-        except Exception:  # a failing sweep must not end the schedule
-            log.exception("certificate sweep failed")
-        await asyncio.sleep(SWEEP_INTERVAL)
-
-
-CREDIT_FIRST = 300.0  # seconds after start before the first look
-CREDIT_CHECK = 3600.0  # how often a worker looks whether a recompute is due
-CREDIT_EVERY = timedelta(hours=20)  # a recompute is due when the last is older than this
-
-
-async def _recompute_credit(settings: Settings) -> None:
-    """The daily credit job (time fades deductions): any worker starts it when the last one,
-    by the audit log, is older than CREDIT_EVERY; the credit lock keeps two from overlapping."""
-    rules = credit_store.rules_for(settings.credit_rules)
-    arrow_url = settings.database_url if settings.is_postgres else None
-    await asyncio.sleep(CREDIT_FIRST)
-    while True:
-        try:
-            last = await AuditEvent.filter(action="credit.recompute").order_by("-id").first()
-            if last is None or datetime.now(UTC) - last.at > CREDIT_EVERY:
-                result = await complaints.recompute(
-                    actor=Actor("system", "credit"), rules=rules, database_url=arrow_url
-                )
-                log.info(
-                    "credit recomputed",
-                    overdue_marked=result.overdue_marked,
-                    merchants_changed=result.merchants_changed,
-                )
-        except Exception:  # a failing run must not end the schedule
-            log.exception("credit recompute failed")
-        await asyncio.sleep(CREDIT_CHECK)
-
-
-OUTBOX_INTERVAL = 5.0  # seconds between delivery rounds
-
-
-async def _deliver_outbox(settings: Settings) -> None:
-    """Each worker delivers due notifications; claims keep two workers off one message."""
-    while True:
-        try:
-            await outbox.deliver_due(settings)
-        except Exception:  # a failing round must not end delivery for the process
-            log.exception("outbox delivery failed")
-        await asyncio.sleep(OUTBOX_INTERVAL)
+# A web process stopping does not wait long for a job: one cut short is recorded as
+# interrupted, and its next slot runs as usual.
+EMBEDDED_STOP_GRACE = 2.0
 
 
 async def close_stores(app: Litestar) -> None:
@@ -361,6 +297,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     # Certificates answer credit changes inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Complaint deadlines count on the bureau's working-day calendar (a bad file stops here).
+    workdays.configure(settings.workdays_file)
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_name=CSRF_COOKIE,
@@ -388,22 +326,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         cache_control=None,
     )
-    openapi = OpenAPIConfig(
-        title="Fangxin API",
-        version="1",
-        description="Trusted-consumption surveys, scores, credit and certificates. "
-        "Errors are application/problem+json; 422 bodies list each bad field.",
-        render_plugins=[
-            RedocRenderPlugin(
-                js_url="/static/vendor/redoc.standalone.js",
-                google_fonts=False,
-                favicon="<link rel='icon' href='/static/favicon.svg'>",
-            ),
-        ],
-        openapi_router=Router(
-            path="/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False
-        ),
-    )
+    metrics = RequestMetrics()
     app = Litestar(
         route_handlers=[
             *ROUTES,
@@ -421,6 +344,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *HOME_PAGES,
             *MERCHANT_PAGES,
             *OFFICIAL_PAGES,
+            *JOB_PAGES,
+            *METRICS_ROUTES,
             static,
         ],
         guards=[role_guard],
@@ -435,17 +360,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[security_headers(settings.production), private_when_setting_cookies],
         stores=_stores(settings),
         template_config=TemplateConfig(engine=_template_engine(settings)),
-        openapi_config=openapi,
+        openapi_config=openapi_config(),
         exception_handlers={Exception: handle_error},
         before_request=require_api_content_type,
         lifespan=[_lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "metrics": metrics}),
         request_max_body_size=2 * 1024 * 1024,
         debug=False,
         logging_config=None,
     )
     # Outside the router, which would answer HEAD with 405 on every GET-only route.
-    app.asgi_handler = HeadAsGet(app.asgi_handler, app.asgi_router)
+    # Inside HEAD's rewrite, which hands the router a copy of the scope: the route matched
+    # is written into the scope this wrapper holds.
+    app.asgi_handler = HeadAsGet(MeasuredApp(app.asgi_handler, metrics, settings), app.asgi_router)
+    if settings.trusted_proxies:
+        # Here rather than in uvicorn's options, so that the app a test builds and the one
+        # `fangxin serve` runs decide the client's address alike; outermost, so every
+        # middleware sees the client, not the proxy.
+        app.asgi_handler = behind_proxies(app.asgi_handler, settings.trusted_proxies)
     return app
 
 

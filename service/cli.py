@@ -7,7 +7,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
@@ -39,9 +39,16 @@ def _cli_actor() -> Actor:
 def _run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
     from certificates import revocation
     from certificates.policy import policy_for
+    from scoring import workdays
 
     # Certificates answer credit changes (imports, recompute) inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Complaint deadlines count on the bureau's working-day calendar.
+    try:
+        workdays.configure(settings.workdays_file)
+    except workdays.CalendarFileError as exc:
+        click.echo(f"fangxin: configuration error: {exc}", err=True)
+        sys.exit(2)
 
     async def wrapped() -> T:
         async with db.database(settings):
@@ -71,6 +78,15 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     import uvicorn
 
     settings = _settings()
+    if workers > 1 and not reload and not settings.redis_url:
+        click.echo(
+            f"fangxin: --workers {workers} needs FANGXIN_REDIS_URL: without Redis each worker "
+            "keeps its own sessions and rate limits, so a sign-in is lost whenever the next "
+            "request lands on another worker, and every worker grants the full rate limit. "
+            "Set FANGXIN_REDIS_URL, or serve with one worker.",
+            err=True,
+        )
+        sys.exit(1)
 
     async def pending() -> list[str]:
         return await db.pending_migrations()
@@ -85,10 +101,19 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
             f"fangxin: migrations pending ({', '.join(waiting)}); run `fangxin migrate`", err=True
         )
         sys.exit(1)
+    proxies = ", ".join(str(n) for n in settings.trusted_proxies) or "none"
     click.echo(
         f"Fangxin serving on http://{host}:{port} ({workers} worker(s), "
-        f"database {'PostgreSQL' if settings.is_postgres else 'SQLite'})"
+        f"database {'PostgreSQL' if settings.is_postgres else 'SQLite'}, "
+        f"trusted proxies: {proxies})"
     )
+    from service import metrics_dir
+    from service.logs import configure_logging
+
+    # Before any worker starts: each worker's request counts go to files that any worker's
+    # /metrics adds up, and uvicorn's own records leave as ours do (log_config=None below).
+    metrics_dir.prepare(settings.data_dir)
+    configure_logging(settings)
     uvicorn.run(
         "service.app:create_app",
         factory=True,
@@ -97,9 +122,12 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         workers=workers if not reload else None,
         reload=reload,
         access_log=False,
+        # Off: create_app reads the proxy headers itself, from FANGXIN_TRUSTED_PROXIES alone
+        # (uvicorn's own pass would trust 127.0.0.1 unasked).
         proxy_headers=False,
         server_header=False,
         log_level="warning",
+        log_config=None,
     )
 
 
@@ -482,6 +510,42 @@ def outbox_deliver() -> None:
     click.echo(f"Delivered {result.delivered}; {result.failed} failed and will be retried.")
 
 
+@main.command("worker")
+def worker_cmd() -> None:
+    """Run the periodic jobs on their schedule (FANGXIN_JOBS) until stopped.
+
+    Start one on as many machines as you like: each job's slot runs once, on whichever
+    worker takes its lease first. In production the web processes run no jobs: run this."""
+    from service import jobs, worker
+    from service.logs import configure_logging
+
+    settings = _settings()
+    try:
+        schedule = jobs.schedule_for(settings)
+    except jobs.JobsConfigError as exc:
+        click.echo(f"fangxin: configuration error: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(settings)
+
+    async def run() -> None:
+        waiting = await db.pending_migrations()
+        if waiting:
+            click.echo(
+                f"fangxin: migrations pending ({', '.join(waiting)}); run `fangxin migrate`",
+                err=True,
+            )
+            sys.exit(1)
+        for config in schedule.jobs:
+            when = f"cron {config.cron}" if config.cron else f"every {config.every} s"
+            state = "on" if config.enabled else f"off ({config.off_reason or 'disabled'})"
+            click.echo(f"  {config.name:<18} {when:<22} {state}")
+        click.echo(f"Fangxin worker running ({schedule.timezone.key}); stop with Ctrl-C.")
+        await worker.run_worker(settings, schedule)
+
+    _run_with_db(settings, run)
+    click.echo("Fangxin worker stopped.")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log."""
@@ -506,27 +570,54 @@ def audit_verify() -> None:
 @main.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup_cmd(file: Path) -> None:
-    """Write a consistent copy of the database to FILE."""
+    """Write the database, the signing key, the secret and the PDF store to FILE."""
     settings = _settings()
-    _report(lambda: backup.backup(settings, file))
-    click.echo(f"Backup written to {file} ({file.stat().st_size:,} bytes).")
+    report: backup.BackupReport = _report(lambda: backup.backup(settings, file))
+    click.echo(f"Backup written to {file} ({report.size:,} bytes), readable by its owner only.")
+    if report.holds_secrets:
+        click.echo(
+            "It holds secrets (the signing key or the generated secret): keep it as safe as "
+            "the keys themselves (mode 0600; keep it so when you copy it)."
+        )
+    click.echo("In the backup:")
+    for line in report.included:
+        click.echo(f"  {line}")
+    if report.elsewhere:
+        click.echo("NOT in the backup, kept elsewhere (back these up where they are kept):")
+        for line in report.elsewhere:
+            click.echo(f"  {line}")
 
 
 @main.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_cmd(file: Path, yes: bool) -> None:
-    """Replace the database's contents with a backup (stop the server first)."""
+    """Replace the database's contents with a backup and put its files (signing key, secret,
+    PDFs) into the data dir (stop the server first)."""
     settings = _settings()
     if not yes and sys.stdin.isatty():
         click.confirm("This replaces every row of the database. Continue?", abort=True)
-    _report(lambda: backup.restore(settings, file))
+    report: backup.RestoreReport = _report(lambda: backup.restore(settings, file))
     click.echo(f"Database restored from {file}.")
+    if report.database_only:
+        click.echo(
+            "This backup holds the database only (made before backups carried the signing "
+            "key, the secret and the PDFs): bring those back by hand."
+        )
+        return
+    click.echo(f"Into {settings.data_dir}: {', '.join(report.restored) or 'no files'}", nl=False)
+    click.echo(f"; {report.pdfs:,} certificate PDF(s).")
+    for aside in report.set_aside:
+        click.echo(f"A different file was already there, set aside as {aside}.")
+    if report.elsewhere:
+        click.echo("The backup does not hold these, kept elsewhere when it was made:")
+        for line in report.elsewhere:
+            click.echo(f"  {line}")
 
 
-def _report(fn: Callable[[], Any]) -> None:
+def _report(fn: Callable[[], T]) -> T:
     try:
-        fn()
+        return fn()
     except backup.BackupError as exc:
         click.echo(f"fangxin: {exc}", err=True)
         sys.exit(1)

@@ -5,9 +5,12 @@ must stay text there, never become a formula (OWASP "CSV injection")."""
 from __future__ import annotations
 
 import io
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import polars as pl
+
+from service.localtime import CSV_DATETIME, LOCAL_TZ_NAME, XLSX_DATETIME
 
 EXPORT_TYPES: Final = {
     "csv": "text/csv; charset=utf-8",
@@ -44,29 +47,44 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_xlsx(frame: pl.DataFrame, target: io.BytesIO | str, worksheet: str = "data") -> None:
+def write_xlsx(
+    frame: pl.DataFrame,
+    target: io.BytesIO | str,
+    worksheet: str = "data",
+    column_formats: Mapping[Any, str] | None = None,
+) -> None:
     from xlsxwriter import Workbook
 
     with Workbook(target, WORKBOOK_OPTIONS) as book:
-        neutralise(frame).write_excel(book, worksheet)
+        neutralise(frame).write_excel(book, worksheet, column_formats=column_formats)
+
+
+def _zoned(frame: pl.DataFrame) -> list[str]:
+    return [
+        name
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ]
 
 
 def export_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
+    """A frame as CSV, XLSX or Parquet. Spreadsheets are read by people, so their instants are
+    on the Asia/Shanghai clock with the offset shown; Parquet, read by programs, keeps UTC."""
     buffer = io.BytesIO()
+    zoned = _zoned(frame)
     if fmt == "csv":
         buffer.write("\ufeff".encode())  # so that Excel reads the UTF-8 names
+        frame = frame.with_columns(
+            pl.col(zoned).dt.convert_time_zone(LOCAL_TZ_NAME).dt.strftime(CSV_DATETIME)
+        )
         neutralise(frame).write_csv(buffer)
     elif fmt == "xlsx":
-        # Excel has no time zones: instants are written as UTC wall-clock times.
-        zoned = [
-            name
-            for name, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-        ]
+        # Excel has no time zones: Beijing wall-clock date-times, labelled +08:00 by the cell
+        # format, so that they still sort and filter as dates.
         frame = frame.with_columns(
-            pl.col(zoned).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            pl.col(zoned).dt.convert_time_zone(LOCAL_TZ_NAME).dt.replace_time_zone(None)
         )
-        write_xlsx(frame, buffer)
+        write_xlsx(frame, buffer, column_formats=dict.fromkeys(zoned, XLSX_DATETIME))
     else:
         frame.write_parquet(buffer)
     return buffer.getvalue()

@@ -1,13 +1,15 @@
-"""Cross-cutting HTTP concerns: request ids, locale, security headers, access log, HEAD."""
+"""Cross-cutting HTTP concerns: request ids, locale, security headers, access log, HEAD,
+the client address behind a trusted reverse proxy."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qs
 
 import structlog
@@ -17,6 +19,7 @@ from litestar.exceptions import MethodNotAllowedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils import normalize_path
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import i18n
 
@@ -207,3 +210,115 @@ async def private_when_setting_cookies(message: Message, scope: Scope) -> None:
 def _privately(cache_control: bytes) -> bytes:
     directives = [d.strip() for d in cache_control.split(b",")]
     return b", ".join(b"private" if d.lower() == b"public" else d for d in directives)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# One element's parameter of a Forwarded header (RFC 7239 §4): token=token / quoted-string,
+# then the separator that ends it.
+_FORWARDED_PAIR = re.compile(
+    r"""\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,"\s]*)\s*([;,]|$)"""
+)
+_FORWARDED_PROTOS = frozenset({"http", "https"})
+
+
+def behind_proxies(app: ASGIApp, trusted: Sequence[Network]) -> ASGIApp:
+    """``app`` seeing the client a trusted proxy names as ``scope["client"]`` (and its
+    scheme), so rate limits, screening and login throttling count people, not the proxy.
+
+    X-Forwarded-For (and X-Forwarded-Proto) is uvicorn's own middleware; the Forwarded
+    header (RFC 7239), which it does not read, ours, inside it. When a proxy sends both,
+    X-Forwarded-For wins: it is what proxies set by default, so a Forwarded header that a
+    client made up and a proxy passed along unread is not believed over it."""
+    inner = ForwardedHeaderMiddleware(app, trusted)
+    # Casts: uvicorn and Litestar spell the same ASGI callables with types of their own.
+    return cast("ASGIApp", ProxyHeadersMiddleware(cast("Any", inner), [str(n) for n in trusted]))
+
+
+class ForwardedHeaderMiddleware:
+    """The client of a request whose direct peer is a trusted proxy, read from its
+    ``Forwarded`` header: the right-most ``for=`` that is not itself a trusted proxy."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[Network]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    def _trusts(self, host: str | None) -> bool:
+        address = _ip(host)
+        return address is not None and any(address in net for net in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in (ScopeType.HTTP, ScopeType.WEBSOCKET):
+            peer = scope.get("client")
+            if peer and self._trusts(peer[0]):
+                values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"forwarded"]
+                found = self._client(", ".join(values)) if values else None
+                if found:
+                    host, proto = found
+                    scope["client"] = (host, 0)
+                    if proto in _FORWARDED_PROTOS:
+                        ws = scope["type"] == ScopeType.WEBSOCKET
+                        scope["scheme"] = proto.replace("http", "ws") if ws else proto
+        await self.app(scope, receive, send)
+
+    def _client(self, header: str) -> tuple[str, str | None] | None:
+        elements = parse_forwarded(header)
+        if not elements:
+            return None
+        for element in reversed(elements):
+            host = _node_host(element.get("for"))
+            if host is None:
+                # "unknown", an obfuscated name or no for=: nobody to count, keep the peer.
+                return None
+            if not self._trusts(host):
+                return host, element.get("proto", "").lower() or None
+        # Every hop a proxy of ours: the request came from one of them.
+        first = elements[0]
+        host = _node_host(first.get("for"))
+        return (host, first.get("proto", "").lower() or None) if host else None
+
+
+def parse_forwarded(header: str) -> list[dict[str, str]]:
+    """The elements of a Forwarded header, left to right, each as lower-case parameter
+    names to unquoted values; empty when the header is malformed (then nothing is believed)."""
+    elements: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    pos, end = 0, len(header)
+    while pos < end:
+        match = _FORWARDED_PAIR.match(header, pos)
+        if match is None or match.end() == pos:
+            return []
+        name, value, separator = match.groups()
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        current[name.lower()] = value
+        pos = match.end()
+        if separator != ";":
+            elements.append(current)
+            current = {}
+    if current:  # a last element ended by a stray ";"
+        elements.append(current)
+    return elements
+
+
+def _node_host(node: str | None) -> str | None:
+    """The address in a ``for=`` node (``192.0.2.1``, ``192.0.2.1:4711``,
+    ``[2001:db8::1]:4711``), or None for ``unknown``, obfuscated names and garbage."""
+    if not node:
+        return None
+    if node.startswith("["):
+        host = node[1 : node.find("]")] if "]" in node else ""
+    elif node.count(":") == 1:
+        host = node.split(":", 1)[0]
+    else:
+        host = node
+    address = _ip(host)
+    return str(address) if address is not None else None
+
+
+def _ip(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not host:
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None

@@ -173,3 +173,33 @@ class OutboxMessage(Model):
     class Meta:
         table = "outbox_message"
         indexes = (("delivered_at", "next_attempt_at"),)
+
+
+class JobOutcome(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+
+
+class JobRun(Model):
+    """One run of a periodic job for one scheduled slot (service/jobs.py).
+
+    The unique (job, slot) pair is the lease: every worker that reaches a slot tries to insert
+    its row, one succeeds and runs the job, the others see the row and skip it. ``lease_until``
+    is renewed while the run lasts, so a row left ``running`` past it tells that its worker
+    stopped without finishing."""
+
+    id = fields.BigIntField(primary_key=True)
+    job = fields.CharField(max_length=32)
+    slot = fields.DatetimeField()
+    worker = fields.CharField(max_length=100)
+    started_at = fields.DatetimeField()
+    lease_until = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    outcome = fields.CharEnumField(JobOutcome, max_length=16)
+    error: str | None = fields.TextField(null=True)
+    details: dict[str, object] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "job_run"
+        unique_together = (("job", "slot"),)

@@ -6,6 +6,7 @@ message naming the variable instead of failing on the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name
+WORKDAYS_FILE = "workdays.toml"  # the bureau's working-day calendar, when kept in the data dir
 
 
 class SettingsError(Exception):
@@ -43,6 +45,15 @@ class Settings:
     # Where status changes are posted (HMAC-SHA256 signed with the secret); unset: kept only.
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Peers whose Forwarded / X-Forwarded-For headers name the real client (a reverse proxy);
+    # empty: every peer is the client, whatever headers it sends.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The bureau's working-day calendar (holidays and make-up workdays per year), else ours.
+    workdays_file: Path | None = None
+    # The periodic jobs' schedule (service/jobs.py reads it), else the defaults there.
+    jobs_file: Path | None = None
+    # A bearer token that reads /metrics and nothing else (a Prometheus scraper's).
+    metrics_token: str | None = None
 
     @property
     def production(self) -> bool:
@@ -134,10 +145,20 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     path = data_dir / SECRET_FILE
     if path.exists():
         return path.read_text(encoding="ascii").strip()
+    # Written whole to a file of its own, then linked into place: of processes starting at
+    # once (web workers, `fangxin worker`), one link wins and the others read the winner's
+    # key, never a half-written file.
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
+    draft = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key)
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 
@@ -187,7 +208,42 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         signing_p12_password=env.get("FANGXIN_SIGNING_P12_PASSWORD") or None,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        trusted_proxies=_trusted_proxies(env.get("FANGXIN_TRUSTED_PROXIES") or ""),
+        workdays_file=_optional_file(env, "FANGXIN_WORKDAYS_FILE")
+        or _kept(data_dir, WORKDAYS_FILE),
+        jobs_file=_optional_file(env, "FANGXIN_JOBS"),
+        metrics_token=_metrics_token(env),
     )
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("FANGXIN_METRICS_TOKEN") or None
+    if token is not None and (len(token) < 32 or not token.isprintable() or " " in token):
+        raise SettingsError(
+            "FANGXIN_METRICS_TOKEN must be at least 32 printable characters without spaces"
+        )
+    return token
+
+
+def _kept(data_dir: Path, name: str) -> Path | None:
+    path = data_dir / name
+    return path if path.is_file() else None
+
+
+def _trusted_proxies(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError as exc:
+            # Host names are refused too: trust must not change with what DNS answers.
+            raise SettingsError(
+                "FANGXIN_TRUSTED_PROXIES must list IP addresses or networks, comma-separated, "
+                f"e.g. 127.0.0.1,10.0.0.0/8 (got {entry!r}: {exc})"
+            ) from exc
+    return tuple(networks)
 
 
 def _optional_file(env: Mapping[str, str], name: str) -> Path | None:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from service.errors import NotFound
 from service.exports import WORKBOOK_OPTIONS, neutralise
+from service.localtime import XLSX_DATETIME, export_text, spreadsheet_datetime
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
 from surveys.schemas import DayCount, ResponseOut, SurveyStats, TargetCount
 
@@ -160,7 +161,7 @@ def _flat(r: ResponseOut, keys: Sequence[str]) -> list[Any]:
         r.version,
         r.target_kind.value,
         r.target_code,
-        r.submitted_at.isoformat(),
+        export_text(r.submitted_at),  # Beijing time with its offset, as every export shows it
         r.duration_ms,
         r.channel,
         r.invited,
@@ -218,13 +219,20 @@ async def _write_xlsx(path: Path, slug: str, f: ResponseFilter, keys: list[str])
     # Hand-built rather than polars' write_excel: constant_memory flushes each row to disk
     # as it is written, and polars' table needs every row at once. Safe all the same: the
     # options keep text as text, and each batch passes the shared neutraliser.
-    book = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "constant_memory": True})
+    book = xlsxwriter.Workbook(
+        str(path),
+        # Datetimes are written with this format: submitted_at as a Beijing date-time cell.
+        {**WORKBOOK_OPTIONS, "constant_memory": True, "default_date_format": XLSX_DATETIME},
+    )
     sheet = book.add_worksheet("responses")
     sheet.write_row(0, 0, [*BASE_COLUMNS, *keys])
     row_no = 1
+    at = BASE_COLUMNS.index("submitted_at")
     async for batch in batches(slug, f):
-        for row in _batch_frame(batch, keys).iter_rows():
-            sheet.write_row(row_no, 0, row)
+        for r, row in zip(batch, _batch_frame(batch, keys).iter_rows(), strict=True):
+            cells = list(row)
+            cells[at] = spreadsheet_datetime(r.submitted_at)
+            sheet.write_row(row_no, 0, cells)
             row_no += 1
     await anyio.to_thread.run_sync(book.close)
 

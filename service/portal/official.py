@@ -24,15 +24,16 @@ from certificates import eligibility, issuance, replies
 from certificates.models import Certificate, Reply, Status
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
-from scoring import credit_figures, credit_store, drilldown, runs
+from scoring import credit_figures, credit_store, drilldown, runs, workdays
 from scoring.credit_routes import figures_response
 from scoring.models import RunStatus, ScoreRun
 from scoring.review_pages import trend_chart
-from service import registry
+from service import jobs, registry
 from service.bounds import require_in_range
 from service.db import MAX_ID
 from service.errors import FangxinError
 from service.i18n import N_
+from service.localtime import LOCAL_TZ, to_local
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, require_principal
@@ -63,7 +64,8 @@ class YearFigures:
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    # The bureau's year runs on Beijing time, as its complaint figures count by local day.
+    return datetime(year, 1, 1, tzinfo=LOCAL_TZ), datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
 
 
 async def year_figures(year: int) -> YearFigures:
@@ -100,7 +102,8 @@ async def desk(
 ) -> Template:
     settings: Settings = request.app.state.settings
     now = datetime.now(UTC)
-    figures = await year_figures(year or now.year)
+    this_year = to_local(now).year
+    figures = await year_figures(year or this_year)
     trend = await drilldown.trend("city", "city")  # the city is one unit, coded "city"
     chart = await anyio.to_thread.run_sync(
         lambda: trend_chart(trend, N_("Satisfaction index"), "%Y-%m-%d")
@@ -132,6 +135,10 @@ async def desk(
             "appeals": await Reply.filter(decision=None).count(),
             "flags": await ResponseFlag.filter(status=FlagStatus.RAISED).count(),
             "statuses": STATUS_LABELS,
+            # Deadlines this year or next counted on a calendar nobody has announced yet.
+            "calendar_gaps": workdays.unofficial_years((this_year, this_year + 1)),
+            # A job that failed or did not run: the desk says so, the jobs page says why.
+            "job_problems": await jobs.problems(jobs.schedule_for(settings)),
         },
     )
 
@@ -327,7 +334,8 @@ async def audit_log(
     format: Export = "html",
 ) -> Template | Response[Any]:
     """Every recorded decision, newest first: filter by action (a prefix such as
-    ``certificate.``), actor, subject and days (UTC, both inclusive)."""
+    ``certificate.``), actor, subject and days (Beijing days, as the page shows times, both
+    inclusive)."""
     require_in_range(since=since, until=until)
     qs = AuditEvent.all()
     if action:
@@ -337,9 +345,9 @@ async def audit_log(
     if subject:
         qs = qs.filter(subject__icontains=subject)
     if since:
-        qs = qs.filter(at__gte=datetime.combine(since, time(), UTC))
+        qs = qs.filter(at__gte=datetime.combine(since, time(), LOCAL_TZ))
     if until:
-        qs = qs.filter(at__lt=datetime.combine(until + timedelta(days=1), time(), UTC))
+        qs = qs.filter(at__lt=datetime.combine(until + timedelta(days=1), time(), LOCAL_TZ))
     if format != "html":
         rows = (
             await qs.order_by("-id")

@@ -1,16 +1,14 @@
 """A backup taken while submissions pour in restores elsewhere into a consistent database, and
 a backup taken at rest restores to identical row counts, with certificates that still verify.
 
-(`fangxin backup` holds the database. The signing key is a secret kept apart, copied here as an
-operator restores it; checking an uploaded PDF needs the key and the database, not the store of
-issued files.)"""
+(`fangxin backup` holds the database and the data dir's signing key, secret and PDF store; the
+restores here go onto new, empty data dirs with nothing copied by hand.)"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
-import shutil
 import sqlite3
 import subprocess
 import threading
@@ -64,10 +62,8 @@ def _fangxin(env: dict[str, str], *args: str) -> str:
 
 
 def _elsewhere(source: Server, home: Path) -> tuple[dict[str, str], str | None]:
-    """An empty place of the same dialect, with the source's signing key."""
+    """An empty place of the same dialect: a new data dir and a new database."""
     env = {**source.env, "FANGXIN_DATA_DIR": str(home)}
-    shutil.copytree(Path(source.env["FANGXIN_DATA_DIR"]) / "signing", home / "signing")
-    shutil.copy(Path(source.env["FANGXIN_DATA_DIR"]) / "secret_key", home / "secret_key")
     name = None
     if dialect() == "postgres":
         name = f"fangxin_restored_{os.getpid()}_{secrets.token_hex(3)}"
@@ -141,9 +137,12 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         port = free_port()
         env["FANGXIN_BASE_URL"] = f"http://127.0.0.1:{port}"
         with served(env, port, 1, tmp_path / "restored.log"):
+            # Served from the restored store: a PDF signed anew would carry a new signing time.
+            again = httpx.get(f"http://127.0.0.1:{port}/api/v1/certificates/{serial}/pdf")
+            assert again.status_code == 200 and again.content == pdf
             check = httpx.post(
                 f"http://127.0.0.1:{port}/api/v1/certificates/verify",
-                files={"file": ("c.pdf", pdf, "application/pdf")},
+                files={"file": ("c.pdf", again.content, "application/pdf")},
             ).json()
         assert {k: v for k, v in check.items() if k != "detail"} == {
             "serial": serial,

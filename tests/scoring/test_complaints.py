@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -266,21 +267,45 @@ async def test_two_feeds_may_use_the_same_external_id(db: Settings) -> None:
     assert await standing(M2) == (95.0, "A")
 
 
-async def test_the_service_recomputes_credit_when_the_last_run_is_old(
-    app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_the_service_recomputes_credit_when_its_daily_run_was_missed(
+    app_settings: Settings, tmp_path: Path
 ) -> None:
-    from service import app as app_module
+    from service import jobs
+    from service.models import JobOutcome, JobRun
     from tests.conftest import empty_database, make_app, serve_in_process
 
-    monkeypatch.setattr(app_module, "CREDIT_FIRST", 0.0)
-    await empty_database(app_settings)
-    async with serve_in_process(make_app(app_settings), "http://test"):
+    # Outside production the web process runs the job schedule itself (service/jobs.py).
+    jobs_file = tmp_path / "jobs.toml"
+    jobs_file.write_text("embedded = true\n", encoding="utf-8")
+    settings = replace(app_settings, jobs_file=jobs_file)
+    schedule = jobs.schedule_for(settings)
+    daily = schedule.job("credit_recompute")
+    missed = daily.previous_slot(schedule.timezone, datetime.now(UTC))
+    assert missed is not None
+    await empty_database(settings)
+    # The recompute last ran the day before its latest slot, which went by with no worker up.
+    await dbm.init_db(settings)
+    try:
+        before = missed - timedelta(days=1)
+        await JobRun.create(
+            job="credit_recompute",
+            slot=before,
+            worker="gone:1",
+            started_at=before,
+            lease_until=before,
+            finished_at=before,
+            outcome=JobOutcome.OK,
+        )
+    finally:
+        await dbm.close_db()
+    async with serve_in_process(make_app(settings), "http://test"):
         for _ in range(50):
             if await AuditEvent.filter(action="credit.recompute").exists():
                 break
             await asyncio.sleep(0.1)
         assert await AuditEvent.filter(action="credit.recompute").count() == 1
-    # A second start within the day: the last run is recent, nothing runs.
-    async with serve_in_process(make_app(app_settings), "http://test"):
+        assert await JobRun.filter(job="credit_recompute", slot=missed).exists()
+    # A second start within the day: that slot has run, nothing runs.
+    async with serve_in_process(make_app(settings), "http://test"):
         await asyncio.sleep(0.5)
         assert await AuditEvent.filter(action="credit.recompute").count() == 1

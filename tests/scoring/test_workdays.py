@@ -91,29 +91,35 @@ def test_mediation_limit_across_qingming_and_labour_day() -> None:
     assert add_working_days(date(2026, 3, 10), MEDIATION_LIMIT) == date(2026, 5, 15)
 
 
-def test_fallback_outside_the_official_calendar(caplog: pytest.LogCaptureFixture) -> None:
+def test_outside_the_official_calendar(caplog: pytest.LogCaptureFixture) -> None:
     assert calendar_covers(date(2004, 1, 1))
     assert calendar_covers(date(2026, 12, 31))
-    # The coverage probe is cached per year and warns on its first miss; start afresh so the
-    # warning is seen whatever ran before.
-    workdays._year_covered.cache_clear()
-    workdays._is_workday.cache_clear()
-    workdays._add_working_days.cache_clear()
+    # A year's calendar is worked out once and warns on its first use; start afresh so the
+    # warnings are seen whatever ran before.
+    workdays.configure(None)
     with caplog.at_level(logging.WARNING, logger="scoring.workdays"):
         assert not calendar_covers(date(2027, 6, 1))
+        assert not calendar_covers(date(2028, 6, 1))
         assert not calendar_covers(date(2003, 6, 1))
-    assert [r.getMessage() for r in caplog.records] == [
-        "no official holiday calendar for 2027: counting Monday–Friday as working days",
-        "no official holiday calendar for 2003: counting Monday–Friday as working days",
-    ]
-    assert is_workday(date(2027, 1, 1))  # Friday: New Year's Day, unknown to the fallback
+    shipped, statutory, weekdays = (r.getMessage() for r in caplog.records)
+    assert shipped.startswith("no official holiday calendar for 2027: counting the provisional")
+    assert str(workdays.SHIPPED_CALENDAR) in shipped
+    assert statutory.startswith("no official holiday calendar for 2028: counting only the")
+    assert "make-up workdays and compensatory days off are unknown" in statutory
+    assert weekdays == (
+        "no official holiday calendar for 2003: counting Monday–Friday as working days"
+    )
+    # From 2025 the statutory holidays count where no notice is known: New Year's Day is off.
+    assert not is_workday(date(2027, 1, 1))  # Friday, New Year's Day
     assert not is_workday(date(2027, 1, 2))  # Saturday
-    assert not is_workday(date(2027, 1, 3))  # Sunday
+    assert is_workday(date(2027, 1, 4))  # Monday
+    assert is_workday(date(2028, 1, 3))  # Monday: 1 January 2028 is a Saturday, no day added
+    assert is_workday(date(2003, 10, 1))  # Wednesday: no calendar before the library's years
     # Fri 2027-01-01 → Mon 4..Fri 8 (1..5), Mon 11 (6), Tue 12 (7).
     assert add_working_days(date(2027, 1, 1), 7) == date(2027, 1, 12)
-    # Wed 2026-12-30 → Thu 31 (1, official), Fri 2027-01-01 (2, fallback), Mon 4 (3).
-    assert add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 4)
-    assert working_days_between(date(2026, 12, 30), date(2027, 1, 4)) == 3
+    # Wed 2026-12-30 → Thu 31 (1, official), Fri 2027-01-01 off, Mon 4 (2), Tue 5 (3).
+    assert add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 5)
+    assert working_days_between(date(2026, 12, 30), date(2027, 1, 5)) == 3
 
 
 @settings(max_examples=300, deadline=None)

@@ -115,6 +115,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/appeals"): OFFICIALS,
     ("POST", "/official/appeals/{reply_id:int}"): OFFICIALS,
     ("GET", "/official/audit"): OFFICIALS,
+    ("GET", "/official/jobs"): OFFICIALS,
+    ("GET", "/api/v1/jobs"): OFFICIALS,
     ("GET", "/verify"): PUBLIC,
     ("GET", "/verify/upload"): PUBLIC,
     ("POST", "/verify/upload"): PUBLIC,
@@ -127,6 +129,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/certificates/status/{purpose:str}"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}/credential"): PUBLIC,
     ("POST", "/official/certificates/{serial:str}/decision"): OFFICIALS,
+    ("GET", "/metrics"): OFFICIALS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a

@@ -1,8 +1,13 @@
-"""``fangxin backup`` / ``fangxin restore``: SQLite's backup API or pg_dump/pg_restore."""
+"""``fangxin backup`` / ``fangxin restore``: SQLite's backup API or pg_dump/pg_restore, in an
+archive with the data dir's own files (tests/service/test_backup_secrets.py checks those)."""
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import stat
+import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +19,11 @@ from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind
 from scoring import runs
 from scoring.credit_models import Complaint, CreditEvent
-from service import audit, outbox
+from service import audit, jobs, outbox
 from service import db as dbm
 from service.accounts import create_token
 from service.audit import Actor
-from service.backup import PGDUMP_MAGIC, BackupError, backup, restore
+from service.backup import MANIFEST, PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
 from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.settings import Settings
@@ -68,6 +73,7 @@ async def _fill(settings: Settings) -> None:
         certificate=cert, change=change, text="回应", submitted_by="test", submitted_at=now
     )
     await outbox.enqueue(dbm.connection(), "certificate.issued", {"serial": cert.serial})
+    assert await jobs.claim("backup", now, "test-worker")  # the job history is data too
 
 
 async def _change_everything() -> None:
@@ -151,9 +157,17 @@ async def test_backup_file_carries_the_dialects_format(db: Settings, tmp_path: P
 
     backup(db, target)
 
+    # A tar of the manifest, the database in its dialect's own format, and the data dir's files.
+    with tarfile.open(target) as tar:
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+        member = manifest["database"]["member"]
+        database = tar.extractfile(member).read()  # type: ignore[union-attr]
     magic = PGDUMP_MAGIC if db.is_postgres else b"SQLite format 3\x00"
-    assert target.read_bytes().startswith(magic)
+    assert database.startswith(magic)
+    assert manifest["database"]["dialect"] == ("postgres" if db.is_postgres else "sqlite")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert not (tmp_path / "fangxin.backup.partial").exists()
+    assert os.listdir(tmp_path) == ["fangxin.backup"]  # no scratch left behind
 
 
 def _foreign_backup(settings: Settings, path: Path) -> Path:

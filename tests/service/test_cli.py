@@ -98,13 +98,14 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Path:
-    """A migrated database holding the demo city, copied for each test that needs one."""
+    """A data dir holding the demo city (its database, signing key, secret and PDFs), copied
+    for each test that needs one."""
     home = tmp_path_factory.mktemp("demo")
     shutil.copyfile(migrated_template, home / DB_FILE)
     fx = Fangxin(home)
     assert "Demo city loaded" in fx.ok("demo")
     assert not fx.database.with_name(DB_FILE + "-wal").exists()
-    return fx.database
+    return home
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def fx(tmp_path: Path, migrated_template: Path) -> Fangxin:
 
 @pytest.fixture
 def demo_fx(tmp_path: Path, demo_template: Path) -> Fangxin:
-    shutil.copyfile(demo_template, tmp_path / DB_FILE)
+    shutil.copytree(demo_template, tmp_path, dirs_exist_ok=True)
     return Fangxin(tmp_path)
 
 
@@ -275,7 +276,11 @@ def test_backup_then_restore_brings_the_database_back(demo_fx: Fangxin) -> None:
     at_backup = demo_fx.dump()
     backup_file = demo_fx.home / "fangxin.backup"
 
-    demo_fx.ok("backup", str(backup_file))
+    made = demo_fx.ok("backup", str(backup_file))
+    # It holds the signing key and the secret: the operator is told, and so is the file system.
+    assert "readable by its owner only" in made and "It holds secrets" in made
+    assert "signing key (signing/issuer-key.pem)" in made and "secret_key" in made
+    assert backup_file.stat().st_mode & 0o777 == 0o600
     demo_fx.execute("DELETE FROM audit_event WHERE id > 3")
     demo_fx.execute("UPDATE merchant SET name = 'changed' WHERE id <= 10")
     assert demo_fx.dump() != at_backup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -73,3 +74,50 @@ def test_a_webhook_needs_a_long_secret(tmp_path: object) -> None:
         load_settings(
             {"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_WEBHOOK_URL": "https://h.example/x"}
         )
+
+
+async def test_a_slow_receiver_never_gets_a_message_twice(
+    db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The receiver takes 0.3 s a message and five are due: 1.5 s of posting, longer than the
+    # lease (cut from 2 minutes to 1 s, so the test need not wait 2 minutes). A second
+    # deliverer starts at 1.2 s, while the first is still posting.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    for n in range(5):
+        await outbox.enqueue(connection(), "certificate.revoked", {"n": n})
+    posted: list[int] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        posted.append(json.loads(request.content)["id"])
+        return httpx.Response(204)
+
+    async def second() -> outbox.Delivery:
+        await asyncio.sleep(1.2)
+        return await outbox.deliver_due(hooked(db), transport=httpx.MockTransport(slow))
+
+    first, later = await asyncio.gather(
+        outbox.deliver_due(hooked(db), transport=httpx.MockTransport(slow)), second()
+    )
+    assert sorted(posted) == sorted(set(posted)), f"posted twice: {posted}"
+    assert len(posted) == 5 and first.delivered + later.delivered == 5
+    assert await OutboxMessage.filter(delivered_at=None).count() == 0
+
+
+async def test_a_post_is_abandoned_before_its_lease_ends(
+    db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A receiver that never answers holds a post no longer than half the lease: the message
+    # is a failed attempt, retried later, and no other deliverer could have claimed it.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=0.4))
+    await outbox.enqueue(connection(), "certificate.issued", {"serial": "ZMD-3"}, now=NOW)
+
+    async def silent(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(204)
+
+    result = await outbox.deliver_due(hooked(db), now=NOW, transport=httpx.MockTransport(silent))
+    assert (result.delivered, result.failed) == (0, 1)
+    message = await OutboxMessage.get()
+    assert message.last_error == "No answer within 0.2 s"
+    assert message.next_attempt_at == NOW + timedelta(minutes=1)

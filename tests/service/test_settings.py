@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,19 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert first == second and len(first) >= 48
     mode = (tmp_path / "secret_key").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
+
+
+def _generated_key(data_dir: str) -> str:
+    return load_settings({"FANGXIN_DATA_DIR": data_dir}).secret_key
+
+
+def test_processes_starting_at_once_agree_on_one_generated_key(tmp_path: Path) -> None:
+    # Web workers and `fangxin worker` start together on a fresh data dir: one key for all,
+    # and none of them stops on the file another is creating.
+    with ProcessPoolExecutor(max_workers=6) as pool:
+        keys = list(pool.map(_generated_key, [str(tmp_path)] * 24))
+    assert len(set(keys)) == 1 and len(keys[0]) >= 48
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no drafts left behind
 
 
 def test_given_secret_key_is_used(tmp_path: Path) -> None:

@@ -1,0 +1,646 @@
+"""Periodic jobs: what runs when, and the lease that lets many workers share one schedule.
+
+======================  ==========================  ============================================
+job                     default (Beijing time)      what it does
+======================  ==========================  ============================================
+``outbox``              every 5 s, with a webhook   posts due notifications (service/outbox.py)
+``certificate_sweep``   hourly at :05               expires, revokes after grace, lifts holds
+``credit_recompute``    daily 00:15                 marks overdue complaints, rescores merchants
+``screening``           daily 01:30                 recomputes the response-quality flags
+``score_run``           Mondays 02:00               screens again, then computes a draft run
+``backup``              daily 03:30, keeps 14       ``fangxin backup`` into data_dir/backups
+======================  ==========================  ============================================
+
+The night's order is deliberate: credit first (time fades deductions; complaint deadlines
+count by the day), screening before scoring (surges and duplicate devices are found in bulk,
+and a run scores only what screening has set aside), the backup last, after the night's
+changes. The score run is a draft for officials to review, weekly so that review keeps up.
+
+``FANGXIN_JOBS`` names a TOML file that changes any of it::
+
+    timezone = "Asia/Shanghai"    # the clock of the cron expressions
+    embedded = true               # outside production: do web processes run the schedule?
+    [backup]
+    cron = "30 3 * * *"           # minute hour day month weekday (weekdays by name: mon-fri)
+    keep = 30
+    [outbox]
+    every = 10                    # seconds
+    [score_run]
+    enabled = false
+
+Every worker runs the whole schedule (``fangxin worker``; outside production each web process
+too, see ``Schedule.embedded``). A run first inserts a ``job_run`` row for its job and
+scheduled slot: the unique key lets exactly one worker's insert in, and only that worker runs
+the slot, so starting workers on several machines at once runs every slot once. The row then
+records the outcome for officials (``statuses``). A worker that starts after its job's latest
+slot went by without a run runs that slot at once (once, never the older ones) if the job has
+run before: a restart during the night does not skip a day's credit recompute.
+
+This module composes the packages' periodic work, as service/app.py composes their routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+import structlog
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from certificates import sweep as certificate_sweep
+from certificates.policy import policy_for
+from scoring import complaints, credit_store, runs
+from service import backup, outbox
+from service.audit import Actor
+from service.errors import FangxinError
+from service.i18n import N_
+from service.localtime import LOCAL_TZ_NAME
+from service.models import JobOutcome, JobRun
+from service.settings import Settings
+from surveys import quality
+from surveys.models import Response as SurveyResponse
+
+log = structlog.get_logger("fangxin.jobs")
+
+Details = dict[str, int | str]
+RunState = Literal["running", "interrupted", "ok", "failed"]
+JobState = Literal["off", "never", "running", "interrupted", "ok", "failed"]
+
+# A run's lease is renewed this often while it lasts; a row still "running" past its lease
+# belongs to a worker that stopped (generous: on SQLite a renewal waits behind any long
+# transaction, such as the credit recompute's).
+LEASE: Final = timedelta(minutes=10)
+RENEW_EVERY: Final = 60.0
+KEEP_RUNS: Final = 200  # rows kept per job: 200 days of a daily job, 17 minutes of the outbox
+# A slot counts as missed when no worker has started it this long after its time.
+LATE_AFTER: Final = timedelta(minutes=10)
+# Interval slots are counted from this instant, so every worker computes the same slots
+# wherever and whenever it started.
+GRID_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
+WINDOWS: Final = (timedelta(hours=2), timedelta(days=2), timedelta(days=9), timedelta(days=400))
+BACKUP_DIR: Final = "backups"
+BACKUP_NAME: Final = re.compile(r"^fangxin-\d{8}T\d{6}Z\.tar$")
+
+
+class JobsConfigError(Exception):
+    """FANGXIN_JOBS names a schedule the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """When one job runs, and its options."""
+
+    name: str
+    enabled: bool
+    cron: str | None = None  # crontab: minute hour day month weekday
+    every: int | None = None  # seconds
+    off_reason: str | None = None  # why a job the schedule wants cannot run (gettext id)
+    keep: int = 14  # backup: files kept
+    window_days: int = runs.DEFAULT_WINDOW_DAYS  # score_run: the responses it scores
+
+    def trigger(self, tz: ZoneInfo) -> Any:
+        if self.every is not None:
+            return IntervalTrigger(seconds=self.every, start_date=GRID_START, timezone=UTC)
+        return CronTrigger.from_crontab(self.cron, timezone=tz)
+
+    def next_slot(self, tz: ZoneInfo, now: datetime) -> datetime | None:
+        """The first slot after ``now``."""
+        found: datetime | None = self.trigger(tz).get_next_fire_time(
+            None, now + timedelta(microseconds=1)
+        )
+        return None if found is None else found.astimezone(UTC)
+
+    def previous_slot(self, tz: ZoneInfo, now: datetime) -> datetime | None:
+        """The latest slot at or before ``now`` (None: none in the last year)."""
+        if self.every is not None:
+            step = timedelta(seconds=self.every)
+            return GRID_START + ((now - GRID_START) // step) * step
+        trigger = self.trigger(tz)
+        # Widening windows: an hourly job is found in a few steps, a monthly one still found.
+        for window in WINDOWS:
+            slot: datetime | None = trigger.get_next_fire_time(None, now - window)
+            if slot is None or slot > now:
+                continue
+            while True:
+                later: datetime | None = trigger.get_next_fire_time(
+                    None, slot + timedelta(microseconds=1)
+                )
+                if later is None or later > now:
+                    return slot.astimezone(UTC)
+                slot = later
+        return None
+
+    def period(self, tz: ZoneInfo, now: datetime) -> timedelta:
+        """The time between the slots around ``now``."""
+        if self.every is not None:
+            return timedelta(seconds=self.every)
+        last, upcoming = self.previous_slot(tz, now), self.next_slot(tz, now)
+        if last is None or upcoming is None:
+            return timedelta(days=1)
+        return upcoming - last
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    settings: Settings
+    config: JobConfig
+    slot: datetime
+
+
+JobFunction = Callable[[JobContext], Awaitable[Details]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a job does, and its default schedule."""
+
+    name: str
+    title: str  # gettext id, shown to officials
+    run: JobFunction
+    cron: str | None = None
+    every: int | None = None
+    # Whether a worker starting after a missed slot runs it: pointless for the outbox, whose
+    # next round comes within seconds anyway.
+    catch_up: bool = True
+    options: frozenset[str] = frozenset()
+    # Why the job cannot run with these settings (a gettext id), or None.
+    unavailable: Callable[[Settings], str | None] = lambda settings: None
+
+
+async def _deliver_outbox(ctx: JobContext) -> Details:
+    # A round ends within about a minute even behind a slow receiver, so the run's record
+    # says how delivery goes; the next round carries on.
+    result = await outbox.deliver_due(ctx.settings, budget=outbox.ROUND_BUDGET)
+    return {"delivered": result.delivered, "failed": result.failed}
+
+
+async def _sweep_certificates(ctx: JobContext) -> Details:
+    settings = ctx.settings
+    result = await certificate_sweep.sweep(
+        actor=Actor("system", "sweep"),
+        policy=policy_for(settings.certificate_policy),
+        credit_rules=credit_store.rules_for(settings.credit_rules),
+    )
+    return {
+        "expired": len(result.expired),
+        "revoked": len(result.revoked),
+        "suspended": len(result.suspended),
+        "lifted": len(result.lifted),
+    }
+
+
+async def _recompute_credit(ctx: JobContext) -> Details:
+    settings = ctx.settings
+    result = await complaints.recompute(
+        actor=Actor("system", "credit"),
+        rules=credit_store.rules_for(settings.credit_rules),
+        database_url=settings.database_url if settings.is_postgres else None,
+    )
+    return {"overdue_marked": result.overdue_marked, "merchants_changed": result.merchants_changed}
+
+
+async def _screen(ctx: JobContext) -> Details:
+    report = await quality.recompute_flags()
+    return {
+        "screened": report.responses,
+        "flags_raised": sum(report.raised.values()),
+        "excluded": report.excluded,
+    }
+
+
+async def _score_run(ctx: JobContext) -> Details:
+    # Screening first, in the same run: a run scores only what screening has set aside, and
+    # a separately scheduled screening could still be running, or have failed.
+    details = await _screen(ctx)
+    if not await SurveyResponse.exists():
+        return details  # no draft of nothing for officials to wade through
+    run = await runs.run_now(
+        runs.parse_params({"window_days": ctx.config.window_days}),
+        ctx.settings,
+        actor=Actor("system", "scoring"),
+    )
+    scored = run.counts.get("responses", 0)
+    return {**details, "run": run.id, "responses": scored if isinstance(scored, int) else 0}
+
+
+async def _backup(ctx: JobContext) -> Details:
+    settings = ctx.settings
+    directory = settings.data_dir / BACKUP_DIR
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold the secrets
+    target = directory / f"fangxin-{ctx.slot.astimezone(UTC):%Y%m%dT%H%M%SZ}.tar"
+    # pg_dump or SQLite's backup API and a tar of the data dir: blocking, off the event loop.
+    await anyio.to_thread.run_sync(backup.backup, settings, target)
+    removed = prune_backups(directory, ctx.config.keep)
+    return {"file": target.name, "bytes": target.stat().st_size, "removed": len(removed)}
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest scheduled backups; other files are left alone."""
+    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.match(p.name))
+    gone = ours[:-keep] if len(ours) > keep else []
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return gone
+
+
+def _needs_webhook(settings: Settings) -> str | None:
+    return None if settings.webhook_url else N_("No webhook is configured (FANGXIN_WEBHOOK_URL).")
+
+
+JOBS: Final[Mapping[str, JobSpec]] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "outbox",
+            N_("Deliver notifications to the webhook"),
+            _deliver_outbox,
+            every=5,
+            catch_up=False,
+            unavailable=_needs_webhook,
+        ),
+        JobSpec(
+            "certificate_sweep", N_("Certificate sweep"), _sweep_certificates, cron="5 * * * *"
+        ),
+        JobSpec("credit_recompute", N_("Credit recompute"), _recompute_credit, cron="15 0 * * *"),
+        JobSpec("screening", N_("Response screening"), _screen, cron="30 1 * * *"),
+        JobSpec(
+            "score_run",
+            N_("Screening and a draft score run"),
+            _score_run,
+            cron="0 2 * * mon",
+            options=frozenset({"window_days"}),
+        ),
+        JobSpec(
+            "backup",
+            N_("Database backup"),
+            _backup,
+            cron="30 3 * * *",
+            options=frozenset({"keep"}),
+        ),
+    )
+}
+
+# What the numbers a run reports mean, for the page.
+DETAIL_LABELS: Final = {
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "expired": N_("expired"),
+    "revoked": N_("revoked"),
+    "suspended": N_("suspended"),
+    "lifted": N_("reinstated"),
+    "overdue_marked": N_("complaints newly overdue"),
+    "merchants_changed": N_("merchants rescored"),
+    "screened": N_("responses screened"),
+    "flags_raised": N_("flags raised"),
+    "excluded": N_("responses set aside"),
+    "run": N_("draft run"),
+    "responses": N_("responses scored"),
+    "file": N_("file"),
+    "bytes": N_("bytes"),
+    "removed": N_("old backups removed"),
+}
+
+
+# -- the schedule ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    timezone: ZoneInfo
+    # Whether web processes run the schedule themselves: never in production (the worker
+    # does), by default in development (``make run`` is one command), not in tests.
+    embedded: bool
+    jobs: tuple[JobConfig, ...]
+
+    def job(self, name: str) -> JobConfig:
+        return next(j for j in self.jobs if j.name == name)
+
+
+@lru_cache(maxsize=8)
+def schedule_for(settings: Settings) -> Schedule:
+    """The schedule FANGXIN_JOBS describes over the defaults; read once per settings."""
+    raw: dict[str, Any] = {}
+    if settings.jobs_file is not None:
+        try:
+            raw = tomllib.loads(settings.jobs_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise JobsConfigError(f"FANGXIN_JOBS {settings.jobs_file}: {exc}") from exc
+    try:
+        return parse_schedule(raw, settings)
+    except JobsConfigError as exc:
+        where = f" {settings.jobs_file}" if settings.jobs_file else ""
+        raise JobsConfigError(f"FANGXIN_JOBS{where}: {exc}") from exc
+
+
+def parse_schedule(
+    raw: Mapping[str, Any], settings: Settings, specs: Mapping[str, JobSpec] = JOBS
+) -> Schedule:
+    unknown = set(raw) - {"timezone", "embedded", *specs}
+    if unknown:
+        raise JobsConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))}; jobs are {', '.join(specs)}"
+        )
+    tz_name = raw.get("timezone", LOCAL_TZ_NAME)
+    try:
+        tz = ZoneInfo(tz_name) if isinstance(tz_name, str) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = None
+    if tz is None:
+        raise JobsConfigError(f"timezone {tz_name!r} is not a time zone name")
+    embedded = raw.get("embedded", settings.env == "development")
+    if not isinstance(embedded, bool):
+        raise JobsConfigError("embedded must be true or false")
+    if embedded and settings.production:
+        raise JobsConfigError(
+            "embedded = true is refused in production: web processes there run no jobs; "
+            "run `fangxin worker`"
+        )
+    configs = []
+    for name, spec in specs.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise JobsConfigError(f"[{name}] must be a table")
+        configs.append(_job_config(spec, table, settings, tz))
+    return Schedule(tz, embedded, tuple(configs))
+
+
+def _job_config(
+    spec: JobSpec, table: Mapping[str, Any], settings: Settings, tz: ZoneInfo
+) -> JobConfig:
+    name = spec.name
+    unknown = set(table) - {"enabled", "cron", "every", *spec.options}
+    if unknown:
+        raise JobsConfigError(f"[{name}] has unknown key(s) {', '.join(sorted(unknown))}")
+    if "cron" in table and "every" in table:
+        raise JobsConfigError(f"[{name}] takes cron or every, not both")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise JobsConfigError(f"[{name}] enabled must be true or false")
+    config = JobConfig(name, enabled, cron=spec.cron, every=spec.every)
+    if "every" in table:
+        config = replace(config, cron=None, every=_whole(name, "every", table["every"], 1, 86_400))
+    if "cron" in table:
+        config = replace(config, cron=_cron(name, table["cron"], tz), every=None)
+    if "keep" in table:
+        config = replace(config, keep=_whole(name, "keep", table["keep"], 1, 10_000))
+    if "window_days" in table:
+        config = replace(
+            config, window_days=_whole(name, "window_days", table["window_days"], 1, 3650)
+        )
+    reason = spec.unavailable(settings)
+    if reason is not None and enabled:
+        config = replace(config, enabled=False, off_reason=reason)
+    return config
+
+
+def _whole(job: str, key: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise JobsConfigError(f"[{job}] {key} must be a whole number from {low} to {high}")
+    return value
+
+
+def _cron(job: str, value: object, tz: ZoneInfo) -> str:
+    if not isinstance(value, str):
+        raise JobsConfigError(f'[{job}] cron must be a string such as "30 3 * * *"')
+    fields = value.split()
+    # APScheduler 3 counts weekdays from Monday = 0, crontab from Sunday = 0: a number there
+    # would silently run a day off, so weekdays go by name (a step such as */2 is fine).
+    if len(fields) == 5 and re.search(r"(?<![/\d])\d", fields[4]):
+        raise JobsConfigError(
+            f"[{job}] cron {value!r}: name the weekdays (mon-fri, sun), no numbers"
+        )
+    try:
+        CronTrigger.from_crontab(value, timezone=tz)
+    except ValueError as exc:
+        raise JobsConfigError(f"[{job}] cron {value!r}: {exc}") from exc
+    return " ".join(fields)
+
+
+# -- the lease and the run ------------------------------------------------------------------
+
+
+def worker_name() -> str:
+    """Who runs a slot, as shown to officials: the machine and the process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:90]
+
+
+async def claim(job: str, slot: datetime, worker: str, *, now: datetime | None = None) -> bool:
+    """Take the lease on one slot of one job: True for exactly one caller, whoever else
+    tries at the same moment, on this machine or another."""
+    now = now or datetime.now(UTC)
+    row = JobRun(
+        job=job,
+        slot=slot.astimezone(UTC),
+        worker=worker,
+        started_at=now,
+        lease_until=now + LEASE,
+        outcome=JobOutcome.RUNNING,
+        details={},
+    )
+    # INSERT … ON CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite): the loser learns it lost
+    # by reading the row back, and PostgreSQL logs no unique violation every few seconds.
+    await JobRun.bulk_create([row], ignore_conflicts=True)
+    holders = await JobRun.filter(job=job, slot=slot.astimezone(UTC)).values_list(
+        "worker", flat=True
+    )
+    return [str(h) for h in holders] == [worker]
+
+
+async def run_slot(
+    spec: JobSpec, config: JobConfig, settings: Settings, slot: datetime, worker: str
+) -> JobRun | None:
+    """Run one slot of a job if this worker wins its lease; record how it went. None: another
+    worker has (or had) this slot."""
+    if not await claim(spec.name, slot, worker):
+        log.debug("job slot taken by another worker", job=spec.name, slot=slot.isoformat())
+        return None
+    run = await JobRun.get(job=spec.name, slot=slot.astimezone(UTC))
+    renewing = asyncio.create_task(_renew(run.id))
+    try:
+        details = await spec.run(JobContext(settings, config, slot))
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await _finish(run, JobOutcome.FAILED, error="Interrupted: the worker stopped")
+        raise
+    except Exception as exc:  # a failing job is recorded and shown, the schedule goes on
+        log.exception("job failed", job=spec.name, slot=slot.isoformat())
+        await _finish(run, JobOutcome.FAILED, error=describe(exc))
+    else:
+        log.info("job done", job=spec.name, slot=slot.isoformat(), **details)
+        await _finish(run, JobOutcome.OK, details=details)
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+    try:
+        await _prune(spec.name)
+    except Exception:  # history kept a little longer is no reason to fail a run
+        log.exception("pruning job history failed", job=spec.name)
+    return run
+
+
+def describe(exc: BaseException) -> str:
+    text = exc.detail if isinstance(exc, FangxinError) else str(exc)
+    return f"{type(exc).__name__}: {text}"[:2000]
+
+
+async def _renew(run_id: int) -> None:
+    while True:
+        await asyncio.sleep(RENEW_EVERY)
+        try:
+            await JobRun.filter(id=run_id, finished_at=None).update(
+                lease_until=datetime.now(UTC) + LEASE
+            )
+        except Exception:  # the run itself may still finish; the next renewal may work
+            log.warning("job lease renewal failed", run=run_id, exc_info=True)
+
+
+async def _finish(
+    run: JobRun, outcome: JobOutcome, *, error: str | None = None, details: Details | None = None
+) -> None:
+    now = datetime.now(UTC)
+    run.outcome = outcome
+    run.finished_at = now
+    run.lease_until = now
+    run.error = error
+    run.details = dict(details or {})
+    # Saved through the model: JSON fields in a queryset update() are not encoded for asyncpg.
+    await run.save(update_fields=["outcome", "finished_at", "lease_until", "error", "details"])
+
+
+async def _prune(job: str) -> None:
+    oldest_kept = (
+        await JobRun.filter(job=job)
+        .order_by("-slot")
+        .offset(KEEP_RUNS - 1)
+        .limit(1)
+        .values_list("slot", flat=True)
+    )
+    if oldest_kept:
+        await JobRun.filter(job=job, slot__lt=oldest_kept[0]).delete()
+
+
+async def have_run(names: list[str]) -> set[str]:
+    """Which of these jobs have a recorded run."""
+    return {name for name in names if await JobRun.exists(job=name)}
+
+
+# -- what officials see ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    name: str
+    title: str  # gettext id
+    config: JobConfig
+    last: JobRun | None
+    recent: list[JobRun]
+    next_run_at: datetime | None
+    # The latest slot due by now that no worker started (only once the job has run at all:
+    # before its first run there is nothing to have missed).
+    missed: datetime | None
+    now: datetime
+
+    @property
+    def state(self) -> JobState:
+        """What the latest run says (off: the job is not scheduled here)."""
+        if not self.config.enabled:
+            return "off"
+        if self.last is None:
+            return "never"
+        return run_state(self.last, self.now)
+
+    @property
+    def warning(self) -> bool:
+        return self.state in ("failed", "interrupted") or self.missed is not None
+
+
+def run_state(run: JobRun, now: datetime) -> RunState:
+    """A run still marked running past its lease was cut short: its worker stopped."""
+    if run.outcome == JobOutcome.RUNNING:
+        return "running" if run.lease_until > now else "interrupted"
+    return "ok" if run.outcome == JobOutcome.OK else "failed"
+
+
+def duration(run: JobRun) -> timedelta | None:
+    return None if run.finished_at is None else run.finished_at - run.started_at
+
+
+async def statuses(
+    schedule: Schedule,
+    *,
+    now: datetime | None = None,
+    recent: int = 5,
+    specs: Mapping[str, JobSpec] = JOBS,
+) -> list[JobStatus]:
+    now = now or datetime.now(UTC)
+    found = []
+    for config in schedule.jobs:
+        history = await JobRun.filter(job=config.name).order_by("-slot").limit(recent)
+        last = history[0] if history else None
+        missed = None
+        if config.enabled and last is not None:
+            due = config.previous_slot(schedule.timezone, now - LATE_AFTER)
+            if due is not None and due > last.slot:
+                missed = due
+        found.append(
+            JobStatus(
+                name=config.name,
+                title=specs[config.name].title,
+                config=config,
+                last=last,
+                recent=history,
+                next_run_at=config.next_slot(schedule.timezone, now) if config.enabled else None,
+                missed=missed,
+                now=now,
+            )
+        )
+    return found
+
+
+async def problems(schedule: Schedule) -> list[JobStatus]:
+    """The jobs an official should look at: last run failed or interrupted, or a run missed."""
+    return [s for s in await statuses(schedule, recent=1) if s.warning]
+
+
+WEEKDAYS: Final = {
+    "mon": N_("Mondays"),
+    "tue": N_("Tuesdays"),
+    "wed": N_("Wednesdays"),
+    "thu": N_("Thursdays"),
+    "fri": N_("Fridays"),
+    "sat": N_("Saturdays"),
+    "sun": N_("Sundays"),
+}
+
+
+def describe_schedule(config: JobConfig) -> tuple[str, dict[str, str]]:
+    """A gettext id and its values saying when the job runs, for the common shapes; any
+    other cron expression is shown as it is."""
+    if config.every is not None:
+        return N_("every %(n)s s"), {"n": str(config.every)}
+    assert config.cron is not None
+    minute, hour, day, month, weekday = config.cron.split()
+    simple = minute.isdigit() and day == "*" and month == "*"
+    if simple and hour == "*" and weekday == "*":
+        return N_("hourly at minute %(m)s"), {"m": minute}
+    if simple and hour.isdigit():
+        at = f"{int(hour):02d}:{int(minute):02d}"
+        if weekday == "*":
+            return N_("daily at %(t)s"), {"t": at}
+        if weekday.lower() in WEEKDAYS:
+            return N_("%(days)s at %(t)s"), {"days": WEEKDAYS[weekday.lower()], "t": at}
+    return N_("cron %(expr)s"), {"expr": config.cron}
