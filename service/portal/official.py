@@ -65,7 +65,15 @@ class YearFigures:
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     # The bureau's year runs on Beijing time, as its complaint figures count by local day.
-    return datetime(year, 1, 1, tzinfo=LOCAL_TZ), datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+    return _utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)), _utc(
+        datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # As UTC before it reaches a query: SQLite compares the stored UTC text, and a bound
+    # written with +08:00 would sort eight hours off.
+    return moment.astimezone(UTC)
 
 
 async def year_figures(year: int) -> YearFigures:
@@ -345,9 +353,9 @@ async def audit_log(
     if subject:
         qs = qs.filter(subject__icontains=subject)
     if since:
-        qs = qs.filter(at__gte=datetime.combine(since, time(), LOCAL_TZ))
+        qs = qs.filter(at__gte=_utc(datetime.combine(since, time(), LOCAL_TZ)))
     if until:
-        qs = qs.filter(at__lt=datetime.combine(until + timedelta(days=1), time(), LOCAL_TZ))
+        qs = qs.filter(at__lt=_utc(datetime.combine(until + timedelta(days=1), time(), LOCAL_TZ)))
     if format != "html":
         rows = (
             await qs.order_by("-id")
