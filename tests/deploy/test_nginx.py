@@ -1,5 +1,6 @@
 """Debian's nginx, with the shipped locations (deploy/nginx/fangxin-locations.conf), in front
-of `fangxin serve --workers 2` on PostgreSQL and Redis with FANGXIN_TRUSTED_PROXIES=127.0.0.1.
+of `fangxin serve --workers 2` on SQLite or PostgreSQL (each pass its own) and Redis, with
+FANGXIN_TRUSTED_PROXIES=127.0.0.1.
 
 Clients on distinct loopback addresses are told apart (their own rate-limit buckets, their
 own address hashes), a burst from one of them flags that client's responses only, and an
@@ -9,6 +10,7 @@ TLS server itself (deploy/nginx/fangxin.conf) is run too, with a certificate mad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -17,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import uuid
@@ -42,7 +45,8 @@ from surveys.submit import issue_start_token
 from tests.conftest import (
     PG_ADMIN_URL,
     _pg_admin,
-    postgres_pass_only,
+    _pg_reachable,
+    dialect,
     redis_url_or_skip,
     unavailable,
 )
@@ -176,13 +180,21 @@ async def _city(env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    postgres_pass_only("the nginx tests")
     redis = redis_url_or_skip()
     _nginx()
     home = tmp_path_factory.mktemp("nginx-stack")
-    name = f"fangxin_nginx_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    db_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    # Each pass on its own database: two server processes share SQLite's file (WAL) as they
+    # share a PostgreSQL database.
+    name = None
+    if dialect() == "postgres":
+        problem = _pg_reachable()
+        if problem:
+            unavailable(problem)
+        name = f"fangxin_nginx_{os.getpid()}_{secrets.token_hex(3)}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        db_url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    else:
+        db_url = f"sqlite://{home / 'data' / 'fangxin.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
     env |= {
         "FANGXIN_DATA_DIR": str(home / "data"),
@@ -210,7 +222,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 secret_of(env),
             )
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name is not None:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -243,17 +256,19 @@ async def _by_address(
 ) -> dict[str, tuple[int, int]]:
     """(responses, flagged as burst) for each address whose hash is stored, by address;
     a hash of no address given is shown as "other"."""
-    conn = await asyncpg.connect(db_url.replace("postgres://", "postgresql://"))
-    try:
-        rows = await conn.fetch(
-            "SELECT r.ip_hash, count(*) AS n, count(*) FILTER (WHERE EXISTS ("
-            "  SELECT 1 FROM response_flag f WHERE f.response_id = r.id AND f.kind = 'burst'"
-            ")) AS burst FROM response r WHERE $1::bigint[] IS NULL OR r.id = ANY($1)"
-            " GROUP BY r.ip_hash",
-            ids,
-        )
-    finally:
-        await conn.close()
+    if db_url.startswith("sqlite://"):
+        rows = _sqlite_rows(db_url.removeprefix("sqlite://"), ids)
+    else:
+        conn = await asyncpg.connect(db_url.replace("postgres://", "postgresql://"))
+        try:
+            rows = await conn.fetch(
+                f"SELECT r.ip_hash, count(*) AS n, count(*) FILTER (WHERE {BURST}) AS burst"
+                " FROM response r WHERE $1::bigint[] IS NULL OR r.id = ANY($1)"
+                " GROUP BY r.ip_hash",
+                ids,
+            )
+        finally:
+            await conn.close()
     named = {salted_hash(secret, "ip", a): a for a in addresses}
     found: dict[str, tuple[int, int]] = {}
     for row in rows:
@@ -261,6 +276,25 @@ async def _by_address(
         n, burst = found.get(key, (0, 0))
         found[key] = (n + row["n"], burst + row["burst"])
     return found
+
+
+BURST = "EXISTS (SELECT 1 FROM response_flag f WHERE f.response_id = r.id AND f.kind = 'burst')"
+
+
+def _sqlite_rows(path: str, ids: list[int] | None) -> list[dict[str, Any]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute(f"SELECT r.id, r.ip_hash, {BURST} AS burst FROM response r").fetchall()
+    wanted = None if ids is None else set(ids)
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if wanted is None or row["id"] in wanted:
+            entry = totals.setdefault(
+                row["ip_hash"], {"ip_hash": row["ip_hash"], "n": 0, "burst": 0}
+            )
+            entry["n"] += 1
+            entry["burst"] += int(row["burst"])
+    return list(totals.values())
 
 
 def _table(title: str, figures: dict[str, tuple[int, int]]) -> None:
