@@ -51,8 +51,9 @@ sys.path.insert(0, str(ROOT))
 from bench.figures import record  # noqa: E402
 from certificates import revocation  # noqa: E402
 from certificates.policy import policy_for  # noqa: E402
-from scoring import complaints, credit_store  # noqa: E402
-from scoring.credit import credit_scores  # noqa: E402
+from scoring.credit import complaints  # noqa: E402
+from scoring.credit import store as credit_store  # noqa: E402
+from scoring.credit.rules import credit_scores  # noqa: E402
 from service import db  # noqa: E402
 from service.audit import Actor  # noqa: E402
 from service.settings import load_settings  # noqa: E402

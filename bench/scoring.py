@@ -8,9 +8,10 @@ answering the 10 scored items of a city questionnaire, in long format (one answe
 two questionnaire versions with different item weights, so the item lookup needs survey,
 version and question key; about 3% of the responses flagged ``excluded``; likert answers 1–5
 stored normalised, (x − 1)/4·100; ``--merchants`` merchants on 500 streets and scenic spots in
-10 districts, with heavy-tailed (log-normal) popularity. Column types as ``scoring/load.py``
-reads them: ids Int64, codes and keys strings, answers sorted by (response_id, question_key) and
-carrying their response's survey and version (the loader's query joins them in).
+10 districts, with heavy-tailed (log-normal) popularity. Column types as
+``scoring/satisfaction/load.py`` reads them: ids Int64, codes and keys strings, answers sorted
+by (response_id, question_key) and carrying their response's survey and version (the loader's
+query joins them in).
 
 The computation, from each engine's in-memory input tables to its result tables:
 
@@ -29,12 +30,13 @@ The computation, from each engine's in-memory input tables to its result tables:
    position; the others unranked).
 
 polars runs the project's own code as shipped: ``response_scores``, ``unit_stats``,
-``estimate_m``, ``shrink_toward_parent`` and ``Params`` from ``scoring.satisfaction``, composed
-as ``score_city`` composes them (its ``_per_response`` step without NPS, the per-response rows
-``.cache()``d, the levels collected together with the default engine). ``score_city`` itself
-is not what is compared, because it computes more: streets blend their own responses with
-their merchants', districts, NPS, dimension means, excluded counts, and ``rank_with_ties``
-gives units whose intervals overlap their group leader's the leader's rank (a Python loop).
+``estimate_m``, ``shrink_toward_parent`` and ``Params`` from ``scoring.satisfaction.scores``,
+composed as ``score_city`` composes them (its ``_per_response`` step without NPS, the
+per-response rows ``.cache()``d, the levels collected together with the default engine).
+``score_city`` itself is not what is compared, because it computes more: streets blend their
+own responses with their merchants', districts, NPS, dimension means, excluded counts, and
+``rank_with_ties`` gives units whose intervals overlap their group leader's the leader's rank
+(a Python loop).
 
 Our building blocks take every sum in fixed point, each term rounded to 1e-9 (squares to
 1e-6), so that runs are bit-identical whatever the order of the terms. That is part of the
@@ -91,7 +93,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 from bench.figures import record  # noqa: E402
 
 Z95 = 1.959963984540054
-SCALE = 1_000_000_000  # as scoring.satisfaction.SCALE / SQUARE_SCALE
+SCALE = 1_000_000_000  # as scoring.fixed.SCALE / SQUARE_SCALE
 SQUARE_SCALE = 1_000_000
 MIN_N_RANK = 62
 M_WHEN_NO_BETWEEN_VARIANCE = 1000.0
@@ -248,7 +250,7 @@ def polars_load(folder: Path, engine: str | None = None) -> dict[str, Any]:
 def polars_city(frames: dict[str, Any]) -> dict[str, Any]:
     import polars as pl
 
-    from scoring.satisfaction import (
+    from scoring.satisfaction.scores import (
         Params,
         estimate_m,
         response_scores,
@@ -434,7 +436,7 @@ def pandas_city(frames: dict[str, Any], fixed: bool = True) -> dict[str, Any]:
 
 def _fixed_stats(group: Any, values: Any, size: int) -> dict[str, Any]:
     """n, mean, sd and interval per dense group number, from exact integer sums taken as
-    scoring.satisfaction takes them (terms rounded to 1e-9, squares to 1e-6)."""
+    scoring.fixed takes them (terms rounded to 1e-9, squares to 1e-6)."""
     import numpy as np
     import pandas as pd
 
@@ -505,7 +507,7 @@ def pandas_save(result: dict[str, Any], folder: Path, engine: str) -> None:
 
 
 def duckdb_sql(fixed: bool) -> str:
-    """The whole computation as one statement; ``fixed``: sums as scoring.satisfaction takes
+    """The whole computation as one statement; ``fixed``: sums as scoring.fixed takes
     them (a CAST of a DOUBLE to BIGINT rounds half to even, as polars' ``round``)."""
 
     def fixed_sum(x: str, scale: str = "1e9") -> str:

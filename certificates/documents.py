@@ -20,7 +20,7 @@ from certificates.models import Certificate, Status
 from certificates.policy import Policy
 from certificates.render import CertificateDoc, certificate_pdf
 from certificates.signing import SignerConfig, ensure_key, fingerprint, issuing_key, sign
-from scoring.credit import Rules
+from scoring.credit.rules import Rules
 from service.audit import Actor
 from service.errors import FangxinError
 from service.localtime import localdate

@@ -22,11 +22,11 @@ from certificates.policy import (
     evaluate_area,
     evaluate_merchant,
 )
-from scoring.credit import Rules
-from scoring.credit_models import Complaint, CreditEvent, CreditStanding
-from scoring.credit_store import start_state
-from scoring.models import RunStatus, ScoreRun, UnitScore
-from scoring.runs import current_run
+from scoring.credit.models import Complaint, CreditEvent, CreditStanding
+from scoring.credit.rules import Rules
+from scoring.credit.store import start_state
+from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
+from scoring.satisfaction.runs import current_run
 from service.db import chunked, connection
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 

@@ -14,7 +14,7 @@ from certificates import eligibility, status_lists
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Evaluation, Kind, Policy
 from certificates.serials import KIND_CODES, make_serial, sequence_of
-from scoring.credit import Rules
+from scoring.credit.rules import Rules
 from service import audit, outbox
 from service.audit import Actor
 from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound

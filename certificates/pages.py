@@ -21,8 +21,8 @@ from certificates.policy import Kind, policy_for
 from certificates.routes import PDF_MAX_BYTES
 from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
-from scoring import credit_store
-from scoring.credit_routes import figures_response
+from scoring.credit import store as credit_store
+from scoring.credit.routes import figures_response
 from service import registry
 from service.errors import FangxinError
 from service.i18n import N_, current_locale

@@ -28,7 +28,7 @@ from certificates.schemas import (
     StatusList,
     Subject,
 )
-from scoring import credit_store
+from scoring.credit import store as credit_store
 from service.bounds import require_in_range
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID

@@ -20,9 +20,9 @@ from certificates import eligibility
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy, evaluate_area, revocation_reason
 from certificates.revocation import change_status
-from scoring.credit import Rules
-from scoring.credit_models import CreditStanding
-from scoring.credit_store import start_state
+from scoring.credit.models import CreditStanding
+from scoring.credit.rules import Rules
+from scoring.credit.store import start_state
 from service.audit import Actor
 from service.db import chunked
 from service.errors import Conflict, FieldError, InvalidInput, NotFound

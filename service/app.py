@@ -37,12 +37,12 @@ from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from scoring import workdays
-from scoring.credit_pages import PAGES as CREDIT_PAGES
-from scoring.credit_routes import ROUTES as CREDIT_ROUTES
-from scoring.pages import PAGES as SCORING_PAGES
-from scoring.review_pages import PAGES as REVIEW_PAGES
-from scoring.routes import ROUTES as SCORING_ROUTES
+from scoring.credit import workdays
+from scoring.credit.pages import PAGES as CREDIT_PAGES
+from scoring.credit.routes import ROUTES as CREDIT_ROUTES
+from scoring.satisfaction.pages import PAGES as SCORING_PAGES
+from scoring.satisfaction.review_pages import PAGES as REVIEW_PAGES
+from scoring.satisfaction.routes import ROUTES as SCORING_ROUTES
 from service import accounts, db, i18n, jobs, localtime
 from service.errors import FangxinError
 from service.logs import configure_logging
@@ -81,7 +81,7 @@ WEB = Path(__file__).parent / "web"
 TEMPLATE_DIRS = [
     WEB / "templates",
     Path(surveys.__file__).parent / "templates",
-    Path(scoring.__file__).parent / "templates",
+    *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")

@@ -39,7 +39,7 @@ def _cli_actor() -> Actor:
 def _run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
     from certificates import revocation
     from certificates.policy import policy_for
-    from scoring import workdays
+    from scoring.credit import workdays
 
     # Certificates answer credit changes (imports, recompute) inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
@@ -264,7 +264,8 @@ def _imported(file: Path, settings: Settings, run: Callable[[], Awaitable[T]]) -
 
 
 def _import_feed(kind: str, file: Path, dry_run: bool) -> None:
-    from scoring import credit_store, feed_files
+    from scoring.credit import feed_files
+    from scoring.credit import store as credit_store
 
     settings = _settings()
     rules = credit_store.rules_for(settings.credit_rules)
@@ -290,7 +291,8 @@ def credit() -> None:
 @credit.command("recompute")
 def credit_recompute() -> None:
     """Mark complaints that went past a time limit, then rescore every merchant as of now."""
-    from scoring import complaints, credit_store
+    from scoring.credit import complaints
+    from scoring.credit import store as credit_store
 
     settings = _settings()
     rules = credit_store.rules_for(settings.credit_rules)
@@ -359,7 +361,7 @@ def score() -> None:
 @click.option("--window-days", default=365, show_default=True, type=click.IntRange(1, 3650))
 def score_run(publish: bool, window_days: int) -> None:
     """Compute a draft run of every unit's score (and publish it with --publish)."""
-    from scoring import runs
+    from scoring.satisfaction import runs
 
     settings = _settings()
     request = runs.parse_params({"window_days": window_days})
@@ -395,7 +397,7 @@ def certificates_evaluate(kind: str | None, eligible_only: bool) -> None:
     """Every subject against the policy: each criterion's value, requirement and result."""
     from certificates import eligibility
     from certificates.policy import policy_for
-    from scoring import credit_store
+    from scoring.credit import store as credit_store
 
     settings = _settings()
     policy = policy_for(settings.certificate_policy)
@@ -426,7 +428,7 @@ def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool)
     """Issue certificates to eligible subjects (USCCs or area codes): all or none."""
     from certificates import eligibility, issuance
     from certificates.policy import Kind, policy_for
-    from scoring import credit_store
+    from scoring.credit import store as credit_store
 
     settings = _settings()
     policy = policy_for(settings.certificate_policy)
@@ -469,7 +471,7 @@ def certificates_sweep() -> None:
     """Expire, revoke after grace, lift recovered holds, suspend failing areas."""
     from certificates import sweep
     from certificates.policy import policy_for
-    from scoring import credit_store
+    from scoring.credit import store as credit_store
 
     settings = _settings()
     result = _run_with_db(

@@ -22,8 +22,8 @@ APP_LABEL = "models"
 MODEL_MODULES = [
     "service.models",
     "surveys.models",
-    "scoring.models",
-    "scoring.credit_models",
+    "scoring.satisfaction.models",
+    "scoring.credit.models",
     "certificates.models",
 ]
 MIGRATIONS_MODULE = "service.migrations"

@@ -80,7 +80,7 @@ async def load_demo(
         await _load_credit(report, settings, actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
-        from scoring import runs
+        from scoring.satisfaction import runs
 
         run = await runs.run_now(runs.parse_params({}), settings, actor=actor, publish=True)
         report.score_run = run.id
@@ -96,8 +96,8 @@ async def _load_certificates(settings: Settings, actor: Actor) -> tuple[int, int
 
     from certificates import documents, eligibility, issuance, revocation, sweep
     from certificates.policy import Kind, policy_for
-    from scoring import credit_store
-    from scoring.schemas import CreditEventIn
+    from scoring.credit import store as credit_store
+    from scoring.credit.schemas import CreditEventIn
 
     policy = policy_for(settings.certificate_policy)
     revocation.register(policy)
@@ -200,7 +200,8 @@ async def _load_surveys(report: DemoReport, actor: Actor, responses: int) -> Non
 
 async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> None:
     """Complaints and credit events for the demo merchants, through the feeds' own ingest."""
-    from scoring import credit_store, demo_credit
+    from scoring.credit import demo as demo_credit
+    from scoring.credit import store as credit_store
 
     refs = [
         demo_credit.DemoMerchantRef(

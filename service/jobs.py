@@ -62,7 +62,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from certificates import sweep as certificate_sweep
 from certificates.policy import policy_for
-from scoring import complaints, credit_store, runs
+from scoring.credit import complaints
+from scoring.credit import store as credit_store
+from scoring.satisfaction import runs
 from service import backup, outbox
 from service.audit import Actor
 from service.errors import FangxinError

@@ -40,7 +40,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from certificates.models import Reply
-from scoring.models import RunStatus, ScoreRun
+from scoring.satisfaction.models import RunStatus, ScoreRun
 from service.models import AuditEvent, OutboxMessage
 from service.security import OFFICIALS, bearer_token
 from service.settings import Settings

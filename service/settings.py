@@ -35,7 +35,7 @@ class Settings:
     rate_limit_per_minute: int
     login_max_failures: int
     login_lockout_minutes: int
-    # A city's own credit rule table (same keys as scoring/credit_rules.toml), else ours.
+    # A city's own credit rule table (same keys as scoring/credit/credit_rules.toml), else ours.
     credit_rules: Path | None = None
     # A city's own certification policy (same keys as certificates/policy.toml), else ours.
     certificate_policy: Path | None = None

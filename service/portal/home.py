@@ -15,10 +15,10 @@ from litestar.types import ControllerRouterHandler
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
-from scoring import runs
-from scoring.models import UnitScore
-from scoring.pages import RANKED_KINDS, area_rows
-from scoring.satisfaction import Params
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
+from scoring.satisfaction.pages import RANKED_KINDS, area_rows
+from scoring.satisfaction.scores import Params
 from service import registry
 from service.models import Area, AreaKind, Merchant, MerchantStatus
 from service.registry import MerchantFilter, Page

@@ -20,10 +20,11 @@ from certificates import replies
 from certificates.models import Certificate, Reply, StatusChange
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
-from scoring import credit_view, runs
-from scoring.credit_models import Complaint
-from scoring.credit_routes import rules_of
-from scoring.models import UnitScore
+from scoring.credit import view as credit_view
+from scoring.credit.models import Complaint
+from scoring.credit.routes import rules_of
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
 from service.errors import FangxinError, NotFound
 from service.models import Merchant
 from service.security import MERCHANT_ONLY, require_principal

@@ -24,10 +24,13 @@ from certificates import eligibility, issuance, replies
 from certificates.models import Certificate, Reply, Status
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
-from scoring import credit_figures, credit_store, drilldown, runs, workdays
-from scoring.credit_routes import figures_response
-from scoring.models import RunStatus, ScoreRun
-from scoring.review_pages import trend_chart
+from scoring.credit import figures as credit_figures
+from scoring.credit import store as credit_store
+from scoring.credit import workdays
+from scoring.credit.routes import figures_response
+from scoring.satisfaction import drilldown, runs
+from scoring.satisfaction.models import RunStatus, ScoreRun
+from scoring.satisfaction.review_pages import trend_chart
 from service import jobs, registry
 from service.bounds import require_in_range
 from service.db import MAX_ID

@@ -15,15 +15,16 @@ from certificates import issuance, revocation
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, Policy
 from certificates.serials import is_valid
-from scoring import credit_store, runs
-from scoring.credit_models import CreditEvent
+from scoring.credit import store as credit_store
+from scoring.credit.models import CreditEvent
+from scoring.satisfaction import runs
 from service import events
 from service.errors import Conflict
 from service.events import CreditChanged
 from service.models import AuditEvent, OutboxMessage, Role
 from service.settings import Settings
 from tests.helpers import TEST_ACTOR, make_token
-from tests.scoring.test_pages import _responses
+from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import City, make_city
 
 POLICY = Policy.load()

@@ -11,13 +11,15 @@ import certificates
 from certificates import eligibility
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy
-from scoring import complaints, credit_store, runs
-from scoring.models import UnitScore
-from scoring.schemas import ComplaintIn, CreditEventIn
+from scoring.credit import complaints
+from scoring.credit import store as credit_store
+from scoring.credit.schemas import ComplaintIn, CreditEventIn
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
 from service.models import Role
 from service.settings import Settings
 from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
-from tests.scoring.test_pages import _responses
+from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city
 
 POLICY = Policy.load()

@@ -20,12 +20,12 @@ from certificates import documents, issuance, verification
 from certificates.models import Certificate
 from certificates.policy import Kind
 from certificates.schemas import Verdict
-from scoring import runs
+from scoring.satisfaction import runs
 from service.models import Role
 from service.settings import Settings
 from tests.certificates.test_cascade import LENIENT, RULES, _certificate
 from tests.helpers import TEST_ACTOR, make_token
-from tests.scoring.test_pages import _responses
+from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city
 from tests.surveys.test_qr import _decode_png, _rasterise_pdf
 

@@ -11,8 +11,8 @@ import httpx
 from certificates import sweep
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy
-from scoring import credit_store
-from scoring.models import RunStatus, ScoreRun, UnitScore
+from scoring.credit import store as credit_store
+from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from service.models import AuditEvent, Role
 from service.settings import Settings
 from tests.certificates.test_cascade import _certificate

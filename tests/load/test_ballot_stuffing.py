@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from scoring import runs
-from scoring.models import UnitScore
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, Response, ResponseFlag

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from certificates import revocation
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, revocation_reason
-from scoring import complaints, credit_store
-from scoring.credit_models import CreditStanding
-from scoring.schemas import CreditEventIn
+from scoring.credit import complaints
+from scoring.credit import store as credit_store
+from scoring.credit.models import CreditStanding
+from scoring.credit.schemas import CreditEventIn
 from service.models import Area, AreaKind, Merchant, MerchantCategory
 from service.settings import Settings
 from service.uscc import generate

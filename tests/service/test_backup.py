@@ -17,8 +17,8 @@ from tortoise import Tortoise
 
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind
-from scoring import runs
-from scoring.credit_models import Complaint, CreditEvent
+from scoring.credit.models import Complaint, CreditEvent
+from scoring.satisfaction import runs
 from service import audit, jobs, outbox
 from service import db as dbm
 from service.accounts import create_token

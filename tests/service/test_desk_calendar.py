@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scoring import workdays
+from scoring.credit import workdays
 from service.localtime import LOCAL_TZ
 from service.models import Role
 from tests.helpers import login, make_account

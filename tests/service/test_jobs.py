@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from scoring.models import RunStatus, ScoreRun
+from scoring.satisfaction.models import RunStatus, ScoreRun
 from service import db as dbm
 from service import jobs, outbox
 from service.db import connection
@@ -27,7 +27,7 @@ from service.settings import Settings, load_settings
 from service.worker import JobScheduler
 from tests.conftest import empty_database, make_app, serve_in_process
 from tests.helpers import csrf, login, make_account, make_token
-from tests.scoring.test_runs import _respond_varied
+from tests.scoring.satisfaction.test_runs import _respond_varied
 from tests.surveys.conftest import make_city
 
 BEIJING = ZoneInfo("Asia/Shanghai")

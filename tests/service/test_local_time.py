@@ -23,7 +23,7 @@ from service.settings import Settings
 from surveys.models import Response as SurveyResponse
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
-from tests.scoring.test_pages import _responses
+from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city
 
 MORNING = datetime(2026, 3, 15, 23, 30, tzinfo=UTC)  # 07:30 on the 16th in Beijing

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from certificates.models import Decision, Reply, StatusChange
 from certificates.policy import Kind
-from scoring.models import RunStatus, ScoreRun
+from scoring.satisfaction.models import RunStatus, ScoreRun
 from service import audit, metrics_dir
 from service.metrics import CREDIT_RECOMPUTE_ACTION, route_label
 from service.models import AuditEvent, OutboxMessage, Role

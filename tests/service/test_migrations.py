@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
+from pathlib import Path
 
 import asyncpg
+from tortoise import Tortoise
 
 from service import db as dbm
 from service.settings import Settings, load_settings
@@ -68,3 +71,49 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
         r = await c.get("/readyz")
     assert r.status_code == 503
     assert "database unreachable" in r.json()["detail"]
+
+
+BEFORE_SPLIT = Path(__file__).with_name("migrated_before_split.sql")
+
+
+def _schema(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+    finally:
+        conn.close()
+    return sorted(row[0] for row in rows)
+
+
+async def test_a_database_migrated_before_the_split_is_up_to_date(tmp_path: Path) -> None:
+    """``migrated_before_split.sql`` is a SQLite database migrated by the code before scoring
+    split into ``scoring.satisfaction`` and ``scoring.credit`` (issue 18). Tortoise records
+    applied migrations by name and the models keep their tables, so the moved model modules
+    find it up to date: nothing pending, nothing applied, the very schema a fresh database
+    gets today."""
+    old_dir, fresh_dir = tmp_path / "old", tmp_path / "fresh"
+    old_dir.mkdir()
+    fresh_dir.mkdir()
+    old = load_settings({"FANGXIN_DATA_DIR": str(old_dir), "FANGXIN_ENV": "test"})
+    assert old.sqlite_path is not None
+    conn = sqlite3.connect(old.sqlite_path)
+    try:
+        conn.executescript(BEFORE_SPLIT.read_text(encoding="utf-8"))
+    finally:
+        conn.close()
+
+    async with dbm.database(old):
+        assert await dbm.pending_migrations() == []
+        apps = Tortoise.apps
+        assert apps is not None
+        tables = {m._meta.db_table for m in apps.get_models_iterable()}
+        rows = await dbm.connection().execute_query_dict(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+        assert tables <= {row["name"] for row in rows}
+    assert await dbm.migrate(old) == []
+
+    fresh = load_settings({"FANGXIN_DATA_DIR": str(fresh_dir), "FANGXIN_ENV": "test"})
+    assert fresh.sqlite_path is not None
+    assert await dbm.migrate(fresh)
+    assert _schema(old.sqlite_path) == _schema(fresh.sqlite_path)

@@ -10,7 +10,7 @@ import httpx
 
 from certificates.models import Certificate, Reply, Status
 from certificates.policy import Kind
-from scoring.credit_models import Complaint, ComplaintStatus
+from scoring.credit.models import Complaint, ComplaintStatus
 from service.models import AuditEvent, Role
 from service.portal.merchant import compare
 from service.settings import Settings
@@ -166,7 +166,7 @@ async def test_the_desk_shows_the_year_and_the_audit_log_filters_and_exports(
 
 
 def test_a_merchant_is_above_or_below_its_area_only_beyond_its_interval() -> None:
-    from scoring.models import UnitScore
+    from scoring.satisfaction.models import UnitScore
 
     def unit(score: float, low: float, high: float) -> UnitScore:
         return UnitScore(score=score, ci_low=low, ci_high=high, insufficient_data=False, n=100)
@@ -281,7 +281,7 @@ async def test_the_flag_queue_filters_by_place_exports_and_decides(
     client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
     from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag
-    from tests.scoring.test_pages import _responses
+    from tests.scoring.satisfaction.test_pages import _responses
 
     city = await make_city()
     await _responses(city.merchant, 2, app_settings.secret_key)
@@ -330,7 +330,7 @@ async def test_a_surge_is_decided_at_once_and_each_decision_audited(
     client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
     from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag
-    from tests.scoring.test_pages import _responses
+    from tests.scoring.satisfaction.test_pages import _responses
 
     city = await make_city()
     await _responses(city.merchant, 3, app_settings.secret_key)

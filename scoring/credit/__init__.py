@@ -1,0 +1,1 @@
+"""Merchant credit: the rule table, events and complaints, standings, figures and pages."""

@@ -1,0 +1,128 @@
+"""HTTP API of credit: the feeds post events and complaints; officials and merchants read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+import polars as pl
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.response import Response
+
+from scoring.credit import complaints
+from scoring.credit import figures as credit_figures
+from scoring.credit import store as credit_store
+from scoring.credit import view as credit_view
+from scoring.credit.rules import Rules
+from scoring.credit.schemas import ComplaintBatch, CreditEventBatch, CreditOut, IngestOut
+from service.bounds import require_in_range
+from service.exports import EXPORT_TYPES, export_bytes
+from service.models import Merchant, Role
+from service.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
+from service.settings import Settings
+
+# 5,000 items of a few hundred bytes each, with room to spare.
+BATCH_MAX_BYTES = 8 * 1024 * 1024
+
+
+def rules_of(request: Request[Any, Any, Any]) -> Rules:
+    settings: Settings = request.app.state.settings
+    return credit_store.rules_for(settings.credit_rules)
+
+
+class CreditController(Controller):
+    path = "/api/v1"
+    tags = ["credit"]
+
+    @post("/credit/events", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
+    async def post_events(
+        self, request: Request[Any, Any, State], data: JSONBody[CreditEventBatch]
+    ) -> IngestOut:
+        """A batch of up to 5,000 credit events, stored whole or not at all. Replaying a batch
+        changes nothing; a 422 names every bad item by its index."""
+        r = await credit_store.ingest_events(
+            data.events, actor=require_principal(request).actor, rules=rules_of(request)
+        )
+        return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
+
+    @post("/complaints", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
+    async def post_complaints(
+        self, request: Request[Any, Any, State], data: JSONBody[ComplaintBatch]
+    ) -> IngestOut:
+        """A batch of up to 5,000 complaints from the 12315 platform, stored whole or not at
+        all. A complaint resent as it moves on updates the stored one; an identical resend
+        changes nothing. Upheld and overdue complaints become credit events."""
+        r = await complaints.ingest_complaints(
+            data.complaints, actor=require_principal(request).actor, rules=rules_of(request)
+        )
+        return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
+
+    @get("/merchants/{uscc:str}/credit", opt=MERCHANTS)
+    async def get_credit(
+        self,
+        request: Request[Any, Any, State],
+        uscc: Annotated[str, PathParameter(max_length=64)],
+    ) -> CreditOut:
+        """A merchant's credit score and class, its history, and each event with its points.
+        Officials read any merchant; a merchant reads its own."""
+        principal = require_principal(request)
+        if principal.role == Role.MERCHANT:
+            own = await Merchant.get_or_none(id=principal.merchant_id)
+            if own is None or own.uscc != uscc:
+                raise PermissionDeniedException("A merchant sees only its own credit")
+        return await credit_view.merchant_credit(uscc, rules_of(request))
+
+
+Format = Annotated[Literal["json", "csv", "xlsx"], QueryParameter()]
+
+
+async def figures_response(frame: pl.DataFrame, fmt: str, name: str, **meta: Any) -> Response[Any]:
+    """JSON for programs, CSV/XLSX for the annual report."""
+    if fmt == "json":
+        return Response({**meta, "items": frame.to_dicts()})
+    content = await anyio.to_thread.run_sync(export_bytes, frame, fmt)
+    return Response(
+        content,
+        media_type=EXPORT_TYPES[fmt],
+        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+class FiguresController(Controller):
+    path = "/api/v1"
+    tags = ["credit"]
+
+    @get("/complaints/figures", opt=OFFICIALS)
+    async def complaint_figures(
+        self,
+        period: Annotated[credit_figures.Period, QueryParameter()] = "year",
+        district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        since: Annotated[datetime | None, QueryParameter()] = None,
+        until: Annotated[datetime | None, QueryParameter()] = None,
+        format: Format = "json",
+    ) -> Response[Any]:
+        """Complaints per period and district: received, closed, closure rate, overdue, upheld,
+        money in dispute and recovered (yuan); a whole-city row (district 全市) per period."""
+        require_in_range(since=since, until=until)
+        q = credit_figures.ComplaintQuery(period, district, since, until)
+        frame = await credit_figures.complaints_report(q)
+        return await figures_response(frame, format, f"complaints-by-{period}", period=period)
+
+    @get("/credit/classes", opt=OFFICIALS)
+    async def credit_classes(
+        self,
+        request: Request[Any, Any, State],
+        kind: Annotated[Literal["street", "scenic_spot"] | None, QueryParameter()] = None,
+        format: Format = "json",
+    ) -> Response[Any]:
+        """Active merchants per street and scenic spot by credit class (A–D), the share in C
+        or D, listings, and complaints in the last twelve months; most troubled first."""
+        frame = await credit_figures.classes_report(rules_of(request), kind)
+        return await figures_response(frame, format, "credit-classes", kind=kind)
+
+
+ROUTES = [CreditController, FiguresController]

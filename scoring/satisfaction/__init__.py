@@ -1,0 +1,1 @@
+"""Satisfaction scoring: survey scores, score runs and their review, rankings and pages."""
