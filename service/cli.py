@@ -1,9 +1,12 @@
-"""The ``fangxin`` command: every operation an operator runs, each a thin call into a service."""
+"""The ``fangxin`` command: every operation an operator runs, each a thin call into a service.
+
+The domains' groups (survey, score, credit, certificates) are defined in their packages and
+composed here; this module keeps the service's own commands (serve, migrate, demo, user,
+token, import, outbox, worker, audit, backup, restore)."""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,61 +14,27 @@ from typing import TypeVar
 
 import click
 
+from certificates.cli import certificates
+from scoring.credit.cli import FEED_KINDS, credit, import_feed
+from scoring.satisfaction.cli import score
 from service import accounts, audit, backup, db, demo, registry
-from service.audit import Actor
-from service.errors import FangxinError
+from service.cli_support import cli_actor, cli_settings, run_import, run_with_db
 from service.models import Role
-from service.settings import Settings, SettingsError, get_settings
+from surveys.cli import survey
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        click.echo(f"fangxin: configuration error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _cli_actor() -> Actor:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor("cli", user)
-
-
-def _run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
-    from certificates import revocation
-    from certificates.policy import policy_for
-    from scoring.credit import workdays
-
-    # Certificates answer credit changes (imports, recompute) inside the credit transaction.
-    revocation.register(policy_for(settings.certificate_policy))
-    # Complaint deadlines count on the bureau's working-day calendar.
-    try:
-        workdays.configure(settings.workdays_file)
-    except workdays.CalendarFileError as exc:
-        click.echo(f"fangxin: configuration error: {exc}", err=True)
-        sys.exit(2)
-
-    async def wrapped() -> T:
-        async with db.database(settings):
-            return await fn()
-
-    try:
-        return asyncio.run(wrapped())
-    except FangxinError as exc:
-        click.echo(f"fangxin: {exc.detail}", err=True)
-        for e in exc.errors:
-            click.echo(f"  {e.field}: {e.message}", err=True)
-        sys.exit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Fangxin (放心): trusted-consumption surveys, scores, credit and certificates."""
+
+
+# Each domain contributes its own commands, as it contributes its routers to the app.
+main.add_command(survey)
+main.add_command(score)
+main.add_command(credit)
+main.add_command(certificates)
 
 
 @main.command()
@@ -77,7 +46,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     """Serve HTTP (uvicorn)."""
     import uvicorn
 
-    settings = _settings()
+    settings = cli_settings()
     if workers > 1 and not reload and not settings.redis_url:
         click.echo(
             f"fangxin: --workers {workers} needs FANGXIN_REDIS_URL: without Redis each worker "
@@ -92,7 +61,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         return await db.pending_migrations()
 
     try:
-        waiting = _run_with_db(settings, pending)
+        waiting = run_with_db(settings, pending)
     except Exception as exc:
         click.echo(f"fangxin: cannot reach the database: {exc}", err=True)
         sys.exit(1)
@@ -134,7 +103,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 @main.command()
 def migrate() -> None:
     """Apply pending database migrations."""
-    settings = _settings()
+    settings = cli_settings()
     applied = asyncio.run(db.migrate(settings))
     click.echo("Applied: " + ", ".join(applied) if applied else "Database is up to date.")
 
@@ -143,16 +112,16 @@ def migrate() -> None:
 @click.option("--name", default=None)
 def makemigrations(name: str | None) -> None:
     """Write migrations for model changes (developers)."""
-    settings = _settings()
-    paths = _run_with_db(settings, lambda: db.make_migrations(name))
+    settings = cli_settings()
+    paths = run_with_db(settings, lambda: db.make_migrations(name))
     click.echo("\n".join(paths) if paths else "No changes.")
 
 
 @main.command("demo")
 def demo_cmd() -> None:
     """Fill an empty database with the demo city."""
-    settings = _settings()
-    report = _run_with_db(settings, lambda: demo.load_demo(settings, actor=_cli_actor()))
+    settings = cli_settings()
+    report = run_with_db(settings, lambda: demo.load_demo(settings, actor=cli_actor()))
     click.echo(report.text())
 
 
@@ -168,15 +137,15 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bool) -> None:
     """Create an account."""
-    settings = _settings()
+    settings = cli_settings()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    account = _run_with_db(
+    account = run_with_db(
         settings,
         lambda: accounts.create_account(
-            name, password, Role(role), merchant_uscc=merchant_uscc, actor=_cli_actor()
+            name, password, Role(role), merchant_uscc=merchant_uscc, actor=cli_actor()
         ),
     )
     click.echo(f"Created {account.role.value} account {account.username}.")
@@ -187,12 +156,12 @@ def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bo
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_passwd(name: str, password_stdin: bool) -> None:
     """Set an account's password (held to the same strength rule) and lift any lock."""
-    settings = _settings()
+    settings = cli_settings()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    _run_with_db(settings, lambda: accounts.change_password(name, password, actor=_cli_actor()))
+    run_with_db(settings, lambda: accounts.change_password(name, password, actor=cli_actor()))
     click.echo(f"Changed the password of {name}.")
 
 
@@ -210,9 +179,9 @@ def token() -> None:
 )
 def token_add(name: str, role: str) -> None:
     """Create a token and print it once; only its hash is kept."""
-    settings = _settings()
-    tok, plain = _run_with_db(
-        settings, lambda: accounts.create_token(name, Role(role), actor=_cli_actor())
+    settings = cli_settings()
+    tok, plain = run_with_db(
+        settings, lambda: accounts.create_token(name, Role(role), actor=cli_actor())
     )
     click.echo(plain)
     click.echo(f"Token {tok.id} ({name}, {role}) created. It is shown only this once.", err=True)
@@ -222,8 +191,8 @@ def token_add(name: str, role: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke a token by id."""
-    settings = _settings()
-    tok = _run_with_db(settings, lambda: accounts.revoke_token(token_id, actor=_cli_actor()))
+    settings = cli_settings()
+    tok = run_with_db(settings, lambda: accounts.revoke_token(token_id, actor=cli_actor()))
     click.echo(f"Token {tok.id} ({tok.name}) revoked.")
 
 
@@ -234,264 +203,23 @@ def token_revoke(token_id: int) -> None:
 def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
     """Import areas, merchants, credit events or complaints from CSV or XLSX: all rows or
     none."""
-    if kind in ("credit", "complaints"):
-        _import_feed(kind, file, dry_run)
+    if kind in FEED_KINDS:
+        import_feed(kind, file, dry_run)
         return
-    settings = _settings()
+    settings = cli_settings()
     importer: Callable[..., Awaitable[registry.ImportResult]] = (
         registry.import_areas if kind == "areas" else registry.import_merchants
     )
 
     async def run() -> registry.ImportResult:
-        return await importer(file, actor=_cli_actor(), dry_run=dry_run)
+        return await importer(file, actor=cli_actor(), dry_run=dry_run)
 
-    result = _imported(file, settings, run)
+    result = run_import(file, settings, run)
     verb = "would be" if dry_run else "were"
     click.echo(
         f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "
         f"{verb} updated, {result.unchanged} unchanged."
     )
-
-
-def _imported(file: Path, settings: Settings, run: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return _run_with_db(settings, run)
-    except registry.ImportRejected as exc:
-        click.echo(f"{file}: {exc}", err=True)
-        for e in exc.errors:
-            click.echo(f"  {e}", err=True)
-        sys.exit(1)
-
-
-def _import_feed(kind: str, file: Path, dry_run: bool) -> None:
-    from scoring.credit import feed_files
-    from scoring.credit import store as credit_store
-
-    settings = _settings()
-    rules = credit_store.rules_for(settings.credit_rules)
-    importer = feed_files.import_events if kind == "credit" else feed_files.import_complaints
-
-    async def run() -> credit_store.IngestResult:
-        return await importer(file, actor=_cli_actor(), rules=rules, dry_run=dry_run)
-
-    r = _imported(file, settings, run)
-    verb = "would be" if dry_run else "were"
-    click.echo(
-        f"{r.received} {kind} rows: {r.stored} {verb} stored, {r.updated} {verb} updated, "
-        f"{r.unchanged} unchanged; credit of {r.merchants_changed} merchant(s) "
-        f"{'would change' if dry_run else 'changed'}."
-    )
-
-
-@main.group()
-def credit() -> None:
-    """Merchant credit scores."""
-
-
-@credit.command("recompute")
-def credit_recompute() -> None:
-    """Mark complaints that went past a time limit, then rescore every merchant as of now."""
-    from scoring.credit import complaints
-    from scoring.credit import store as credit_store
-
-    settings = _settings()
-    rules = credit_store.rules_for(settings.credit_rules)
-    arrow_url = settings.database_url if settings.is_postgres else None
-    result = _run_with_db(
-        settings,
-        lambda: complaints.recompute(actor=_cli_actor(), rules=rules, database_url=arrow_url),
-    )
-    click.echo(
-        f"Credit recomputed with rules {rules.version}: {result.overdue_marked} complaint(s) "
-        f"newly overdue, {result.merchants_changed} merchant(s) changed."
-    )
-
-
-@main.group()
-def survey() -> None:
-    """Questionnaires, invitation codes and response screening."""
-
-
-@survey.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def survey_load(file: Path) -> None:
-    """Load a questionnaire from TOML: a new survey, or a new version of an edited one."""
-    from surveys.questionnaire import load_file
-
-    settings = _settings()
-    result = _run_with_db(settings, lambda: load_file(file, actor=_cli_actor()))
-    if result.new_version:
-        what = "created" if result.created_survey else "updated"
-        click.echo(f"Survey {result.slug} {what}: version {result.version} published.")
-    else:
-        click.echo(f"Survey {result.slug} unchanged (version {result.version}).")
-
-
-@survey.command("invite")
-@click.argument("slug")
-@click.option("--count", required=True, type=click.IntRange(1, 100_000))
-def survey_invite(slug: str, count: int) -> None:
-    """Print COUNT one-time invitation codes (only their hashes are kept)."""
-    from surveys.invites import create_invites
-
-    settings = _settings()
-    codes = _run_with_db(settings, lambda: create_invites(slug, count, actor=_cli_actor()))
-    click.echo("\n".join(codes))
-
-
-@survey.command("screen")
-@click.argument("slug", required=False)
-def survey_screen(slug: str | None) -> None:
-    """Recompute the quality flags of every response (or one survey's)."""
-    from surveys.quality import recompute_flags
-
-    settings = _settings()
-    report = _run_with_db(settings, lambda: recompute_flags(slug))
-    flags = ", ".join(f"{k} {v}" for k, v in report.raised.items())
-    click.echo(f"{report.responses} responses screened: {flags}; {report.excluded} excluded.")
-
-
-@main.group()
-def score() -> None:
-    """Satisfaction score runs."""
-
-
-@score.command("run")
-@click.option("--publish", is_flag=True, help="Publish the run at once (scheduled jobs).")
-@click.option("--window-days", default=365, show_default=True, type=click.IntRange(1, 3650))
-def score_run(publish: bool, window_days: int) -> None:
-    """Compute a draft run of every unit's score (and publish it with --publish)."""
-    from scoring.satisfaction import runs
-
-    settings = _settings()
-    request = runs.parse_params({"window_days": window_days})
-    run = _run_with_db(
-        settings,
-        lambda: runs.run_now(
-            request,
-            settings,
-            actor=_cli_actor(),
-            publish=publish,
-            progress=lambda message: click.echo(f"  … {message}", err=True),
-        ),
-    )
-    counts = run.counts
-    click.echo(
-        f"Run {run.id} {run.status.value}: {counts.get('responses', 0):,} responses "
-        f"({counts.get('excluded', 0):,} excluded), {counts.get('units_merchant', 0)} merchants, "
-        f"{counts.get('units_street', 0)} streets, {counts.get('units_scenic_spot', 0)} scenic "
-        f"spots; load {run.timings.get('load_s')} s, compute {run.timings.get('compute_s')} s, "
-        f"store {run.timings.get('store_s')} s."
-    )
-
-
-@main.group()
-def certificates() -> None:
-    """Trusted-consumption certificates."""
-
-
-@certificates.command("evaluate")
-@click.option("--kind", type=click.Choice(["merchant", "street", "scenic_spot"]))
-@click.option("--eligible-only", is_flag=True, help="List only the subjects that qualify.")
-def certificates_evaluate(kind: str | None, eligible_only: bool) -> None:
-    """Every subject against the policy: each criterion's value, requirement and result."""
-    from certificates import eligibility
-    from certificates.policy import policy_for
-    from scoring.credit import store as credit_store
-
-    settings = _settings()
-    policy = policy_for(settings.certificate_policy)
-    rules = credit_store.rules_for(settings.credit_rules)
-    found = _run_with_db(settings, lambda: eligibility.evaluate_all(policy, rules))
-    shown = [e for e in found if (kind is None or e.kind == kind)]
-    for e in shown:
-        if eligible_only and not e.eligible:
-            continue
-        if e.eligible:
-            click.echo(f"{e.kind.value} {e.code} {e.name}: eligible")
-            continue
-        why = "; ".join(f"{c.key} {_shown(c.value)} (needs {c.requirement})" for c in e.failing)
-        click.echo(f"{e.kind.value} {e.code} {e.name}: not eligible: {why}")
-    totals = ", ".join(
-        f"{k}: {sum(e.eligible for e in shown if e.kind == k)} of "
-        f"{sum(1 for e in shown if e.kind == k)} eligible"
-        for k in dict.fromkeys(e.kind.value for e in shown)
-    )
-    click.echo(f"Policy {policy.version}. {totals or 'No subjects.'}")
-
-
-@certificates.command("issue")
-@click.argument("subjects", nargs=-1)
-@click.option("--kind", type=click.Choice(["merchant", "street", "scenic_spot"]), required=True)
-@click.option("--all-eligible", is_flag=True, help="Every eligible subject of the kind.")
-def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool) -> None:
-    """Issue certificates to eligible subjects (USCCs or area codes): all or none."""
-    from certificates import eligibility, issuance
-    from certificates.policy import Kind, policy_for
-    from scoring.credit import store as credit_store
-
-    settings = _settings()
-    policy = policy_for(settings.certificate_policy)
-    rules = credit_store.rules_for(settings.credit_rules)
-
-    async def run() -> list[str]:
-        from certificates import documents
-
-        chosen = list(subjects)
-        if all_eligible:
-            found = await eligibility.evaluate_all(policy, rules)
-            holding = await issuance.holders(Kind(kind))
-            chosen += [
-                e.code for e in found if e.kind == kind and e.eligible and e.code not in holding
-            ]
-        if not chosen:
-            return []
-        # Each PDF is rendered and signed as its certificate is issued, in a process per core.
-        with click.progressbar(
-            length=len(chosen), label="Issuing and signing", file=sys.stderr
-        ) as bar:
-            issued = await documents.issue_signed(
-                [issuance.Request(Kind(kind), s) for s in dict.fromkeys(chosen)],
-                settings=settings,
-                actor=_cli_actor(),
-                policy=policy,
-                credit_rules=rules,
-                progress=bar.update,
-            )
-        return [f"{c.serial} {c.subject_code} {c.subject_name}" for c in issued]
-
-    lines = _run_with_db(settings, run)
-    for line in lines:
-        click.echo(line)
-    click.echo(f"{len(lines)} certificate(s) issued.")
-
-
-@certificates.command("sweep")
-def certificates_sweep() -> None:
-    """Expire, revoke after grace, lift recovered holds, suspend failing areas."""
-    from certificates import sweep
-    from certificates.policy import policy_for
-    from scoring.credit import store as credit_store
-
-    settings = _settings()
-    result = _run_with_db(
-        settings,
-        lambda: sweep.sweep(
-            actor=_cli_actor(),
-            policy=policy_for(settings.certificate_policy),
-            credit_rules=credit_store.rules_for(settings.credit_rules),
-        ),
-    )
-    click.echo(
-        f"Swept: {len(result.expired)} expired, {len(result.revoked)} revoked, "
-        f"{len(result.suspended)} suspended, {len(result.lifted)} reinstated."
-    )
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return "none"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @main.group("outbox")
@@ -504,11 +232,11 @@ def outbox_deliver() -> None:
     """Post every due notification to FANGXIN_WEBHOOK_URL now (the service does it every 5 s)."""
     from service import outbox
 
-    settings = _settings()
+    settings = cli_settings()
     if not settings.webhook_url:
         click.echo("FANGXIN_WEBHOOK_URL is not set: notifications are kept, not sent.", err=True)
         sys.exit(2)
-    result = _run_with_db(settings, lambda: outbox.deliver_due(settings, limit=10_000))
+    result = run_with_db(settings, lambda: outbox.deliver_due(settings, limit=10_000))
     click.echo(f"Delivered {result.delivered}; {result.failed} failed and will be retried.")
 
 
@@ -521,7 +249,7 @@ def worker_cmd() -> None:
     from service import jobs, worker
     from service.logs import configure_logging
 
-    settings = _settings()
+    settings = cli_settings()
     try:
         schedule = jobs.schedule_for(settings)
     except jobs.JobsConfigError as exc:
@@ -544,7 +272,7 @@ def worker_cmd() -> None:
         click.echo(f"Fangxin worker running ({schedule.timezone.key}); stop with Ctrl-C.")
         await worker.run_worker(settings, schedule)
 
-    _run_with_db(settings, run)
+    run_with_db(settings, run)
     click.echo("Fangxin worker stopped.")
 
 
@@ -556,8 +284,8 @@ def audit_group() -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Check every event's hash and its link to the one before."""
-    settings = _settings()
-    report = _run_with_db(settings, audit.verify_chain)
+    settings = cli_settings()
+    report = run_with_db(settings, audit.verify_chain)
     if report.ok:
         click.echo(f"Audit chain intact: {report.checked} events verified.")
         return
@@ -573,7 +301,7 @@ def audit_verify() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup_cmd(file: Path) -> None:
     """Write the database, the signing key, the secret and the PDF store to FILE."""
-    settings = _settings()
+    settings = cli_settings()
     report: backup.BackupReport = _report(lambda: backup.backup(settings, file))
     click.echo(f"Backup written to {file} ({report.size:,} bytes), readable by its owner only.")
     if report.holds_secrets:
@@ -596,7 +324,7 @@ def backup_cmd(file: Path) -> None:
 def restore_cmd(file: Path, yes: bool) -> None:
     """Replace the database's contents with a backup and put its files (signing key, secret,
     PDFs) into the data dir (stop the server first)."""
-    settings = _settings()
+    settings = cli_settings()
     if not yes and sys.stdin.isatty():
         click.confirm("This replaces every row of the database. Continue?", abort=True)
     report: backup.RestoreReport = _report(lambda: backup.restore(settings, file))

@@ -1,0 +1,120 @@
+"""The ``fangxin certificates`` commands: evaluate, issue and sweep."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from service.cli_support import cli_actor, cli_settings, run_with_db
+
+SUBJECT_KINDS = ["merchant", "street", "scenic_spot"]
+
+
+@click.group()
+def certificates() -> None:
+    """Trusted-consumption certificates."""
+
+
+@certificates.command("evaluate")
+@click.option("--kind", type=click.Choice(SUBJECT_KINDS))
+@click.option("--eligible-only", is_flag=True, help="List only the subjects that qualify.")
+def certificates_evaluate(kind: str | None, eligible_only: bool) -> None:
+    """Every subject against the policy: each criterion's value, requirement and result."""
+    from certificates import eligibility
+    from certificates.policy import policy_for
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+    found = run_with_db(settings, lambda: eligibility.evaluate_all(policy, rules))
+    shown = [e for e in found if (kind is None or e.kind == kind)]
+    for e in shown:
+        if eligible_only and not e.eligible:
+            continue
+        if e.eligible:
+            click.echo(f"{e.kind.value} {e.code} {e.name}: eligible")
+            continue
+        why = "; ".join(f"{c.key} {_shown(c.value)} (needs {c.requirement})" for c in e.failing)
+        click.echo(f"{e.kind.value} {e.code} {e.name}: not eligible: {why}")
+    totals = ", ".join(
+        f"{k}: {sum(e.eligible for e in shown if e.kind == k)} of "
+        f"{sum(1 for e in shown if e.kind == k)} eligible"
+        for k in dict.fromkeys(e.kind.value for e in shown)
+    )
+    click.echo(f"Policy {policy.version}. {totals or 'No subjects.'}")
+
+
+@certificates.command("issue")
+@click.argument("subjects", nargs=-1)
+@click.option("--kind", type=click.Choice(SUBJECT_KINDS), required=True)
+@click.option("--all-eligible", is_flag=True, help="Every eligible subject of the kind.")
+def certificates_issue(subjects: tuple[str, ...], kind: str, all_eligible: bool) -> None:
+    """Issue certificates to eligible subjects (USCCs or area codes): all or none."""
+    from certificates import eligibility, issuance
+    from certificates.policy import Kind, policy_for
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+
+    async def run() -> list[str]:
+        from certificates import documents
+
+        chosen = list(subjects)
+        if all_eligible:
+            found = await eligibility.evaluate_all(policy, rules)
+            holding = await issuance.holders(Kind(kind))
+            chosen += [
+                e.code for e in found if e.kind == kind and e.eligible and e.code not in holding
+            ]
+        if not chosen:
+            return []
+        # Each PDF is rendered and signed as its certificate is issued, in a process per core.
+        with click.progressbar(
+            length=len(chosen), label="Issuing and signing", file=sys.stderr
+        ) as bar:
+            issued = await documents.issue_signed(
+                [issuance.Request(Kind(kind), s) for s in dict.fromkeys(chosen)],
+                settings=settings,
+                actor=cli_actor(),
+                policy=policy,
+                credit_rules=rules,
+                progress=bar.update,
+            )
+        return [f"{c.serial} {c.subject_code} {c.subject_name}" for c in issued]
+
+    lines = run_with_db(settings, run)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} certificate(s) issued.")
+
+
+@certificates.command("sweep")
+def certificates_sweep() -> None:
+    """Expire, revoke after grace, lift recovered holds, suspend failing areas."""
+    from certificates import sweep
+    from certificates.policy import policy_for
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+    result = run_with_db(
+        settings,
+        lambda: sweep.sweep(
+            actor=cli_actor(),
+            policy=policy_for(settings.certificate_policy),
+            credit_rules=credit_store.rules_for(settings.credit_rules),
+        ),
+    )
+    click.echo(
+        f"Swept: {len(result.expired)} expired, {len(result.revoked)} revoked, "
+        f"{len(result.suspended)} suspended, {len(result.lifted)} reinstated."
+    )
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

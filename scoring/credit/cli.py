@@ -1,0 +1,58 @@
+"""The ``fangxin credit`` commands, and the credit half of ``fangxin import``: credit events
+and complaints (``service.cli`` keeps the one ``import`` command and hands these kinds here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from service.cli_support import cli_actor, cli_settings, run_import, run_with_db
+
+# The kinds of ``fangxin import`` that are credit feeds, imported by ``import_feed``.
+FEED_KINDS = ("credit", "complaints")
+
+
+@click.group()
+def credit() -> None:
+    """Merchant credit scores."""
+
+
+@credit.command("recompute")
+def credit_recompute() -> None:
+    """Mark complaints that went past a time limit, then rescore every merchant as of now."""
+    from scoring.credit import complaints
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+    rules = credit_store.rules_for(settings.credit_rules)
+    arrow_url = settings.database_url if settings.is_postgres else None
+    result = run_with_db(
+        settings,
+        lambda: complaints.recompute(actor=cli_actor(), rules=rules, database_url=arrow_url),
+    )
+    click.echo(
+        f"Credit recomputed with rules {rules.version}: {result.overdue_marked} complaint(s) "
+        f"newly overdue, {result.merchants_changed} merchant(s) changed."
+    )
+
+
+def import_feed(kind: str, file: Path, dry_run: bool) -> None:
+    """``fangxin import credit|complaints FILE``: all rows or none, then the credit it moves."""
+    from scoring.credit import feed_files
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+    rules = credit_store.rules_for(settings.credit_rules)
+    importer = feed_files.import_events if kind == "credit" else feed_files.import_complaints
+
+    async def run() -> credit_store.IngestResult:
+        return await importer(file, actor=cli_actor(), rules=rules, dry_run=dry_run)
+
+    r = run_import(file, settings, run)
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{r.received} {kind} rows: {r.stored} {verb} stored, {r.updated} {verb} updated, "
+        f"{r.unchanged} unchanged; credit of {r.merchants_changed} merchant(s) "
+        f"{'would change' if dry_run else 'changed'}."
+    )
