@@ -9,23 +9,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import asyncpg
 import jinja2
 import structlog
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
-from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 import certificates
 import scoring
@@ -44,7 +41,7 @@ from scoring.satisfaction.pages import PAGES as SCORING_PAGES
 from scoring.satisfaction.review_pages import PAGES as REVIEW_PAGES
 from scoring.satisfaction.routes import ROUTES as SCORING_ROUTES
 from service import accounts, db, i18n, jobs, localtime
-from service.errors import FangxinError
+from service.error_responses import handle_error
 from service.logs import configure_logging
 from service.metrics import ROUTES as METRICS_ROUTES
 from service.metrics import MeasuredApp, RequestMetrics
@@ -62,7 +59,6 @@ from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.routes import ROUTES
-from service.schemas import FieldErrorOut, Problem
 from service.security import (
     CSRF_COOKIE,
     PUBLIC,
@@ -125,44 +121,6 @@ def _lang_url(request: Request[Any, Any, Any], lang: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def _wants_html(request: Request[Any, Any, Any]) -> bool:
-    """Pages answer errors with a page; the API (and a client asking for JSON) with JSON."""
-    path = request.url.path
-    if path.startswith(("/api/", "/schema", "/healthz", "/readyz", "/metrics")):
-        return False
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept or "json" not in accept
-
-
-def _problem(
-    request: Request[Any, Any, Any],
-    status: int,
-    title: str,
-    detail: str,
-    errors: list[FieldErrorOut] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response[Any]:
-    request_id = request.scope.get("state", {}).get("request_id")
-    if _wants_html(request):
-        return Template(
-            template_name="error.html",
-            context={"status": status, "title": title, "detail": detail, "request_id": request_id},
-            status_code=status,
-            headers=headers,
-        )
-    body = Problem(
-        type="about:blank",
-        title=title,
-        status=status,
-        detail=detail,
-        errors=errors or [],
-        request_id=request_id,
-    )
-    return Response(
-        body, status_code=status, media_type="application/problem+json", headers=headers
-    )
-
-
 API_BODY_TYPES = ("application/json", "multipart/form-data")
 
 
@@ -181,77 +139,6 @@ async def require_api_content_type(request: Request[Any, Any, Any]) -> None:
             status_code=415,
             detail=f"Send the body as application/json (got {media_type or 'no type'})",
         )
-
-
-def _database_refused_the_data(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(5):  # the driver's error, possibly wrapped by the ORM
-        if seen is None:
-            return False
-        if isinstance(seen, asyncpg.exceptions.DataError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
-    if isinstance(exc, FangxinError):
-        return _problem(
-            request,
-            exc.status,
-            exc.title,
-            exc.detail,
-            [FieldErrorOut(e.field, e.message) for e in exc.errors],
-        )
-    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
-        query = urlencode({"next": request.url.path})
-        return Redirect(path=f"/login?{query}", status_code=303)
-    if isinstance(exc, ValidationException):
-        errors = [
-            FieldErrorOut(str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
-            for e in (exc.extra if isinstance(exc.extra, list) else [])
-            if isinstance(e, dict)
-        ]
-        status = 422 if errors else 400
-        return _problem(
-            request, status, "Invalid input" if errors else "Bad request", exc.detail, errors
-        )
-    if isinstance(exc, UnicodeDecodeError):
-        # msgspec meets bytes that are not UTF-8 in a request body before any handler runs.
-        return _problem(request, 400, "Bad request", "The request body is not valid UTF-8")
-    if isinstance(exc, RecursionError):
-        # msgspec refuses JSON nested deeper than it can follow.
-        return _problem(request, 400, "Bad request", "The request body is nested too deeply")
-    if _database_refused_the_data(exc):
-        # PostgreSQL's class 22 (data exception): a NUL character, a number out of range...
-        # The request carried a value no column can hold.
-        return _problem(request, 422, "Invalid input", "A value cannot be stored as given")
-    if isinstance(exc, TortoiseValidationError):
-        # A value longer than its column, met in a lookup or a write no schema bounded: the
-        # input is wrong, not the service. The value itself is not echoed.
-        return _problem(request, 422, "Invalid input", "A value is longer than allowed")
-    if isinstance(exc, HTTPException):
-        headers = dict(exc.headers or {})
-        return _problem(
-            request, exc.status_code, _title(exc.status_code), exc.detail, headers=headers
-        )
-    log.exception("unhandled error", path=request.url.path)
-    return _problem(
-        request,
-        500,
-        "Internal server error",
-        "Something went wrong on our side; the request id identifies it in our logs.",
-    )
-
-
-def _title(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 @asynccontextmanager

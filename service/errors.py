@@ -1,4 +1,5 @@
-"""Errors a user can cause: one family, mapped to problem+json in one handler (service.app)."""
+"""Errors a user can cause: one family, mapped to problem+json or an error page in one handler
+(service.error_responses)."""
 
 from __future__ import annotations
 

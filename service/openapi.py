@@ -5,7 +5,7 @@ answers, and each handler's docstring as its description. It does not know three
 this module adds, once, to the generated document before it is first served (as JSON at
 ``/schema/openapi.json`` and inside the Redoc page at ``/schema``):
 
-- errors: every error leaves as RFC 9457 ``application/problem+json`` (service.app's one
+- errors: every error leaves as RFC 9457 ``application/problem+json`` (service.error_responses' one
   exception handler), so each operation lists the statuses it can answer with, each as a
   ``ProblemDetails``, in place of Litestar's ``ValidationException`` JSON, which we never send;
 - security: who may call an operation is its route's access rule (``opt``, service.security);
