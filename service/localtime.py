@@ -9,7 +9,7 @@ templates and the PDF templates get as filters of the same names.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,15 @@ def to_local(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: need a timezone-aware one")
     return moment.astimezone(LOCAL_TZ)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An instant as UTC, for a query bound: SQLite compares the stored UTC text, so a bound
+    written with +08:00 would sort eight hours off. Without an offset it is taken as UTC, as
+    every instant of the API is."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def localdate(value: date) -> str:

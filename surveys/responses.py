@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from service.errors import NotFound
 from service.exports import WORKBOOK_OPTIONS, neutralise
-from service.localtime import XLSX_DATETIME, export_text, spreadsheet_datetime
+from service.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
 from surveys.schemas import DayCount, ResponseOut, SurveyStats, TargetCount
 
@@ -57,23 +57,14 @@ async def survey_by_slug(slug: str) -> Survey:
     return survey
 
 
-def _utc(moment: datetime) -> datetime:
-    # As UTC before it reaches the query: SQLite compares the stored UTC text, so a bound
-    # given as 08:00+08:00 would sort eight hours off. A bound without an offset is UTC, as
-    # every instant of the API is.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _query(survey: Survey, f: ResponseFilter) -> Any:
     qs = Response.filter(survey_id=survey.id)
     if f.target:
         qs = qs.filter(target_code=f.target)
     if f.since:
-        qs = qs.filter(submitted_at__gte=_utc(f.since))
+        qs = qs.filter(submitted_at__gte=as_utc(f.since))
     if f.until:
-        qs = qs.filter(submitted_at__lt=_utc(f.until))
+        qs = qs.filter(submitted_at__lt=as_utc(f.until))
     if f.excluded is not None:
         qs = qs.filter(excluded=f.excluded)
     return qs

@@ -16,6 +16,7 @@ from scoring.credit.rules import CLASSES, Rules
 from scoring.credit.store import start_state
 from scoring.credit.workdays import LOCAL_TZ
 from service.db import connection
+from service.localtime import as_utc
 
 Period = Literal["year", "quarter", "month"]
 PERIODS: tuple[Period, ...] = ("year", "quarter", "month")
@@ -113,8 +114,7 @@ async def complaint_frame(q: ComplaintQuery) -> pl.DataFrame:
 
 
 def _utc(value: Any) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _period_label(period: Period) -> pl.Expr:

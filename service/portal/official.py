@@ -36,7 +36,7 @@ from service.bounds import require_in_range
 from service.db import MAX_ID
 from service.errors import FangxinError
 from service.i18n import N_
-from service.localtime import LOCAL_TZ, to_local
+from service.localtime import LOCAL_TZ, as_utc, to_local
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.notices import error_notice, error_redirect
 from service.security import OFFICIALS, require_principal
@@ -68,15 +68,9 @@ class YearFigures:
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     # The bureau's year runs on Beijing time, as its complaint figures count by local day.
-    return _utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)), _utc(
+    return as_utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)), as_utc(
         datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    # As UTC before it reaches a query: SQLite compares the stored UTC text, and a bound
-    # written with +08:00 would sort eight hours off.
-    return moment.astimezone(UTC)
 
 
 async def year_figures(year: int) -> YearFigures:
@@ -356,9 +350,9 @@ async def audit_log(
     if subject:
         qs = qs.filter(subject__icontains=subject)
     if since:
-        qs = qs.filter(at__gte=_utc(datetime.combine(since, time(), LOCAL_TZ)))
+        qs = qs.filter(at__gte=as_utc(datetime.combine(since, time(), LOCAL_TZ)))
     if until:
-        qs = qs.filter(at__lt=_utc(datetime.combine(until + timedelta(days=1), time(), LOCAL_TZ)))
+        qs = qs.filter(at__lt=as_utc(datetime.combine(until + timedelta(days=1), time(), LOCAL_TZ)))
     if format != "html":
         rows = (
             await qs.order_by("-id")
