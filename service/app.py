@@ -34,7 +34,8 @@ from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from scoring.credit import workdays
+from scoring.credit import links, workdays
+from scoring.credit import store as credit_store
 from scoring.credit.pages import PAGES as CREDIT_PAGES
 from scoring.credit.routes import ROUTES as CREDIT_ROUTES
 from scoring.satisfaction.pages import PAGES as SCORING_PAGES
@@ -184,6 +185,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     # Certificates answer credit changes inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Records that named a merchant before it was registered link to it on registration.
+    links.register(credit_store.rules_for(settings.credit_rules))
     # Complaint deadlines count on the bureau's working-day calendar (a bad file stops here).
     workdays.configure(settings.workdays_file)
     csrf = CSRFConfig(

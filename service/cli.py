@@ -197,12 +197,12 @@ def token_revoke(token_id: int) -> None:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["areas", "merchants", "credit", "complaints"]))
+@click.argument("kind", type=click.Choice(["areas", "merchants", *FEED_KINDS]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
 def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
-    """Import areas, merchants, credit events or complaints from CSV or XLSX: all rows or
-    none."""
+    """Import areas, merchants, credit events, 12315 intake records (complaints), counter
+    visit tallies or spot checks from CSV or XLSX: all rows or none."""
     if kind in FEED_KINDS:
         import_feed(kind, file, dry_run)
         return

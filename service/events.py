@@ -39,6 +39,16 @@ class CreditChanged:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class MerchantRegistered:
+    """A merchant entered the register: records that named its USCC before may now be
+    linked to it."""
+
+    merchant_id: int
+    uscc: str
+    at: datetime
+
+
 E = TypeVar("E")
 Listener = Callable[[BaseDBAsyncClient, Sequence[Any]], Awaitable[None]]
 

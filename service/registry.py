@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -19,9 +20,10 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from service import audit, uscc
+from service import audit, events, uscc
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput, NotFound
+from service.events import MerchantRegistered
 from service.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
 from service.schemas import (
     AreaIn,
@@ -425,7 +427,9 @@ async def create_merchant(data: MerchantIn, *, actor: Actor) -> MerchantOut:
         if errors:
             raise InvalidInput("The merchant is not valid", errors)
         area_ids = dict(await Area.all().using_db(conn).values_list("code", "id"))
-        await Merchant.create(using_db=conn, **_merchant_fields(data, area_ids, is_demo=False))
+        merchant = await Merchant.create(
+            using_db=conn, **_merchant_fields(data, area_ids, is_demo=False)
+        )
         details = msgspec.to_builtins(data)
         await audit.record(conn, actor, "merchant.created", f"merchant:{data.uscc}", details)
         if data.uscc_override and not uscc.is_valid(data.uscc):
@@ -436,6 +440,7 @@ async def create_merchant(data: MerchantIn, *, actor: Actor) -> MerchantOut:
                 f"merchant:{data.uscc}",
                 {"reason": "legal pilot code failing the GB 32100 check"},
             )
+        await events.emit(conn, [MerchantRegistered(merchant.id, merchant.uscc, datetime.now(UTC))])
     return await get_merchant(data.uscc)
 
 
@@ -798,6 +803,9 @@ async def _import_merchant_rows(
             return result
         if creates:
             await Merchant.bulk_create(creates, batch_size=500, using_db=conn)
+            new = await Merchant.filter(uscc__in=[m.uscc for m in creates]).using_db(conn)
+            at = datetime.now(UTC)
+            await events.emit(conn, [MerchantRegistered(m.id, m.uscc, at) for m in new])
         for merchant_id, delta in updates:
             await Merchant.filter(id=merchant_id).using_db(conn).update(**delta)
         await audit.record(

@@ -10,7 +10,7 @@ import click
 from service.cli_support import cli_actor, cli_settings, run_import, run_with_db
 
 # The kinds of ``fangxin import`` that are credit feeds, imported by ``import_feed``.
-FEED_KINDS = ("credit", "complaints")
+FEED_KINDS = ("credit", "complaints", "visits", "spot-checks")
 
 
 @click.group()
@@ -38,15 +38,22 @@ def credit_recompute() -> None:
 
 
 def import_feed(kind: str, file: Path, dry_run: bool) -> None:
-    """``fangxin import credit|complaints FILE``: all rows or none, then the credit it moves."""
+    """``fangxin import credit|complaints|visits|spot-checks FILE``: all rows or none, then
+    the credit it moves."""
     from scoring.credit import feed_files
     from scoring.credit import store as credit_store
 
     settings = cli_settings()
     rules = credit_store.rules_for(settings.credit_rules)
-    importer = feed_files.import_events if kind == "credit" else feed_files.import_complaints
 
     async def run() -> credit_store.IngestResult:
+        if kind == "visits":
+            return await feed_files.import_visits(file, actor=cli_actor(), dry_run=dry_run)
+        importer = {
+            "credit": feed_files.import_events,
+            "complaints": feed_files.import_complaints,
+            "spot-checks": feed_files.import_spot_checks,
+        }[kind]
         return await importer(file, actor=cli_actor(), rules=rules, dry_run=dry_run)
 
     r = run_import(file, settings, run)

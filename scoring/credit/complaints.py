@@ -14,13 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from scoring.credit import workdays
-from scoring.credit.models import FINAL_STATUSES, Complaint, ComplaintStatus, CreditEvent
+from scoring.credit.models import (
+    FINAL_STATUSES,
+    Channel,
+    Complaint,
+    ComplaintStatus,
+    Followup,
+    Handler,
+    IntakeKind,
+    Resolution,
+)
 from scoring.credit.rules import Rules
 from scoring.credit.schemas import ComplaintIn
 from scoring.credit.store import (
@@ -32,24 +43,63 @@ from scoring.credit.store import (
     IngestResult,
     credit_sql,
     parse_time,
+    replace_derived_events,
     rescore,
-    store_events,
 )
-from service import audit
+from service import audit, uscc
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged
+from service.models import Area, AreaKind, Merchant
 
 DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
+E = TypeVar("E", bound=Enum)
 MAX_AMOUNT_FEN = 10**14  # a trillion yuan: anything above is a typo
 NEEDS_ACCEPTANCE = frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATING})
+# What each kind of record may report as its status: a consultation is answered or not yet; a
+# report is decided on (filed as a case: accepted; not filed: rejected) and its case closed.
+KIND_STATUSES: dict[IntakeKind, frozenset[ComplaintStatus]] = {
+    IntakeKind.CONSULTATION: frozenset({ComplaintStatus.RECEIVED, ComplaintStatus.CLOSED}),
+    IntakeKind.COMPLAINT: frozenset(ComplaintStatus),
+    IntakeKind.REPORT: frozenset(
+        {
+            ComplaintStatus.RECEIVED,
+            ComplaintStatus.ACCEPTED,
+            ComplaintStatus.REJECTED,
+            ComplaintStatus.CLOSED,
+        }
+    ),
+}
+# The regulator's time limits (working days): to accept (a report: to decide on filing), and
+# from acceptance to the end of mediation. A consultation has none; nor has a complaint the
+# consumer association handles — its limits are the association's own, not the regulator's.
+LIMITS: dict[IntakeKind, tuple[int, int | None]] = {
+    IntakeKind.COMPLAINT: (workdays.ACCEPT_LIMIT, workdays.MEDIATION_LIMIT),
+    IntakeKind.REPORT: (workdays.REPORT_DECISION_LIMIT, None),
+}
+
+
+def limits_of(kind: IntakeKind, handled_by: Handler) -> tuple[int, int | None] | None:
+    if handled_by != Handler.REGULATOR:
+        return None
+    return LIMITS.get(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """What the checks need to know of the register: merchants by USCC (id, district id) and
+    districts by code."""
+
+    merchants: dict[str, tuple[int, int]]
+    districts: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
 class ComplaintRow:
     source: str
     external_id: str
-    merchant_id: int
+    kind: IntakeKind
+    merchant_id: int | None
     received_at: datetime
     accepted_at: datetime | None
     closed_at: datetime | None
@@ -58,6 +108,15 @@ class ComplaintRow:
     amount_disputed_fen: int
     amount_recovered_fen: int
     upheld: bool | None
+    channel: Channel | None = None
+    handled_by: Handler = Handler.REGULATOR
+    handling_district_id: int | None = None
+    resolution: Resolution | None = None
+    followup: Followup | None = None
+    followup_at: datetime | None = None
+    party_name: str = ""
+    party_address: str = ""
+    party_uscc: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -65,6 +124,7 @@ class ComplaintRow:
 
     def fields(self) -> dict[str, object]:
         return {
+            "kind": self.kind,
             "merchant_id": self.merchant_id,
             "received_at": self.received_at,
             "accepted_at": self.accepted_at,
@@ -74,6 +134,15 @@ class ComplaintRow:
             "amount_disputed_fen": self.amount_disputed_fen,
             "amount_recovered_fen": self.amount_recovered_fen,
             "upheld": self.upheld,
+            "channel": self.channel,
+            "handled_by": self.handled_by,
+            "handling_district_id": self.handling_district_id,
+            "resolution": self.resolution,
+            "followup": self.followup,
+            "followup_at": self.followup_at,
+            "party_name": self.party_name,
+            "party_address": self.party_address,
+            "party_uscc": self.party_uscc,
         }
 
 
@@ -110,8 +179,46 @@ def _time(
     return moment
 
 
+def _choice(errors: list[FieldError], where: str, value: str | None, enum: type[E]) -> E | None:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(e.value for e in enum)
+        errors.append(FieldError(where, f"must be one of {choices}"))
+        return None
+
+
+def _text(errors: list[FieldError], where: str, value: str, limit: int, *, empty: bool) -> None:
+    if not empty and not value.strip():
+        errors.append(FieldError(where, "must not be empty"))
+    elif len(value) > limit:
+        errors.append(FieldError(where, f"must be at most {limit} characters"))
+
+
+def _party(
+    bad: list[FieldError], at: str, item: ComplaintIn, kind: IntakeKind | None, register: Register
+) -> tuple[int | None, int | None, str | None]:
+    """(merchant id, its district id, the USCC to keep) of the party a record is about."""
+    _text(bad, f"{at}.party_name", item.party_name, 200, empty=True)
+    _text(bad, f"{at}.party_address", item.party_address, 300, empty=True)
+    if item.uscc is None:
+        if kind != IntakeKind.CONSULTATION and not item.party_name.strip():
+            bad.append(FieldError(f"{at}.uscc", "name the party: a USCC or party_name"))
+        return None, None, None
+    known = register.merchants.get(item.uscc)
+    if known is not None:
+        return known[0], known[1], item.uscc
+    try:
+        uscc.validate(item.uscc)
+    except uscc.USCCError as exc:
+        bad.append(FieldError(f"{at}.uscc", str(exc)))
+    return None, None, item.uscc
+
+
 def check_complaints(
-    items: Sequence[ComplaintIn], merchant_ids: dict[str, int], now: datetime
+    items: Sequence[ComplaintIn], register: Register, now: datetime
 ) -> tuple[list[ComplaintRow], list[FieldError]]:
     errors: list[FieldError] = []
     rows: list[ComplaintRow] = []
@@ -119,41 +226,32 @@ def check_complaints(
     for i, item in enumerate(items):
         at = f"complaints[{i}]"
         bad: list[FieldError] = []
-        merchant_id = merchant_ids.get(item.uscc)
-        if merchant_id is None:
-            bad.append(FieldError(f"{at}.uscc", f"no merchant with USCC {item.uscc!r}"))
-        for name, value, limit in (
-            ("external_id", item.external_id, 128),
-            ("source", item.source, 64 - len(DERIVED_PREFIX)),
-            ("category", item.category, 32),
-        ):
-            if not value.strip():
-                bad.append(FieldError(f"{at}.{name}", "must not be empty"))
-            elif len(value) > limit:
-                bad.append(FieldError(f"{at}.{name}", f"must be at most {limit} characters"))
-        status: ComplaintStatus | None = None
-        try:
-            status = ComplaintStatus(item.status)
-        except ValueError:
-            choices = ", ".join(s.value for s in ComplaintStatus)
-            bad.append(FieldError(f"{at}.status", f"must be one of {choices}"))
+        kind = _choice(bad, f"{at}.kind", item.kind, IntakeKind)
+        merchant_id, merchant_district, party_uscc = _party(bad, at, item, kind, register)
+        _text(bad, f"{at}.external_id", item.external_id, 128, empty=False)
+        _text(bad, f"{at}.source", item.source, 64 - len(DERIVED_PREFIX), empty=False)
+        _text(bad, f"{at}.category", item.category, 32, empty=False)
+        status = _choice(bad, f"{at}.status", item.status, ComplaintStatus)
+        channel = _choice(bad, f"{at}.channel", item.channel, Channel)
+        handled_by = _choice(bad, f"{at}.handled_by", item.handled_by, Handler)
+        resolution = _choice(bad, f"{at}.resolution", item.resolution, Resolution)
+        followup = _choice(bad, f"{at}.followup", item.followup, Followup)
+        district_id = merchant_district
+        if item.district is not None:
+            district_id = register.districts.get(item.district)
+            if district_id is None:
+                bad.append(FieldError(f"{at}.district", f"no district with code {item.district!r}"))
         received = _time(bad, f"{at}.received_at", item.received_at, now)
         accepted = _time(bad, f"{at}.accepted_at", item.accepted_at, now)
         closed = _time(bad, f"{at}.closed_at", item.closed_at, now)
+        followup_at = _time(bad, f"{at}.followup_at", item.followup_at, now)
         for name, moment in (("accepted_at", accepted), ("closed_at", closed)):
             if moment is not None and received is not None and moment < received:
                 bad.append(FieldError(f"{at}.{name}", "is before received_at"))
-        if status is not None:
-            if status in FINAL_STATUSES and item.closed_at is None:
-                bad.append(FieldError(f"{at}.closed_at", f"is required when status is {status}"))
-            if status not in FINAL_STATUSES and item.closed_at is not None:
-                bad.append(FieldError(f"{at}.closed_at", f"must be empty while {status}"))
-            if status in NEEDS_ACCEPTANCE and item.accepted_at is None:
-                bad.append(FieldError(f"{at}.accepted_at", f"is required when status is {status}"))
-            if status == ComplaintStatus.RECEIVED and item.accepted_at is not None:
-                bad.append(FieldError(f"{at}.accepted_at", "must be empty while received"))
-            if item.upheld is not None and status not in FINAL_STATUSES:
-                bad.append(FieldError(f"{at}.upheld", "is decided only when the complaint ends"))
+        if status is not None and kind is not None:
+            _check_status(bad, at, item, kind, status)
+        if followup_at is not None and closed is not None and followup_at < closed:
+            bad.append(FieldError(f"{at}.followup_at", "is before closed_at"))
         fen: list[int] = []
         for name, yuan in (
             ("amount_disputed", item.amount_disputed),
@@ -167,13 +265,14 @@ def check_complaints(
         if key in seen:
             bad.append(FieldError(f"{at}.external_id", f"repeats item {seen[key]} of this batch"))
         seen.setdefault(key, i)
-        if bad or merchant_id is None or status is None or received is None:
+        if bad or kind is None or status is None or received is None or handled_by is None:
             errors.extend(bad)  # the None cases each left an error above
             continue
         rows.append(
             ComplaintRow(
                 item.source,
                 item.external_id,
+                kind,
                 merchant_id,
                 received,
                 accepted,
@@ -183,23 +282,83 @@ def check_complaints(
                 fen[0],
                 fen[1],
                 item.upheld,
+                channel,
+                handled_by,
+                district_id,
+                resolution,
+                followup,
+                followup_at,
+                item.party_name.strip(),
+                item.party_address.strip(),
+                party_uscc,
             )
         )
     return rows, errors
 
 
+def _check_status(
+    bad: list[FieldError], at: str, item: ComplaintIn, kind: IntakeKind, status: ComplaintStatus
+) -> None:
+    """The status, its dates and its outcome agree with each other and with the kind."""
+    if status not in KIND_STATUSES[kind]:
+        allowed = ", ".join(sorted(s.value for s in KIND_STATUSES[kind]))
+        bad.append(FieldError(f"{at}.status", f"a {kind} is one of {allowed}"))
+        return
+    final = status in FINAL_STATUSES
+    if final and item.closed_at is None:
+        bad.append(FieldError(f"{at}.closed_at", f"is required when status is {status}"))
+    if not final and item.closed_at is not None:
+        bad.append(FieldError(f"{at}.closed_at", f"must be empty while {status}"))
+    if status in NEEDS_ACCEPTANCE and item.accepted_at is None:
+        bad.append(FieldError(f"{at}.accepted_at", f"is required when status is {status}"))
+    if status == ComplaintStatus.RECEIVED and item.accepted_at is not None:
+        bad.append(FieldError(f"{at}.accepted_at", "must be empty while received"))
+    if kind == IntakeKind.CONSULTATION and item.accepted_at is not None:
+        bad.append(FieldError(f"{at}.accepted_at", "a consultation is answered, not accepted"))
+    if item.upheld is not None:
+        if kind == IntakeKind.CONSULTATION:
+            bad.append(FieldError(f"{at}.upheld", "a consultation is not upheld or dismissed"))
+        elif not final:
+            bad.append(FieldError(f"{at}.upheld", "is decided only when the complaint ends"))
+    if item.resolution is not None:
+        if kind != IntakeKind.COMPLAINT:
+            bad.append(FieldError(f"{at}.resolution", "is how a complaint ended"))
+        elif not final:
+            bad.append(FieldError(f"{at}.resolution", "is decided only when the complaint ends"))
+        elif (status == ComplaintStatus.REJECTED) != (item.resolution == Resolution.REFUSED):
+            bad.append(FieldError(f"{at}.resolution", "is refused exactly when status is rejected"))
+    if item.followup is not None and not final:
+        bad.append(FieldError(f"{at}.followup", "comes after the record is closed"))
+    if item.followup_at is not None and item.followup is None:
+        bad.append(FieldError(f"{at}.followup", "is required with followup_at"))
+
+
 def _overdue(row: ComplaintRow | Complaint, now: datetime) -> date | None:
+    limits = limits_of(IntakeKind(row.kind), Handler(row.handled_by))
+    if limits is None:
+        return None
     return workdays.overdue_since(
         row.received_at,
         row.accepted_at,
         row.closed_at,
         row.status == ComplaintStatus.REJECTED,
         now,
+        *limits,
     )
 
 
+def _deadlines(row: ComplaintRow) -> workdays.Deadlines | None:
+    limits = limits_of(row.kind, row.handled_by)
+    if limits is None:
+        return None
+    return workdays.complaint_deadlines(row.received_at, row.accepted_at, *limits)
+
+
 def derived_events(row: ComplaintRow | Complaint, overdue: date | None) -> list[EventRow]:
-    """The credit events a complaint gives rise to, as it stands."""
+    """The credit events a complaint gives rise to, as it stands: none for a consultation or
+    a report, none while its party is not a registered merchant."""
+    if row.kind != IntakeKind.COMPLAINT or row.merchant_id is None:
+        return []
     source = DERIVED_PREFIX + row.source
     out = []
     if row.upheld and row.closed_at is not None:
@@ -226,31 +385,13 @@ async def _sync_derived(
 ) -> list[CreditChanged]:
     """Make the stored derived events of these complaints exactly what they give rise to now."""
     wanted = [e for c, o in zip(complaints, overdue, strict=True) for e in derived_events(c, o)]
-    wanted_keys = {e.key: e for e in wanted}
     # Per source: two feeds may use the same external ids for different complaints.
     refs: dict[str, list[str]] = {}
     for c in complaints:
         refs.setdefault(DERIVED_PREFIX + c.source, []).extend(
             f"{c.external_id}:{what}" for what in ("upheld", "overdue")
         )
-    stale: list[int] = []
-    stale_merchants: set[int] = set()
-    for source, source_refs in refs.items():
-        stored = await CreditEvent.filter(source=source, external_ref__in=source_refs).using_db(tx)
-        for e in stored:
-            want = wanted_keys.get((e.source, e.external_ref))
-            row = EventRow(
-                e.merchant_id, e.kind, e.occurred_at, e.source, e.external_ref, e.note, None
-            )
-            if want is None or want.content() != row.content():
-                stale.append(e.id)
-                stale_merchants.add(e.merchant_id)
-    if stale:
-        await CreditEvent.filter(id__in=stale).using_db(tx).delete()
-    if not wanted and not stale_merchants:
-        return []
-    result = await store_events(sql, tx, wanted, rules, now, extra_rescore=stale_merchants)
-    return result.changes
+    return await replace_derived_events(sql, tx, wanted, refs, rules, now)
 
 
 async def ingest_complaints(
@@ -282,8 +423,8 @@ async def _ingest_complaints(
     async with in_transaction(conn.connection_name) as tx:
         sql = credit_sql(tx)
         await sql.lock()
-        ids = await sql.merchant_ids({i.uscc for i in items})
-        rows, errors = check_complaints(items, ids, now)
+        register = await _register(tx, {i.uscc for i in items if i.uscc is not None})
+        rows, errors = check_complaints(items, register, now)
         if errors:
             bad = len({e.field.split(".", 1)[0] for e in errors})
             raise InvalidInput(f"{bad} item(s) are invalid; nothing was stored", errors)
@@ -302,11 +443,11 @@ async def _ingest_complaints(
             old = existing.get(row.key)
             if old is not None and all(getattr(old, k) == v for k, v in row.fields().items()):
                 continue
-            deadlines = workdays.complaint_deadlines(row.received_at, row.accepted_at)
+            deadlines = _deadlines(row)
             late = _overdue(row, now)
             extra = {
-                "accept_due": deadlines.accept_due,
-                "mediation_due": deadlines.mediation_due,
+                "accept_due": deadlines and deadlines.accept_due,
+                "mediation_due": deadlines and deadlines.mediation_due,
                 "overdue_since": late,
             }
             if old is None:
@@ -347,6 +488,40 @@ async def _ingest_complaints(
     return result
 
 
+async def _register(tx: BaseDBAsyncClient, usccs: set[str]) -> Register:
+    merchants = {
+        code: (mid, did)
+        for code, mid, did in await Merchant.filter(uscc__in=usccs)
+        .using_db(tx)
+        .values_list("uscc", "id", "district_id")
+    }
+    districts = dict(
+        await Area.filter(kind=AreaKind.DISTRICT).using_db(tx).values_list("code", "id")
+    )
+    return Register(merchants, districts)
+
+
+async def link_registered(
+    tx: BaseDBAsyncClient, merchants: dict[str, int], rules: Rules, now: datetime
+) -> int:
+    """Records about parties not in the register whose USCC a merchant now has: linked to it,
+    and their credit events derived. Returns how many records were linked."""
+    if not merchants:
+        return 0
+    waiting = await Complaint.filter(
+        merchant_id__isnull=True, party_uscc__in=list(merchants)
+    ).using_db(tx)
+    if not waiting:
+        return 0
+    sql = credit_sql(tx)
+    await sql.lock()
+    for c in waiting:
+        c.merchant_id = merchants[c.party_uscc or ""]
+        await c.save(using_db=tx, update_fields=["merchant_id", "updated_at"])
+    await _sync_derived(sql, tx, waiting, [c.overdue_since for c in waiting], rules, now)
+    return len(waiting)
+
+
 async def sweep_overdue(
     sql: CreditSql, tx: BaseDBAsyncClient, rules: Rules, now: datetime
 ) -> tuple[int, list[CreditChanged]]:
@@ -354,7 +529,9 @@ async def sweep_overdue(
     with their credit event. Returns how many were marked and the credit changes."""
     today = workdays.local_date(now)
     candidates = await Complaint.filter(
-        overdue_since__isnull=True, status__not_in=list(FINAL_STATUSES)
+        overdue_since__isnull=True,
+        accept_due__isnull=False,
+        status__not_in=list(FINAL_STATUSES),
     ).using_db(tx)
     late: list[Complaint] = []
     dates: list[date | None] = []

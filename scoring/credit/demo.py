@@ -119,26 +119,33 @@ def _complaint(rng: random.Random, ref: str, uscc: str, now: datetime) -> Compla
     delay = rng.choices((0.2, 1, 2, 3, 4, 12), weights=(20, 30, 20, 15, 12, 3))[0]
     accepted = received + timedelta(days=delay)
     if accepted > now:
-        return ComplaintIn(ref, uscc, _at(received), "received", category, amount_disputed=disputed)
+        return ComplaintIn(
+            external_id=ref,
+            uscc=uscc,
+            received_at=_at(received),
+            status="received",
+            category=category,
+            amount_disputed=disputed,
+        )
     r = rng.random()
     if r < 0.03:
         return ComplaintIn(
-            ref,
-            uscc,
-            _at(received),
-            "rejected",
-            category,
+            external_id=ref,
+            uscc=uscc,
+            received_at=_at(received),
+            status="rejected",
+            category=category,
             closed_at=_at(accepted),
             amount_disputed=disputed,
         )
     closed = accepted + timedelta(days=rng.uniform(2, 40) if rng.random() < 0.99 else 80)
     if closed > now or (age < 10 and r < 0.5):
         return ComplaintIn(
-            ref,
-            uscc,
-            _at(received),
-            "mediating",
-            category,
+            external_id=ref,
+            uscc=uscc,
+            received_at=_at(received),
+            status="mediating",
+            category=category,
             accepted_at=_at(accepted),
             amount_disputed=disputed,
         )
@@ -146,11 +153,11 @@ def _complaint(rng: random.Random, ref: str, uscc: str, now: datetime) -> Compla
     status = "closed" if rng.random() < 0.97 else "terminated"
     recovered = round(disputed * rng.uniform(0.6, 1.0), 2) if upheld and status == "closed" else 0.0
     return ComplaintIn(
-        ref,
-        uscc,
-        _at(received),
-        status,
-        category,
+        external_id=ref,
+        uscc=uscc,
+        received_at=_at(received),
+        status=status,
+        category=category,
         accepted_at=_at(accepted),
         closed_at=_at(closed),
         amount_disputed=disputed,

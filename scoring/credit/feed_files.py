@@ -1,4 +1,5 @@
-"""``fangxin import credit|complaints FILE``: a feed's export, checked and stored as one batch.
+"""``fangxin import credit|complaints|visits|spot-checks FILE``: a feed's export, checked and
+stored as one batch.
 
 The file goes through the same checks and the same transaction as an API batch; its problems
 are reported by spreadsheet row (the header is row 1) instead of by item index.
@@ -15,8 +16,17 @@ import msgspec
 
 from scoring.credit.complaints import ingest_complaints
 from scoring.credit.rules import Rules
-from scoring.credit.schemas import ComplaintIn, CreditEventIn
+from scoring.credit.schemas import (
+    ComplaintIn,
+    CreditEventIn,
+    SpotCheckBatchIn,
+    SpotCheckCampaignIn,
+    SpotCheckRoundIn,
+    VisitTallyIn,
+)
+from scoring.credit.spot_checks import ingest_spot_checks
 from scoring.credit.store import IngestResult, ingest_events
+from scoring.credit.visits import ingest_tallies
 from service.audit import Actor
 from service.errors import InvalidInput
 from service.registry import ImportRejected, RowError, read_table, row_structs
@@ -34,6 +44,15 @@ COMPLAINT_COLUMNS = (
     "amount_recovered",
     "upheld",
     "source",
+    "kind",
+    "channel",
+    "handled_by",
+    "district",
+    "resolution",
+    "followup",
+    "followup_at",
+    "party_name",
+    "party_address",
 )
 _ITEM = re.compile(r"^\w+\[(\d+)\]\.(\w+)$")
 
@@ -89,10 +108,130 @@ async def import_complaints(
     return await _import(
         path,
         COMPLAINT_COLUMNS,
-        ("external_id", "uscc", "received_at", "status", "category"),
+        ("external_id", "received_at", "status", "category"),
         ComplaintIn,
         ingest_complaints,
         actor=actor,
         rules=rules,
         dry_run=dry_run,
     )
+
+
+VISIT_COLUMNS = (
+    "external_id",
+    "day",
+    "visits",
+    "consultations",
+    "handled_by",
+    "district",
+    "source",
+)
+
+
+async def import_visits(path: Path, *, actor: Actor, dry_run: bool = False) -> IngestResult:
+    return await _import(
+        path,
+        VISIT_COLUMNS,
+        ("external_id", "day"),
+        VisitTallyIn,
+        ingest_tallies,
+        actor=actor,
+        dry_run=dry_run,
+    )
+
+
+# One row per batch sampled; the campaign and round columns repeat on each of their rows.
+SPOT_CHECK_COLUMNS = (
+    "campaign",
+    "campaign_name",
+    "year",
+    "district",
+    "round",
+    "held_on",
+    "batch_no",
+    "category",
+    "failed",
+    "case_opened",
+    "uscc",
+    "party_name",
+)
+_NESTED = re.compile(r"^campaigns\[(\d+)\](?:\.rounds\[(\d+)\](?:\.batches\[(\d+)\])?)?\.(\w+)$")
+_COLUMN_OF = {"code": "campaign", "name": "campaign_name", "number": "round"}
+
+
+class SpotCheckRowIn(msgspec.Struct, forbid_unknown_fields=True):
+    campaign: str
+    campaign_name: str
+    year: int
+    round: int
+    held_on: str
+    batch_no: str
+    category: str
+    failed: bool = False
+    case_opened: bool = False
+    uscc: str | None = None
+    party_name: str = ""
+    district: str | None = None
+
+
+def _campaigns(
+    rows: Sequence[tuple[int, SpotCheckRowIn]],
+) -> tuple[list[SpotCheckCampaignIn], dict[tuple[int, int | None, int | None], int]]:
+    """The file's rows as campaigns, and the row each campaign, round and batch came from;
+    a campaign or round described differently on two rows is refused by row."""
+    campaigns: dict[str, SpotCheckCampaignIn] = {}
+    rounds: dict[tuple[str, int], SpotCheckRoundIn] = {}
+    where: dict[tuple[int, int | None, int | None], int] = {}
+    errors: list[RowError] = []
+    for rownum, r in rows:
+        c = campaigns.get(r.campaign)
+        if c is None:
+            c = SpotCheckCampaignIn(r.campaign, r.campaign_name, r.year, r.district, [])
+            campaigns[r.campaign] = c
+            where[(len(campaigns) - 1, None, None)] = rownum
+        elif (c.name, c.year, c.district) != (r.campaign_name, r.year, r.district):
+            errors.append(RowError(rownum, "campaign", "describes the campaign unlike row before"))
+            continue
+        ci = list(campaigns).index(r.campaign)
+        rnd = rounds.get((r.campaign, r.round))
+        if rnd is None:
+            rnd = SpotCheckRoundIn(r.round, r.held_on, [])
+            rounds[(r.campaign, r.round)] = rnd
+            c.rounds.append(rnd)
+            where[(ci, len(c.rounds) - 1, None)] = rownum
+        elif rnd.held_on != r.held_on:
+            errors.append(RowError(rownum, "held_on", "differs from the round's earlier rows"))
+            continue
+        ri = c.rounds.index(rnd)
+        rnd.batches.append(
+            SpotCheckBatchIn(r.batch_no, r.category, r.failed, r.case_opened, r.uscc, r.party_name)
+        )
+        where[(ci, ri, len(rnd.batches) - 1)] = rownum
+    if errors:
+        raise ImportRejected(errors)
+    return list(campaigns.values()), where
+
+
+async def import_spot_checks(
+    path: Path, *, actor: Actor, rules: Rules, dry_run: bool = False
+) -> IngestResult:
+    df = read_table(path, SPOT_CHECK_COLUMNS, SPOT_CHECK_COLUMNS[:3] + SPOT_CHECK_COLUMNS[4:8])
+    parsed, errors = row_structs(df, SpotCheckRowIn, {})
+    if errors:
+        raise ImportRejected(errors)
+    campaigns, where = _campaigns(parsed)
+    try:
+        return await ingest_spot_checks(
+            campaigns, actor=actor, rules=rules, dry_run=dry_run, origin=path.name
+        )
+    except InvalidInput as exc:
+        out = []
+        for e in exc.errors:
+            m = _NESTED.match(e.field)
+            if m is None:
+                out.append(RowError(0, e.field, e.message))
+                continue
+            c, r, b, name = m.groups()
+            key = (int(c), int(r) if r else None, int(b) if b else None)
+            out.append(RowError(where.get(key, 0), _COLUMN_OF.get(name, name), e.message))
+        raise ImportRejected(out) from exc

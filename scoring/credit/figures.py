@@ -52,12 +52,14 @@ def _placeholder(n: int) -> str:
     return f"${n}" if connection().capabilities.dialect == "postgres" else "?"
 
 
+# Complaints only (not consultations or reports), by the district that handles them.
 _COMPLAINTS_SQL = (
     "SELECT c.received_at, c.status, c.closed_at IS NOT NULL AS closed,"
     " c.overdue_since IS NOT NULL AS overdue, c.upheld, c.amount_disputed_fen,"
-    " c.amount_recovered_fen, d.code AS district, d.name_zh AS district_name"
-    " FROM complaint c JOIN merchant m ON m.id = c.merchant_id"
-    " JOIN area d ON d.id = m.district_id"
+    " c.amount_recovered_fen, COALESCE(d.code, '') AS district,"
+    " COALESCE(d.name_zh, '市本级') AS district_name"
+    " FROM complaint c LEFT JOIN area d ON d.id = c.handling_district_id"
+    " WHERE c.kind = 'complaint'"
 )
 _CLASS_SQL = (
     "SELECT m.id, s.code AS street, s.name_zh AS street_name, sp.code AS spot,"
@@ -87,7 +89,7 @@ async def complaint_frame(q: ComplaintQuery) -> pl.DataFrame:
     if q.until:
         params.append(_utc(q.until))
         where.append(f"c.received_at < {_placeholder(len(params))}")
-    clause = " WHERE " + " AND ".join(where) if where else ""
+    clause = "".join(f" AND {w}" for w in where)
     rows = await _rows(_COMPLAINTS_SQL + clause, params)
     return pl.DataFrame(
         {

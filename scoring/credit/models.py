@@ -1,4 +1,5 @@
-"""Credit records: 12315 complaints, credit events, each merchant's standing and its history."""
+"""Credit records: the 12315 intake (consultations, complaints, reports), counter visits, Red
+Shield spot checks, credit events, each merchant's standing and its history."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from service.models import Merchant
+from service.models import Area, Merchant
 
 
 class ComplaintStatus(StrEnum):
@@ -24,16 +25,72 @@ FINAL_STATUSES = frozenset(
 )
 
 
+class IntakeKind(StrEnum):
+    CONSULTATION = "consultation"  # 咨询
+    COMPLAINT = "complaint"  # 投诉
+    REPORT = "report"  # 举报
+
+
+class Channel(StrEnum):
+    HOTLINE = "hotline"  # the 12315 telephone line
+    WEB = "web"  # the national 12315 internet platform
+    WECHAT = "wechat"
+    SMS = "sms"
+    QQ = "qq"
+    WALK_IN = "walk_in"
+    LETTER = "letter"
+    OTHER = "other"
+
+
+class Handler(StrEnum):
+    CONSUMER_ASSOCIATION = "consumer_association"  # 消费者协会
+    REGULATOR = "regulator"  # 市场监管部门 (formerly 工商)
+
+
+class Resolution(StrEnum):
+    MEDIATED = "mediated"  # 调解成功
+    MERCHANT_ODR = "merchant_odr"  # settled by the merchant through online dispute resolution
+    PEOPLE_MEDIATION = "people_mediation"  # 人民调解
+    COURT_MEDIATION = "court_mediation"  # 诉调对接
+    WITHDRAWN = "withdrawn"  # 撤诉
+    REFUSED = "refused"  # 不予受理
+    TERMINATED = "terminated"  # 终止调解
+
+
+class Followup(StrEnum):
+    """The follow-up visit (回访): how satisfied the consumer said they were."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+    NOT_REACHED = "not_reached"
+
+
 class Complaint(Model):
-    """A complaint as the 12315 platform reports it. A feed resends a complaint as it moves
-    on, so the latest report wins, keyed by (source, external id). Money is kept in fen."""
+    """One record of the 12315 intake — a consultation, a complaint or a report — as the
+    platform reports it. A feed resends a record as it moves on, so the latest report wins,
+    keyed by (source, external id). Money is kept in fen.
+
+    The party complained about need not be in the register: then ``merchant`` is empty and
+    the party's name, address and USCC are kept, and the record is linked (and counts in
+    credit) once a merchant with that USCC is registered."""
 
     id = fields.BigIntField(primary_key=True)
     source = fields.CharField(max_length=64)
     external_id = fields.CharField(max_length=128)
-    merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(
-        "models.Merchant", related_name="complaints", on_delete=fields.RESTRICT
+    kind = fields.CharEnumField(IntakeKind, max_length=16, default=IntakeKind.COMPLAINT)
+    channel = fields.CharEnumField(Channel, max_length=16, null=True)
+    handled_by = fields.CharEnumField(Handler, max_length=24, default=Handler.REGULATOR)
+    # The district or county bureau that handles it; empty: the city bureau itself (市本级).
+    handling_district: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="handled_records", null=True, on_delete=fields.RESTRICT
     )
+    merchant: fields.ForeignKeyNullableRelation[Merchant] = fields.ForeignKeyField(
+        "models.Merchant", related_name="complaints", null=True, on_delete=fields.RESTRICT
+    )
+    party_name = fields.CharField(max_length=200, default="")
+    party_address = fields.CharField(max_length=300, default="")
+    party_uscc = fields.CharField(max_length=18, null=True, db_index=True)
     received_at = fields.DatetimeField()
     accepted_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
@@ -42,19 +99,110 @@ class Complaint(Model):
     amount_disputed_fen = fields.BigIntField(default=0)
     amount_recovered_fen = fields.BigIntField(default=0)
     upheld = fields.BooleanField(null=True)
-    # Working-day deadlines (Asia/Shanghai dates), kept so figures need no calendar.
-    accept_due = fields.DateField()
+    resolution = fields.CharEnumField(Resolution, max_length=24, null=True)
+    followup = fields.CharEnumField(Followup, max_length=24, null=True)
+    followup_at = fields.DatetimeField(null=True)
+    # Working-day deadlines (Asia/Shanghai dates), kept so figures need no calendar; a
+    # consultation has none.
+    accept_due = fields.DateField(null=True)
     mediation_due = fields.DateField(null=True)
     overdue_since = fields.DateField(null=True)
     recorded_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
-    merchant_id: int
+    merchant_id: int | None
+    handling_district_id: int | None
 
     class Meta:
         table = "complaint"
         unique_together = (("source", "external_id"),)
         indexes = (("received_at",), ("merchant_id", "received_at"))
+
+
+class CounterVisit(Model):
+    """A tally of people received in person (接待来访、咨询) on one day at one desk: bureaus
+    count visitors, they do not register each one. Resent tallies replace, keyed by (source,
+    external id)."""
+
+    id = fields.BigIntField(primary_key=True)
+    source = fields.CharField(max_length=64)
+    external_id = fields.CharField(max_length=128)
+    day = fields.DateField()  # Asia/Shanghai
+    handled_by = fields.CharEnumField(Handler, max_length=24, default=Handler.REGULATOR)
+    district: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="counter_visits", null=True, on_delete=fields.RESTRICT
+    )
+    visits = fields.IntField(default=0)  # 来访 (person-times)
+    consultations = fields.IntField(default=0)  # 咨询 answered at the counter
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    district_id: int | None
+
+    class Meta:
+        table = "counter_visit"
+        unique_together = (("source", "external_id"),)
+        indexes = (("day",),)
+
+
+class SpotCheckCampaign(Model):
+    """A Red Shield (红盾) quality campaign: rounds of sampling goods in circulation."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    year = fields.IntField()
+    district: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="spot_check_campaigns", null=True, on_delete=fields.RESTRICT
+    )
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    district_id: int | None
+
+    class Meta:
+        table = "spot_check_campaign"
+
+
+class SpotCheckRound(Model):
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[SpotCheckCampaign] = fields.ForeignKeyField(
+        "models.SpotCheckCampaign", related_name="rounds", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    held_on = fields.DateField()  # Asia/Shanghai
+
+    campaign_id: int
+
+    class Meta:
+        table = "spot_check_round"
+        unique_together = (("campaign", "number"),)
+
+
+class SpotCheckBatch(Model):
+    """One batch of goods sampled in a round. A failed batch names the merchant it was taken
+    from (registered or not, like an intake record's party) and becomes a credit event."""
+
+    id = fields.BigIntField(primary_key=True)
+    round: fields.ForeignKeyRelation[SpotCheckRound] = fields.ForeignKeyField(
+        "models.SpotCheckRound", related_name="batches", on_delete=fields.CASCADE
+    )
+    batch_no = fields.CharField(max_length=64)
+    category = fields.CharField(max_length=64)  # the product category sampled
+    merchant: fields.ForeignKeyNullableRelation[Merchant] = fields.ForeignKeyField(
+        "models.Merchant", related_name="spot_check_batches", null=True, on_delete=fields.RESTRICT
+    )
+    party_name = fields.CharField(max_length=200, default="")
+    party_uscc = fields.CharField(max_length=18, null=True, db_index=True)
+    failed = fields.BooleanField(default=False)
+    case_opened = fields.BooleanField(default=False)  # 立案查处
+
+    round_id: int
+    merchant_id: int | None
+
+    class Meta:
+        table = "spot_check_batch"
+        unique_together = (("round", "batch_no"),)
 
 
 class CreditEvent(Model):

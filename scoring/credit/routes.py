@@ -13,12 +13,19 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 
-from scoring.credit import complaints
+from scoring.credit import complaints, spot_checks, visits
 from scoring.credit import figures as credit_figures
 from scoring.credit import store as credit_store
 from scoring.credit import view as credit_view
 from scoring.credit.rules import Rules
-from scoring.credit.schemas import ComplaintBatch, CreditEventBatch, CreditOut, IngestOut
+from scoring.credit.schemas import (
+    ComplaintBatch,
+    CreditEventBatch,
+    CreditOut,
+    IngestOut,
+    SpotCheckCampaignBatch,
+    VisitTallyBatch,
+)
 from service.bounds import require_in_range
 from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Merchant, Role
@@ -53,11 +60,34 @@ class CreditController(Controller):
     async def post_complaints(
         self, request: Request[Any, Any, State], data: JSONBody[ComplaintBatch]
     ) -> IngestOut:
-        """A batch of up to 5,000 complaints from the 12315 platform, stored whole or not at
-        all. A complaint resent as it moves on updates the stored one; an identical resend
-        changes nothing. Upheld and overdue complaints become credit events."""
+        """A batch of up to 5,000 records of the 12315 intake — consultations, complaints and
+        reports — stored whole or not at all. A record resent as it moves on updates the stored
+        one; an identical resend changes nothing. Upheld and overdue complaints become credit
+        events. A record about a party not in the register is kept and linked when the
+        merchant is registered; only malformed records refuse the batch (422, each named)."""
         r = await complaints.ingest_complaints(
             data.complaints, actor=require_principal(request).actor, rules=rules_of(request)
+        )
+        return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
+
+    @post("/visits", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
+    async def post_visits(
+        self, request: Request[Any, Any, State], data: JSONBody[VisitTallyBatch]
+    ) -> IngestOut:
+        """Daily tallies of people received in person (接待来访、咨询), stored whole or not at
+        all; a resent tally replaces the stored one."""
+        r = await visits.ingest_tallies(data.tallies, actor=require_principal(request).actor)
+        return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
+
+    @post("/spot-checks", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
+    async def post_spot_checks(
+        self, request: Request[Any, Any, State], data: JSONBody[SpotCheckCampaignBatch]
+    ) -> IngestOut:
+        """Red Shield campaigns as they stand (rounds and batches sampled), stored whole or
+        not at all; counts are of batches. Each failed batch of a registered merchant is a
+        ``spot_check_failed`` credit event."""
+        r = await spot_checks.ingest_spot_checks(
+            data.campaigns, actor=require_principal(request).actor, rules=rules_of(request)
         )
         return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
 

@@ -31,21 +31,81 @@ class CreditEventBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One record of the 12315 intake. The fields after ``source`` came with issue 19; a
+    payload without them is a complaint handled by the regulator, as before."""
+
     external_id: str
-    uscc: str
     received_at: Timestamp
     status: str
     category: str
+    # The party: a registered merchant by USCC, or one not (yet) in the register by name
+    # (and USCC when known). A consultation may name nobody.
+    uscc: str | None = None
     accepted_at: Timestamp | None = None
     closed_at: Timestamp | None = None
     amount_disputed: float = 0.0  # yuan
     amount_recovered: float = 0.0
     upheld: bool | None = None
     source: str = "12315"
+    kind: str = "complaint"  # consultation, complaint, report
+    channel: str | None = None  # hotline, web, wechat, sms, qq, walk_in, letter, other
+    handled_by: str = "regulator"  # consumer_association, regulator
+    # The district or county handling it (an area code); default the merchant's district.
+    district: str | None = None
+    resolution: str | None = None
+    followup: str | None = None  # the follow-up visit: satisfied, basically_satisfied, ...
+    followup_at: Timestamp | None = None
+    party_name: str = ""
+    party_address: str = ""
 
 
 class ComplaintBatch(msgspec.Struct, forbid_unknown_fields=True):
     complaints: Annotated[list[ComplaintIn], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class VisitTallyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """People received in person at one desk on one day (接待来访、咨询)."""
+
+    external_id: str
+    day: Annotated[str, msgspec.Meta(description="a local date", examples=["2026-11-02"])]
+    visits: int = 0
+    consultations: int = 0
+    handled_by: str = "regulator"
+    district: str | None = None
+    source: str = "counter"
+
+
+class VisitTallyBatch(msgspec.Struct, forbid_unknown_fields=True):
+    tallies: Annotated[list[VisitTallyIn], msgspec.Meta(min_length=1, max_length=BATCH_MAX)]
+
+
+class SpotCheckBatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    batch_no: str
+    category: str  # the product category sampled
+    failed: bool = False
+    case_opened: bool = False
+    uscc: str | None = None
+    party_name: str = ""
+
+
+class SpotCheckRoundIn(msgspec.Struct, forbid_unknown_fields=True):
+    number: int
+    held_on: Annotated[str, msgspec.Meta(description="a local date", examples=["2026-05-12"])]
+    batches: Annotated[list[SpotCheckBatchIn], msgspec.Meta(max_length=BATCH_MAX)] = []
+
+
+class SpotCheckCampaignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A Red Shield campaign as it stands: resent as rounds are held, the latest wins."""
+
+    code: str
+    name: str
+    year: int
+    district: str | None = None
+    rounds: Annotated[list[SpotCheckRoundIn], msgspec.Meta(max_length=100)] = []
+
+
+class SpotCheckCampaignBatch(msgspec.Struct, forbid_unknown_fields=True):
+    campaigns: Annotated[list[SpotCheckCampaignIn], msgspec.Meta(min_length=1, max_length=50)]
 
 
 class IngestOut(msgspec.Struct):

@@ -29,6 +29,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from scoring.credit.models import CreditEvent
 from scoring.credit.rules import CLASSES, DEFAULT_RULES, Rules, credit_scores
 from scoring.credit.schemas import CreditEventIn
 from service import audit, events
@@ -43,6 +44,7 @@ CREDIT_LOCK_KEY = 0x46584352
 MERCHANT_LOCK_SPACE = 0x4D43
 # Sources of the events derived from complaints (scoring.credit.complaints): never a feed's.
 DERIVED_SOURCE_PREFIX = "complaint:"
+SPOT_CHECK_SOURCE = "spot_check"  # events derived from failed Red Shield batches
 # A feed's clock may run a little ahead of ours; anything later is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EVENT_SCHEMA: dict[str, Any] = {
@@ -139,8 +141,10 @@ def check_events(
         except ValueError as exc:
             bad.append(FieldError(f"{at}.occurred_at", str(exc)))
         _text(bad, f"{at}.source", item.source, 64)
-        if item.source.startswith(DERIVED_SOURCE_PREFIX):
-            bad.append(FieldError(f"{at}.source", "is reserved for events derived from complaints"))
+        if item.source.startswith(DERIVED_SOURCE_PREFIX) or item.source == SPOT_CHECK_SOURCE:
+            bad.append(
+                FieldError(f"{at}.source", "is reserved for events derived from intake records")
+            )
         _text(bad, f"{at}.external_ref", item.external_ref, 128)
         if len(item.note) > 2000:
             bad.append(FieldError(f"{at}.note", "must be at most 2000 characters"))
@@ -644,6 +648,39 @@ class EventsStored:
     stored: int
     unchanged: int
     changes: list[CreditChanged]
+
+
+async def replace_derived_events(
+    sql: CreditSql,
+    tx: BaseDBAsyncClient,
+    wanted: Sequence[EventRow],
+    refs: dict[str, list[str]],
+    rules: Rules,
+    now: datetime,
+) -> list[CreditChanged]:
+    """Make the stored events derived from some records (complaints, spot checks) exactly
+    ``wanted``: of the events under ``refs`` (source → external references those records may
+    have given rise to), the ones no longer wanted or no longer alike are withdrawn, the
+    missing ones stored, and the merchants concerned rescored."""
+    wanted_keys = {e.key: e for e in wanted}
+    stale: list[int] = []
+    stale_merchants: set[int] = set()
+    for source, source_refs in refs.items():
+        stored = await CreditEvent.filter(source=source, external_ref__in=source_refs).using_db(tx)
+        for e in stored:
+            want = wanted_keys.get((e.source, e.external_ref))
+            row = EventRow(
+                e.merchant_id, e.kind, e.occurred_at, e.source, e.external_ref, e.note, None
+            )
+            if want is None or want.content() != row.content():
+                stale.append(e.id)
+                stale_merchants.add(e.merchant_id)
+    if stale:
+        await CreditEvent.filter(id__in=stale).using_db(tx).delete()
+    if not wanted and not stale_merchants:
+        return []
+    result = await store_events(sql, tx, wanted, rules, now, extra_rescore=stale_merchants)
+    return result.changes
 
 
 async def store_events(

@@ -4,7 +4,8 @@ The market regulator counts its limits in working days, not calendar days: offic
 holidays are off and some weekends are make-up workdays (调休), so neither ``timedelta`` nor
 Monday–Friday gives the right due date around the Spring Festival or National Day. A complaint
 must be accepted or rejected within ``ACCEPT_LIMIT`` working days of receipt, and mediation ends
-``MEDIATION_LIMIT`` working days after acceptance.
+``MEDIATION_LIMIT`` working days after acceptance; a report (举报) must be decided on — filed
+as a case or not — within ``REPORT_DECISION_LIMIT`` working days of receipt.
 
 Where a year's calendar comes from, first match wins:
 
@@ -47,6 +48,7 @@ __all__ = [
     "ACCEPT_LIMIT",
     "LOCAL_TZ",
     "MEDIATION_LIMIT",
+    "REPORT_DECISION_LIMIT",
     "SHIPPED_CALENDAR",
     "CalendarFileError",
     "Deadlines",
@@ -67,6 +69,7 @@ __all__ = [
 
 ACCEPT_LIMIT = 7  # working days from receipt to acceptance or rejection
 MEDIATION_LIMIT = 45  # working days from acceptance to the end of mediation
+REPORT_DECISION_LIMIT = 15  # working days from receipt of a report to the decision on filing
 
 SHIPPED_CALENDAR: Final = Path(__file__).parent / "calendars" / "workdays.toml"
 # 国务院令第798号 (the revised 全国年节及纪念日放假办法) took effect on 2025-01-01; the
@@ -363,11 +366,19 @@ class Deadlines:
     mediation_due: date | None  # close by the end of this day; None until accepted
 
 
-def complaint_deadlines(received_at: datetime, accepted_at: datetime | None) -> Deadlines:
-    """The acceptance and mediation due dates of a complaint."""
-    accept_due = add_working_days(local_date(received_at), ACCEPT_LIMIT)
+def complaint_deadlines(
+    received_at: datetime,
+    accepted_at: datetime | None,
+    accept_limit: int = ACCEPT_LIMIT,
+    mediation_limit: int | None = MEDIATION_LIMIT,
+) -> Deadlines:
+    """The acceptance and mediation due dates of a complaint; with ``REPORT_DECISION_LIMIT``
+    and no mediation limit, the decision due date of a report."""
+    accept_due = add_working_days(local_date(received_at), accept_limit)
     mediation_due = (
-        None if accepted_at is None else add_working_days(local_date(accepted_at), MEDIATION_LIMIT)
+        None
+        if accepted_at is None or mediation_limit is None
+        else add_working_days(local_date(accepted_at), mediation_limit)
     )
     return Deadlines(accept_due=accept_due, mediation_due=mediation_due)
 
@@ -378,6 +389,8 @@ def overdue_since(
     closed_at: datetime | None,
     rejected: bool,
     as_of: datetime,
+    accept_limit: int = ACCEPT_LIMIT,
+    mediation_limit: int | None = MEDIATION_LIMIT,
 ) -> date | None:
     """The first local date on which the complaint was overdue, or None if it is not, as of
     ``as_of``.
@@ -401,7 +414,7 @@ def overdue_since(
     if rejected and accepted_at is None and closed_at is None:
         raise ValueError("a rejected complaint needs closed_at, the date it was rejected")
     today = local_date(as_of)
-    deadlines = complaint_deadlines(received_at, accepted_at)
+    deadlines = complaint_deadlines(received_at, accepted_at, accept_limit, mediation_limit)
     answered_at = accepted_at if accepted_at is not None else closed_at
 
     if answered_at is None or local_date(answered_at) > deadlines.accept_due:

@@ -53,16 +53,22 @@ async def test_facts_come_from_the_published_run_credit_complaints_and_certifica
     await complaints.ingest_complaints(
         [
             ComplaintIn(
-                "K-1",
-                city.merchant,
-                received,
-                "closed",
-                "price",
+                external_id="K-1",
+                uscc=city.merchant,
+                received_at=received,
+                status="closed",
+                category="price",
                 accepted_at=closed,
                 closed_at=closed,
                 upheld=False,
             ),
-            ComplaintIn("K-2", city.merchant, received, "received", "price"),
+            ComplaintIn(
+                external_id="K-2",
+                uscc=city.merchant,
+                received_at=received,
+                status="received",
+                category="price",
+            ),
         ],
         actor=TEST_ACTOR,
         rules=RULES,

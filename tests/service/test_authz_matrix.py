@@ -89,6 +89,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/scores/{kind:str}/{code:str}"): OFFICIALS,
     ("POST", "/api/v1/credit/events"): FEEDS,
     ("POST", "/api/v1/complaints"): FEEDS,
+    ("POST", "/api/v1/visits"): FEEDS,
+    ("POST", "/api/v1/spot-checks"): FEEDS,
     ("GET", "/api/v1/complaints/figures"): OFFICIALS,
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,

@@ -81,6 +81,25 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
 
 
 BEFORE_SPLIT = Path(__file__).with_name("migrated_before_split.sql")
+# The dumps were taken at 0012_job_run; the migrations written since must apply on top.
+LATER = [
+    f"models.{p.stem}"
+    for p in sorted((Path(dbm.__file__).parent / "migrations").glob("0*.py"))
+    if p.stem > "0012_job_run"
+]
+# A complaint recorded before the intake grew kinds and handling districts (issue 19).
+OLD_COMPLAINT = [
+    "INSERT INTO area (id, code, kind, name_zh, name_en, is_demo, created_at, updated_at)"
+    " VALUES (1, 'D1', 'district', '驿城区', 'Yicheng', false, '2026-01-01', '2026-01-01')",
+    "INSERT INTO merchant (id, uscc, uscc_override, name, category, address, status, is_demo,"
+    " created_at, updated_at, district_id) VALUES (1, '91411700MA44A0001K', false, '老店',"
+    " 'retail', '', 'active', false, '2026-01-01', '2026-01-01', 1)",
+    "INSERT INTO complaint (id, source, external_id, received_at, status, category,"
+    " amount_disputed_fen, amount_recovered_fen, accept_due, recorded_at, updated_at,"
+    " merchant_id) VALUES (1, '12315', 'C1', '2026-03-02 01:00:00+00:00', 'received',"
+    " 'quality', 1000, 0, '2026-03-11', '2026-03-02', '2026-03-02', 1)",
+]
+BACKFILLED = "SELECT kind, handled_by, handling_district_id, merchant_id FROM complaint"
 
 
 def _schema(path: Path) -> list[str]:
@@ -96,8 +115,8 @@ async def test_a_database_migrated_before_the_split_is_up_to_date(tmp_path: Path
     """``migrated_before_split.sql`` is a SQLite database migrated by the code before scoring
     split into ``scoring.satisfaction`` and ``scoring.credit`` (issue 18). Tortoise records
     applied migrations by name and the models keep their tables, so the moved model modules
-    find it up to date: nothing pending, nothing applied, the very schema a fresh database
-    gets today."""
+    find it up to date but for the migrations written since, which apply on top of it (and
+    fill in the complaint it holds), giving the very schema a fresh database gets today."""
     old_dir, fresh_dir = tmp_path / "old", tmp_path / "fresh"
     old_dir.mkdir()
     fresh_dir.mkdir()
@@ -106,11 +125,16 @@ async def test_a_database_migrated_before_the_split_is_up_to_date(tmp_path: Path
     conn = sqlite3.connect(old.sqlite_path)
     try:
         conn.executescript(BEFORE_SPLIT.read_text(encoding="utf-8"))
+        for statement in OLD_COMPLAINT:
+            conn.execute(statement)
+        conn.commit()
     finally:
         conn.close()
 
     async with dbm.database(old):
-        assert await dbm.pending_migrations() == []
+        assert await dbm.pending_migrations() == LATER
+    assert await dbm.migrate(old) == LATER
+    async with dbm.database(old):
         apps = Tortoise.apps
         assert apps is not None
         tables = {m._meta.db_table for m in apps.get_models_iterable()}
@@ -118,7 +142,15 @@ async def test_a_database_migrated_before_the_split_is_up_to_date(tmp_path: Path
             "SELECT name FROM sqlite_master WHERE type = 'table'"
         )
         assert tables <= {row["name"] for row in rows}
-    assert await dbm.migrate(old) == []
+        backfilled = await dbm.connection().execute_query_dict(BACKFILLED)
+    assert backfilled == [
+        {
+            "kind": "complaint",
+            "handled_by": "regulator",
+            "handling_district_id": 1,
+            "merchant_id": 1,
+        }
+    ]
 
     fresh = load_settings({"FANGXIN_DATA_DIR": str(fresh_dir), "FANGXIN_ENV": "test"})
     assert fresh.sqlite_path is not None
@@ -176,10 +208,26 @@ async def test_a_postgresql_database_migrated_before_the_split_is_up_to_date(
         )
         _, err = await loaded.communicate()
         assert loaded.returncode == 0, err.decode()
+        pg = await asyncpg.connect(old.database_url.replace("postgres://", "postgresql://"))
+        try:
+            for statement in OLD_COMPLAINT:
+                await pg.execute(statement)
+        finally:
+            await pg.close()
 
         async with dbm.database(old):
-            assert await dbm.pending_migrations() == []
-        assert await dbm.migrate(old) == []
+            assert await dbm.pending_migrations() == LATER
+        assert await dbm.migrate(old) == LATER
+        async with dbm.database(old):
+            backfilled = await dbm.connection().execute_query_dict(BACKFILLED)
+        assert [dict(r) for r in backfilled] == [
+            {
+                "kind": "complaint",
+                "handled_by": "regulator",
+                "handling_district_id": 1,
+                "merchant_id": 1,
+            }
+        ]
         assert await dbm.migrate(fresh)
         assert await _pg_schema(old.database_url) == await _pg_schema(fresh.database_url)
     finally:

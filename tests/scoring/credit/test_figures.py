@@ -110,18 +110,24 @@ async def test_officials_read_the_figures_as_json_csv_and_pages(client: httpx.As
     await complaints.ingest_complaints(
         [
             ComplaintIn(
-                "Q-1",
-                M1,
-                "2026-03-09T10:00:00+08:00",
-                "closed",
-                "price",
+                external_id="Q-1",
+                uscc=M1,
+                received_at="2026-03-09T10:00:00+08:00",
+                status="closed",
+                category="price",
                 accepted_at="2026-03-10T10:00:00+08:00",
                 closed_at="2026-03-20T10:00:00+08:00",
                 amount_disputed=300,
                 amount_recovered=250,
                 upheld=True,
             ),
-            ComplaintIn("Q-2", M2, "2026-04-01T10:00:00+08:00", "received", "service"),
+            ComplaintIn(
+                external_id="Q-2",
+                uscc=M2,
+                received_at="2026-04-01T10:00:00+08:00",
+                status="received",
+                category="service",
+            ),
         ],
         actor=TEST_ACTOR,
         rules=RULES,
@@ -169,7 +175,15 @@ async def test_the_window_is_compared_in_utc_whatever_offset_is_given(db: Settin
     await make_merchants()
     now = datetime(2026, 6, 30, tzinfo=UTC)
     await complaints.ingest_complaints(
-        [ComplaintIn("W-1", M1, "2026-03-09T01:00:00+08:00", "received", "price")],
+        [
+            ComplaintIn(
+                external_id="W-1",
+                uscc=M1,
+                received_at="2026-03-09T01:00:00+08:00",
+                status="received",
+                category="price",
+            )
+        ],
         actor=TEST_ACTOR,
         rules=RULES,
         now=now,
