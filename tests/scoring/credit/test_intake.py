@@ -20,6 +20,8 @@ from scoring.credit.models import (
     CounterVisit,
     CreditEvent,
     CreditStanding,
+    Handler,
+    IntakeKind,
     SpotCheckBatch,
     SpotCheckCampaign,
 )
@@ -32,7 +34,7 @@ from scoring.credit.schemas import (
 )
 from service import registry
 from service.errors import InvalidInput
-from service.models import Area, Role
+from service.models import Area, MerchantCategory, Role
 from service.registry import ImportRejected
 from service.schemas import MerchantIn
 from service.settings import Settings
@@ -75,12 +77,12 @@ async def test_an_old_payload_is_a_complaint_handled_by_the_regulator_in_its_mer
     await ingest(record("OLD-1", uscc=M1), now=RECEIVED)
     row = await Complaint.get(external_id="OLD-1")
     district = await Area.get(code="411702")
-    assert (row.kind, row.handled_by, row.handling_district_id, row.channel) == (
-        "complaint",
-        "regulator",
+    assert (row.kind, row.handled_by, row.handling_district_id) == (
+        IntakeKind.COMPLAINT,
+        Handler.REGULATOR,
         district.id,
-        None,
     )
+    assert row.channel is None  # the old feed never said
     # Seven working days for a complaint: Wednesday 18 March.
     assert (row.accept_due, row.mediation_due) == (date(2026, 3, 18), None)
 
@@ -153,7 +155,9 @@ async def test_a_record_about_an_unregistered_party_is_kept_then_linked_on_regis
     assert await CreditEvent.all().count() == 0
 
     await registry.create_merchant(
-        MerchantIn(uscc=NEWCOMER, name="新开张超市", category="retail", district="411702"),
+        MerchantIn(
+            uscc=NEWCOMER, name="新开张超市", category=MerchantCategory.RETAIL, district="411702"
+        ),
         actor=TEST_ACTOR,
     )
     kept = await Complaint.get(external_id="U-1")
@@ -240,7 +244,7 @@ async def test_a_failed_spot_check_batch_is_a_credit_event_until_a_resend_passes
 
     # The unregistered shop's failed batch counts once the shop is registered.
     await registry.create_merchant(
-        MerchantIn(uscc=NEWCOMER, name="新店", category="retail", district="411702"),
+        MerchantIn(uscc=NEWCOMER, name="新店", category=MerchantCategory.RETAIL, district="411702"),
         actor=TEST_ACTOR,
     )
     batch = await SpotCheckBatch.get(batch_no="B3")
@@ -323,7 +327,8 @@ async def test_a_resent_tally_replaces_the_stored_one(db: Settings) -> None:
         [again, day.__class__("D2", "2026-05-11")], actor=TEST_ACTOR, now=LATER
     )
     assert (r.stored, r.updated, r.unchanged) == (1, 1, 0)
-    assert sorted(await CounterVisit.all().values_list("visits", flat=True)) == [0, 14]
+    counts = [v.visits for v in await CounterVisit.all().order_by("visits")]
+    assert counts == [0, 14]
 
 
 def _problem_fields(body: dict[str, Any]) -> list[str]:
