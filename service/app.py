@@ -25,6 +25,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 import certificates
+import reports
 import scoring
 import surveys
 from certificates import revocation
@@ -34,6 +35,8 @@ from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from reports.pages import PAGES as REPORT_PAGES
+from reports.routes import ROUTES as REPORT_ROUTES
 from scoring.credit import links, workdays
 from scoring.credit import store as credit_store
 from scoring.credit.pages import PAGES as CREDIT_PAGES
@@ -80,6 +83,7 @@ TEMPLATE_DIRS = [
     Path(surveys.__file__).parent / "templates",
     *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
+    Path(reports.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -224,12 +228,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *SURVEY_ROUTES,
             *SCORING_ROUTES,
             *CREDIT_ROUTES,
+            *REPORT_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
             *SCORING_PAGES,
             *REVIEW_PAGES,
             *CREDIT_PAGES,
+            *REPORT_PAGES,
             *CERTIFICATE_PAGES,
             *HOME_PAGES,
             *MERCHANT_PAGES,

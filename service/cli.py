@@ -15,6 +15,7 @@ from typing import TypeVar
 import click
 
 from certificates.cli import certificates
+from reports.cli import report
 from scoring.credit.cli import FEED_KINDS, credit, import_feed
 from scoring.satisfaction.cli import score
 from service import accounts, audit, backup, db, demo, registry
@@ -35,6 +36,7 @@ main.add_command(survey)
 main.add_command(score)
 main.add_command(credit)
 main.add_command(certificates)
+main.add_command(report)
 
 
 @main.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -15,12 +16,14 @@ from tortoise.transactions import in_transaction
 from service import accounts, registry
 from service.audit import Actor
 from service.demo_data import (
+    CITY_CODE,
     SHOWCASE_AREAS,
     DemoArea,
     DemoMerchant,
     demo_areas,
     demo_merchants,
 )
+from service.localtime import to_local
 from service.models import Account, Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
 from service.schemas import AreaIn, MerchantIn
 from service.settings import Settings
@@ -41,6 +44,8 @@ class DemoReport:
     score_run: int | None = None
     complaints: int = 0
     credit_events: int = 0
+    intake_year: int = 0
+    intake_records: int = 0
     certificates: int = 0
     revoked: int = 0
 
@@ -54,6 +59,9 @@ class DemoReport:
             f"(screening flagged: {flags or 'none'}).",
             f"Scores: run {self.score_run} published." if self.score_run else "Scores: none.",
             f"Credit: {self.complaints:,} complaints and {self.credit_events:,} credit events.",
+            f"12315 intake of {self.intake_year} at the bureau's scale: "
+            f"{self.intake_records:,} consultations, complaints and reports, counter visits "
+            "and a Red Shield campaign (the annual report: /official/reports/annual).",
             f"Certificates: {self.certificates} issued, {self.revoked} revoked after a fine, "
             "one suspended after mystery shopping; a scenic spot on hold after a merchant's "
             "serious listing; one expired (issued two years ago); one eligible street left "
@@ -78,6 +86,7 @@ async def load_demo(
         report = await _load(actor)
         await _load_surveys(report, actor, responses)
         await _load_credit(report, settings, actor)
+        await _load_intake(report, settings, actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring.satisfaction import runs
@@ -218,6 +227,29 @@ async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> 
         refs, actor=actor, rules=credit_store.rules_for(settings.credit_rules)
     )
     report.complaints, report.credit_events = loaded.complaints, loaded.events
+
+
+async def _load_intake(report: DemoReport, settings: Settings, actor: Actor) -> None:
+    """Last year's 12315 intake, counter visits and spot checks at the scale of the bureau's
+    report. Its parties are not in the demo register (as most of a real city's are not), so
+    the demo merchants' credit, and the certificates that follow it, stay as planned above."""
+    from scoring.credit import complaints, spot_checks, visits
+    from scoring.credit import store as credit_store
+    from scoring.credit.demo_intake import plan_year
+    from scoring.credit.schemas import BATCH_MAX
+
+    rules = credit_store.rules_for(settings.credit_rules)
+    year = to_local(datetime.now(UTC)).year - 1
+    districts = (
+        await Area.filter(kind=AreaKind.DISTRICT).order_by("code").values_list("code", flat=True)
+    )
+    planned = plan_year(year, [str(d) for d in districts], region=CITY_CODE)
+    for start in range(0, len(planned.records), BATCH_MAX):
+        batch = planned.records[start : start + BATCH_MAX]
+        await complaints.ingest_complaints(batch, actor=actor, rules=rules, origin="demo")
+    await visits.ingest_tallies(planned.tallies, actor=actor, origin="demo")
+    await spot_checks.ingest_spot_checks(planned.campaigns, actor=actor, rules=rules, origin="demo")
+    report.intake_year, report.intake_records = year, len(planned.records)
 
 
 def area_ins(areas: Sequence[DemoArea]) -> list[AreaIn]:

@@ -1,0 +1,48 @@
+"""The annual report page for officials: the figures in sentences, charts and tables, with the
+PDF, workbook and JSON one link away."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request, get
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+
+from reports import annual, charts, render
+from service import i18n
+from service.localtime import to_local
+from service.models import Area, AreaKind
+from service.security import OFFICIALS
+
+
+@get("/official/reports/annual", opt=OFFICIALS, include_in_schema=False)
+async def annual_page(
+    request: Request[Any, Any, State],
+    year: Annotated[int | None, QueryParameter(ge=2000, le=2100)] = None,
+    district: Annotated[str | None, QueryParameter(max_length=32)] = None,
+) -> Template:
+    """Last year's report unless another is asked for: the one a bureau is writing."""
+    year = year or to_local(datetime.now(UTC)).year - 1
+    report = await annual.annual_report(year, district or None)
+    ctx = render.context(report, i18n.gettext)
+    for name in ("district_chart", "month_chart", "channel_chart"):
+        ctx[name] = charts.svg_uri(ctx[name])
+    query = urlencode({k: v for k, v in (("year", year), ("district", district)) if v})
+    return Template(
+        "reports/annual.html",
+        context=ctx
+        | {
+            "year": year,
+            "district": district or "",
+            "all_districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "query": query,
+        },
+    )
+
+
+PAGES: list[ControllerRouterHandler] = [annual_page]

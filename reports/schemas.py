@@ -1,0 +1,105 @@
+"""Wire shape of the annual report. Money is yuan as a decimal string with two decimals
+("4205799.00"): exact, where a float would not be; rates are percent with one decimal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+
+class ConsumerAssociation(msgspec.Struct):
+    """Complaints the consumer associations (消协) received in the year."""
+
+    complaints_received: int
+    complaints_closed: int
+    closure_rate: float | None  # percent
+    amount_recovered: Decimal  # yuan
+
+
+class AllChannels(msgspec.Struct):
+    """Consultations, complaints and reports through every channel and handler."""
+
+    consultations: int
+    complaints: int
+    reports: int
+    total: int
+    amount_disputed: Decimal
+    amount_recovered: Decimal
+
+
+class SpotChecks(msgspec.Struct):
+    """Red Shield spot checks held in the year."""
+
+    rounds: int
+    categories: int  # distinct product categories sampled
+    batches: int
+    batches_failed: int
+    cases_opened: int
+
+
+class Satisfaction(msgspec.Struct):
+    """The satisfaction index of the year's last published score run (0–100, 95% interval)."""
+
+    index: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    run_id: int | None
+
+
+class CertificateFigures(msgspec.Struct):
+    """Certificates of one kind: by status as the year ended, issued and withdrawn in it."""
+
+    active: int
+    suspended: int
+    revoked: int
+    expired: int
+    issued_in_year: int
+    withdrawn_in_year: int
+
+
+class DistrictFigures(msgspec.Struct):
+    district: str  # "" for the city bureau's own (市本级)
+    district_name: str
+    consumer_association: ConsumerAssociation
+    all_channels: AllChannels
+    visits_and_consultations: int
+    spot_checks: SpotChecks
+    satisfaction: Satisfaction
+    certificates: dict[str, CertificateFigures]
+
+
+class ChannelFigures(msgspec.Struct):
+    channel: str  # hotline, web, wechat, sms, qq, walk_in, letter, other, unstated
+    consultations: int
+    complaints: int
+    reports: int
+    total: int
+    share: float | None  # percent of all records
+
+
+class MonthFigures(msgspec.Struct):
+    month: str  # YYYY-MM
+    consultations: int
+    complaints: int
+    reports: int
+    total: int
+    amount_recovered: Decimal
+
+
+class AnnualReport(msgspec.Struct):
+    year: int
+    district: str | None  # None: the whole city
+    district_name: str | None
+    generated_at: datetime
+    consumer_association: ConsumerAssociation
+    all_channels: AllChannels
+    visits_and_consultations: int  # 接待来访、咨询 (person-times)
+    spot_checks: SpotChecks
+    satisfaction: Satisfaction
+    certificates: dict[str, CertificateFigures]  # by kind: merchant, street, scenic_spot
+    by_district: list[DistrictFigures]
+    by_channel: list[ChannelFigures]
+    by_month: list[MonthFigures]
