@@ -198,6 +198,12 @@ def merchants_within(
     return qs
 
 
+async def district_ids(conn: BaseDBAsyncClient) -> dict[str, int]:
+    """The districts and counties by code: what feeds name as the one handling a record."""
+    rows = await Area.filter(kind=AreaKind.DISTRICT).using_db(conn).values_list("code", "id")
+    return {str(code): int(pk) for code, pk in rows}
+
+
 async def list_areas(
     page: Page, *, kind: AreaKind | None = None, parent: str | None = None
 ) -> tuple[list[AreaOut], int]:

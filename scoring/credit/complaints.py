@@ -41,16 +41,17 @@ from scoring.credit.store import (
     DryRun,
     EventRow,
     IngestResult,
+    check_text,
     credit_sql,
     parse_time,
     replace_derived_events,
     rescore,
 )
-from service import audit, uscc
+from service import audit, registry, uscc
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged
-from service.models import Area, AreaKind, Merchant
+from service.models import Merchant
 
 DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
 E = TypeVar("E", bound=Enum)
@@ -190,19 +191,12 @@ def _choice(errors: list[FieldError], where: str, value: str | None, enum: type[
         return None
 
 
-def _text(errors: list[FieldError], where: str, value: str, limit: int, *, empty: bool) -> None:
-    if not empty and not value.strip():
-        errors.append(FieldError(where, "must not be empty"))
-    elif len(value) > limit:
-        errors.append(FieldError(where, f"must be at most {limit} characters"))
-
-
 def _party(
     bad: list[FieldError], at: str, item: ComplaintIn, kind: IntakeKind | None, register: Register
 ) -> tuple[int | None, int | None, str | None]:
     """(merchant id, its district id, the USCC to keep) of the party a record is about."""
-    _text(bad, f"{at}.party_name", item.party_name, 200, empty=True)
-    _text(bad, f"{at}.party_address", item.party_address, 300, empty=True)
+    check_text(bad, f"{at}.party_name", item.party_name, 200, empty=True)
+    check_text(bad, f"{at}.party_address", item.party_address, 300, empty=True)
     if item.uscc is None:
         if kind != IntakeKind.CONSULTATION and not item.party_name.strip():
             bad.append(FieldError(f"{at}.uscc", "name the party: a USCC or party_name"))
@@ -228,9 +222,9 @@ def check_complaints(
         bad: list[FieldError] = []
         kind = _choice(bad, f"{at}.kind", item.kind, IntakeKind)
         merchant_id, merchant_district, party_uscc = _party(bad, at, item, kind, register)
-        _text(bad, f"{at}.external_id", item.external_id, 128, empty=False)
-        _text(bad, f"{at}.source", item.source, 64 - len(DERIVED_PREFIX), empty=False)
-        _text(bad, f"{at}.category", item.category, 32, empty=False)
+        check_text(bad, f"{at}.external_id", item.external_id, 128)
+        check_text(bad, f"{at}.source", item.source, 64 - len(DERIVED_PREFIX))
+        check_text(bad, f"{at}.category", item.category, 32)
         status = _choice(bad, f"{at}.status", item.status, ComplaintStatus)
         channel = _choice(bad, f"{at}.channel", item.channel, Channel)
         handled_by = _choice(bad, f"{at}.handled_by", item.handled_by, Handler)
@@ -495,10 +489,7 @@ async def _register(tx: BaseDBAsyncClient, usccs: set[str]) -> Register:
         .using_db(tx)
         .values_list("uscc", "id", "district_id")
     }
-    districts = dict(
-        await Area.filter(kind=AreaKind.DISTRICT).using_db(tx).values_list("code", "id")
-    )
-    return Register(merchants, districts)
+    return Register(merchants, await registry.district_ids(tx))
 
 
 async def link_registered(

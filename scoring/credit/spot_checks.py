@@ -27,15 +27,16 @@ from scoring.credit.store import (
     DryRun,
     EventRow,
     IngestResult,
+    check_text,
     credit_sql,
     replace_derived_events,
 )
-from service import audit, uscc
+from service import audit, registry, uscc
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.events import CreditChanged
 from service.localtime import LOCAL_TZ, to_local
-from service.models import Area, AreaKind, Merchant
+from service.models import Merchant
 
 CODE_MAX = 48  # a campaign code, so that campaign:round:batch fits an event reference
 BATCH_NO_MAX = 64
@@ -85,13 +86,6 @@ def event_ref(campaign: str, round_number: int, batch_no: str) -> str:
     return f"{campaign}:{round_number}:{batch_no}"
 
 
-def _text(errors: list[FieldError], where: str, value: str, limit: int) -> None:
-    if not value.strip():
-        errors.append(FieldError(where, "must not be empty"))
-    elif len(value) > limit:
-        errors.append(FieldError(where, f"must be at most {limit} characters"))
-
-
 def _day(errors: list[FieldError], where: str, value: str, today: date) -> date | None:
     try:
         day = date.fromisoformat(value)
@@ -116,8 +110,8 @@ def check_campaigns(
     for i, item in enumerate(items):
         at = f"campaigns[{i}]"
         bad: list[FieldError] = []
-        _text(bad, f"{at}.code", item.code, CODE_MAX)
-        _text(bad, f"{at}.name", item.name, 200)
+        check_text(bad, f"{at}.code", item.code, CODE_MAX)
+        check_text(bad, f"{at}.name", item.name, 200)
         if item.code in codes:
             bad.append(FieldError(f"{at}.code", f"repeats campaign {codes[item.code]}"))
         codes.setdefault(item.code, i)
@@ -144,8 +138,8 @@ def check_campaigns(
             seen: set[str] = set()
             for k, b in enumerate(rnd.batches):
                 bat = f"{rat}.batches[{k}]"
-                _text(bad, f"{bat}.batch_no", b.batch_no, BATCH_NO_MAX)
-                _text(bad, f"{bat}.category", b.category, 64)
+                check_text(bad, f"{bat}.batch_no", b.batch_no, BATCH_NO_MAX)
+                check_text(bad, f"{bat}.category", b.category, 64)
                 if len(b.party_name) > 200:
                     bad.append(FieldError(f"{bat}.party_name", "must be at most 200 characters"))
                 if b.batch_no in seen:
@@ -247,9 +241,7 @@ async def _ingest(
         merchants = dict(
             await Merchant.filter(uscc__in=usccs).using_db(tx).values_list("uscc", "id")
         )
-        districts = dict(
-            await Area.filter(kind=AreaKind.DISTRICT).using_db(tx).values_list("code", "id")
-        )
+        districts = await registry.district_ids(tx)
         rows, errors = check_campaigns(items, merchants, districts, now)
         if errors:
             bad = len({e.field.split(".", 1)[0] for e in errors})

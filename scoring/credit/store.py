@@ -103,8 +103,11 @@ class EventRow:
         return (self.merchant_id, self.kind, self.occurred_at, self.note, self.risk_class)
 
 
-def _text(errors: list[FieldError], where: str, value: str, limit: int) -> None:
-    if not value.strip():
+def check_text(
+    errors: list[FieldError], where: str, value: str, limit: int, *, empty: bool = False
+) -> None:
+    """A feed's text field: at most ``limit`` characters, and not blank unless ``empty``."""
+    if not empty and not value.strip():
         errors.append(FieldError(where, "must not be empty"))
     elif len(value) > limit:
         errors.append(FieldError(where, f"must be at most {limit} characters"))
@@ -140,12 +143,12 @@ def check_events(
                 bad.append(FieldError(f"{at}.occurred_at", "is in the future"))
         except ValueError as exc:
             bad.append(FieldError(f"{at}.occurred_at", str(exc)))
-        _text(bad, f"{at}.source", item.source, 64)
+        check_text(bad, f"{at}.source", item.source, 64)
         if item.source.startswith(DERIVED_SOURCE_PREFIX) or item.source == SPOT_CHECK_SOURCE:
             bad.append(
                 FieldError(f"{at}.source", "is reserved for events derived from intake records")
             )
-        _text(bad, f"{at}.external_ref", item.external_ref, 128)
+        check_text(bad, f"{at}.external_ref", item.external_ref, 128)
         if len(item.note) > 2000:
             bad.append(FieldError(f"{at}.note", "must be at most 2000 characters"))
         key = (item.source, item.external_ref)

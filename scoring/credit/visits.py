@@ -15,12 +15,11 @@ from tortoise.transactions import in_transaction
 
 from scoring.credit.models import CounterVisit, Handler
 from scoring.credit.schemas import VisitTallyIn
-from scoring.credit.store import DryRun, IngestResult
-from service import audit
+from scoring.credit.store import DryRun, IngestResult, check_text
+from service import audit, registry
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput
 from service.localtime import to_local
-from service.models import Area, AreaKind
 
 MAX_PER_DAY = 100_000  # people one desk can see in a day, with room: above is a typo
 
@@ -55,14 +54,8 @@ def check_tallies(
     for i, item in enumerate(items):
         at = f"tallies[{i}]"
         bad: list[FieldError] = []
-        for name, value, limit in (
-            ("external_id", item.external_id, 128),
-            ("source", item.source, 64),
-        ):
-            if not value.strip():
-                bad.append(FieldError(f"{at}.{name}", "must not be empty"))
-            elif len(value) > limit:
-                bad.append(FieldError(f"{at}.{name}", f"must be at most {limit} characters"))
+        check_text(bad, f"{at}.external_id", item.external_id, 128)
+        check_text(bad, f"{at}.source", item.source, 64)
         day: date | None = None
         try:
             day = date.fromisoformat(item.day)
@@ -117,9 +110,7 @@ async def ingest_tallies(
     now = now or datetime.now(UTC)
     try:
         async with in_transaction() as tx:
-            districts = dict(
-                await Area.filter(kind=AreaKind.DISTRICT).using_db(tx).values_list("code", "id")
-            )
+            districts = await registry.district_ids(tx)
             rows, errors = check_tallies(items, districts, now)
             if errors:
                 bad = len({e.field.split(".", 1)[0] for e in errors})
