@@ -25,6 +25,7 @@ from reports.schemas import (
     ChannelFigures,
     ConsumerAssociation,
     DistrictFigures,
+    FollowUps,
     MonthFigures,
     Satisfaction,
     SpotChecks,
@@ -80,6 +81,7 @@ def _day(value: Any) -> date:
 
 _INTAKE_SQL = (
     "SELECT c.kind, COALESCE(c.channel, '') AS channel, c.handled_by, c.received_at,"
+    " COALESCE(c.followup, '') AS followup,"
     " c.closed_at IS NOT NULL AS closed, c.amount_disputed_fen, c.amount_recovered_fen,"
     " COALESCE(d.code, '') AS district"
     " FROM complaint c LEFT JOIN area d ON d.id = c.handling_district_id"
@@ -150,6 +152,7 @@ async def read_frames(year: int) -> Frames:
                 "kind": [r["kind"] for r in intake],
                 "channel": [r["channel"] for r in intake],
                 "handled_by": [r["handled_by"] for r in intake],
+                "followup": [r["followup"] for r in intake],
                 "month": [_utc(r["received_at"]).astimezone(LOCAL_TZ).month for r in intake],
                 "closed": [bool(r["closed"]) for r in intake],
                 "disputed_fen": [int(r["amount_disputed_fen"]) for r in intake],
@@ -160,6 +163,7 @@ async def read_frames(year: int) -> Frames:
                 "kind": pl.String,
                 "channel": pl.String,
                 "handled_by": pl.String,
+                "followup": pl.String,
                 "month": pl.Int8,
                 "closed": pl.Boolean,
                 "disputed_fen": pl.Int64,
@@ -265,6 +269,15 @@ def _all_channels(intake: pl.DataFrame) -> AllChannels:
     )
 
 
+def _followups(intake: pl.DataFrame) -> FollowUps:
+    counts = dict.fromkeys(("satisfied", "basically_satisfied", "dissatisfied", "not_reached"), 0)
+    for answer, n in intake.filter(pl.col("followup") != "").group_by("followup").len().iter_rows():
+        counts[answer] = int(n)
+    reached = counts["satisfied"] + counts["basically_satisfied"] + counts["dissatisfied"]
+    pleased = counts["satisfied"] + counts["basically_satisfied"]
+    return FollowUps(**counts, satisfaction_rate=percent(pleased, reached))
+
+
 def _spot_checks(spot: pl.DataFrame) -> SpotChecks:
     return SpotChecks(
         rounds=spot["round_id"].n_unique() if spot.height else 0,
@@ -327,6 +340,7 @@ def figures(
             district_name=name,
             consumer_association=_consumer_association(_of(f.intake, code)),
             all_channels=_all_channels(_of(f.intake, code)),
+            followups=_followups(_of(f.intake, code)),
             visits_and_consultations=int(_of(f.visits, code)["people"].sum()),
             spot_checks=_spot_checks(_of(f.spot, code)),
             satisfaction=_satisfaction(f.satisfaction, "district", code),
@@ -372,6 +386,7 @@ def figures(
         generated_at=datetime.now(UTC).replace(microsecond=0),
         consumer_association=_consumer_association(f.intake),
         all_channels=_all_channels(f.intake),
+        followups=_followups(f.intake),
         visits_and_consultations=int(f.visits["people"].sum()),
         spot_checks=_spot_checks(f.spot),
         satisfaction=_satisfaction(f.satisfaction, scope_kind, scope_code),

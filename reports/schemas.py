@@ -29,6 +29,16 @@ class AllChannels(msgspec.Struct):
     amount_recovered: Decimal
 
 
+class FollowUps(msgspec.Struct):
+    """The follow-up visits (回访) of the year's closed records: what consumers said."""
+
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+    not_reached: int
+    satisfaction_rate: float | None  # percent of those reached: satisfied or basically
+
+
 class SpotChecks(msgspec.Struct):
     """Red Shield spot checks held in the year."""
 
@@ -65,6 +75,7 @@ class DistrictFigures(msgspec.Struct):
     district_name: str
     consumer_association: ConsumerAssociation
     all_channels: AllChannels
+    followups: FollowUps
     visits_and_consultations: int
     spot_checks: SpotChecks
     satisfaction: Satisfaction
@@ -96,6 +107,7 @@ class AnnualReport(msgspec.Struct):
     generated_at: datetime
     consumer_association: ConsumerAssociation
     all_channels: AllChannels
+    followups: FollowUps
     visits_and_consultations: int  # 接待来访、咨询 (person-times)
     spot_checks: SpotChecks
     satisfaction: Satisfaction

@@ -206,6 +206,7 @@ async def test_districts_certificates_satisfaction_page_workbook_and_cli(
                 closed_at=(received + timedelta(days=5)).isoformat(),
                 amount_disputed=1000,
                 amount_recovered=800.5,
+                followup="basically_satisfied",
                 handled_by="consumer_association",
                 channel="wechat",
             ),
@@ -285,6 +286,13 @@ async def test_districts_certificates_satisfaction_page_workbook_and_cli(
         "amount_recovered": "800.50",
     }
     assert body["consumer_association"]["closure_rate"] == 100.0
+    assert body["followups"] == {
+        "satisfied": 0,
+        "basically_satisfied": 1,
+        "dissatisfied": 0,
+        "not_reached": 0,
+        "satisfaction_rate": 100.0,
+    }
     assert body["satisfaction"] == {
         "index": 81.25,
         "ci_low": 79.25,
