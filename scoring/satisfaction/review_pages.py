@@ -24,7 +24,7 @@ from service.errors import FangxinError, NotFound
 from service.localtime import to_local
 from service.models import Area, AreaKind, MerchantCategory
 from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus
@@ -76,7 +76,7 @@ async def runs_page(
     )
 
 
-@post("/official/runs", opt=OFFICIALS, include_in_schema=False, status_code=303)
+@post("/official/runs", opt=CITY_OFFICIALS, include_in_schema=False, status_code=303)
 async def start_run_form(request: Request[Any, Any, State]) -> Redirect:
     actor = require_principal(request).actor
     run = await runs.start_run(runs.parse_params({}), actor=actor)
@@ -105,7 +105,10 @@ async def run_page(request: Request[Any, Any, State], run_id: RunId) -> Template
 
 
 @post(
-    "/official/runs/{run_id:int}/publish", opt=OFFICIALS, include_in_schema=False, status_code=303
+    "/official/runs/{run_id:int}/publish",
+    opt=CITY_OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
 )
 async def publish_form(request: Request[Any, Any, State], run_id: RunId) -> Redirect | Template:
     try:
@@ -121,7 +124,10 @@ async def publish_form(request: Request[Any, Any, State], run_id: RunId) -> Redi
 
 
 @post(
-    "/official/runs/{run_id:int}/discard", opt=OFFICIALS, include_in_schema=False, status_code=303
+    "/official/runs/{run_id:int}/discard",
+    opt=CITY_OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
 )
 async def discard_form(
     request: Request[Any, Any, State], run_id: RunId, data: URLEncodedBody[dict[str, str]]

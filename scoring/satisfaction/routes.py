@@ -24,7 +24,7 @@ from service.db import MAX_ID
 from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Area, Merchant
 from service.registry import Page
-from service.security import OFFICIALS, PUBLIC, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
 RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
@@ -62,7 +62,7 @@ class RunController(Controller):
     path = "/api/v1/scoring/runs"
     tags = ["scoring"]
 
-    @post("/", opt=OFFICIALS, status_code=202)
+    @post("/", opt=CITY_OFFICIALS, status_code=202)
     async def create_run(
         self, request: Request[Any, Any, State], data: JSONBody[RunIn]
     ) -> Response[RunOut]:
@@ -80,12 +80,12 @@ class RunController(Controller):
     async def get_run(self, run_id: RunId) -> RunOut:
         return run_out(await runs.get_run(run_id))
 
-    @post("/{run_id:int}/publish", opt=OFFICIALS, status_code=200)
+    @post("/{run_id:int}/publish", opt=CITY_OFFICIALS, status_code=200)
     async def publish(self, request: Request[Any, Any, State], run_id: RunId) -> RunOut:
         """Publish a draft: the public sees it at once; the previous run becomes history."""
         return run_out(await runs.publish_run(run_id, actor=require_principal(request).actor))
 
-    @post("/{run_id:int}/discard", opt=OFFICIALS, status_code=200)
+    @post("/{run_id:int}/discard", opt=CITY_OFFICIALS, status_code=200)
     async def discard(
         self, request: Request[Any, Any, State], run_id: RunId, data: JSONBody[DiscardIn]
     ) -> RunOut:

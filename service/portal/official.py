@@ -39,7 +39,7 @@ from service.i18n import N_
 from service.localtime import LOCAL_TZ, as_utc, to_local
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, ResponseFlag
@@ -327,7 +327,7 @@ async def decide_appeal(
     return Redirect("/official/appeals", status_code=303)
 
 
-@get("/official/audit", opt=OFFICIALS, include_in_schema=False)
+@get("/official/audit", opt=CITY_OFFICIALS, include_in_schema=False)
 async def audit_log(
     request: Request[Any, Any, State],
     action: Annotated[str | None, QueryParameter(max_length=64)] = None,
