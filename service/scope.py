@@ -114,6 +114,18 @@ async def holds(district: Area | None, kind: str | None, code: str) -> bool:
     return False  # the city itself, or a kind no district holds
 
 
+async def codes(district: Area | None, kind: str) -> set[str] | None:
+    """The codes of the merchants (USCCs), streets or scenic spots inside the district, for
+    filtering what was computed city-wide; None for the city: nothing to filter."""
+    if district is None:
+        return None
+    if kind == MERCHANT:
+        found = await merchants(district).values_list("uscc", flat=True)
+    else:
+        found = await places(district).filter(kind=kind).values_list("code", flat=True)
+    return {str(c) for c in found}
+
+
 async def require(district: Area | None, kind: str | None, code: str, missing: str) -> None:
     """Refuse a target outside the district with the very answer a missing one gets."""
     if not await holds(district, kind, code):

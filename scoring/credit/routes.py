@@ -19,6 +19,7 @@ from scoring.credit import store as credit_store
 from scoring.credit import view as credit_view
 from scoring.credit.rules import Rules
 from scoring.credit.schemas import ComplaintBatch, CreditEventBatch, CreditOut, IngestOut
+from service import scope
 from service.bounds import require_in_range
 from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Merchant, Role
@@ -32,6 +33,17 @@ BATCH_MAX_BYTES = 8 * 1024 * 1024
 def rules_of(request: Request[Any, Any, Any]) -> Rules:
     settings: Settings = request.app.state.settings
     return credit_store.rules_for(settings.credit_rules)
+
+
+async def require_merchant_in_scope(request: Request[Any, Any, Any], uscc: str) -> None:
+    """A merchant of another district is missing to a district's official."""
+    missing = f"No merchant with USCC {uscc}"
+    await scope.require(await scope.of(request), scope.MERCHANT, uscc, missing)
+
+
+def classes_within(frame: pl.DataFrame, district: str | None) -> pl.DataFrame:
+    """The credit-class rows of one district's streets and scenic spots, or all."""
+    return frame.filter(pl.col("district") == district) if district else frame
 
 
 class CreditController(Controller):
@@ -74,6 +86,7 @@ class CreditController(Controller):
             own = await Merchant.get_or_none(id=principal.merchant_id)
             if own is None or own.uscc != uscc:
                 raise PermissionDeniedException("A merchant sees only its own credit")
+        await require_merchant_in_scope(request, uscc)
         return await credit_view.merchant_credit(uscc, rules_of(request))
 
 
@@ -99,6 +112,7 @@ class FiguresController(Controller):
     @get("/complaints/figures", opt=OFFICIALS)
     async def complaint_figures(
         self,
+        request: Request[Any, Any, State],
         period: Annotated[credit_figures.Period, QueryParameter()] = "year",
         district: Annotated[str | None, QueryParameter(max_length=32)] = None,
         since: Annotated[datetime | None, QueryParameter()] = None,
@@ -108,6 +122,8 @@ class FiguresController(Controller):
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
         money in dispute and recovered (yuan); a whole-city row (district 全市) per period."""
         require_in_range(since=since, until=until)
+        # A district's official: its district's complaints, by the merchant's district.
+        district = scope.district_filter(await scope.of(request), district)
         q = credit_figures.ComplaintQuery(period, district, since, until)
         frame = await credit_figures.complaints_report(q)
         return await figures_response(frame, format, f"complaints-by-{period}", period=period)
@@ -122,7 +138,10 @@ class FiguresController(Controller):
         """Active merchants per street and scenic spot by credit class (A–D), the share in C
         or D, listings, and complaints in the last twelve months; most troubled first."""
         frame = await credit_figures.classes_report(rules_of(request), kind)
-        return await figures_response(frame, format, "credit-classes", kind=kind)
+        district = scope.district_filter(await scope.of(request), None)
+        return await figures_response(
+            classes_within(frame, district), format, "credit-classes", kind=kind
+        )
 
 
 ROUTES = [CreditController, FiguresController]

@@ -18,6 +18,7 @@ from scoring.satisfaction import runs
 from scoring.satisfaction.models import ScoreRun, UnitScore
 from scoring.satisfaction.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from scoring.satisfaction.scores import OUTPUT_COLUMNS
+from service import scope
 from service.audit import Actor
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
@@ -106,12 +107,20 @@ EXPORT_COLUMNS = (
 
 @get("/api/v1/scoring/runs/{run_id:int}/export", opt=OFFICIALS, tags=["scoring"])
 async def export_run(
+    request: Request[Any, Any, State],
     run_id: RunId,
     format: Annotated[Literal["csv", "xlsx", "parquet"], QueryParameter()] = "csv",
 ) -> Response[bytes]:
-    """Every unit score of a run, as CSV, XLSX or Parquet."""
+    """Every unit score of a run, as CSV, XLSX or Parquet; a district's official gets its
+    district's units."""
     run = await runs.get_run(run_id)
-    rows = await UnitScore.filter(run_id=run.id).order_by("kind", "code").values(*EXPORT_COLUMNS)
+    within = scope.targets(await scope.of(request), code="code", kind="kind", units=True)
+    rows = (
+        await UnitScore.filter(run_id=run.id)
+        .filter(within)
+        .order_by("kind", "code")
+        .values(*EXPORT_COLUMNS)
+    )
     # Every row read for the types: the first hundred may hold only nulls in a column.
     frame = (
         pl.DataFrame(rows, infer_schema_length=None)
