@@ -24,7 +24,7 @@ from scoring.credit.rules import Rules
 from service.audit import Actor
 from service.errors import FangxinError
 from service.localtime import localdate
-from service.models import Merchant
+from service.models import Area, Merchant
 from service.settings import Settings
 
 SMALL_BATCH = 2  # at most this many are signed in a thread; more in a process pool
@@ -169,10 +169,16 @@ async def issue_signed(
     actor: Actor,
     progress: Callable[[int], None] | None = None,
     is_demo: bool = False,
+    district: Area | None = None,
 ) -> list[Certificate]:
     """Issue, then render and sign each new certificate's PDF at once, while it is active."""
     issued = await issuance.issue(
-        requests, actor=actor, policy=policy, credit_rules=credit_rules, is_demo=is_demo
+        requests,
+        actor=actor,
+        policy=policy,
+        credit_rules=credit_rules,
+        is_demo=is_demo,
+        district=district,
     )
     await render_all(issued, settings, policy, progress=progress)
     return issued

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from certificates import eligibility, status_lists
@@ -15,9 +16,10 @@ from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Evaluation, Kind, Policy
 from certificates.serials import KIND_CODES, make_serial, sequence_of
 from scoring.credit.rules import Rules
-from service import audit, outbox
+from service import audit, outbox, scope
 from service.audit import Actor
 from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
+from service.models import Area
 
 SERIAL_LOCK_KEY = 0x46584345  # "FXCE": one issuer numbers certificates at a time
 HELD = (Status.ACTIVE, Status.SUSPENDED)
@@ -76,12 +78,17 @@ async def issue(
     credit_rules: Rules,
     now: datetime | None = None,
     is_demo: bool = False,
+    district: Area | None = None,
 ) -> list[Certificate]:
     """Certificates for eligible subjects, all or none: an ineligible subject is refused with
-    the criteria it fails, a subject already holding one with its serial."""
+    the criteria it fails, a subject already holding one with its serial. ``district``: issued
+    by its official, to whom a subject elsewhere is no subject at all."""
     now = now or datetime.now(UTC)
     facts = await eligibility.gather(credit_rules, now)
     found = {(e.kind, e.code): e for e in eligibility.evaluate(facts, policy, now)}
+    for r in requests:
+        if not await scope.holds(district, r.kind.value, r.subject):
+            found.pop((r.kind, r.subject), None)
     single = len(requests) == 1
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
@@ -216,8 +223,16 @@ async def status_at(cert: Certificate, at: datetime | None = None) -> StatusAt:
     return current
 
 
-async def get_certificate(serial: str) -> Certificate:
+async def get_certificate(serial: str, district: Area | None = None) -> Certificate:
+    """The certificate, or NotFound; ``district``: one whose subject lies elsewhere is missing
+    to that district's official."""
     cert = await Certificate.get_or_none(serial=serial)
-    if cert is None:
+    if cert is None or not await scope.holds(district, cert.kind.value, cert.subject_code):
         raise NotFound(f"No certificate {serial}")
     return cert
+
+
+def subjects_within(district: Area | None, via: str = "") -> Q:
+    """A filter for certificates whose subject lies in the district (all, for the city);
+    ``via``: the path to the certificate from the rows filtered (``certificate__``)."""
+    return scope.targets(district, code=f"{via}subject_code", kind=f"{via}kind")

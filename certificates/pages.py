@@ -23,7 +23,7 @@ from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
 from scoring.credit import store as credit_store
 from scoring.credit.routes import figures_response
-from service import registry
+from service import registry, scope
 from service.errors import FangxinError
 from service.i18n import N_, current_locale
 from service.i18n import gettext as _
@@ -53,6 +53,9 @@ async def eligibility_page(
     policy = policy_for(settings.certificate_policy)
     found = await eligibility.evaluate_all(policy, credit_store.rules_for(settings.credit_rules))
     of_kind = [e for e in found if e.kind == kind]
+    confined = await scope.of(request)
+    district = scope.district_filter(confined, district)
+    area = await scope.place_filter(confined, area)
     within = await _subjects_within(kind, district, area, category)
     if within is not None:
         of_kind = [e for e in of_kind if e.code in within]
@@ -92,10 +95,8 @@ async def eligibility_page(
             "pages": pages,
             "query": urlencode({k: v for k, v in filters.items() if v}),
             "filters": {k: v or "" for k, v in filters.items()},
-            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
-            "areas": await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by(
-                "code"
-            ),
+            "districts": await scope.districts(confined).order_by("code"),
+            "areas": await scope.places(confined).order_by("code"),
             "categories": [c.value for c in MerchantCategory],
             "holders": await issuance.holders(kind),
             "issued": request.query_params.get("issued"),
@@ -145,6 +146,7 @@ async def issue_form(
             actor=require_principal(request).actor,
             policy=policy_for(settings.certificate_policy),
             credit_rules=credit_store.rules_for(settings.credit_rules),
+            district=await scope.of(request),
         )
     except FangxinError as exc:
         details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
@@ -231,6 +233,10 @@ async def verify_page(
         "answers": answers,
         "official_reasons": OFFICIAL_REASONS,
         "error": error_notice(request),
+        # The page is public; its decision form is for officials whose reach covers it.
+        "may_decide": await scope.holds(
+            await scope.of(request), cert.kind.value, cert.subject_code
+        ),
     }
     if state_now is None:
         return Template("certificates/verify.html", context=context)
@@ -326,6 +332,7 @@ async def decide_form(
             str(data.get("reason") or ""),
             note,
             actor=require_principal(request).actor,
+            district=await scope.of(request),
         )
     except FangxinError as exc:
         details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from certificates.models import Certificate, Decision, Reply, Status, StatusChange
 from certificates.policy import Kind
 from certificates.revocation import change_status
-from service import audit
+from service import audit, scope
 from service.accounts import Principal
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.models import Merchant, Role
@@ -74,6 +74,12 @@ async def decide(
         ) from None
     if not note.strip() or len(note) > 2000:
         raise InvalidInput("Say why", [FieldError("note", "1–2000 characters")])
+    # A district's official decides the replies about its district's certificates only.
+    district = await scope.district_of(by)
+    if district is not None:
+        about = await Certificate.filter(replies__id=reply_id).first()
+        if about is None or not await scope.holds(district, about.kind.value, about.subject_code):
+            raise NotFound(f"No reply {reply_id}")
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         reply = await Reply.filter(id=reply_id).using_db(tx).select_for_update().first()

@@ -29,6 +29,7 @@ from certificates.schemas import (
     Subject,
 )
 from scoring.credit import store as credit_store
+from service import scope
 from service.bounds import require_in_range
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
@@ -101,6 +102,7 @@ class CertificateController(Controller):
             actor=require_principal(request).actor,
             policy=policy_for(settings.certificate_policy),
             credit_rules=credit_store.rules_for(settings.credit_rules),
+            district=await scope.of(request),
         )
         return certificate_out(cert, await issuance.status_at(cert))
 
@@ -115,7 +117,12 @@ class CertificateController(Controller):
         """An official revokes (final), suspends or reinstates a certificate, with a reason
         code and a note; audited, and shown on the certificate."""
         cert = await sweep.decide(
-            serial, action, data.reason, data.note, actor=require_principal(request).actor
+            serial,
+            action,
+            data.reason,
+            data.note,
+            actor=require_principal(request).actor,
+            district=await scope.of(request),
         )
         return certificate_out(cert, await issuance.status_at(cert))
 

@@ -16,7 +16,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from certificates import eligibility
+from certificates import eligibility, issuance
 from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy, evaluate_area, revocation_reason
 from certificates.revocation import change_status
@@ -171,9 +171,17 @@ ACTIONS = {
 
 
 async def decide(
-    serial: str, action: str, reason: str, note: str, *, actor: Actor, now: datetime | None = None
+    serial: str,
+    action: str,
+    reason: str,
+    note: str,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    district: Area | None = None,
 ) -> Certificate:
-    """An official revokes (final), suspends or reinstates a certificate, with a reason."""
+    """An official revokes (final), suspends or reinstates a certificate, with a reason;
+    ``district``: its official, to whom a certificate of a subject elsewhere is missing."""
     now = now or datetime.now(UTC)
     errors = []
     if action not in ACTIONS:
@@ -185,6 +193,8 @@ async def decide(
     if errors:
         raise InvalidInput("The decision cannot be recorded", errors)
     new, allowed = ACTIONS[action]
+    if district is not None:
+        await issuance.get_certificate(serial, district)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         cert = await Certificate.filter(serial=serial).using_db(tx).select_for_update().first()

@@ -14,9 +14,8 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from reports import annual, charts, render
-from service import i18n
+from service import i18n, scope
 from service.localtime import to_local
-from service.models import Area, AreaKind
 from service.security import OFFICIALS
 
 
@@ -28,7 +27,9 @@ async def annual_page(
 ) -> Template:
     """Last year's report unless another is asked for: the one a bureau is writing."""
     year = year or to_local(datetime.now(UTC)).year - 1
-    report = await annual.annual_report(year, district or None)
+    confined = await scope.of(request)
+    district = scope.district_filter(confined, district)
+    report = await annual.annual_report(year, district)
     ctx = render.context(report, i18n.gettext)
     for name in ("district_chart", "month_chart", "channel_chart"):
         ctx[name] = charts.svg_uri(ctx[name])
@@ -39,7 +40,8 @@ async def annual_page(
         | {
             "year": year,
             "district": district or "",
-            "all_districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "all_districts": await scope.districts(confined).order_by("code"),
+            "confined": confined,
             "query": query,
         },
     )

@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 
 from reports import annual, render
 from reports.schemas import AnnualReport
+from service import scope
 from service.exports import EXPORT_TYPES
 from service.security import OFFICIALS
 
@@ -41,6 +42,7 @@ class ReportController(Controller):
         """The year's figures as the bureau reports them: consumer associations, all
         channels, counter visits, spot checks, satisfaction, certificates, by district,
         channel and month. Money in yuan as decimal strings; rates in percent."""
+        district = scope.district_filter(await scope.of(request), district)
         report = await annual.annual_report(year, district)
         if format == "json":
             return report
@@ -59,6 +61,7 @@ class ReportController(Controller):
     ) -> Response[bytes]:
         """The report a bureau can publish: A4, in Chinese, its figures in sentences, tables
         and charts."""
+        district = scope.district_filter(await scope.of(request), district)
         report = await annual.annual_report(year, district)
         content = await anyio.to_thread.run_sync(render.annual_pdf, report)
         return Response(

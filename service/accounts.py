@@ -19,7 +19,7 @@ from service import audit
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput, LoginFailed, NotFound
 from service.i18n import N_
-from service.models import Account, ApiToken, AuditEvent, Merchant, Role
+from service.models import Account, ApiToken, Area, AreaKind, AuditEvent, Merchant, Role
 
 _hasher = PasswordHasher()
 
@@ -62,6 +62,8 @@ class Principal:
     account_id: int | None = None
     token_id: int | None = None
     merchant_id: int | None = None
+    # The district an official is confined to (service/scope.py); None: the whole city.
+    district_id: int | None = None
 
     @property
     def actor(self) -> Actor:
@@ -117,6 +119,7 @@ async def create_account(
     role: Role,
     *,
     merchant_uscc: str | None = None,
+    district_code: str | None = None,
     actor: Actor,
     is_demo: bool = False,
 ) -> Account:
@@ -136,6 +139,8 @@ async def create_account(
                 errors.append(FieldError("merchant", f"no merchant with USCC {merchant_uscc}"))
     elif merchant_uscc:
         errors.append(FieldError("merchant", "only merchant accounts are bound to a merchant"))
+    district, district_errors = await _district_for(role, district_code)
+    errors.extend(district_errors)
     if await Account.exists(username=username):
         errors.append(FieldError("username", "already taken"))
     if errors:
@@ -147,6 +152,7 @@ async def create_account(
             password_hash=hash_password(password),
             role=role,
             merchant=merchant,
+            district=district,
             is_demo=is_demo,
         )
         await audit.record(
@@ -154,8 +160,50 @@ async def create_account(
             actor,
             "account.created",
             f"account:{username}",
-            {"role": role.value, "merchant": merchant_uscc},
+            {"role": role.value, "merchant": merchant_uscc, "district": district_code or None},
         )
+    return account
+
+
+async def _district_for(
+    role: Role, code: str | None, conn: BaseDBAsyncClient | None = None
+) -> tuple[Area | None, list[FieldError]]:
+    """The district an account of this role is bound to: only an official may be, and only
+    to an area of kind district (a street's official would be a district's in disguise)."""
+    if not code:
+        return None, []
+    if role != Role.OFFICIAL:
+        return None, [FieldError("district", "only official accounts are bound to a district")]
+    area = await Area.filter(code=code).using_db(conn).first()
+    if area is None or area.kind != AreaKind.DISTRICT:
+        return None, [FieldError("district", f"no district with code {code}")]
+    return area, []
+
+
+async def set_district(username: str, district_code: str | None, *, actor: Actor) -> Account:
+    """Bind an official to a district, move it to another, or (None) give it the whole city
+    again; audited, since it widens or narrows what the account may see."""
+    async with in_transaction() as conn:
+        # No join here: PostgreSQL locks no row of an outer join's nullable side.
+        account = await Account.filter(username=username).using_db(conn).select_for_update().first()
+        if account is None:
+            raise NotFound(f"No account {username}")
+        district, errors = await _district_for(account.role, district_code, conn)
+        if errors:
+            raise InvalidInput("The district cannot be set", errors)
+        old = await Area.filter(id=account.district_id or 0).using_db(conn).first()
+        before = old.code if old else None
+        after = district.code if district else None
+        if before != after:
+            account.district_id = district.id if district else None
+            await account.save(using_db=conn, update_fields=["district_id"])
+            await audit.record(
+                conn,
+                actor,
+                "account.district_changed",
+                f"account:{username}",
+                {"from": before, "to": after},
+            )
     return account
 
 
@@ -367,6 +415,7 @@ def principal_for_account(account: Account) -> Principal:
         name=account.username,
         account_id=account.id,
         merchant_id=account.merchant_id,
+        district_id=account.district_id,
     )
 
 

@@ -58,6 +58,7 @@ from service.middleware import (
 )
 from service.openapi import openapi_config
 from service.pages import PAGES
+from service.portal.accounts import PAGES as ACCOUNT_PAGES
 from service.portal.home import PAGES as HOME_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *MERCHANT_PAGES,
             *OFFICIAL_PAGES,
             *JOB_PAGES,
+            *ACCOUNT_PAGES,
             *METRICS_ROUTES,
             static,
         ],

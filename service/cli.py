@@ -136,8 +136,16 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role if r != Role.FEED]))
 @click.option("--merchant", "merchant_uscc", default=None, help="USCC, for merchant accounts")
+@click.option(
+    "--district",
+    "district_code",
+    default=None,
+    help="District code, for an official of a district bureau (sees that district only)",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bool) -> None:
+def user_add(
+    name: str, role: str, merchant_uscc: str | None, district_code: str | None, password_stdin: bool
+) -> None:
     """Create an account."""
     settings = cli_settings()
     if password_stdin:
@@ -147,10 +155,16 @@ def user_add(name: str, role: str, merchant_uscc: str | None, password_stdin: bo
     account = run_with_db(
         settings,
         lambda: accounts.create_account(
-            name, password, Role(role), merchant_uscc=merchant_uscc, actor=cli_actor()
+            name,
+            password,
+            Role(role),
+            merchant_uscc=merchant_uscc,
+            district_code=district_code,
+            actor=cli_actor(),
         ),
     )
-    click.echo(f"Created {account.role.value} account {account.username}.")
+    where = f" for district {district_code}" if district_code else ""
+    click.echo(f"Created {account.role.value} account {account.username}{where}.")
 
 
 @user.command("passwd")

@@ -292,21 +292,35 @@ async def _load(actor: Actor) -> DemoReport:
     report = DemoReport(loaded=True, areas=len(areas), merchants=len(merchants))
     # The demo merchant trades on the street left for an official to certify.
     on_street = next(m for m in merchants if m.street == SHOWCASE_AREAS[2] and m.status == "active")
-    for username, role, uscc in (
-        ("demo-admin", Role.ADMIN, None),
-        ("demo-official", Role.OFFICIAL, None),
-        ("demo-merchant", Role.MERCHANT, on_street.uscc),
+    # The district bureau's official works where the demo merchant trades, so that its
+    # confined view has certificates, appeals and flags to show.
+    for username, role, uscc, district in (
+        ("demo-admin", Role.ADMIN, None, None),
+        ("demo-official", Role.OFFICIAL, None, None),
+        ("demo-district", Role.OFFICIAL, None, on_street.district),
+        ("demo-merchant", Role.MERCHANT, on_street.uscc, None),
     ):
-        await _account(report, username, role, uscc, actor)
+        await _account(report, username, role, uscc, district, actor)
     return report
 
 
 async def _account(
-    report: DemoReport, username: str, role: Role, uscc: str | None, actor: Actor
+    report: DemoReport,
+    username: str,
+    role: Role,
+    uscc: str | None,
+    district: str | None,
+    actor: Actor,
 ) -> None:
     password = secrets.token_urlsafe(12)
     await accounts.create_account(
-        username, password, role, merchant_uscc=uscc, actor=actor, is_demo=True
+        username,
+        password,
+        role,
+        merchant_uscc=uscc,
+        district_code=district,
+        actor=actor,
+        is_demo=True,
     )
     report.accounts.append((username, role.value, password))
 

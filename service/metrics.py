@@ -42,7 +42,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from certificates.models import Reply
 from scoring.satisfaction.models import RunStatus, ScoreRun
 from service.models import AuditEvent, OutboxMessage
-from service.security import OFFICIALS, bearer_token
+from service.security import CITY_OFFICIALS, bearer_token
 from service.settings import Settings
 from surveys.models import FlagStatus, ResponseFlag
 
@@ -205,7 +205,7 @@ def _metrics_of(app: Any) -> RequestMetrics:
 
 @get(
     METRICS_PATH,
-    opt=OFFICIALS,
+    opt=CITY_OFFICIALS,
     tags=["monitoring"],
     media_type="text/plain",
     cache_control=None,

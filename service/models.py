@@ -105,6 +105,11 @@ class Account(Model):
     merchant: fields.ForeignKeyNullableRelation[Merchant] = fields.ForeignKeyField(
         "models.Merchant", related_name="accounts", null=True, on_delete=fields.RESTRICT
     )
+    # A district bureau's official sees and acts on its district only (service/scope.py);
+    # null for the city bureau's officials and for every other role.
+    district: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="officials", null=True, on_delete=fields.RESTRICT
+    )
     active = fields.BooleanField(default=True)
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
@@ -113,6 +118,7 @@ class Account(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
 
     merchant_id: int | None
+    district_id: int | None
 
     class Meta:
         table = "account"

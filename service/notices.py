@@ -22,6 +22,8 @@ ERRORS: Final = {
     "not_issued": N_("Nothing was issued."),
     "not_decided": N_("The decision was not recorded."),
     "choose_flag": N_("Choose a flag and a decision."),
+    "not_created": N_("The account was not created."),
+    "district_not_set": N_("The district was not changed."),
 }
 _FLASH: Final = "fangxin_flash"
 _MAX_DETAILS: Final = 20

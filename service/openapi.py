@@ -378,6 +378,11 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "text/csv": {"schema": _TEXT},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
     },
+    ("get", "/api/v1/reports/annual"): {
+        "application/json": {"schema": {"$ref": "#/components/schemas/AnnualReport"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
+    },
+    ("get", "/api/v1/reports/annual.pdf"): {"application/pdf": {"schema": _BINARY}},
 }
 # Deterministic bytes under a strong ETag: a 304 to a matching If-None-Match.
 CONDITIONAL: Final = frozenset(
@@ -397,6 +402,8 @@ NOT_MODIFIED: Final = {"description": "Not modified: the If-None-Match tag is th
 EXTRA_ERRORS: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("get", "/readyz"): (503,),
     ("post", "/api/v1/certificates"): (404,),  # no subject by that code
+    ("get", "/api/v1/reports/annual"): (404,),  # no district by that code
+    ("get", "/api/v1/reports/annual.pdf"): (404,),
 }
 
 

@@ -20,7 +20,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from service import audit, events, uscc
+from service import audit, events, scope, uscc
 from service.audit import Actor
 from service.errors import FieldError, InvalidInput, NotFound
 from service.events import MerchantRegistered
@@ -67,8 +67,13 @@ class AreaIndex:
     parents: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    async def load(cls, conn: BaseDBAsyncClient | None = None) -> AreaIndex:
-        rows = await Area.all().using_db(conn).values_list("code", "kind", "parent__code")
+    async def load(
+        cls, conn: BaseDBAsyncClient | None = None, within: Area | None = None
+    ) -> AreaIndex:
+        """Every area, or (``within`` a district) only the district and its streets and
+        scenic spots: what a district's official may name, so that naming any other reads
+        as naming nothing."""
+        rows = await scope.areas(within).using_db(conn).values_list("code", "kind", "parent__code")
         index = cls()
         for code, kind, parent in rows:
             index.kinds[code] = AreaKind(kind)
@@ -315,11 +320,16 @@ async def get_merchant(code: str) -> MerchantOut:
 # --- writing ------------------------------------------------------------------------------
 
 
-async def create_area(data: AreaIn, *, actor: Actor) -> AreaOut:
+async def create_area(data: AreaIn, *, actor: Actor, district: Area | None = None) -> AreaOut:
+    """A new area; ``district``: made by that district's official, who may add streets and
+    scenic spots to it and nothing else."""
     async with in_transaction() as conn:
-        index = await AreaIndex.load(conn)
+        index = await AreaIndex.load(conn, district)
         errors = check_area(data, index)
-        if data.code in index.kinds:
+        if district is not None and data.kind.value not in scope.PLACES:
+            errors.append(FieldError("kind", "a district adds streets and scenic spots only"))
+        # Against every area, not the index: codes are unique city-wide (and public).
+        if await Area.filter(code=data.code).using_db(conn).exists():
             errors.append(FieldError("code", f"an area with code {data.code} exists"))
         if errors:
             raise InvalidInput("The area is not valid", errors)
@@ -330,9 +340,14 @@ async def create_area(data: AreaIn, *, actor: Actor) -> AreaOut:
     return await get_area(data.code)
 
 
-async def update_area(code: str, patch: AreaPatch, *, actor: Actor) -> AreaOut:
+async def update_area(
+    code: str, patch: AreaPatch, *, actor: Actor, district: Area | None = None
+) -> AreaOut:
+    """Change an area; ``district``: by that district's official, who may change its streets
+    and scenic spots (the district itself, like the city, is the city bureau's)."""
     async with in_transaction() as conn:
-        area = await Area.filter(code=code).using_db(conn).select_related("parent").first()
+        writable = Area.all() if district is None else scope.places(district)
+        area = await writable.filter(code=code).using_db(conn).select_related("parent").first()
         if area is None:
             raise NotFound(f"No area with code {code}")
         current = AreaIn(
@@ -346,7 +361,7 @@ async def update_area(code: str, patch: AreaPatch, *, actor: Actor) -> AreaOut:
             current,
             **{k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET},
         )
-        index = await AreaIndex.load(conn)
+        index = await AreaIndex.load(conn, district)
         errors = check_area(merged, index)
         if merged.parent and _would_cycle(code, merged.parent, index):
             errors.append(FieldError("parent", "would make the area its own ancestor"))
@@ -424,9 +439,12 @@ async def _save_areas(
         ids[row.code] = area.id
 
 
-async def create_merchant(data: MerchantIn, *, actor: Actor) -> MerchantOut:
+async def create_merchant(
+    data: MerchantIn, *, actor: Actor, district: Area | None = None
+) -> MerchantOut:
+    """Register a merchant; ``district``: by that district's official, in that district."""
     async with in_transaction() as conn:
-        index = await AreaIndex.load(conn)
+        index = await AreaIndex.load(conn, district)
         errors = check_merchant(data, index)
         if await Merchant.filter(uscc=data.uscc).using_db(conn).exists():
             errors.append(FieldError("uscc", f"a merchant with USCC {data.uscc} exists"))
@@ -450,14 +468,18 @@ async def create_merchant(data: MerchantIn, *, actor: Actor) -> MerchantOut:
     return await get_merchant(data.uscc)
 
 
-async def update_merchant(code: str, patch: MerchantPatch, *, actor: Actor) -> MerchantOut:
+async def update_merchant(
+    code: str, patch: MerchantPatch, *, actor: Actor, district: Area | None = None
+) -> MerchantOut:
+    """Change a merchant; ``district``: by that district's official, who may neither see
+    another district's merchants nor move one there."""
     async with in_transaction() as conn:
-        current_out = await _merchant_in(conn, code)
+        current_out = await _merchant_in(conn, code, district)
         merged = msgspec.structs.replace(
             current_out,
             **{k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET},
         )
-        index = await AreaIndex.load(conn)
+        index = await AreaIndex.load(conn, district)
         errors = check_merchant(merged, index)
         if errors:
             raise InvalidInput("The merchant is not valid", errors)
@@ -471,8 +493,10 @@ async def update_merchant(code: str, patch: MerchantPatch, *, actor: Actor) -> M
     return await get_merchant(code)
 
 
-async def _merchant_in(conn: BaseDBAsyncClient, code: str) -> MerchantIn:
-    rows = await Merchant.filter(uscc=code).using_db(conn).values(*_MERCHANT_VALUES)
+async def _merchant_in(conn: BaseDBAsyncClient, code: str, district: Area | None) -> MerchantIn:
+    rows = (
+        await scope.merchants(district).filter(uscc=code).using_db(conn).values(*_MERCHANT_VALUES)
+    )
     if not rows:
         raise NotFound(f"No merchant with USCC {code}")
     out = _merchant_from_row(rows[0])

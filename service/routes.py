@@ -10,7 +10,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
-from service import accounts, db, registry
+from service import accounts, db, registry, scope
 from service.db import MAX_ID
 from service.models import Account, ApiToken, AreaKind, MerchantCategory, MerchantStatus
 from service.registry import MerchantFilter, Page
@@ -88,7 +88,9 @@ class AreaController(Controller):
     async def create_area(
         self, request: Request[object, object, State], data: JSONBody[AreaIn]
     ) -> AreaOut:
-        return await registry.create_area(data, actor=require_principal(request).actor)
+        return await registry.create_area(
+            data, actor=require_principal(request).actor, district=await scope.of(request)
+        )
 
     @patch("/{code:str}", opt=OFFICIALS)
     async def update_area(
@@ -97,7 +99,9 @@ class AreaController(Controller):
         code: Annotated[str, PathParameter(max_length=64)],
         data: JSONBody[AreaPatch],
     ) -> AreaOut:
-        return await registry.update_area(code, data, actor=require_principal(request).actor)
+        return await registry.update_area(
+            code, data, actor=require_principal(request).actor, district=await scope.of(request)
+        )
 
 
 class MerchantController(Controller):
@@ -130,7 +134,9 @@ class MerchantController(Controller):
     async def create_merchant(
         self, request: Request[object, object, State], data: JSONBody[MerchantIn]
     ) -> MerchantOut:
-        return await registry.create_merchant(data, actor=require_principal(request).actor)
+        return await registry.create_merchant(
+            data, actor=require_principal(request).actor, district=await scope.of(request)
+        )
 
     @patch("/{uscc:str}", opt=OFFICIALS)
     async def update_merchant(
@@ -139,7 +145,9 @@ class MerchantController(Controller):
         uscc: Annotated[str, PathParameter(max_length=64)],
         data: JSONBody[MerchantPatch],
     ) -> MerchantOut:
-        return await registry.update_merchant(uscc, data, actor=require_principal(request).actor)
+        return await registry.update_merchant(
+            uscc, data, actor=require_principal(request).actor, district=await scope.of(request)
+        )
 
 
 class AdminController(Controller):
@@ -176,7 +184,7 @@ class AdminController(Controller):
 
     @get("/accounts", opt=ADMINS)
     async def list_accounts(self) -> list[AccountOut]:
-        rows = await Account.all().order_by("username").select_related("merchant")
+        rows = await Account.all().order_by("username").select_related("merchant", "district")
         return [
             AccountOut(
                 a.username,
@@ -185,6 +193,7 @@ class AdminController(Controller):
                 a.active,
                 a.locked_until,
                 a.last_login_at,
+                a.district.code if a.district else None,
             )
             for a in rows
         ]
@@ -198,10 +207,17 @@ class AdminController(Controller):
             data.password,
             data.role,
             merchant_uscc=data.merchant,
+            district_code=data.district,
             actor=require_principal(request).actor,
         )
         return AccountOut(
-            a.username, a.role, data.merchant, a.active, a.locked_until, a.last_login_at
+            a.username,
+            a.role,
+            data.merchant,
+            a.active,
+            a.locked_until,
+            a.last_login_at,
+            data.district or None,
         )
 
 

@@ -124,6 +124,7 @@ class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
     password: str
     role: Role
     merchant: str | None = None
+    district: str | None = None  # a district's code: an official confined to it
 
 
 class AccountOut(msgspec.Struct):
@@ -133,3 +134,4 @@ class AccountOut(msgspec.Struct):
     active: bool
     locked_until: datetime | None
     last_login_at: datetime | None
+    district: str | None = None

@@ -47,6 +47,9 @@ _CSRF_RANDOM_LENGTH: Final = 64  # hex characters of the random part of a CSRF t
 # configuration error, caught by the authorization-matrix test.
 ACCESS: Final = "access"
 PUBLIC_ACCESS: Final = "public"
+# Marks a rule as the city bureau's alone: an official bound to a district is refused even
+# where its role is allowed (city-wide actions such as publishing a run; service/scope.py).
+CITY_WIDE: Final = "city_wide"
 
 
 def allow(*roles: Role | str) -> dict[str, frozenset[str]]:
@@ -55,7 +58,8 @@ def allow(*roles: Role | str) -> dict[str, frozenset[str]]:
 
 PUBLIC = allow(PUBLIC_ACCESS)
 SIGNED_IN = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)  # people, not machines
-OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN)
+OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN)  # district officials too, within their district
+CITY_OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN, CITY_WIDE)
 ADMINS = allow(Role.ADMIN)
 MERCHANTS = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)
 MERCHANT_ONLY = allow(Role.MERCHANT)  # pages about "my" business: nobody else has one
@@ -89,6 +93,9 @@ async def role_guard(
     principal = require_principal(connection)
     if principal.role.value not in rule:
         raise PermissionDeniedException("Your role may not do this")
+    if CITY_WIDE in rule and principal.district_id is not None:
+        # The route itself is no secret: a refusal by rank, not by data, so 403.
+        raise PermissionDeniedException("Only the city bureau may do this")
 
 
 def bearer_token(scope: Scope) -> str | None:

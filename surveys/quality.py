@@ -19,11 +19,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from service import audit
+from service import audit, scope
 from service.audit import Actor
 from service.db import chunked, connection
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.i18n import N_
+from service.models import Area
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, SurveyVersion
 from surveys.questionnaire import VersionedQuestions
 
@@ -373,10 +374,24 @@ async def _decide(
 
 
 async def decide_flag(
-    response_id: int, kind: FlagKind, decision: FlagStatus, reason: str, *, actor: Actor
+    response_id: int,
+    kind: FlagKind,
+    decision: FlagStatus,
+    reason: str,
+    *,
+    actor: Actor,
+    district: Area | None = None,
 ) -> ResponseFlag:
-    """An official confirms or clears a flag; the response's exclusion follows, audited."""
+    """An official confirms or clears a flag; the response's exclusion follows, audited.
+    ``district``: a district's official, to whom a response about a target elsewhere is
+    missing."""
     _check_decision(decision, reason)
+    missing = f"Response {response_id} has no {kind.value} flag"
+    if district is not None:
+        target = await Response.filter(id=response_id).values_list("target_kind", "target_code")
+        if not target:
+            raise NotFound(missing)
+        await scope.require(district, str(target[0][0]), str(target[0][1]), missing)
     async with in_transaction() as conn:
         flag = await (
             ResponseFlag.filter(response_id=response_id, kind=kind)
@@ -385,7 +400,7 @@ async def decide_flag(
             .first()
         )
         if flag is None:
-            raise NotFound(f"Response {response_id} has no {kind.value} flag")
+            raise NotFound(missing)
         if flag.status == decision:
             raise Conflict(f"The flag is already {decision.value}")
         await _decide(conn, flag, decision, reason, actor)
@@ -393,11 +408,20 @@ async def decide_flag(
 
 
 async def decide_raised_flags(
-    target_code: str, kind: FlagKind, decision: FlagStatus, reason: str, *, actor: Actor
+    target_code: str,
+    kind: FlagKind,
+    decision: FlagStatus,
+    reason: str,
+    *,
+    actor: Actor,
+    district: Area | None = None,
 ) -> int:
     """Every raised flag of one kind on responses about one target, decided at once (a surge
-    of a real crowd is hundreds of them), each audited as if decided alone. Returns how many."""
+    of a real crowd is hundreds of them), each audited as if decided alone. Returns how many.
+    ``district``: a district's official, to whom a target elsewhere has no flags."""
     _check_decision(decision, reason)
+    missing = f"No raised {kind.value} flag about {target_code}"
+    await scope.require(district, None, target_code, missing)
     async with in_transaction() as conn:
         flags = (
             await ResponseFlag.filter(
@@ -411,7 +435,7 @@ async def decide_raised_flags(
             .order_by("id")
         )
         if not flags:
-            raise NotFound(f"No raised {kind.value} flag about {target_code}")
+            raise NotFound(missing)
         for flag in flags:
             await _decide(conn, flag, decision, reason, actor)
     return len(flags)

@@ -20,10 +20,13 @@ import anyio
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tortoise.expressions import Subquery
 
+from service import scope
 from service.errors import NotFound
 from service.exports import WORKBOOK_OPTIONS, neutralise
 from service.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
+from service.models import Area
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
 from surveys.schemas import DayCount, ResponseOut, SurveyStats, TargetCount
 
@@ -48,6 +51,12 @@ class ResponseFilter:
     since: datetime | None = None
     until: datetime | None = None
     excluded: bool | None = None
+    # A district's official sees the responses about its district's targets only.
+    within: Area | None = None
+
+
+def _about(within: Area | None) -> Any:
+    return scope.targets(within, code="target_code", kind="target_kind")
 
 
 async def survey_by_slug(slug: str) -> Survey:
@@ -58,7 +67,7 @@ async def survey_by_slug(slug: str) -> Survey:
 
 
 def _query(survey: Survey, f: ResponseFilter) -> Any:
-    qs = Response.filter(survey_id=survey.id)
+    qs = Response.filter(survey_id=survey.id).filter(_about(f.within))
     if f.target:
         qs = qs.filter(target_code=f.target)
     if f.since:
@@ -265,19 +274,21 @@ async def _write_parquet(path: Path, slug: str, f: ResponseFilter, keys: list[st
             writer.write_table(pa.Table.from_pydict(columns, schema=schema))
 
 
-async def stats(slug: str) -> SurveyStats:
+async def stats(slug: str, within: Area | None = None) -> SurveyStats:
+    """Counts over the survey's responses (``within`` a district: those about its targets)."""
     survey = await survey_by_slug(slug)
-    base = Response.filter(survey_id=survey.id)
+    base = Response.filter(survey_id=survey.id).filter(_about(within))
     total = await base.count()
     excluded = await base.filter(excluded=True).count()
     flag_counts: dict[str, int] = {}
     for fl in await ResponseFlag.filter(
-        response__survey_id=survey.id, status__in=[FlagStatus.RAISED, FlagStatus.CONFIRMED]
+        response_id__in=Subquery(base.values("id")),
+        status__in=[FlagStatus.RAISED, FlagStatus.CONFIRMED],
     ).values_list("kind", flat=True):
         flag_counts[str(fl)] = flag_counts.get(str(fl), 0) + 1
     per_target: dict[str, list[int]] = {}
     per_day: dict[date, int] = {}
-    async for chunk in _chunks(survey.id):
+    async for chunk in _chunks(survey.id, within):
         for code, was_excluded, at in chunk:
             t = per_target.setdefault(code, [0, 0])
             t[0] += 1
@@ -295,11 +306,14 @@ async def stats(slug: str) -> SurveyStats:
     )
 
 
-async def _chunks(survey_id: int) -> AsyncIterator[list[tuple[str, bool, datetime]]]:
+async def _chunks(
+    survey_id: int, within: Area | None
+) -> AsyncIterator[list[tuple[str, bool, datetime]]]:
     last = 0
     while True:
         rows = (
             await Response.filter(survey_id=survey_id, id__gt=last)
+            .filter(_about(within))
             .order_by("id")
             .limit(20_000)
             .values_list("id", "target_code", "excluded", "submitted_at")

@@ -17,6 +17,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import File, Stream, Template
 from litestar.types import ControllerRouterHandler
 
+from service import scope
 from service.bounds import require_in_range
 from service.db import MAX_BIG_ID
 from service.errors import InvalidInput, NotFound
@@ -421,6 +422,7 @@ class SurveyController(Controller):
     @get("/{survey:str}/responses", opt=OFFICIALS)
     async def list_responses(
         self,
+        request: Request[Any, Any, State],
         survey: Slug,
         target: Annotated[str | None, QueryParameter(max_length=64)] = None,
         since: Annotated[datetime | None, QueryParameter()] = None,
@@ -433,7 +435,7 @@ class SurveyController(Controller):
         """Responses with their answers and flags; ``format=csv|xlsx|parquet`` exports every
         matching response, streamed."""
         require_in_range(since=since, until=until)
-        f = responses.ResponseFilter(target, since, until, excluded)
+        f = responses.ResponseFilter(target, since, until, excluded, await scope.of(request))
         if format == "csv":
             await responses.survey_by_slug(survey)
             return CSVDownload(
@@ -454,9 +456,10 @@ class SurveyController(Controller):
         return ResponsePage(items=items, total=total, page=p.page, page_size=p.page_size)
 
     @get("/{survey:str}/stats", opt=OFFICIALS)
-    async def survey_stats(self, survey: Slug) -> SurveyStats:
-        """Responses per target and per day, flag counts and the exclusion rate."""
-        return await responses.stats(survey)
+    async def survey_stats(self, request: Request[Any, Any, State], survey: Slug) -> SurveyStats:
+        """Responses per target and per day, flag counts and the exclusion rate (a district's
+        official: of the responses about its district)."""
+        return await responses.stats(survey, await scope.of(request))
 
     @post("/responses/{response_id:int}/flags/{kind:str}", opt=OFFICIALS, status_code=200)
     async def decide_flag(
@@ -473,6 +476,7 @@ class SurveyController(Controller):
             data.decision,
             data.reason,
             actor=require_principal(request).actor,
+            district=await scope.of(request),
         )
         return FlagOut(
             flag.response_id, flag.kind, flag.status, flag.decided_by, flag.decided_at, flag.reason

@@ -24,10 +24,20 @@ def free_port() -> int:
 
 
 async def make_account(
-    username: str, role: Role, *, merchant_uscc: str | None = None, password: str = PASSWORD
+    username: str,
+    role: Role,
+    *,
+    merchant_uscc: str | None = None,
+    district_code: str | None = None,
+    password: str = PASSWORD,
 ) -> Account:
     return await accounts.create_account(
-        username, password, role, merchant_uscc=merchant_uscc, actor=TEST_ACTOR
+        username,
+        password,
+        role,
+        merchant_uscc=merchant_uscc,
+        district_code=district_code,
+        actor=TEST_ACTOR,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import polars as pl
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
@@ -14,8 +15,9 @@ from litestar.types import ControllerRouterHandler
 
 from scoring.credit import figures as credit_figures
 from scoring.credit import view as credit_view
-from scoring.credit.routes import rules_of
-from service.models import Area, AreaKind, Merchant
+from scoring.credit.routes import classes_within, require_merchant_in_scope, rules_of
+from service import scope
+from service.models import Merchant
 from service.security import OFFICIALS
 
 
@@ -26,11 +28,14 @@ async def credit_page(
     district: Annotated[str | None, QueryParameter(max_length=32)] = None,
 ) -> Template:
     """Complaints per period and district, and credit classes per street and scenic spot."""
-    q = credit_figures.ComplaintQuery(period, district or None)
+    confined = await scope.of(request)
+    district = scope.district_filter(confined, district)
+    q = credit_figures.ComplaintQuery(period, district)
     figures = await credit_figures.complaints_report(q)
-    classes = await credit_figures.classes_report(rules_of(request))
     if district:
-        classes = classes.filter(classes["district"] == district)
+        # The report's total row sums what was asked for: here one district, not the city.
+        figures = figures.filter(pl.col("district") != credit_figures.CITY_TOTAL)
+    classes = classes_within(await credit_figures.classes_report(rules_of(request)), district)
     query = urlencode({k: v for k, v in (("period", period), ("district", district)) if v})
     return Template(
         "credit/credit.html",
@@ -38,7 +43,7 @@ async def credit_page(
             "period": period,
             "periods": credit_figures.PERIODS,
             "district": district or "",
-            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "districts": await scope.districts(confined).order_by("code"),
             "figures": figures.to_dicts(),
             "classes": classes.to_dicts(),
             "city_total": credit_figures.CITY_TOTAL,
@@ -52,6 +57,7 @@ async def merchant_credit_page(
     request: Request[Any, Any, State], uscc: Annotated[str, PathParameter(max_length=64)]
 ) -> Template:
     """One merchant's credit: score, class, listings, each change and each event's points."""
+    await require_merchant_in_scope(request, uscc)
     credit = await credit_view.merchant_credit(uscc, rules_of(request))
     merchant = await Merchant.get(uscc=uscc)
     return Template("credit/merchant_credit.html", context={"credit": credit, "merchant": merchant})

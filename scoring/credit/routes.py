@@ -13,7 +13,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 
-from scoring.credit import complaints, spot_checks, visits
+from scoring.credit import complaints, confine, spot_checks, visits
 from scoring.credit import figures as credit_figures
 from scoring.credit import store as credit_store
 from scoring.credit import view as credit_view
@@ -26,6 +26,7 @@ from scoring.credit.schemas import (
     SpotCheckCampaignBatch,
     VisitTallyBatch,
 )
+from service import scope
 from service.bounds import require_in_range
 from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Merchant, Role
@@ -41,6 +42,17 @@ def rules_of(request: Request[Any, Any, Any]) -> Rules:
     return credit_store.rules_for(settings.credit_rules)
 
 
+async def require_merchant_in_scope(request: Request[Any, Any, Any], uscc: str) -> None:
+    """A merchant of another district is missing to a district's official."""
+    missing = f"No merchant with USCC {uscc}"
+    await scope.require(await scope.of(request), scope.MERCHANT, uscc, missing)
+
+
+def classes_within(frame: pl.DataFrame, district: str | None) -> pl.DataFrame:
+    """The credit-class rows of one district's streets and scenic spots, or all."""
+    return frame.filter(pl.col("district") == district) if district else frame
+
+
 class CreditController(Controller):
     path = "/api/v1"
     tags = ["credit"]
@@ -51,6 +63,7 @@ class CreditController(Controller):
     ) -> IngestOut:
         """A batch of up to 5,000 credit events, stored whole or not at all. Replaying a batch
         changes nothing; a 422 names every bad item by its index."""
+        await confine.events(await scope.of(request), data.events)
         r = await credit_store.ingest_events(
             data.events, actor=require_principal(request).actor, rules=rules_of(request)
         )
@@ -65,8 +78,9 @@ class CreditController(Controller):
         one; an identical resend changes nothing. Upheld and overdue complaints become credit
         events. A record about a party not in the register is kept and linked when the
         merchant is registered; only malformed records refuse the batch (422, each named)."""
+        items = await confine.complaints(await scope.of(request), data.complaints)
         r = await complaints.ingest_complaints(
-            data.complaints, actor=require_principal(request).actor, rules=rules_of(request)
+            items, actor=require_principal(request).actor, rules=rules_of(request)
         )
         return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
 
@@ -76,7 +90,8 @@ class CreditController(Controller):
     ) -> IngestOut:
         """Daily tallies of people received in person (接待来访、咨询), stored whole or not at
         all; a resent tally replaces the stored one."""
-        r = await visits.ingest_tallies(data.tallies, actor=require_principal(request).actor)
+        items = await confine.tallies(await scope.of(request), data.tallies)
+        r = await visits.ingest_tallies(items, actor=require_principal(request).actor)
         return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
 
     @post("/spot-checks", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
@@ -86,8 +101,9 @@ class CreditController(Controller):
         """Red Shield campaigns as they stand (rounds and batches sampled), stored whole or
         not at all; counts are of batches. Each failed batch of a registered merchant is a
         ``spot_check_failed`` credit event."""
+        campaigns = await confine.campaigns(await scope.of(request), data.campaigns)
         r = await spot_checks.ingest_spot_checks(
-            data.campaigns, actor=require_principal(request).actor, rules=rules_of(request)
+            campaigns, actor=require_principal(request).actor, rules=rules_of(request)
         )
         return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
 
@@ -104,6 +120,7 @@ class CreditController(Controller):
             own = await Merchant.get_or_none(id=principal.merchant_id)
             if own is None or own.uscc != uscc:
                 raise PermissionDeniedException("A merchant sees only its own credit")
+        await require_merchant_in_scope(request, uscc)
         return await credit_view.merchant_credit(uscc, rules_of(request))
 
 
@@ -129,6 +146,7 @@ class FiguresController(Controller):
     @get("/complaints/figures", opt=OFFICIALS)
     async def complaint_figures(
         self,
+        request: Request[Any, Any, State],
         period: Annotated[credit_figures.Period, QueryParameter()] = "year",
         district: Annotated[str | None, QueryParameter(max_length=32)] = None,
         since: Annotated[datetime | None, QueryParameter()] = None,
@@ -138,6 +156,8 @@ class FiguresController(Controller):
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
         money in dispute and recovered (yuan); a whole-city row (district 全市) per period."""
         require_in_range(since=since, until=until)
+        # A district's official: its district's complaints, by the merchant's district.
+        district = scope.district_filter(await scope.of(request), district)
         q = credit_figures.ComplaintQuery(period, district, since, until)
         frame = await credit_figures.complaints_report(q)
         return await figures_response(frame, format, f"complaints-by-{period}", period=period)
@@ -152,7 +172,10 @@ class FiguresController(Controller):
         """Active merchants per street and scenic spot by credit class (A–D), the share in C
         or D, listings, and complaints in the last twelve months; most troubled first."""
         frame = await credit_figures.classes_report(rules_of(request), kind)
-        return await figures_response(frame, format, "credit-classes", kind=kind)
+        district = scope.district_filter(await scope.of(request), None)
+        return await figures_response(
+            classes_within(frame, district), format, "credit-classes", kind=kind
+        )
 
 
 ROUTES = [CreditController, FiguresController]

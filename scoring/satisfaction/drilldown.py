@@ -8,7 +8,7 @@ from typing import Any
 from scoring.credit import figures as credit_figures
 from scoring.credit.rules import Rules
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
-from service import registry
+from service import registry, scope
 from service.models import Area, Merchant, MerchantCategory
 from surveys.models import Answer, Response, ResponseFlag, TargetKind
 
@@ -24,9 +24,13 @@ class RankingFilter:
 
 
 async def ranking(
-    run: ScoreRun, f: RankingFilter, offset: int, limit: int
+    run: ScoreRun, f: RankingFilter, offset: int, limit: int, within: Area | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    qs = UnitScore.filter(run_id=run.id, kind=f.kind)
+    """A page of the run's ranking of one kind, and how many match (``within`` a district:
+    only its units, whatever the filters ask)."""
+    qs = UnitScore.filter(run_id=run.id, kind=f.kind).filter(
+        scope.targets(within, code="code", kind="kind", units=True)
+    )
     if f.kind == "merchant" and (f.district or f.area or f.category):
         merchants = registry.merchants_within(f.district, f.area, f.category)
         qs = qs.filter(code__in=[str(c) for c in await merchants.values_list("uscc", flat=True)])

@@ -8,12 +8,19 @@ from typing import Any
 import polars as pl
 
 from scoring.satisfaction.models import ScoreRun, UnitScore
+from service import scope
+from service.models import Area
 
 COLUMNS = ("kind", "code", "n", "score", "insufficient_data")
 
 
-async def run_frame(run_id: int) -> pl.DataFrame:
-    rows = await UnitScore.filter(run_id=run_id).values(*COLUMNS)
+async def run_frame(run_id: int, within: Area | None = None) -> pl.DataFrame:
+    """The run's unit scores (``within`` a district: only its units)."""
+    rows = (
+        await UnitScore.filter(run_id=run_id)
+        .filter(scope.targets(within, code="code", kind="kind", units=True))
+        .values(*COLUMNS)
+    )
     return pl.DataFrame(
         rows,
         schema={
@@ -69,9 +76,11 @@ def exclusion_rate(run: ScoreRun | None) -> float | None:
     return round(excluded / total, 4)
 
 
-async def compare(draft: ScoreRun, published: ScoreRun | None) -> Comparison:
-    draft_frame = await run_frame(draft.id)
-    before = await run_frame(published.id) if published else draft_frame.clear()
+async def compare(
+    draft: ScoreRun, published: ScoreRun | None, within: Area | None = None
+) -> Comparison:
+    draft_frame = await run_frame(draft.id, within)
+    before = await run_frame(published.id, within) if published else draft_frame.clear()
     parts = compare_frames(draft_frame, before)
     return Comparison(
         parts["movers"],

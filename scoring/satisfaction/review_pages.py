@@ -18,13 +18,13 @@ from scoring.credit.routes import figures_response
 from scoring.satisfaction import charts, drilldown, review, runs
 from scoring.satisfaction.models import ScoreRun, UnitScore
 from scoring.satisfaction.routes import compute_in_background
-from service import i18n
+from service import i18n, scope
 from service.db import MAX_BIG_ID, MAX_ID
 from service.errors import FangxinError, NotFound
 from service.localtime import to_local
-from service.models import Area, AreaKind, MerchantCategory
+from service.models import MerchantCategory
 from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus
@@ -76,7 +76,7 @@ async def runs_page(
     )
 
 
-@post("/official/runs", opt=OFFICIALS, include_in_schema=False, status_code=303)
+@post("/official/runs", opt=CITY_OFFICIALS, include_in_schema=False, status_code=303)
 async def start_run_form(request: Request[Any, Any, State]) -> Redirect:
     actor = require_principal(request).actor
     run = await runs.start_run(runs.parse_params({}), actor=actor)
@@ -88,12 +88,14 @@ async def start_run_form(request: Request[Any, Any, State]) -> Redirect:
     )
 
 
-async def _review_context(run: ScoreRun, error: str | None = None) -> dict[str, Any]:
+async def _review_context(
+    request: Request[Any, Any, State], run: ScoreRun, error: str | None = None
+) -> dict[str, Any]:
     current = await runs.current_run()
     comparison = None
     if run.status.value in ("draft", "published"):
         comparison = await review.compare(
-            run, current if current and current.id != run.id else None
+            run, current if current and current.id != run.id else None, await scope.of(request)
         )
     return {"run": run, "current": current, "comparison": comparison, "error": error}
 
@@ -101,11 +103,14 @@ async def _review_context(run: ScoreRun, error: str | None = None) -> dict[str, 
 @get("/official/runs/{run_id:int}", opt=OFFICIALS, include_in_schema=False)
 async def run_page(request: Request[Any, Any, State], run_id: RunId) -> Template:
     run = await runs.get_run(run_id)
-    return Template("satisfaction/run.html", context=await _review_context(run))
+    return Template("satisfaction/run.html", context=await _review_context(request, run))
 
 
 @post(
-    "/official/runs/{run_id:int}/publish", opt=OFFICIALS, include_in_schema=False, status_code=303
+    "/official/runs/{run_id:int}/publish",
+    opt=CITY_OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
 )
 async def publish_form(request: Request[Any, Any, State], run_id: RunId) -> Redirect | Template:
     try:
@@ -114,14 +119,17 @@ async def publish_form(request: Request[Any, Any, State], run_id: RunId) -> Redi
         run = await runs.get_run(run_id)
         return Template(
             "satisfaction/run.html",
-            context=await _review_context(run, exc.detail),
+            context=await _review_context(request, run, exc.detail),
             status_code=exc.status,
         )
     return Redirect(f"/official/runs/{run_id}", status_code=303)
 
 
 @post(
-    "/official/runs/{run_id:int}/discard", opt=OFFICIALS, include_in_schema=False, status_code=303
+    "/official/runs/{run_id:int}/discard",
+    opt=CITY_OFFICIALS,
+    include_in_schema=False,
+    status_code=303,
 )
 async def discard_form(
     request: Request[Any, Any, State], run_id: RunId, data: URLEncodedBody[dict[str, str]]
@@ -135,7 +143,7 @@ async def discard_form(
         message = exc.errors[0].message if exc.errors else exc.detail
         return Template(
             "satisfaction/run.html",
-            context=await _review_context(run, message),
+            context=await _review_context(request, run, message),
             status_code=exc.status,
         )
     return Redirect(f"/official/runs/{run_id}", status_code=303)
@@ -182,11 +190,17 @@ async def rankings_page(
     """The published run's rankings for officials, filtered by place and category; the whole
     filtered list as CSV/XLSX."""
     run = await runs.current_run()
-    f = drilldown.RankingFilter(kind, district or None, area or None, category)
+    within = await scope.of(request)
+    f = drilldown.RankingFilter(
+        kind,
+        scope.district_filter(within, district),
+        await scope.place_filter(within, area),
+        category,
+    )
     rows: list[dict[str, Any]] = []
     total = 0
     if format != "html":
-        everything = (await drilldown.ranking(run, f, 0, 1_000_000))[0] if run else []
+        everything = (await drilldown.ranking(run, f, 0, 1_000_000, within))[0] if run else []
         frame = pl.DataFrame(
             [
                 {
@@ -201,9 +215,9 @@ async def rankings_page(
         )
         return await figures_response(frame, format, f"rankings-{kind}")
     if run is not None:
-        rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-    districts = await Area.filter(kind=AreaKind.DISTRICT).order_by("code")
-    areas = await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by("code")
+        rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE, within)
+    districts = await scope.districts(within).order_by("code")
+    areas = await scope.places(within).order_by("code")
     return Template(
         "satisfaction/rankings.html",
         context={
@@ -244,9 +258,11 @@ async def unit_page(
     run = await runs.current_run()
     if run is None:
         raise NotFound("No published score run yet")
+    missing = f"No score for {kind} {code} in the published run"
+    await scope.require(await scope.of(request), kind, code, missing)
     unit = await UnitScore.get_or_none(run_id=run.id, kind=kind, code=code)
     if unit is None:
-        raise NotFound(f"No score for {kind} {code} in the published run")
+        raise NotFound(missing)
     names = await drilldown.names_of(kind, [code])
     trend = await drilldown.trend(kind, code)
     distribution = await drilldown.answer_distribution(kind, code, run)
@@ -331,6 +347,7 @@ async def decide_flag_form(
             decision,
             data.get("reason", ""),
             actor=require_principal(request).actor,
+            district=await scope.of(request),
         )
     except FangxinError as exc:
         details = [exc.errors[0].message if exc.errors else exc.detail]
@@ -353,6 +370,7 @@ async def decide_flags_form(
             FlagStatus(data.get("decision", "")),
             data.get("reason", ""),
             actor=require_principal(request).actor,
+            district=await scope.of(request),
         )
     except ValueError:
         return error_redirect(request, "/official/flags", "choose_flag")

@@ -18,13 +18,14 @@ from scoring.satisfaction import runs
 from scoring.satisfaction.models import ScoreRun, UnitScore
 from scoring.satisfaction.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from scoring.satisfaction.scores import OUTPUT_COLUMNS
+from service import scope
 from service.audit import Actor
 from service.conditional import cached_json, cached_responses
 from service.db import MAX_ID
 from service.exports import EXPORT_TYPES, export_bytes
 from service.models import Area, Merchant
 from service.registry import Page
-from service.security import OFFICIALS, PUBLIC, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
 from service.settings import Settings
 
 RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
@@ -62,7 +63,7 @@ class RunController(Controller):
     path = "/api/v1/scoring/runs"
     tags = ["scoring"]
 
-    @post("/", opt=OFFICIALS, status_code=202)
+    @post("/", opt=CITY_OFFICIALS, status_code=202)
     async def create_run(
         self, request: Request[Any, Any, State], data: JSONBody[RunIn]
     ) -> Response[RunOut]:
@@ -80,12 +81,12 @@ class RunController(Controller):
     async def get_run(self, run_id: RunId) -> RunOut:
         return run_out(await runs.get_run(run_id))
 
-    @post("/{run_id:int}/publish", opt=OFFICIALS, status_code=200)
+    @post("/{run_id:int}/publish", opt=CITY_OFFICIALS, status_code=200)
     async def publish(self, request: Request[Any, Any, State], run_id: RunId) -> RunOut:
         """Publish a draft: the public sees it at once; the previous run becomes history."""
         return run_out(await runs.publish_run(run_id, actor=require_principal(request).actor))
 
-    @post("/{run_id:int}/discard", opt=OFFICIALS, status_code=200)
+    @post("/{run_id:int}/discard", opt=CITY_OFFICIALS, status_code=200)
     async def discard(
         self, request: Request[Any, Any, State], run_id: RunId, data: JSONBody[DiscardIn]
     ) -> RunOut:
@@ -106,12 +107,20 @@ EXPORT_COLUMNS = (
 
 @get("/api/v1/scoring/runs/{run_id:int}/export", opt=OFFICIALS, tags=["scoring"])
 async def export_run(
+    request: Request[Any, Any, State],
     run_id: RunId,
     format: Annotated[Literal["csv", "xlsx", "parquet"], QueryParameter()] = "csv",
 ) -> Response[bytes]:
-    """Every unit score of a run, as CSV, XLSX or Parquet."""
+    """Every unit score of a run, as CSV, XLSX or Parquet; a district's official gets its
+    district's units."""
     run = await runs.get_run(run_id)
-    rows = await UnitScore.filter(run_id=run.id).order_by("kind", "code").values(*EXPORT_COLUMNS)
+    within = scope.targets(await scope.of(request), code="code", kind="kind", units=True)
+    rows = (
+        await UnitScore.filter(run_id=run.id)
+        .filter(within)
+        .order_by("kind", "code")
+        .values(*EXPORT_COLUMNS)
+    )
     # Every row read for the types: the first hundred may hold only nulls in a column.
     frame = (
         pl.DataFrame(rows, infer_schema_length=None)

@@ -16,7 +16,7 @@ from service import jobs
 from service.i18n import N_, gettext
 from service.jobs import JobConfig, JobState, JobStatus, RunState
 from service.models import JobRun
-from service.security import OFFICIALS
+from service.security import CITY_OFFICIALS
 from service.settings import Settings
 
 STATE_LABELS = {
@@ -122,7 +122,7 @@ def duration_text(run: JobRun) -> str:
     return gettext("%(m)s min") % {"m": f"{seconds / 60:.1f}"}
 
 
-@get("/official/jobs", opt=OFFICIALS, include_in_schema=False)
+@get("/official/jobs", opt=CITY_OFFICIALS, include_in_schema=False)
 async def jobs_page(request: Request[Any, Any, State]) -> Template:
     settings: Settings = request.app.state.settings
     schedule = jobs.schedule_for(settings)
@@ -142,7 +142,7 @@ async def jobs_page(request: Request[Any, Any, State]) -> Template:
     )
 
 
-@get("/api/v1/jobs", opt=OFFICIALS, tags=["jobs"])
+@get("/api/v1/jobs", opt=CITY_OFFICIALS, tags=["jobs"])
 async def list_jobs(request: Request[Any, Any, State]) -> JobsOut:
     """Every periodic job: its schedule, its latest runs (outcome, duration, the error of a
     failed one) and its next run."""

@@ -31,7 +31,7 @@ from scoring.credit.routes import figures_response
 from scoring.satisfaction import drilldown, runs
 from scoring.satisfaction.models import RunStatus, ScoreRun
 from scoring.satisfaction.review_pages import trend_chart
-from service import jobs, registry
+from service import jobs, registry, scope
 from service.bounds import require_in_range
 from service.db import MAX_ID
 from service.errors import FangxinError
@@ -39,7 +39,7 @@ from service.i18n import N_
 from service.localtime import LOCAL_TZ, as_utc, to_local
 from service.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, require_principal
+from service.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, ResponseFlag
@@ -73,14 +73,18 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
     )
 
 
-async def year_figures(year: int) -> YearFigures:
+async def year_figures(year: int, district: Area | None = None) -> YearFigures:
+    """The year's figures for the city, or (``district``) for one district."""
     since, until = year_bounds(year)
     frame = await credit_figures.complaints_report(
-        credit_figures.ComplaintQuery("year", None, since, until)
+        credit_figures.ComplaintQuery("year", scope.district_filter(district, None), since, until)
     )
+    # The total row sums whatever the query covered: the city, or the one district.
     city = frame.filter(pl.col("district") == credit_figures.CITY_TOTAL).to_dicts()
     row = city[0] if city else {}
-    window = SurveyResponse.filter(submitted_at__gte=since, submitted_at__lt=until)
+    window = SurveyResponse.filter(submitted_at__gte=since, submitted_at__lt=until).filter(
+        scope.targets(district, code="target_code", kind="target_kind")
+    )
     return YearFigures(
         year=year,
         received=int(row.get("received") or 0),
@@ -93,8 +97,13 @@ async def year_figures(year: int) -> YearFigures:
     )
 
 
-async def certificate_counts() -> dict[str, int]:
-    rows = await Certificate.annotate(n=Count("id")).group_by("status").values("status", "n")
+async def certificate_counts(district: Area | None = None) -> dict[str, int]:
+    rows = (
+        await Certificate.filter(issuance.subjects_within(district))
+        .annotate(n=Count("id"))
+        .group_by("status")
+        .values("status", "n")
+    )
     counts = dict.fromkeys((s.value for s in Status), 0)
     counts.update({str(r["status"]): int(r["n"]) for r in rows})
     return counts
@@ -108,8 +117,12 @@ async def desk(
     settings: Settings = request.app.state.settings
     now = datetime.now(UTC)
     this_year = to_local(now).year
-    figures = await year_figures(year or this_year)
-    trend = await drilldown.trend("city", "city")  # the city is one unit, coded "city"
+    district = await scope.of(request)
+    figures = await year_figures(year or this_year, district)
+    # The city is one unit, coded "city"; a district's desk follows its district.
+    trend = await (
+        drilldown.trend("district", district.code) if district else drilldown.trend("city", "city")
+    )
     chart = await anyio.to_thread.run_sync(
         lambda: trend_chart(trend, N_("Satisfaction index"), "%Y-%m-%d")
     )
@@ -118,32 +131,45 @@ async def desk(
     to_certify = {}
     for kind in Kind:
         held = await issuance.holders(kind)
+        inside = await scope.codes(district, kind.value)
         to_certify[kind.value] = sum(
-            1 for e in found if e.kind == kind and e.eligible and e.code not in held
+            1
+            for e in found
+            if e.kind == kind
+            and e.eligible
+            and e.code not in held
+            and (inside is None or e.code in inside)
         )
+    holds = Certificate.filter(status=Status.SUSPENDED).filter(issuance.subjects_within(district))
     return Template(
         "portal/desk.html",
         context={
             "figures": figures,
             "city_unit": trend[-1]["unit"] if trend else None,
             "trend_chart": chart,
-            "certificates": await certificate_counts(),
+            "district": district,
+            "certificates": await certificate_counts(district),
             "drafts": await ScoreRun.filter(status=RunStatus.DRAFT).order_by("-created_at"),
             "published": await runs.current_run(),
             "to_certify": to_certify,
             "titles": {k.value: policy.title(k) for k in Kind},
-            "holds": await Certificate.filter(status=Status.SUSPENDED)
-            .order_by("grace_until", "serial")
-            .limit(10),
-            "hold_count": await Certificate.filter(status=Status.SUSPENDED).count(),
+            "holds": await holds.order_by("grace_until", "serial").limit(10),
+            "hold_count": await holds.count(),
             "soon": now + GRACE_WARNING,
-            "appeals": await Reply.filter(decision=None).count(),
-            "flags": await ResponseFlag.filter(status=FlagStatus.RAISED).count(),
+            "appeals": await Reply.filter(decision=None)
+            .filter(issuance.subjects_within(district, via="certificate__"))
+            .count(),
+            "flags": await ResponseFlag.filter(status=FlagStatus.RAISED)
+            .filter(
+                scope.targets(district, code="response__target_code", kind="response__target_kind")
+            )
+            .count(),
             "statuses": STATUS_LABELS,
             # Deadlines this year or next counted on a calendar nobody has announced yet.
             "calendar_gaps": workdays.unofficial_years((this_year, this_year + 1)),
             # A job that failed or did not run: the desk says so, the jobs page says why.
-            "job_problems": await jobs.problems(jobs.schedule_for(settings)),
+            # The jobs are the city bureau's to watch (a district's official cannot open them).
+            "job_problems": [] if district else await jobs.problems(jobs.schedule_for(settings)),
         },
     )
 
@@ -166,7 +192,14 @@ async def flag_queue(
 ) -> Template | Response[Any]:
     """Responses the screening set aside, waiting to be confirmed or cleared; filtered by
     flag, target, district, street or scenic spot and merchant category."""
-    qs = ResponseFlag.filter(status=FlagStatus.RAISED)
+    confined = await scope.of(request)
+    district = scope.district_filter(confined, district)
+    area = await scope.place_filter(confined, area)
+    if target:
+        await scope.require(confined, None, target, f"No target {target}")
+    qs = ResponseFlag.filter(status=FlagStatus.RAISED).filter(
+        scope.targets(confined, code="response__target_code", kind="response__target_kind")
+    )
     if kind:
         qs = qs.filter(kind=kind)
     if target:
@@ -209,10 +242,8 @@ async def flag_queue(
             "district": district or "",
             "area": area or "",
             "category": category.value if category else "",
-            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
-            "areas": await Area.filter(kind__in=[AreaKind.STREET, AreaKind.SCENIC_SPOT]).order_by(
-                "code"
-            ),
+            "districts": await scope.districts(confined).order_by("code"),
+            "areas": await scope.places(confined).order_by("code"),
             "categories": [c.value for c in MerchantCategory],
             "flags": flags,
             "total": total,
@@ -255,8 +286,11 @@ async def appeal_queue(
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
 ) -> Template | Response[Any]:
-    """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept."""
-    qs = Reply.filter(decision__isnull=show == "open")
+    """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept
+    (a district's official: those about its district's certificates)."""
+    qs = Reply.filter(decision__isnull=show == "open").filter(
+        issuance.subjects_within(await scope.of(request), via="certificate__")
+    )
     if format != "html":
         replies_ = await qs.order_by("submitted_at", "id").select_related("certificate", "change")
         rows = [
@@ -327,7 +361,7 @@ async def decide_appeal(
     return Redirect("/official/appeals", status_code=303)
 
 
-@get("/official/audit", opt=OFFICIALS, include_in_schema=False)
+@get("/official/audit", opt=CITY_OFFICIALS, include_in_schema=False)
 async def audit_log(
     request: Request[Any, Any, State],
     action: Annotated[str | None, QueryParameter(max_length=64)] = None,

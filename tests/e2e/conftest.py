@@ -96,7 +96,12 @@ def served_demo(home: Path, **settings: str) -> Iterator[Server]:
         run("migrate")
         demo = run("demo")
         passwords = dict(re.findall(r"^\s+(demo-\w+)\s+\w+\s+(\S+)$", demo, re.M))
-        assert set(passwords) == {"demo-admin", "demo-official", "demo-merchant"}, demo
+        assert set(passwords) == {
+            "demo-admin",
+            "demo-official",
+            "demo-district",
+            "demo-merchant",
+        }, demo
         feed = run("token", "add", "e2e-feed", "--role", "feed").strip()
         official = run("token", "add", "e2e-official", "--role", "official").strip()
         with log.open("w") as out:

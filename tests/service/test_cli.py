@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -171,6 +172,51 @@ def test_user_add_reads_the_password_from_stdin(fx: Fangxin) -> None:
     assert "s3cret-pass-1" not in password_hash
 
 
+def _areas(fx: Fangxin) -> None:
+    stamp = "'2026-01-01 00:00:00+00:00'"
+    for row in (
+        "1, '411700', 'city', '驻马店市', 'Zhumadian', NULL",
+        "2, '411702', 'district', '驿城区', 'Yicheng', 1",
+        "3, '411702-ST01', 'street', '解放路', 'Jiefang Road', 2",
+    ):
+        fx.execute(
+            "INSERT INTO area (id, code, kind, name_zh, name_en, parent_id, is_demo,"
+            f" created_at, updated_at) VALUES ({row}, 0, {stamp}, {stamp})"
+        )
+
+
+def test_user_add_binds_an_official_to_a_district(fx: Fangxin) -> None:
+    _areas(fx)
+    password = "s3cret-pass-1\n"
+    out = fx.ok(
+        "user", "add", "li.na", "--role", "official", "--district", "411702", "--password-stdin",
+        stdin=password,
+    )  # fmt: skip
+    assert "district 411702" in out
+    assert fx.query("SELECT district_id FROM account WHERE username = 'li.na'") == [(2,)]
+    (details,) = fx.query("SELECT details FROM audit_event WHERE action = 'account.created'")[0]
+    assert json.loads(details)["district"] == "411702"
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("--role", "official", "--district", "NOPE"), "district: no district with code NOPE"),
+        (("--role", "official", "--district", "411702-ST01"), "no district with code 411702-ST01"),
+        (("--role", "official", "--district", "411700"), "no district with code 411700"),
+        (("--role", "admin", "--district", "411702"), "only official accounts are bound"),
+    ],
+)
+def test_user_add_refuses_a_district_that_is_none_or_for_another_role(
+    fx: Fangxin, args: tuple[str, ...], reason: str
+) -> None:
+    _areas(fx)
+    result = fx("user", "add", "li.na", *args, "--password-stdin", stdin="s3cret-pass-1\n")
+    assert result.returncode == 1
+    assert reason in result.stderr
+    assert fx.count("account") == 0
+
+
 def test_user_add_refuses_a_short_password_with_the_reason(fx: Fangxin) -> None:
     result = fx("user", "add", "alice", "--role", "official", "--password-stdin", stdin="short\n")
 
@@ -250,11 +296,11 @@ def test_demo_loads_once_then_says_the_database_already_holds_data(fx: Fangxin) 
 
     assert "Demo city loaded" in first
     assert merchants >= 1000
-    for username in ("demo-admin", "demo-official", "demo-merchant"):
+    for username in ("demo-admin", "demo-official", "demo-district", "demo-merchant"):
         assert username in first
     assert "already holds data" in second
     assert fx.count("merchant") == merchants
-    assert fx.count("account") == 3
+    assert fx.count("account") == 4
 
 
 def test_audit_verify_passes_after_the_demo_and_names_a_tampered_event(

@@ -57,9 +57,9 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
 
     roles = {username: role for username, role, _ in report.accounts}
     assert sorted(roles.values()) == sorted(
-        [Role.ADMIN.value, Role.OFFICIAL.value, Role.MERCHANT.value]
+        [Role.ADMIN.value, Role.OFFICIAL.value, Role.OFFICIAL.value, Role.MERCHANT.value]
     )
-    assert await Account.filter(is_demo=True).count() == 3
+    assert await Account.filter(is_demo=True).count() == 4
     for username, role, password in report.accounts:
         account = await authenticate(username, password, max_failures=5, lockout=LOCKOUT)
         assert account.username == username
@@ -71,13 +71,19 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
             assert merchant.is_demo
         else:
             assert account.merchant_id is None
+    # The district bureau's official works in the demo merchant's district; the city's in none.
+    district = await Account.filter(username="demo-district").select_related("district").get()
+    shop = await Account.filter(username="demo-merchant").select_related("merchant").get()
+    assert district.district is not None and shop.merchant is not None
+    assert district.district.id == shop.merchant.district_id
+    assert (await Account.get(username="demo-official")).district_id is None
 
 
 async def test_demo_report_lists_every_account_with_its_password(db: Settings) -> None:
     report = await load_demo(db, actor=ACTOR, responses=SMALL)
 
     text = report.text()
-    assert len(report.accounts) == 3
+    assert len(report.accounts) == 4
     for username, role, password in report.accounts:
         line = next(line for line in text.splitlines() if username in line)
         assert role in line

@@ -1,0 +1,82 @@
+"""The administrators' accounts page: who may sign in, with which role, and — for officials —
+over which district; a form to create an account and one to bind an official to a district
+or give it the whole city again. The same service functions as the API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.params import PathParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.types import ControllerRouterHandler
+
+from service import accounts
+from service.errors import FangxinError
+from service.models import Account, Area, AreaKind, Role
+from service.notices import error_notice, error_redirect
+from service.security import ADMINS, require_principal
+
+PAGE = "/official/accounts"
+ROLES = (Role.OFFICIAL, Role.ADMIN, Role.MERCHANT)  # people; feeds have tokens
+
+
+def _details(exc: FangxinError) -> list[str]:
+    return [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
+
+
+@get(PAGE, opt=ADMINS, include_in_schema=False)
+async def accounts_page(request: Request[Any, Any, State]) -> Template:
+    """Every account with its role, merchant or district."""
+    return Template(
+        "portal/accounts.html",
+        context={
+            "rows": await Account.all().order_by("username").select_related("merchant", "district"),
+            "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "roles": [r.value for r in ROLES],
+            "error": error_notice(request),
+            "done": request.query_params.get("done") in ("created", "district"),
+        },
+    )
+
+
+@post(PAGE, opt=ADMINS, include_in_schema=False, status_code=303)
+async def create_account_form(
+    request: Request[Any, Any, State], data: URLEncodedBody[dict[str, str]]
+) -> Redirect:
+    try:
+        role = Role(data.get("role", ""))
+    except ValueError:
+        return error_redirect(request, PAGE, "not_created", ["role: choose a role"])
+    try:
+        await accounts.create_account(
+            data.get("username", "").strip(),
+            data.get("password", ""),
+            role,
+            merchant_uscc=data.get("merchant", "").strip() or None,
+            district_code=data.get("district") or None,
+            actor=require_principal(request).actor,
+        )
+    except FangxinError as exc:
+        return error_redirect(request, PAGE, "not_created", _details(exc))
+    return Redirect(f"{PAGE}?done=created", status_code=303)
+
+
+@post(f"{PAGE}/{{username:str}}/district", opt=ADMINS, include_in_schema=False, status_code=303)
+async def set_district_form(
+    request: Request[Any, Any, State],
+    username: Annotated[str, PathParameter(max_length=64)],
+    data: URLEncodedBody[dict[str, str]],
+) -> Redirect:
+    """Bind an official to a district, or (empty) give it the whole city again."""
+    try:
+        await accounts.set_district(
+            username, data.get("district") or None, actor=require_principal(request).actor
+        )
+    except FangxinError as exc:
+        return error_redirect(request, PAGE, "district_not_set", _details(exc))
+    return Redirect(f"{PAGE}?done=district", status_code=303)
+
+
+PAGES: list[ControllerRouterHandler] = [accounts_page, create_account_form, set_district_form]
