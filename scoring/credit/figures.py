@@ -166,7 +166,15 @@ def complaint_figures(frame: pl.DataFrame, period: Period) -> pl.DataFrame:
 
 
 async def complaints_report(q: ComplaintQuery) -> pl.DataFrame:
+    """Per period and district; the total row sums what the query covered (the city, or the
+    one district asked for: what the desk reads)."""
     return complaint_figures(await complaint_frame(q), q.period)
+
+
+def shown(figures: pl.DataFrame, district: str | None) -> pl.DataFrame:
+    """The figures as a table shows them: for one district, no total row, which would only
+    repeat its figures under the name of the whole city."""
+    return figures.filter(pl.col("district") != CITY_TOTAL) if district else figures
 
 
 CLASS_COLUMNS = (

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import polars as pl
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
@@ -31,10 +30,7 @@ async def credit_page(
     confined = await scope.of(request)
     district = scope.district_filter(confined, district)
     q = credit_figures.ComplaintQuery(period, district)
-    figures = await credit_figures.complaints_report(q)
-    if district:
-        # The report's total row sums what was asked for: here one district, not the city.
-        figures = figures.filter(pl.col("district") != credit_figures.CITY_TOTAL)
+    figures = credit_figures.shown(await credit_figures.complaints_report(q), district)
     classes = classes_within(await credit_figures.classes_report(rules_of(request)), district)
     query = urlencode({k: v for k, v in (("period", period), ("district", district)) if v})
     return Template(

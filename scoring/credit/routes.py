@@ -154,12 +154,13 @@ class FiguresController(Controller):
         format: Format = "json",
     ) -> Response[Any]:
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
-        money in dispute and recovered (yuan); a whole-city row (district 全市) per period."""
+        money in dispute and recovered (yuan), by the district handling them; a whole-city
+        row (district 全市) per period unless one district is asked for."""
         require_in_range(since=since, until=until)
-        # A district's official: its district's complaints, by the merchant's district.
+        # A district's official: its district's complaints.
         district = scope.district_filter(await scope.of(request), district)
         q = credit_figures.ComplaintQuery(period, district, since, until)
-        frame = await credit_figures.complaints_report(q)
+        frame = credit_figures.shown(await credit_figures.complaints_report(q), district)
         return await figures_response(frame, format, f"complaints-by-{period}", period=period)
 
     @get("/credit/classes", opt=OFFICIALS)

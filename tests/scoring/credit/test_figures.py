@@ -147,6 +147,8 @@ async def test_officials_read_the_figures_as_json_csv_and_pages(client: httpx.As
     # the Qingming holiday 04-04..06 falling on a weekend and a Monday).
     assert (city["received"], city["closed"], city["overdue"], city["upheld"]) == (2, 1, 1, 1)
     assert (city["amount_disputed"], city["amount_recovered"]) == (300.0, 250.0)
+    one = await client.get("/api/v1/complaints/figures", params={"district": "411702"})
+    assert [i["district"] for i in one.json()["items"]] == ["411702"]  # no false city total
     csv = await client.get("/api/v1/complaints/figures", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     assert "closure_rate" in csv.content.decode("utf-8-sig").splitlines()[0]
