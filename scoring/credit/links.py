@@ -13,6 +13,8 @@ from scoring.credit.rules import Rules
 from service import events
 from service.events import MerchantRegistered
 
+SLICE = 1000
+
 
 class Linker:
     def __init__(self, rules: Rules) -> None:
@@ -21,10 +23,12 @@ class Linker:
     async def __call__(
         self, conn: BaseDBAsyncClient, registered: Sequence[MerchantRegistered]
     ) -> None:
-        merchants = {r.uscc: r.merchant_id for r in registered}
         now = max(r.at for r in registered)
-        await complaints.link_registered(conn, merchants, self.rules, now)
-        await spot_checks.link_registered(conn, merchants, self.rules, now)
+        # In slices: a register imported whole names more codes than one query may bind.
+        for start in range(0, len(registered), SLICE):
+            merchants = {r.uscc: r.merchant_id for r in registered[start : start + SLICE]}
+            await complaints.link_registered(conn, merchants, self.rules, now)
+            await spot_checks.link_registered(conn, merchants, self.rules, now)
 
 
 _registered: Linker | None = None

@@ -393,3 +393,22 @@ async def test_the_feed_api_takes_the_new_intake(client: httpx.AsyncClient) -> N
     }
     r = await client.post("/api/v1/spot-checks", json=spot)
     assert (r.status_code, r.json()["merchants_changed"]) == (200, 1), r.text
+
+
+async def test_a_register_imported_from_a_file_links_what_waited_for_it(
+    db: Settings, tmp_path: Path
+) -> None:
+    links.register(RULES)
+    await make_merchants()
+    await ingest(closed("W-1", uscc=NEWCOMER, party_name="新店", upheld=True))
+    path = tmp_path / "merchants.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(
+            [("uscc", "name", "category", "district"), (NEWCOMER, "新店", "retail", "411702")]
+        )
+    await registry.import_merchants(path, actor=TEST_ACTOR)
+    linked = await Complaint.get(external_id="W-1")
+    assert linked.merchant_id is not None
+    assert await CreditEvent.filter(
+        merchant_id=linked.merchant_id, kind="complaint_upheld"
+    ).exists()
