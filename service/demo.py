@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from scoring.credit.demo_intake import SEED_REPORT, Targets
 from service import accounts, registry
 from service.audit import Actor
 from service.demo_data import (
@@ -77,8 +78,14 @@ async def database_is_empty() -> bool:
 
 
 async def load_demo(
-    settings: Settings, *, actor: Actor, responses: int = DEMO_RESPONSES
+    settings: Settings,
+    *,
+    actor: Actor,
+    responses: int = DEMO_RESPONSES,
+    intake: Targets = SEED_REPORT,
 ) -> DemoReport:
+    """The demo city; ``responses`` and ``intake`` size its survey answers and last year's
+    12315 intake (the bureau's report by default; tests that need neither take less)."""
     if not await database_is_empty():
         return DemoReport(loaded=False)
     # All or nothing: a failure half-way must not leave a city that blocks the next try.
@@ -86,7 +93,7 @@ async def load_demo(
         report = await _load(actor)
         await _load_surveys(report, actor, responses)
         await _load_credit(report, settings, actor)
-        await _load_intake(report, settings, actor)
+        await _load_intake(report, settings, actor, intake)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring.satisfaction import runs
@@ -229,7 +236,9 @@ async def _load_credit(report: DemoReport, settings: Settings, actor: Actor) -> 
     report.complaints, report.credit_events = loaded.complaints, loaded.events
 
 
-async def _load_intake(report: DemoReport, settings: Settings, actor: Actor) -> None:
+async def _load_intake(
+    report: DemoReport, settings: Settings, actor: Actor, targets: Targets
+) -> None:
     """Last year's 12315 intake, counter visits and spot checks at the scale of the bureau's
     report. Its parties are not in the demo register (as most of a real city's are not), so
     the demo merchants' credit, and the certificates that follow it, stay as planned above."""
@@ -243,7 +252,7 @@ async def _load_intake(report: DemoReport, settings: Settings, actor: Actor) -> 
     districts = (
         await Area.filter(kind=AreaKind.DISTRICT).order_by("code").values_list("code", flat=True)
     )
-    planned = plan_year(year, [str(d) for d in districts], region=CITY_CODE)
+    planned = plan_year(year, [str(d) for d in districts], targets=targets, region=CITY_CODE)
     for start in range(0, len(planned.records), BATCH_MAX):
         batch = planned.records[start : start + BATCH_MAX]
         await complaints.ingest_complaints(batch, actor=actor, rules=rules, origin="demo")

@@ -6,6 +6,7 @@ import socket
 
 import httpx
 
+from scoring.credit.demo_intake import Targets
 from service import accounts
 from service.audit import Actor
 from service.models import Account, Role
@@ -65,3 +66,23 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
         follow_redirects=False,
     )
     return r.status_code
+
+
+# A demo's 12315 intake a hundredth of the bureau's report, for tests that need the demo city
+# but not the annual report's scale (tests/reports proves that scale).
+SMALL_INTAKE = Targets(
+    ca_complaints=12,
+    ca_closed=11,
+    ca_recovered_fen=1_000_000,
+    total=380,
+    regulator_complaints=98,
+    reports=21,
+    disputed_fen=18_000_000,
+    recovered_fen=5_000_000,
+    visits=228,
+    rounds=2,
+    categories=3,
+    batches=8,
+    batches_failed=3,
+    cases=2,
+)

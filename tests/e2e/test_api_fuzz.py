@@ -69,7 +69,7 @@ RUNS_DRAIN_SECONDS = 600
 # Operations that are slow by nature: the annual report renders an A4 PDF with three charts
 # (about a second), and reads a year of the demo's 38,000 intake records. Their parameters
 # are two: fewer examples cover them.
-SLOW_EXAMPLES = {("GET", "/api/v1/reports/annual.pdf"): 12, ("GET", "/api/v1/reports/annual"): 40}
+SLOW_EXAMPLES = {("GET", "/api/v1/reports/annual.pdf"): 8, ("GET", "/api/v1/reports/annual"): 25}
 
 
 def _wait_for_runs(server: Server, headers: dict[str, str], run_ids: list[int]) -> None:

@@ -28,6 +28,7 @@ from service.demo import load_demo
 from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.settings import Settings
 from surveys.invites import create_invites
+from tests.helpers import SMALL_INTAKE
 
 ACTOR = Actor("cli", "test")
 
@@ -47,7 +48,7 @@ async def _snapshot() -> Snapshot:
 
 
 async def _fill(settings: Settings) -> None:
-    report = await load_demo(settings, actor=ACTOR, responses=500)
+    report = await load_demo(settings, actor=ACTOR, responses=500, intake=SMALL_INTAKE)
     assert report.loaded
     await create_token("feed-12315", Role.FEED, actor=ACTOR)
     await create_invites("merchant", 3, actor=ACTOR)

@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
+from scoring.credit.models import CounterVisit, SpotCheckBatch
 from service.accounts import authenticate
 from service.audit import Actor
 from service.demo import load_demo
 from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.settings import Settings
 from surveys.models import Response
+from tests.helpers import SMALL_INTAKE
 
 ACTOR = Actor("cli", "test")
 # Most tests need the city, not a year of responses.
@@ -50,10 +52,14 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
     assert await Area.filter(kind=AreaKind.SCENIC_SPOT).count() >= 4
     assert await Merchant.filter(street_id__not_isnull=True).count() > 0
     assert await Merchant.filter(scenic_spot_id__not_isnull=True).count() > 0
+    # Last year's 12315 intake at the scale of the bureau's report.
+    assert report.intake_records == 37_534
+    assert await CounterVisit.all().count() > 0
+    assert await SpotCheckBatch.all().count() == 306
 
 
 async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -> None:
-    report = await load_demo(db, actor=ACTOR, responses=SMALL)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
 
     roles = {username: role for username, role, _ in report.accounts}
     assert sorted(roles.values()) == sorted(
@@ -80,7 +86,7 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
 
 
 async def test_demo_report_lists_every_account_with_its_password(db: Settings) -> None:
-    report = await load_demo(db, actor=ACTOR, responses=SMALL)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
 
     text = report.text()
     assert len(report.accounts) == 4
@@ -92,11 +98,11 @@ async def test_demo_report_lists_every_account_with_its_password(db: Settings) -
 
 
 async def test_a_second_demo_load_changes_nothing(db: Settings) -> None:
-    await load_demo(db, actor=ACTOR, responses=SMALL)
+    await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
     before = await _counts()
     merchants_before = await Merchant.all().order_by("id").values()
 
-    again = await load_demo(db, actor=ACTOR, responses=SMALL)
+    again = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
 
     assert not again.loaded
     assert again.accounts == []
@@ -108,7 +114,7 @@ async def test_a_second_demo_load_changes_nothing(db: Settings) -> None:
 async def test_demo_is_not_loaded_over_an_operators_areas(db: Settings) -> None:
     await Area.create(code="411700", kind=AreaKind.CITY, name_zh="驻马店市", name_en="Zhumadian")
 
-    report = await load_demo(db, actor=ACTOR, responses=SMALL)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
 
     assert not report.loaded
     assert await Area.all().count() == 1
@@ -133,10 +139,10 @@ async def test_a_failure_half_way_leaves_no_demo_behind(
 
     monkeypatch.setattr(accounts, "create_account", flaky)
     with pytest.raises(RuntimeError, match="disk full"):
-        await load_demo(db, actor=ACTOR, responses=SMALL)
+        await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
     assert await Area.all().count() == 0
     assert await Merchant.all().count() == 0
     assert await Account.all().count() == 0
     monkeypatch.setattr(accounts, "create_account", real)
-    report = await load_demo(db, actor=ACTOR, responses=SMALL)
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
     assert report.loaded

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from service import i18n
 from service.demo import load_demo
 from service.settings import Settings
-from tests.helpers import TEST_ACTOR
+from tests.helpers import SMALL_INTAKE, TEST_ACTOR
 
 TRANSLATIONS = Path(i18n.__file__).parent / "web" / "translations"
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.I)
@@ -20,7 +20,7 @@ EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.I
 async def test_home_page_is_chinese_by_default_and_shows_the_demo_city(
     client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
-    await load_demo(app_settings, actor=TEST_ACTOR, responses=500)
+    await load_demo(app_settings, actor=TEST_ACTOR, responses=500, intake=SMALL_INTAKE)
     r = await client.get("/")
     assert r.status_code == 200
     assert '<html lang="zh-CN">' in r.text
@@ -42,7 +42,7 @@ async def test_english_is_one_click_away_and_remembered(client: httpx.AsyncClien
 async def test_merchant_search_finds_by_name(
     client: httpx.AsyncClient, app_settings: Settings
 ) -> None:
-    await load_demo(app_settings, actor=TEST_ACTOR, responses=500)
+    await load_demo(app_settings, actor=TEST_ACTOR, responses=500, intake=SMALL_INTAKE)
     r = await client.get("/api/v1/merchants", params={"page_size": 1})
     name = r.json()["items"][0]["name"]
     page = await client.get("/", params={"q": name})
