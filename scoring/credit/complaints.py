@@ -43,6 +43,7 @@ from scoring.credit.store import (
     IngestResult,
     check_text,
     credit_sql,
+    measured,
     parse_time,
     replace_derived_events,
     rescore,
@@ -399,10 +400,7 @@ async def ingest_complaints(
 ) -> IngestResult:
     """One batch from the 12315 feed: all of it or none of it, audited."""
     now = now or datetime.now(UTC)
-    try:
-        return await _ingest_complaints(items, actor, rules, now, origin, dry_run)
-    except DryRun as done:
-        return done.result
+    return await measured(_ingest_complaints(items, actor, rules, now, origin, dry_run))
 
 
 async def _ingest_complaints(

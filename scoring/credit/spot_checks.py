@@ -29,6 +29,7 @@ from scoring.credit.store import (
     IngestResult,
     check_text,
     credit_sql,
+    measured,
     replace_derived_events,
 )
 from service import audit, registry, uscc
@@ -219,10 +220,7 @@ async def ingest_spot_checks(
 ) -> IngestResult:
     """Campaigns as they stand, stored whole or not at all, audited. Counts are of batches."""
     now = now or datetime.now(UTC)
-    try:
-        return await _ingest(items, actor, rules, now, origin, dry_run)
-    except DryRun as done:
-        return done.result
+    return await measured(_ingest(items, actor, rules, now, origin, dry_run))
 
 
 async def _ingest(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -762,6 +762,14 @@ class DryRun(Exception):
     def __init__(self, result: IngestResult) -> None:
         super().__init__("dry run")
         self.result = result
+
+
+async def measured(work: Awaitable[IngestResult]) -> IngestResult:
+    """An ingest's result, whether it committed or a dry run rolled it back."""
+    try:
+        return await work
+    except DryRun as done:
+        return done.result
 
 
 async def ingest_events(
