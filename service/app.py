@@ -28,6 +28,7 @@ import certificates
 import reports
 import scoring
 import surveys
+from advisories.routes import ROUTES as ADVISORY_ROUTES
 from certificates import revocation
 from certificates.anchor import ROUTES as ANCHOR_ROUTES
 from certificates.anchor import anchor_for
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *SCORING_ROUTES,
             *CREDIT_ROUTES,
             *REPORT_ROUTES,
+            *ADVISORY_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,

@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "scoring.satisfaction.models",
     "scoring.credit.models",
     "certificates.models",
+    "advisories.models",
 ]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).

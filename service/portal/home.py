@@ -12,6 +12,8 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
+from advisories import store as advisories
+from advisories.pages import ADVISORY_CATEGORIES
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
@@ -88,6 +90,8 @@ async def home(
             "page": page,
             "pages": max(1, -(-total // SEARCH_PAGE_SIZE)),
             "district_names": {d.code: d for d in districts},
+            "advisories": await advisories.in_force(),
+            "advisory_categories": ADVISORY_CATEGORIES,
         },
     )
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
+from advisories import store as advisories
+from advisories.schemas import AdvisoryIn
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind
 from scoring.credit.models import Complaint, CreditEvent
@@ -75,6 +77,13 @@ async def _fill(settings: Settings) -> None:
     )
     await outbox.enqueue(dbm.connection(), "certificate.issued", {"serial": cert.serial})
     assert await jobs.claim("backup", now, "test-worker")  # the job history is data too
+    street = await Area.filter(kind=AreaKind.STREET).first()
+    assert street is not None
+    await advisories.publish(
+        AdvisoryIn("预付卡提示", "谨慎办理大额预付卡。", "prepaid", areas=[street.code]),
+        actor=ACTOR,
+        district=None,
+    )
 
 
 async def _change_everything() -> None:

@@ -289,6 +289,8 @@ COVERED = {
     ("GET", "/api/v1/scoring/runs/{run_id:int}/export"),
     ("GET", "/api/v1/surveys/{survey:str}/responses"),
     ("GET", "/api/v1/surveys/{survey:str}/stats"),
+    # Tried in and out of the district in tests/advisories:
+    ("POST", "/api/v1/advisories/{advisory_id:int}/withdraw"),
 }
 
 
