@@ -160,3 +160,16 @@ async def _out(items: Sequence[Advisory]) -> list[AdvisoryOut]:
         )
         for a in items
     ]
+
+
+async def ended(limit: int = 20, now: datetime | None = None) -> list[AdvisoryOut]:
+    """The most recently withdrawn or lapsed advisories, for the officials' page."""
+    now = now or datetime.now(UTC)
+    qs = Advisory.filter(Q(withdrawn_at__isnull=False) | Q(valid_until__lte=now))
+    return await _out(await qs.order_by("-published_at", "-id").limit(limit))
+
+
+async def districts_of(ids: Sequence[int]) -> dict[int, int | None]:
+    """Which district (by area id) each advisory was published for; None for the city's."""
+    rows = await Advisory.filter(id__in=list(ids)).values_list("id", "district_id")
+    return {int(i): (int(d) if d is not None else None) for i, d in rows}

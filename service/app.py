@@ -24,10 +24,12 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+import advisories
 import certificates
 import reports
 import scoring
 import surveys
+from advisories.pages import PAGES as ADVISORY_PAGES
 from advisories.routes import ROUTES as ADVISORY_ROUTES
 from certificates import revocation
 from certificates.anchor import ROUTES as ANCHOR_ROUTES
@@ -64,6 +66,7 @@ from service.portal.home import PAGES as HOME_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
+from service.portal.places import PAGES as PLACE_PAGES
 from service.routes import ROUTES
 from service.security import (
     CSRF_COOKIE,
@@ -86,6 +89,7 @@ TEMPLATE_DIRS = [
     *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
     Path(reports.__file__).parent / "templates",
+    Path(advisories.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -239,8 +243,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *REVIEW_PAGES,
             *CREDIT_PAGES,
             *REPORT_PAGES,
+            *ADVISORY_PAGES,
             *CERTIFICATE_PAGES,
             *HOME_PAGES,
+            *PLACE_PAGES,
             *MERCHANT_PAGES,
             *OFFICIAL_PAGES,
             *JOB_PAGES,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from advisories import demo as advisories_demo
 from scoring.credit.demo_intake import SEED_REPORT, Targets
 from service import accounts, registry
 from service.audit import Actor
@@ -49,6 +50,7 @@ class DemoReport:
     intake_records: int = 0
     certificates: int = 0
     revoked: int = 0
+    advisories: int = 0
 
     def text(self) -> str:
         if not self.loaded:
@@ -67,6 +69,7 @@ class DemoReport:
             "one suspended after mystery shopping; a scenic spot on hold after a merchant's "
             "serious listing; one expired (issued two years ago); one eligible street left "
             "for an official to certify.",
+            f"Consumer advisories: {self.advisories} in force (home, a scenic spot, a merchant).",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]
@@ -94,6 +97,7 @@ async def load_demo(
         await _load_surveys(report, actor, responses)
         await _load_credit(report, settings, actor)
         await _load_intake(report, settings, actor, intake)
+        report.advisories = await advisories_demo.publish_demo(actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring.satisfaction import runs

@@ -24,6 +24,7 @@ ERRORS: Final = {
     "choose_flag": N_("Choose a flag and a decision."),
     "not_created": N_("The account was not created."),
     "district_not_set": N_("The district was not changed."),
+    "not_withdrawn": N_("The advisory was not withdrawn."),
 }
 _FLASH: Final = "fangxin_flash"
 _MAX_DETAILS: Final = 20

@@ -261,6 +261,7 @@ LISTS = [
     "/api/v1/reports/annual?year=2026",
     "/api/v1/reports/annual.pdf?year=2026",  # (compressed: only its status is checked)
     "/official/reports/annual",
+    "/official/advisories",  # (those in force are public: it names what the home page does)
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -291,6 +292,7 @@ COVERED = {
     ("GET", "/api/v1/surveys/{survey:str}/stats"),
     # Tried in and out of the district in tests/advisories:
     ("POST", "/api/v1/advisories/{advisory_id:int}/withdraw"),
+    ("POST", "/official/advisories/{advisory_id:int}/withdraw"),
 }
 
 

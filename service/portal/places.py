@@ -1,0 +1,157 @@
+"""The public pages of one merchant and of one area: what the bureau publishes about it —
+its published score with its interval, its certificates with their live status, the
+consumer advisories that name it, and where to rate it. Plain HTML, no script, for a phone
+that followed a link from the search, a ranking or a certificate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Final
+
+from litestar import get
+from litestar.params import PathParameter
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+from tortoise.expressions import Q, Subquery
+
+from advisories import store as advisories
+from advisories.pages import ADVISORY_CATEGORIES
+from advisories.schemas import AdvisoryOut
+from certificates.models import Certificate, Status
+from certificates.pages import STATUS_LABELS
+from certificates.policy import Kind
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
+from scoring.satisfaction.scores import Params
+from service import registry
+from service.errors import NotFound
+from service.i18n import N_
+from service.models import Area, AreaKind, Merchant, MerchantStatus
+from service.security import PUBLIC
+from surveys.models import Survey, TargetKind
+
+CATEGORY_LABELS: Final = {
+    "catering": N_("Catering"),
+    "retail": N_("Retail"),
+    "lodging": N_("Lodging"),
+    "tourism_services": N_("Tourism services"),
+    "entertainment": N_("Entertainment"),
+    "personal_services": N_("Personal services"),
+    "automotive": N_("Automotive"),
+    "pharmacy_health": N_("Pharmacy and health"),
+}
+AREA_KIND_LABELS: Final = {
+    "city": N_("City"),
+    "district": N_("District or county"),
+    "street": N_("Commercial street"),
+    "scenic_spot": N_("Scenic spot"),
+}
+CERTIFIED_SHOWN = 50  # an area page lists at most this many certified merchants
+
+
+async def _score(kind: str, code: str) -> tuple[UnitScore | None, Params]:
+    run = await runs.current_run()
+    if run is None:
+        return None, Params()
+    unit = await UnitScore.get_or_none(run_id=run.id, kind=kind, code=code)
+    return unit, Params.from_mapping(run.params)
+
+
+async def _open_survey(kind: TargetKind, now: datetime) -> Survey | None:
+    return (
+        await Survey.filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now), target_kind=kind)
+        .filter(opens_at__lte=now)
+        .order_by("slug")
+        .first()
+    )
+
+
+def _unique(*lists: list[AdvisoryOut]) -> list[AdvisoryOut]:
+    seen: dict[int, AdvisoryOut] = {}
+    for items in lists:
+        for a in items:
+            seen.setdefault(a.id, a)
+    return sorted(seen.values(), key=lambda a: (a.valid_from, a.id), reverse=True)
+
+
+@get("/merchants/{uscc:str}", opt=PUBLIC, include_in_schema=False)
+async def merchant_page(uscc: Annotated[str, PathParameter(max_length=18)]) -> Template:
+    """One merchant as the public sees it; the advisories shown are those naming it or the
+    street, scenic spot or district it trades in."""
+    merchant = await registry.get_merchant(uscc)
+    codes = [c for c in (merchant.district, merchant.street, merchant.scenic_spot) if c]
+    areas = {a.code: a for a in await Area.filter(code__in=codes)}
+    now = datetime.now(UTC)
+    unit, params = await _score("merchant", merchant.uscc)
+    named = await advisories.in_force(now, kind="merchant", code=merchant.uscc)
+    around = [await advisories.in_force(now, kind="area", code=c) for c in codes]
+    return Template(
+        "portal/merchant_public.html",
+        context={
+            "m": merchant,
+            "areas": areas,
+            "unit": unit,
+            "params": params,
+            "certificates": await Certificate.filter(kind=Kind.MERCHANT, subject_code=merchant.uscc)
+            .exclude(status=Status.EXPIRED)
+            .order_by("-issued_at"),
+            "statuses": STATUS_LABELS,
+            "advisories": _unique(named, *around),
+            "advisory_categories": ADVISORY_CATEGORIES,
+            "categories": CATEGORY_LABELS,
+            "survey": await _open_survey(TargetKind.MERCHANT, now)
+            if merchant.status == MerchantStatus.ACTIVE
+            else None,
+        },
+    )
+
+
+@get("/areas/{code:str}", opt=PUBLIC, include_in_schema=False)
+async def area_page(code: Annotated[str, PathParameter(max_length=32)]) -> Template:
+    """A street, scenic spot, district or the city: its score and rank, its certificate, the
+    advisories naming it, its certified merchants and the places within it."""
+    area = await Area.get_or_none(code=code).select_related("parent")
+    if area is None:
+        raise NotFound(f"No area {code}")
+    now = datetime.now(UTC)
+    unit: UnitScore | None = None
+    params = Params()
+    survey: Survey | None = None
+    within = Q()
+    if area.kind in (AreaKind.STREET, AreaKind.SCENIC_SPOT):
+        unit, params = await _score(area.kind.value, area.code)
+        survey = await _open_survey(TargetKind(area.kind.value), now)
+        within = Q(street_id=area.id) if area.kind == AreaKind.STREET else Q(scenic_spot_id=area.id)
+    elif area.kind == AreaKind.DISTRICT:
+        within = Q(district_id=area.id)
+    merchants = Merchant.filter(within, status=MerchantStatus.ACTIVE)
+    certified = Certificate.filter(
+        kind=Kind.MERCHANT,
+        status=Status.ACTIVE,
+        subject_code__in=Subquery(merchants.values("uscc")),
+    )
+    return Template(
+        "portal/area_public.html",
+        context={
+            "area": area,
+            "kind_labels": AREA_KIND_LABELS,
+            "unit": unit,
+            "params": params,
+            "survey": survey,
+            "certificates": await Certificate.filter(
+                kind__in=[Kind.STREET, Kind.SCENIC_SPOT], subject_code=area.code
+            )
+            .exclude(status=Status.EXPIRED)
+            .order_by("-issued_at"),
+            "statuses": STATUS_LABELS,
+            "advisories": await advisories.in_force(now, kind="area", code=area.code),
+            "advisory_categories": ADVISORY_CATEGORIES,
+            "merchant_count": await merchants.count(),
+            "certified_count": await certified.count(),
+            "certified": await certified.order_by("subject_name").limit(CERTIFIED_SHOWN),
+            "children": await Area.filter(parent_id=area.id).order_by("kind", "code"),
+        },
+    )
+
+
+PAGES: list[ControllerRouterHandler] = [merchant_page, area_page]
