@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
+from service.demo_data import SHOWCASE_AREAS
 from service.i18n import translations
 from surveys.qr import survey_url
 from tests.e2e.conftest import Server
@@ -323,6 +324,8 @@ def test_5_the_survey_works_by_keyboard_and_pages_pass_an_accessibility_check(
         "survey": survey_url(server.base, "merchant", _merchant_on_a_street(server, skip=2)),
         "verify": f"/verify/{next(iter(_serials(server)))}",
         "home": "/",
+        "merchant": f"/merchants/{_merchant_on_a_street(server, skip=2)}",
+        "area": f"/areas/{SHOWCASE_AREAS[0]}",
     }
     context = _context(browser, server, **PHONE, bypass_csp=True)
     page = context.new_page()
@@ -365,6 +368,8 @@ def test_public_pages_are_light_and_fetch_nothing_from_elsewhere(
         "/methodology",
         survey_url(server.base, "merchant", _merchant_on_a_street(server, skip=3)),
         f"/verify/{_serials(server)[0]}",
+        f"/merchants/{_merchant_on_a_street(server, skip=3)}",
+        f"/areas/{SHOWCASE_AREAS[0]}",
     ]
     sizes = {}
     for url in pages:
