@@ -181,6 +181,7 @@ REASON_LABELS = {
     "unsafe_goods": N_("Unsafe or counterfeit goods"),
     "complaints_unresolved": N_("Complaints left unresolved"),
     "corrected": N_("Put right after inspection"),
+    "yearly_review": N_("Withdrawn in the yearly review"),
 }
 # The codes an official picks from on the verify page (the API takes any code).
 OFFICIAL_REASONS = (
