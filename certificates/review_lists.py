@@ -10,23 +10,11 @@ import anyio
 import polars as pl
 from litestar.response import Response
 
-from certificates.pages import REASON_LABELS
+from certificates.pages import REASON_LABELS, REVIEW_REASONS
 from certificates.schemas import ListEntry, PublicList, ReviewOut
 from service.exports import EXPORT_TYPES, export_bytes
 from service.i18n import N_, gettext
 
-# The review's own reason codes (certificates.yearly_review.REASON_CODES), for people.
-REVIEW_REASONS: Final = {
-    "score_below": N_("Satisfaction score below the standard"),
-    "too_few_responses": N_("Too few survey responses to judge"),
-    "credit_class": N_("Credit class below the standard"),
-    "serious_listed": N_("On the serious violation list"),
-    "abnormal_listed": N_("On the abnormal operations list"),
-    "major_penalty": N_("A major administrative penalty"),
-    "certified_share": N_("Too few of its merchants certified"),
-    "closure_rate": N_("Complaints about its merchants left unclosed"),
-    "not_operating": N_("No longer operating"),
-}
 ALL_REASONS: Final = {**REASON_LABELS, **REVIEW_REASONS}
 SECTIONS: Final = {
     "entered": N_("Newly named"),

@@ -237,6 +237,8 @@ async def test_a_review_is_built_excluded_confirmed_and_frozen_over_the_api(
     assert change is not None and change.note == "score_below"
     assert change.evidence["review_year"] == Y and change.evidence["criteria"] == ["score_below"]
     assert (await Certificate.get(id=certs["street"].id)).status == Status.ACTIVE  # excluded
+    verify = await client.get(f"/verify/{other.serial}", headers={"accept": "text/html"})
+    assert "年度后评价中摘牌" in verify.text and "满意度得分低于标准" in verify.text
     assert (await Certificate.get(id=certs["merchant"].id)).status == Status.ACTIVE
     actions = [
         (e.action, e.subject)
