@@ -36,6 +36,7 @@ from scoring.credit.rules import Rules
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from service import audit, scope
 from service.audit import Actor
+from service.db import chunked
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.localtime import LOCAL_TZ, to_local
 from service.models import Area
@@ -46,6 +47,15 @@ NOTE_MAX: Final = 2000
 REVOCATION_REASON: Final = "yearly_review"
 HELD: Final = (Status.ACTIVE, Status.SUSPENDED)
 EXIT: Final = (Status.REVOKED, Status.EXPIRED)
+REVIEW_LOCK_KEY: Final = 0x46585952  # "FXYR": one change to the reviews at a time
+
+
+async def _lock(conn: BaseDBAsyncClient) -> None:
+    """Building, excluding and confirming queue behind one another, across workers."""
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [REVIEW_LOCK_KEY])
+    else:  # a write that changes nothing takes SQLite's write lock now
+        await conn.execute_query("DELETE FROM yearly_review WHERE 0")
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -226,7 +236,7 @@ async def build(
     proposal, this_run, last_run = await proposal_for(year, policy, credit_rules, now)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
-        # Deleting first also serialises two officials building the same year at once.
+        await _lock(tx)
         deleted = (
             await YearlyReview.filter(year=year, status=ReviewStatus.DRAFT).using_db(tx).delete()
         )
@@ -243,7 +253,7 @@ async def build(
             previous_run_id=last_run.id if last_run else None,
             is_demo=is_demo,
         )
-        await ReviewItem.bulk_create(_items(review.id, proposal), using_db=tx)
+        await ReviewItem.bulk_create(_items(review.id, proposal), batch_size=1000, using_db=tx)
         await audit.record(
             tx,
             actor,
@@ -340,6 +350,7 @@ async def exclude(
         )
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
+        await _lock(tx)
         review = await _review(year, tx)
         if review.status != ReviewStatus.DRAFT:
             raise Conflict(f"The review of {year} is confirmed: it is frozen")
@@ -376,6 +387,7 @@ async def confirm(year: int, *, actor: Actor, now: datetime | None = None) -> Re
     who = str(actor)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
+        await _lock(tx)
         review = await _review(year, tx)
         # The status flips first and only from draft: of two confirms at once, one wins.
         flipped = (
@@ -390,13 +402,15 @@ async def confirm(year: int, *, actor: Actor, now: datetime | None = None) -> Re
             .using_db(tx)
             .order_by("serial")
         )
-        certs = {
-            c.serial: c
-            for c in await Certificate.filter(serial__in=[i.serial for i in withdrawals])
-            .using_db(tx)
-            .select_for_update()
-            .order_by("id")
-        }
+        certs: dict[str, Certificate] = {}
+        for serials in chunked([i.serial for i in withdrawals]):
+            for c in (
+                await Certificate.filter(serial__in=serials)
+                .using_db(tx)
+                .select_for_update()
+                .order_by("id")
+            ):
+                certs[c.serial] = c
         revoked, gone = [], []
         for item in withdrawals:
             cert = certs.get(item.serial)
