@@ -50,7 +50,7 @@ def public_list(review: ReviewOut) -> PublicList:
         confirmed_at=review.confirmed_at,
         items=[
             ListEntry(
-                board=PUBLIC_SECTIONS[i.section],
+                board=_board(i.section, i.detail),
                 section=i.section,
                 serial=i.serial,
                 kind=i.kind,
@@ -65,6 +65,14 @@ def public_list(review: ReviewOut) -> PublicList:
             for i in items
         ],
     )
+
+
+def _board(section: str, detail: dict[str, object]) -> str:
+    """Red or black; a certificate that simply ran out (expired) left without blame, on
+    neither list."""
+    if section == "exited" and detail.get("status") == "expired":
+        return "none"
+    return PUBLIC_SECTIONS[section]
 
 
 def _score(value: object) -> float | None:

@@ -128,7 +128,9 @@ class ReviewOut(msgspec.Struct):
 
 
 class ListEntry(msgspec.Struct):
-    board: str  # red (红榜: entered, improved) or black (黑榜: withdrawn, exited)
+    # red (红榜: entered, improved), black (黑榜: withdrawn, revoked during the year) or none
+    # (expired during the year: no blame)
+    board: str
     section: str
     serial: str
     kind: Kind

@@ -296,6 +296,13 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
     client: httpx.AsyncClient,
 ) -> None:
     certs = await _reviewed_city()
+    # A certificate that ran out in the year, no sweep having recorded it: it exits on the
+    # day, without blame (on neither list).
+    lapsed = await _certificate(
+        Kind.MERCHANT, USCC, "老王烩面馆（旧证）", f"ZMD-{Y - 2}-M-000002-M", _at(Y - 2, 4)
+    )
+    lapsed.valid_until = _at(Y, 4)
+    await lapsed.save()
     await reviews.build(Y, actor=TEST_ACTOR, policy=POLICY, credit_rules=_rules())
     html = {"accept": "text/html"}
     assert (await client.get(f"/lists/{Y}", headers=html)).status_code == 404  # a draft
@@ -310,6 +317,7 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
     assert "&lt;script&gt;" in page.text and "<script>alert" not in page.text
     assert "满意度得分低于标准" in page.text  # the withdrawn merchant's reason, in Chinese
     assert "虚假宣传" in page.text  # the exited certificate's recorded reason
+    assert "年内到期" in page.text and "老王烩面馆（旧证）" in page.text
     english = await client.get(f"/lists/{Y}?lang=en", headers=html)
     assert "Satisfaction score below the standard" in english.text
 
@@ -323,7 +331,13 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
         ("withdrawn", certs["other"].serial),
         ("withdrawn", certs["street"].serial),
         ("exited", certs["old"].serial),
+        ("exited", lapsed.serial),
     }
+    assert by[("exited", certs["old"].serial)]["board"] == "black"
+    assert (by[("exited", lapsed.serial)]["board"], by[("exited", lapsed.serial)]["reasons"]) == (
+        "none",
+        "validity_ended",
+    )
     assert by[("withdrawn", certs["other"].serial)]["board"] == "black"
     assert by[("withdrawn", certs["other"].serial)]["name"] == "'" + FORMULA  # no formula
     assert by[("improved", certs["merchant"].serial)]["score_after"] == "84.0"
@@ -332,11 +346,11 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
     xlsx = await client.get(f"/api/v1/certificates/reviews/{Y}/list?format=xlsx")
     assert xlsx.status_code == 200
     sheet = pl.read_excel(io.BytesIO(xlsx.content))
-    assert sheet.height == 7
+    assert sheet.height == 8
     withdrawn = sheet.filter(pl.col("section") == "withdrawn").sort("serial")
     assert withdrawn["reasons"].to_list() == ["score_below", "score_below,too_few_responses"]
     as_json = (await client.get(f"/api/v1/certificates/reviews/{Y}/list")).json()
-    assert as_json["year"] == Y and len(as_json["items"]) == 7
+    assert as_json["year"] == Y and len(as_json["items"]) == 8
     assert (await client.get(f"/lists/{Y}.pdf")).status_code == 404
     assert (await client.get("/lists/nope")).status_code == 404
     home = await client.get("/", headers=html)
