@@ -1,4 +1,4 @@
-"""The ``fangxin certificates`` commands: evaluate, issue and sweep."""
+"""The ``fangxin certificates`` commands: evaluate, issue, sweep and review."""
 
 from __future__ import annotations
 
@@ -112,6 +112,41 @@ def certificates_sweep() -> None:
         f"Swept: {len(result.expired)} expired, {len(result.revoked)} revoked, "
         f"{len(result.suspended)} suspended, {len(result.lifted)} reinstated."
     )
+
+
+@certificates.command("review")
+@click.argument("year", type=click.IntRange(2000, 2100))
+@click.option("--confirm", is_flag=True, help="Confirm the draft: make its withdrawals.")
+def certificates_review(year: int, confirm: bool) -> None:
+    """Build the yearly review (后评价) of YEAR and print it; --confirm then confirms it."""
+    from certificates import reviews
+    from certificates.policy import policy_for
+    from certificates.schemas import ReviewOut
+    from scoring.credit import store as credit_store
+
+    settings = cli_settings()
+
+    async def run() -> ReviewOut:
+        review = await reviews.build(
+            year,
+            actor=cli_actor(),
+            policy=policy_for(settings.certificate_policy),
+            credit_rules=credit_store.rules_for(settings.credit_rules),
+        )
+        if confirm:
+            review = await reviews.confirm(year, actor=cli_actor())
+        return review
+
+    review = run_with_db(settings, run)
+    for item in review.items:
+        if item.section == "retained":
+            continue
+        why = ", ".join(item.reasons)
+        click.echo(
+            f"{item.section:<9} {item.serial} {item.code} {item.name}" + (f": {why}" if why else "")
+        )
+    counts = ", ".join(f"{k} {v}" for k, v in review.counts.items())
+    click.echo(f"Review of {year} ({review.status}): {counts}.")
 
 
 def _shown(value: object) -> str:

@@ -115,3 +115,66 @@ class Reply(Model):
     class Meta:
         table = "certificate_reply"
         unique_together = (("change_id",),)
+
+
+class ReviewStatus(StrEnum):
+    DRAFT = "draft"  # officials' eyes only, rebuilt at will
+    CONFIRMED = "confirmed"  # frozen and public: its withdrawals were carried out
+
+
+class Section(StrEnum):
+    RETAINED = "retained"
+    WITHDRAWN = "withdrawn"
+    ENTERED = "entered"
+    EXITED = "exited"
+    IMPROVED = "improved"
+
+
+class YearlyReview(Model):
+    """The yearly review (后评价) of one year: a draft officials check, then confirm, after
+    which it is frozen and its list is public."""
+
+    id = fields.IntField(primary_key=True)
+    year = fields.IntField(unique=True)
+    status = fields.CharEnumField(ReviewStatus, max_length=16, default=ReviewStatus.DRAFT)
+    policy_version = fields.CharField(max_length=32)
+    improved_by = fields.FloatField()  # the policy's threshold when built
+    built_by = fields.CharField(max_length=100)
+    built_at = fields.DatetimeField()
+    confirmed_by = fields.CharField(max_length=100, null=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The published runs the year's and the previous year's scores came from.
+    score_run_id = fields.IntField(null=True)
+    previous_run_id = fields.IntField(null=True)
+    is_demo = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "yearly_review"
+
+
+class ReviewItem(Model):
+    """One line of a review: a holder retained or withdrawn (with reason codes), a
+    certificate that entered or exited during the year, or a holder that improved."""
+
+    id = fields.IntField(primary_key=True)
+    review: fields.ForeignKeyRelation[YearlyReview] = fields.ForeignKeyField(
+        "models.YearlyReview", related_name="items", on_delete=fields.CASCADE
+    )
+    section = fields.CharEnumField(Section, max_length=16)
+    serial = fields.CharField(max_length=32)
+    kind = fields.CharEnumField(Kind, max_length=16)
+    code = fields.CharField(max_length=32)  # the subject: a USCC or an area code
+    name = fields.CharField(max_length=200)
+    reasons: list[str] = fields.JSONField(default=list)  # reason codes
+    detail: dict[str, object] = fields.JSONField(default=dict)  # failing criteria, scores
+    at = fields.DatetimeField(null=True)  # when it entered or exited
+    excluded = fields.BooleanField(default=False)  # a withdrawal officials chose not to make
+    excluded_note = fields.TextField(default="")
+    excluded_by = fields.CharField(max_length=100, null=True)
+    excluded_at = fields.DatetimeField(null=True)
+
+    review_id: int
+
+    class Meta:
+        table = "yearly_review_item"
+        indexes = (("review_id", "section"),)

@@ -181,6 +181,19 @@ REASON_LABELS = {
     "unsafe_goods": N_("Unsafe or counterfeit goods"),
     "complaints_unresolved": N_("Complaints left unresolved"),
     "corrected": N_("Put right after inspection"),
+    "yearly_review": N_("Withdrawn in the yearly review"),
+}
+# The review's own reason codes (certificates.yearly_review.REASON_CODES), for people.
+REVIEW_REASONS = {
+    "score_below": N_("Satisfaction score below the standard"),
+    "too_few_responses": N_("Too few survey responses to judge"),
+    "credit_class": N_("Credit class below the standard"),
+    "serious_listed": N_("On the serious violation list"),
+    "abnormal_listed": N_("On the abnormal operations list"),
+    "major_penalty": N_("A major administrative penalty"),
+    "certified_share": N_("Too few of its merchants certified"),
+    "closure_rate": N_("Complaints about its merchants left unclosed"),
+    "not_operating": N_("No longer operating"),
 }
 # The codes an official picks from on the verify page (the API takes any code).
 OFFICIAL_REASONS = (
@@ -229,7 +242,8 @@ async def verify_page(
         "now": now,
         "well_formed": True,
         "statuses": STATUS_LABELS,
-        "reasons": REASON_LABELS,
+        # A yearly review's withdrawal names its criteria's codes in the note.
+        "reasons": REASON_LABELS | REVIEW_REASONS,
         "answers": answers,
         "official_reasons": OFFICIAL_REASONS,
         "error": error_notice(request),

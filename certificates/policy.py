@@ -58,6 +58,9 @@ class Policy:
     grace_days: int
     merchant: MerchantRules
     areas: dict[Kind, AreaRules]
+    # The yearly review (后评价): a holder whose published score rose by at least this much
+    # over the previous year's is listed as improved. A city policy without [review]: 2.0.
+    improved_by: float = 2.0
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -96,6 +99,7 @@ class Policy:
             grace_days=int(raw["grace_days"]),
             merchant=merchant,
             areas=areas,
+            improved_by=float(raw.get("review", {}).get("improved_by", 2.0)),
         )
 
     def title(self, kind: Kind) -> tuple[str, str]:

@@ -90,3 +90,60 @@ class ReplyOut(msgspec.Struct):
     decision: str | None
     decision_note: str
     decided_at: datetime | None
+
+
+class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    year: int  # the year reviewed (后评价), e.g. 2025
+
+
+class ExcludeIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: str  # why this proposed withdrawal is not made
+
+
+class ReviewItemOut(msgspec.Struct):
+    id: int
+    section: str  # retained, withdrawn, entered, exited, improved
+    serial: str
+    kind: Kind
+    code: str
+    name: str
+    reasons: list[str]  # reason codes (withdrawn, exited)
+    detail: dict[str, object]  # failing criteria (withdrawn), scores (improved)
+    at: datetime | None  # when it entered or exited
+    excluded: bool
+    excluded_note: str
+
+
+class ReviewOut(msgspec.Struct):
+    year: int
+    status: str  # draft, confirmed
+    policy_version: str
+    improved_by: float
+    built_at: datetime
+    built_by: str
+    confirmed_at: datetime | None
+    confirmed_by: str | None
+    counts: dict[str, int]  # items per section (withdrawals excluded not counted)
+    items: list[ReviewItemOut]
+
+
+class ListEntry(msgspec.Struct):
+    # red (红榜: entered, improved), black (黑榜: withdrawn, revoked during the year) or none
+    # (expired during the year: no blame)
+    board: str
+    section: str
+    serial: str
+    kind: Kind
+    code: str
+    name: str
+    reasons: list[str]
+    reasons_text: str  # the reasons in the reader's language
+    at: datetime | None
+    score_before: float | None
+    score_after: float | None
+
+
+class PublicList(msgspec.Struct):
+    year: int
+    confirmed_at: datetime
+    items: list[ListEntry]

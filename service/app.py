@@ -37,6 +37,8 @@ from certificates.anchor import anchor_for
 from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
+from certificates.review_pages import PAGES as REVIEW_LIST_PAGES
+from certificates.review_routes import ROUTES as REVIEW_ROUTES
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
 from reports.pages import PAGES as REPORT_PAGES
 from reports.routes import ROUTES as REPORT_ROUTES
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_ROUTES,
             *REPORT_ROUTES,
             *ADVISORY_ROUTES,
+            *REVIEW_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
@@ -245,6 +248,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *REPORT_PAGES,
             *ADVISORY_PAGES,
             *CERTIFICATE_PAGES,
+            *REVIEW_LIST_PAGES,
             *HOME_PAGES,
             *PLACE_PAGES,
             *MERCHANT_PAGES,

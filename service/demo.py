@@ -106,6 +106,9 @@ async def load_demo(
         report.score_run = run.id
         report.certificates, report.revoked = await _load_certificates(settings, actor)
         await _certified_demo_merchant()
+        from certificates.reviews import demo_review
+
+        await demo_review(settings, actor)  # last year's yearly review (后评价), confirmed
     return report
 
 

@@ -17,7 +17,15 @@ from tortoise import Tortoise
 
 from advisories import store as advisories
 from advisories.schemas import AdvisoryIn
-from certificates.models import Certificate, Reply, Status, StatusChange
+from certificates.models import (
+    Certificate,
+    Reply,
+    ReviewItem,
+    Section,
+    Status,
+    StatusChange,
+    YearlyReview,
+)
 from certificates.policy import Kind
 from scoring.credit.models import Complaint, CreditEvent
 from scoring.satisfaction import runs
@@ -83,6 +91,17 @@ async def _fill(settings: Settings) -> None:
         AdvisoryIn("预付卡提示", "谨慎办理大额预付卡。", "prepaid", areas=[street.code]),
         actor=ACTOR,
         district=None,
+    )
+    # The demo's review of last year found no holders among 500 responses: one line by hand.
+    review = await YearlyReview.get()
+    await ReviewItem.create(
+        review=review,
+        section=Section.ENTERED,
+        serial=cert.serial,
+        kind=Kind.MERCHANT,
+        code="x",
+        name="店",
+        at=now,
     )
 
 

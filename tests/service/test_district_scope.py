@@ -238,6 +238,7 @@ LISTS = [
     "/official",
     "/official/flags",
     "/official/appeals",
+    "/official/reviews",
     "/official/appeals?show=decided",
     "/official/scores?kind=merchant",
     "/official/scores?kind=street",
@@ -293,6 +294,8 @@ COVERED = {
     # Tried in and out of the district in tests/advisories:
     ("POST", "/api/v1/advisories/{advisory_id:int}/withdraw"),
     ("POST", "/official/advisories/{advisory_id:int}/withdraw"),
+    # Read in and out of the district in tests/certificates/test_yearly_review.py:
+    ("GET", "/api/v1/certificates/reviews/{year:int}"),
 }
 
 
