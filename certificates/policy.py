@@ -58,6 +58,8 @@ class Policy:
     grace_days: int
     merchant: MerchantRules
     areas: dict[Kind, AreaRules]
+    # Days an approved application stays in public notice (公示) before it may be issued.
+    notice_days: int = 7
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -96,6 +98,7 @@ class Policy:
             grace_days=int(raw["grace_days"]),
             merchant=merchant,
             areas=areas,
+            notice_days=int(raw.get("notice", {}).get("days", 7)),
         )
 
     def title(self, kind: Kind) -> tuple[str, str]:

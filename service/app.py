@@ -25,6 +25,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 import certificates
+import creation
 import reports
 import scoring
 import surveys
@@ -36,6 +37,9 @@ from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from creation import gate as creation_gate
+from creation.pages import PAGES as CREATION_PAGES
+from creation.routes import ROUTES as CREATION_ROUTES
 from reports.pages import PAGES as REPORT_PAGES
 from reports.routes import ROUTES as REPORT_ROUTES
 from scoring.credit import links, workdays
@@ -86,6 +90,7 @@ TEMPLATE_DIRS = [
     *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
     Path(reports.__file__).parent / "templates",
+    Path(creation.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -191,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     # Certificates answer credit changes inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Nothing is issued past an open or objected public notice (creation/gate.py).
+    creation_gate.register()
     # Records that named a merchant before it was registered link to it on registration.
     links.register(credit_store.rules_for(settings.credit_rules))
     # Complaint deadlines count on the bureau's working-day calendar (a bad file stops here).
@@ -232,6 +239,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_ROUTES,
             *REPORT_ROUTES,
             *ADVISORY_ROUTES,
+            *CREATION_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
@@ -240,6 +248,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_PAGES,
             *REPORT_PAGES,
             *CERTIFICATE_PAGES,
+            *CREATION_PAGES,
             *HOME_PAGES,
             *MERCHANT_PAGES,
             *OFFICIAL_PAGES,

@@ -43,12 +43,15 @@ UNSAFE: Final = frozenset({"post", "put", "patch", "delete"})
 # Paths the rate limit leaves out (service.app's RateLimitConfig).
 NOT_RATE_LIMITED: Final = ("/healthz", "/readyz", "/static/")
 TOKEN_ROLES: Final = frozenset({Role.FEED, Role.OFFICIAL, Role.ADMIN})  # `fangxin token add`
-SESSION_ROLES: Final = frozenset({Role.MERCHANT, Role.OFFICIAL, Role.ADMIN})  # people
+SESSION_ROLES: Final = frozenset(
+    {Role.MERCHANT, Role.OFFICIAL, Role.ADMIN, Role.AREA_MANAGER}
+)  # people
 ROLE_NAMES: Final = {
     Role.MERCHANT: "merchants",
     Role.OFFICIAL: "officials",
     Role.ADMIN: "admins",
     Role.FEED: "feeds",
+    Role.AREA_MANAGER: "area managers",
 }
 
 DESCRIPTION: Final = """\
