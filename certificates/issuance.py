@@ -86,15 +86,17 @@ def add_gate(gate: IssueGate) -> None:
 
 async def _refused_by_gates(
     conn: BaseDBAsyncClient, requests: Sequence[Request], now: datetime
-) -> list[FieldError]:
+) -> list[FieldError | None]:
+    """For each request, why a gate holds it back, or None."""
     refused: dict[str, str] = {}
     for gate in _gates:
         refused |= await gate(conn, requests, now)
     single = len(requests) == 1
     return [
         FieldError("subject" if single else f"subjects[{i}].subject", refused[r.subject])
-        for i, r in enumerate(requests)
         if r.subject in refused
+        else None
+        for i, r in enumerate(requests)
     ]
 
 
@@ -127,7 +129,12 @@ async def issue(
                 subject_code__in=[r.subject for r in requests], status__in=HELD
             ).using_db(tx)
         }
-        gated = await _refused_by_gates(tx, requests, now)
+        # Only subjects the caller may see: another district's is missing, not held back.
+        gated = [
+            e
+            for e, r in zip(await _refused_by_gates(tx, requests, now), requests, strict=True)
+            if e is not None and (r.kind, r.subject) in found
+        ]
         if gated:
             raise Conflict("Not issued while a public notice is open or objected to", gated)
         errors: list[FieldError] = []

@@ -58,9 +58,10 @@ def _bad_characters(text: str) -> bool:
 
 
 def normalised(text: str) -> str:
-    """The text as compared for duplicates: case, width and spacing do not make it new."""
+    """The text as compared for duplicates: case, width and spacing do not make it new
+    (Chinese puts no spaces between words, so none are kept)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(folded.split())
+    return "".join(folded.split())
 
 
 def screen(data: ObjectionIn) -> tuple[str, str, list[FieldError]]:
