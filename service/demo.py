@@ -102,6 +102,10 @@ async def load_demo(
         report.score_run = run.id
         report.certificates, report.revoked = await _load_certificates(settings, actor)
         await _certified_demo_merchant()
+    # An area manager's application in public notice, one objection answered (creation/).
+    from creation import demo as creation_demo
+
+    await creation_demo.load(settings, actor=actor, accounts_out=report.accounts)
     return report
 
 

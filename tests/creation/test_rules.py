@@ -11,14 +11,14 @@ import pytest
 from certificates import issuance
 from certificates.policy import Kind, Policy
 from creation import applications, gate, materials, objections, transitions
+from creation.inspections import CHECKLIST
 from creation.models import Application, ApplicationStatus, Objection
-from creation.schemas import DecisionIn, InspectionIn, ChecklistItemIn, ObjectionIn
+from creation.schemas import ChecklistItemIn, DecisionIn, InspectionIn, ObjectionIn
 from service.accounts import principal_for_account
 from service.errors import Conflict, InvalidInput
 from service.models import Account, AuditEvent
 from service.settings import Settings
 from tests.creation.conftest import PDF, PNG
-from tests.helpers import TEST_ACTOR
 
 S = ApplicationStatus
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def test_the_state_machine_allows_only_its_arrows() -> None:
         (S.IN_NOTICE, S.ISSUED),
         (S.IN_NOTICE, S.BLOCKED),
     }
-    assert transitions.OPEN == {S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED, S.IN_NOTICE}
+    assert {S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED, S.IN_NOTICE} == transitions.OPEN
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ async def _in_notice(db: Settings, now: datetime) -> tuple[Application, object]:
         data_dir=db.data_dir,
         now=now,
     )
-    checklist = [ChecklistItemIn(k, True) for k in applications.inspections.CHECKLIST]
+    checklist = [ChecklistItemIn(k, True) for k in CHECKLIST]
     await applications.record_inspection(
         app.id, InspectionIn("onsite", checklist, True), who=official, now=now
     )
@@ -212,14 +212,14 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
         data_dir=db.data_dir,
         now=T0,
     )
-    failed = [ChecklistItemIn(k, k != "prices_marked") for k in applications.inspections.CHECKLIST]
+    failed = [ChecklistItemIn(k, k != "prices_marked") for k in CHECKLIST]
     await applications.record_inspection(
         app.id, InspectionIn("mystery_shopping", failed, False, "未明码标价"), who=official, now=T0
     )
     with pytest.raises(Conflict):
         await applications.decide(app.id, DecisionIn("approve", "好"), who=official, policy=POLICY)
     assert (await Application.get(id=app.id)).status == S.UNDER_REVIEW
-    passed = [ChecklistItemIn(k, True) for k in applications.inspections.CHECKLIST]
+    passed = [ChecklistItemIn(k, True) for k in CHECKLIST]
     await applications.record_inspection(
         app.id, InspectionIn("onsite", passed, True), who=official, now=T0 + timedelta(days=1)
     )
@@ -235,4 +235,3 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
         subject=f"application:{app.id}", action="application.approved"
     ).get()
     assert audit.actor == "account:inspector" and audit.details["reason"] == "整改后合格"
-    assert TEST_ACTOR  # accounts were made by the test actor

@@ -296,11 +296,11 @@ def test_demo_loads_once_then_says_the_database_already_holds_data(fx: Fangxin) 
 
     assert "Demo city loaded" in first
     assert merchants >= 1000
-    for username in ("demo-admin", "demo-official", "demo-district", "demo-merchant"):
+    for username in ("demo-admin", "demo-official", "demo-district", "demo-merchant", "demo-area"):
         assert username in first
     assert "already holds data" in second
     assert fx.count("merchant") == merchants
-    assert fx.count("account") == 4
+    assert fx.count("account") == 5
 
 
 def test_audit_verify_passes_after_the_demo_and_names_a_tampered_event(
