@@ -30,7 +30,7 @@ LETTER = (
 
 async def _street_to_show() -> Area | None:
     """A street without a certificate, other than the one left for an official to certify."""
-    held = set(await Certificate.all().values_list("subject_code", flat=True))
+    held = {str(c) for c in await Certificate.all().values_list("subject_code", flat=True)}
     for street in await Area.filter(kind=AreaKind.STREET, parent_id__not_isnull=True).order_by(
         "code"
     ):
