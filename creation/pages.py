@@ -35,7 +35,7 @@ from service.security import (
 from service.settings import Settings
 
 STATUS_LABELS: Final = {
-    "submitted": N_("Submitted"),
+    "submitted": N_("Application submitted"),
     "under_review": N_("Under review"),
     "refused": N_("Refused"),
     "approved": N_("Approved"),
@@ -43,7 +43,7 @@ STATUS_LABELS: Final = {
     "issued": N_("Certificate issued"),
     "blocked": N_("Stopped by an upheld objection"),
 }
-OUTCOME_LABELS: Final = {"upheld": N_("Upheld"), "dismissed": N_("Dismissed")}
+OUTCOME_LABELS: Final = {"upheld": N_("Objection upheld"), "dismissed": N_("Objection dismissed")}
 KIND_NAMES: Final = {
     "merchant": N_("Merchant"),
     "street": N_("Street"),
