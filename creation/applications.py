@@ -30,11 +30,11 @@ from creation.models import (
     ObjectionOutcome,
 )
 from creation.schemas import (
+    ApplicationDecisionIn,
     ApplicationOut,
     ApplicationPage,
     ApplicationSummary,
     ChecklistItemOut,
-    DecisionIn,
     InspectionIn,
     InspectionOut,
     MaterialOut,
@@ -378,7 +378,7 @@ def notice_window(start: datetime, policy: Policy) -> tuple[datetime, datetime]:
 
 async def decide(
     application_id: int,
-    data: DecisionIn,
+    data: ApplicationDecisionIn,
     *,
     who: Principal,
     policy: Policy,

@@ -11,7 +11,13 @@ from certificates.models import Certificate
 from certificates.policy import policy_for
 from creation import applications, materials, objections
 from creation.inspections import CHECKLIST
-from creation.schemas import AnswerIn, ChecklistItemIn, DecisionIn, InspectionIn, ObjectionIn
+from creation.schemas import (
+    AnswerIn,
+    ApplicationDecisionIn,
+    ChecklistItemIn,
+    InspectionIn,
+    ObjectionIn,
+)
 from service import accounts
 from service.audit import Actor
 from service.demo_data import SHOWCASE_AREAS
@@ -97,7 +103,7 @@ async def load(
     started = now - timedelta(days=2)
     await applications.decide(
         application.id,
-        DecisionIn("approve", "材料审核与暗访均合格，进入公示"),
+        ApplicationDecisionIn("approve", "材料审核与暗访均合格，进入公示"),
         who=by,
         policy=policy_for(settings.certificate_policy),
         now=started,

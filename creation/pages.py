@@ -15,12 +15,18 @@ from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from certificates.pages import REASON_LABELS
-from certificates.policy import policy_for
+from certificates.policy import Kind, policy_for
 from creation import applications, objections
 from creation.inspections import CHECKLIST, KIND_LABELS
 from creation.models import Objection
 from creation.routes import UPLOAD_MAX_BYTES, Id, client_address, uploads_of
-from creation.schemas import AnswerIn, ChecklistItemIn, DecisionIn, InspectionIn, ObjectionIn
+from creation.schemas import (
+    AnswerIn,
+    ApplicationDecisionIn,
+    ChecklistItemIn,
+    InspectionIn,
+    ObjectionIn,
+)
 from scoring.credit import store as credit_store
 from service.accounts import Principal
 from service.errors import FangxinError, NotFound
@@ -66,6 +72,13 @@ def _labels() -> dict[str, Any]:
         "inspection_kinds": KIND_LABELS,
         "reasons": REASON_LABELS,
     }
+
+
+def _titles(request: Request[Any, Any, State]) -> dict[str, tuple[str, str]]:
+    """Each kind's certificate title (Chinese, English) from the policy."""
+    settings: Settings = request.app.state.settings
+    policy = policy_for(settings.certificate_policy)
+    return {k.value: policy.title(k) for k in Kind}
 
 
 # --- the applicant ---------------------------------------------------------------------------
@@ -263,7 +276,7 @@ async def decide_form(
     request: Request[Any, Any, State], application_id: Id, data: FormBody
 ) -> Template | Redirect:
     settings: Settings = request.app.state.settings
-    decision = DecisionIn(str(data.get("decision") or ""), str(data.get("reason") or ""))
+    decision = ApplicationDecisionIn(str(data.get("decision") or ""), str(data.get("reason") or ""))
     step = applications.decide(
         application_id,
         decision,
@@ -321,6 +334,7 @@ async def notices_page() -> Template:
 
 
 async def _notice_page(
+    request: Request[Any, Any, State],
     application_id: int,
     *,
     errors: list[str] | None = None,
@@ -339,6 +353,7 @@ async def _notice_page(
             "lodged": lodged,
             "text_min": objections.TEXT_MIN,
             "text_max": objections.TEXT_MAX,
+            "titles": _titles(request),
             **_labels(),
         },
         status_code=status_code,
@@ -347,7 +362,9 @@ async def _notice_page(
 
 @get("/notices/{application_id:int}", opt=PUBLIC, include_in_schema=False)
 async def notice_page(request: Request[Any, Any, State], application_id: Id) -> Template:
-    return await _notice_page(application_id, lodged=request.query_params.get("lodged") == "1")
+    return await _notice_page(
+        request, application_id, lodged=request.query_params.get("lodged") == "1"
+    )
 
 
 @post(
@@ -373,6 +390,7 @@ async def objection_form(
         raise
     except FangxinError as exc:
         return await _notice_page(
+            request,
             application_id,
             errors=[e.message for e in exc.errors] or [exc.detail],
             status_code=exc.status,

@@ -15,9 +15,9 @@ from certificates.policy import policy_for
 from creation import applications, materials, objections
 from creation.schemas import (
     AnswerIn,
+    ApplicationDecisionIn,
     ApplicationOut,
     ApplicationPage,
-    DecisionIn,
     InspectionIn,
     NoticeOut,
     ObjectionIn,
@@ -133,7 +133,10 @@ class ApplicationController(Controller):
 
     @post("/{application_id:int}/decision", opt=OFFICIALS, status_code=200)
     async def decide(
-        self, request: Request[Any, Any, State], application_id: Id, data: JSONBody[DecisionIn]
+        self,
+        request: Request[Any, Any, State],
+        application_id: Id,
+        data: JSONBody[ApplicationDecisionIn],
     ) -> ApplicationOut:
         """Approve (the public notice starts, for the policy's days; needs a passed latest
         inspection, else 409) or refuse, with a reason."""

@@ -24,7 +24,7 @@ class InspectionIn(msgspec.Struct, forbid_unknown_fields=True):
     visited_at: Timestamp | None = None  # default: now
 
 
-class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+class ApplicationDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: str  # approve, refuse
     reason: str
 

@@ -361,6 +361,11 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/trust/chain.pem"): {"application/pem-certificate-chain": {"schema": _TEXT}},
     ("get", "/trust/issuer.der"): {"application/pkix-cert": {"schema": _BINARY}},
     ("get", "/api/v1/certificates/{serial}/pdf"): {"application/pdf": {"schema": _BINARY}},
+    ("get", "/api/v1/applications/{application_id}/materials/{material_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
     ("get", "/.well-known/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/.well-known/jwks.json"): {"application/jwk-set+json": {"schema": _JSON_OBJECT}},

@@ -13,7 +13,7 @@ from certificates.policy import Kind, Policy
 from creation import applications, gate, materials, objections, transitions
 from creation.inspections import CHECKLIST
 from creation.models import Application, ApplicationStatus, Objection
-from creation.schemas import ChecklistItemIn, DecisionIn, InspectionIn, ObjectionIn
+from creation.schemas import ApplicationDecisionIn, ChecklistItemIn, InspectionIn, ObjectionIn
 from service.accounts import principal_for_account
 from service.errors import Conflict, InvalidInput
 from service.models import Account, AuditEvent
@@ -118,7 +118,7 @@ async def _in_notice(db: Settings, now: datetime) -> tuple[Application, object]:
         app.id, InspectionIn("onsite", checklist, True), who=official, now=now
     )
     app = await applications.decide(
-        app.id, DecisionIn("approve", "合格"), who=official, policy=POLICY, now=now
+        app.id, ApplicationDecisionIn("approve", "合格"), who=official, policy=POLICY, now=now
     )
     return app, official
 
@@ -217,7 +217,9 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
         app.id, InspectionIn("mystery_shopping", failed, False, "未明码标价"), who=official, now=T0
     )
     with pytest.raises(Conflict):
-        await applications.decide(app.id, DecisionIn("approve", "好"), who=official, policy=POLICY)
+        await applications.decide(
+            app.id, ApplicationDecisionIn("approve", "好"), who=official, policy=POLICY
+        )
     assert (await Application.get(id=app.id)).status == S.UNDER_REVIEW
     passed = [ChecklistItemIn(k, True) for k in CHECKLIST]
     await applications.record_inspection(
@@ -225,7 +227,7 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
     )
     decided = await applications.decide(
         app.id,
-        DecisionIn("approve", "整改后合格"),
+        ApplicationDecisionIn("approve", "整改后合格"),
         who=official,
         policy=POLICY,
         now=T0 + timedelta(days=1),

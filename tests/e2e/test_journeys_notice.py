@@ -16,6 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -57,11 +58,13 @@ def _a_certified_merchant(browser: Browser, server: Server) -> tuple[str, str]:
             merchant = api.get(f"/api/v1/merchants/{code}").json()
             if merchant.get("street") in SHOWCASE or merchant.get("scenic_spot") in SHOWCASE:
                 continue
-            page.goto(f"/certificates?q={code}")
-            links = page.locator("a[href^='/verify/']")
-            if links.count():
-                serial = str(links.first.get_attribute("href")).rsplit("/", 1)[1]
-                if api.get(f"/api/v1/certificates/{serial}").json()["status"] == "active":
+            page.goto(f"/certificates?{urlencode({'q': merchant['name'], 'kind': 'merchant'})}")
+            for href in page.locator("a[href^='/verify/']").evaluate_all(
+                "links => links.map(a => a.getAttribute('href'))"
+            ):
+                serial = str(href).rsplit("/", 1)[1]
+                cert = api.get(f"/api/v1/certificates/{serial}").json()
+                if cert["subject"]["code"] == code and cert["status"] == "active":
                     context.close()
                     return code, serial
     context.close()
