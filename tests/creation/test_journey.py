@@ -423,3 +423,38 @@ async def test_the_officials_and_public_pages_work_by_form_with_csrf(
     finally:
         await shop.aclose()
         await official.aclose()
+
+
+async def test_an_administrator_creates_an_area_manager_on_the_accounts_page(
+    served: httpx.AsyncClient, lenient: Settings
+) -> None:
+    from service.models import Account, Role
+    from tests.helpers import make_account
+
+    city = await eligible_city(lenient)
+    await make_account("root", Role.ADMIN)
+    admin = await session(served, "root")
+    try:
+        page = await admin.get("/official/accounts")
+        assert f'<option value="{city.street}">' in page.text
+        form = {
+            "username": "jiefang-office",
+            "password": "Lantern river 47 quietly",
+            "role": "area_manager",
+            "area": city.street,
+            "_csrf_token": await csrf(admin),
+        }
+        r = await admin.post("/official/accounts", data=form, follow_redirects=False)
+        assert r.headers["location"].endswith("done=created")
+        made = await Account.get(username="jiefang-office").select_related("area")
+        assert made.role == Role.AREA_MANAGER and made.area is not None
+        assert made.area.code == city.street
+        r = await admin.post(
+            "/official/accounts",
+            data=form | {"username": "no-area", "area": ""},
+            follow_redirects=False,
+        )
+        assert "error=not_created" in r.headers["location"]
+        assert not await Account.exists(username="no-area")
+    finally:
+        await admin.aclose()
