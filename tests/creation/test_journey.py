@@ -456,5 +456,17 @@ async def test_an_administrator_creates_an_area_manager_on_the_accounts_page(
         )
         assert "error=not_created" in r.headers["location"]
         assert not await Account.exists(username="no-area")
+        r = await admin.post(
+            "/api/v1/accounts",
+            json={
+                "username": "jiefang-api",
+                "password": "Lantern river 47 quietly",
+                "role": "area_manager",
+                "area": city.street,
+            },
+        )
+        assert r.status_code == 201, r.text
+        listed = {a["username"]: a for a in (await admin.get("/api/v1/accounts")).json()}
+        assert listed["jiefang-api"]["area"] == listed["jiefang-office"]["area"] == city.street
     finally:
         await admin.aclose()
