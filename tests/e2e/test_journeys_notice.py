@@ -189,3 +189,26 @@ def test_6_apply_inspect_notice_object_answer_issue_verify(
         "submitted", "under_review", "approved", "in_notice", "issued",
     ]  # fmt: skip
     assert state["certificate_serial"] == serial
+
+
+def test_7_the_notice_pages_pass_an_accessibility_check(browser: Browser, server: Server) -> None:
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+    with server.api() as api:
+        notices = api.get("/api/v1/notices").json()
+    assert notices, "the demo city has an application in notice"
+    axe = Axe()
+    context = _context(browser, server, **PHONE, bypass_csp=True)
+    page = context.new_page()
+    failures = {}
+    for url in ("/notices", f"/notices/{notices[0]['id']}"):
+        page.goto(url)
+        serious = [
+            f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+            for v in axe.run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if serious:
+            failures[url] = serious
+    context.close()
+    assert failures == {}
