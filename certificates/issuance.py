@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,6 +70,36 @@ class Request:
     subject: str  # a USCC or an area code
 
 
+# Checks a package above this one adds before anything is issued (creation: a subject whose
+# public notice is under way or was objected to cannot be issued directly, or the notice
+# could be bypassed). Each gets the issuing transaction and answers, for each subject it
+# refuses, why.
+IssueGate = Callable[[BaseDBAsyncClient, Sequence[Request], datetime], Awaitable[dict[str, str]]]
+_gates: list[IssueGate] = []
+
+
+def add_gate(gate: IssueGate) -> None:
+    """Consult ``gate`` before every issue (once, however often it is added)."""
+    if gate not in _gates:
+        _gates.append(gate)
+
+
+async def _refused_by_gates(
+    conn: BaseDBAsyncClient, requests: Sequence[Request], now: datetime
+) -> list[FieldError | None]:
+    """For each request, why a gate holds it back, or None."""
+    refused: dict[str, str] = {}
+    for gate in _gates:
+        refused |= await gate(conn, requests, now)
+    single = len(requests) == 1
+    return [
+        FieldError("subject" if single else f"subjects[{i}].subject", refused[r.subject])
+        if r.subject in refused
+        else None
+        for i, r in enumerate(requests)
+    ]
+
+
 async def issue(
     requests: Sequence[Request],
     *,
@@ -99,6 +129,14 @@ async def issue(
                 subject_code__in=[r.subject for r in requests], status__in=HELD
             ).using_db(tx)
         }
+        # Only subjects the caller may see: another district's is missing, not held back.
+        gated = [
+            e
+            for e, r in zip(await _refused_by_gates(tx, requests, now), requests, strict=True)
+            if e is not None and (r.kind, r.subject) in found
+        ]
+        if gated:
+            raise Conflict("Not issued while a public notice is open or objected to", gated)
         errors: list[FieldError] = []
         evaluations: list[Evaluation] = []
         for i, r in enumerate(requests):

@@ -61,6 +61,8 @@ class Policy:
     # The yearly review (后评价): a holder whose published score rose by at least this much
     # over the previous year's is listed as improved. A city policy without [review]: 2.0.
     improved_by: float = 2.0
+    # Days an approved application stays in public notice (公示) before it may be issued.
+    notice_days: int = 7
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POLICY) -> Policy:
@@ -100,6 +102,7 @@ class Policy:
             merchant=merchant,
             areas=areas,
             improved_by=float(raw.get("review", {}).get("improved_by", 2.0)),
+            notice_days=int(raw.get("notice", {}).get("days", 7)),
         )
 
     def title(self, kind: Kind) -> tuple[str, str]:

@@ -64,6 +64,8 @@ class Principal:
     merchant_id: int | None = None
     # The district an official is confined to (service/scope.py); None: the whole city.
     district_id: int | None = None
+    # The street or scenic spot an area manager manages.
+    area_id: int | None = None
 
     @property
     def actor(self) -> Actor:
@@ -120,6 +122,7 @@ async def create_account(
     *,
     merchant_uscc: str | None = None,
     district_code: str | None = None,
+    area_code: str | None = None,
     actor: Actor,
     is_demo: bool = False,
 ) -> Account:
@@ -141,6 +144,8 @@ async def create_account(
         errors.append(FieldError("merchant", "only merchant accounts are bound to a merchant"))
     district, district_errors = await _district_for(role, district_code)
     errors.extend(district_errors)
+    area, area_errors = await _area_for(role, area_code)
+    errors.extend(area_errors)
     if await Account.exists(username=username):
         errors.append(FieldError("username", "already taken"))
     if errors:
@@ -153,15 +158,17 @@ async def create_account(
             role=role,
             merchant=merchant,
             district=district,
+            area=area,
             is_demo=is_demo,
         )
-        await audit.record(
-            conn,
-            actor,
-            "account.created",
-            f"account:{username}",
-            {"role": role.value, "merchant": merchant_uscc, "district": district_code or None},
-        )
+        details: dict[str, object] = {
+            "role": role.value,
+            "merchant": merchant_uscc,
+            "district": district_code or None,
+        }
+        if area is not None:
+            details["area"] = area.code
+        await audit.record(conn, actor, "account.created", f"account:{username}", details)
     return account
 
 
@@ -177,6 +184,21 @@ async def _district_for(
     area = await Area.filter(code=code).using_db(conn).first()
     if area is None or area.kind != AreaKind.DISTRICT:
         return None, [FieldError("district", f"no district with code {code}")]
+    return area, []
+
+
+async def _area_for(role: Role, code: str | None) -> tuple[Area | None, list[FieldError]]:
+    """The street or scenic spot an area manager's account manages: it needs one, and no
+    other role has one."""
+    if role != Role.AREA_MANAGER:
+        if code:
+            return None, [FieldError("area", "only area manager accounts are bound to an area")]
+        return None, []
+    if not code:
+        return None, [FieldError("area", "an area manager account needs --area CODE")]
+    area = await Area.get_or_none(code=code)
+    if area is None or area.kind not in (AreaKind.STREET, AreaKind.SCENIC_SPOT):
+        return None, [FieldError("area", f"no street or scenic spot with code {code}")]
     return area, []
 
 
@@ -416,6 +438,7 @@ def principal_for_account(account: Account) -> Principal:
         account_id=account.id,
         merchant_id=account.merchant_id,
         district_id=account.district_id,
+        area_id=account.area_id,
     )
 
 

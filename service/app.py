@@ -26,6 +26,7 @@ from litestar.template.config import TemplateConfig
 
 import advisories
 import certificates
+import creation
 import reports
 import scoring
 import surveys
@@ -40,6 +41,9 @@ from certificates.policy import policy_for
 from certificates.review_pages import PAGES as REVIEW_LIST_PAGES
 from certificates.review_routes import ROUTES as REVIEW_ROUTES
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from creation import gate as creation_gate
+from creation.pages import PAGES as CREATION_PAGES
+from creation.routes import ROUTES as CREATION_ROUTES
 from reports.pages import PAGES as REPORT_PAGES
 from reports.routes import ROUTES as REPORT_ROUTES
 from scoring.credit import links, workdays
@@ -92,6 +96,7 @@ TEMPLATE_DIRS = [
     Path(certificates.__file__).parent / "templates",
     Path(reports.__file__).parent / "templates",
     Path(advisories.__file__).parent / "templates",
+    Path(creation.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -197,6 +202,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     # Certificates answer credit changes inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Nothing is issued past an open or objected public notice (creation/gate.py).
+    creation_gate.register()
     # Records that named a merchant before it was registered link to it on registration.
     links.register(credit_store.rules_for(settings.credit_rules))
     # Complaint deadlines count on the bureau's working-day calendar (a bad file stops here).
@@ -239,6 +246,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *REPORT_ROUTES,
             *ADVISORY_ROUTES,
             *REVIEW_ROUTES,
+            *CREATION_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
@@ -249,6 +257,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *ADVISORY_PAGES,
             *CERTIFICATE_PAGES,
             *REVIEW_LIST_PAGES,
+            *CREATION_PAGES,
             *HOME_PAGES,
             *PLACE_PAGES,
             *MERCHANT_PAGES,

@@ -4,7 +4,8 @@ A backup is one tar file holding what is lost with the machine: the database (SQ
 its online backup API, a consistent copy while the service runs; PostgreSQL through
 pg_dump's custom format), and the data dir's own files — the generated signing key
 (``signing/``), the generated secret (``secret_key``), the store of signed certificate PDFs
-(``pdf/``) and the bureau's working-day calendar (``workdays.toml``). ``manifest.json`` says
+(``pdf/``), applicants' materials (``applications/``) and the bureau's working-day calendar
+(``workdays.toml``). ``manifest.json`` says
 what it holds, and plainly what it does not: a signing key, secret or file configured outside
 the data dir is kept wherever the operator keeps it, and is named there as not in the backup.
 
@@ -49,6 +50,9 @@ DATA: Final = "data/"  # the data dir's files sit under this prefix in the archi
 SIGNING_DIR: Final = "signing"  # certificates.documents.signer_config keeps the key here
 PDF_DIR: Final = "pdf"  # Settings.pdf_dir
 _PDF_MEMBER: Final = re.compile(r"data/pdf/([0-9a-f]{2})/(\1[0-9a-f]{62})\.pdf")
+# Applicants' materials (creation.materials keeps them here), named by their SHA-256 too.
+MATERIALS_DIR: Final = "applications"
+_MATERIAL_MEMBER: Final = re.compile(r"data/applications/([0-9a-f]{2})/(\1[0-9a-f]{62})")
 _CHUNK: Final = 1 << 20
 _OWNER_ONLY: Final = 0o600
 
@@ -161,6 +165,7 @@ class Inventory:
     files: list[DataFile]
     pdfs: list[str]  # relative paths in the content-addressed store
     elsewhere: list[str]
+    materials: list[str] = field(default_factory=list)  # applicants' files, by their hash
 
 
 def inventory(settings: Settings) -> Inventory:
@@ -214,7 +219,15 @@ def inventory(settings: Settings) -> Inventory:
             for p in store.glob("??/*.pdf")
             if _PDF_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
         )
-    return Inventory(files, pdfs, elsewhere)
+    materials_dir = root / MATERIALS_DIR
+    materials = []
+    if materials_dir.is_dir():
+        materials = sorted(
+            p.relative_to(root).as_posix()
+            for p in materials_dir.glob("??/*")
+            if _MATERIAL_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
+        )
+    return Inventory(files, pdfs, elsewhere, materials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +267,10 @@ def backup(settings: Settings, target: Path) -> BackupReport:
                 for f, path in files
             ],
             "pdf_store": {"files": len(found.pdfs), "named_by": "sha256 of the content"},
+            "material_store": {
+                "files": len(found.materials),
+                "named_by": "sha256 of the content",
+            },
             "kept_elsewhere": found.elsewhere,
             "not_included": [
                 "runs/: Parquet copies of each score run's scores, which the database holds",
@@ -269,7 +286,7 @@ def backup(settings: Settings, target: Path) -> BackupReport:
                 _add_file(tar, backend.member, database)
                 for f, path in files:
                     _add_file(tar, DATA + f.relative, path)
-                for relative in found.pdfs:
+                for relative in [*found.pdfs, *found.materials]:
                     _add_file(tar, DATA + relative, settings.data_dir / relative)
             os.chmod(partial, _OWNER_ONLY)  # in case the umask asked for even less
             partial.replace(target)  # a half-written backup never carries the final name
@@ -279,6 +296,8 @@ def backup(settings: Settings, target: Path) -> BackupReport:
     included += [f"{f.what} ({f.relative})" for f in found.files]
     if found.pdfs:
         included.append(f"{len(found.pdfs)} certificate PDF(s) ({PDF_DIR}/)")
+    if found.materials:
+        included.append(f"{len(found.materials)} applicants' file(s) ({MATERIALS_DIR}/)")
     return BackupReport(
         path=target,
         size=target.stat().st_size,
@@ -321,10 +340,12 @@ def restore(settings: Settings, source: Path) -> RestoreReport:
         # damaged or foreign archive leaves the database and the data dir as they were.
         staged: dict[str, Path] = {}
         pdfs: list[str] = []
+        materials: list[str] = []
         for member in tar:
             if member.name == MANIFEST:
                 continue
-            pdf = _PDF_MEMBER.fullmatch(member.name)
+            material = _MATERIAL_MEMBER.fullmatch(member.name)
+            pdf = _PDF_MEMBER.fullmatch(member.name) or material
             if not member.isreg() or (member.name not in wanted and pdf is None):
                 raise BackupError(f"{source}: unexpected member {member.name!r}; not restoring")
             if member.name in staged:
@@ -335,7 +356,9 @@ def restore(settings: Settings, source: Path) -> RestoreReport:
             if digest != expected:
                 raise BackupError(f"{source}: {member.name} is damaged (SHA-256 differs)")
             staged[member.name] = path
-            if pdf:
+            if material:
+                materials.append(member.name)
+            elif pdf:
                 pdfs.append(member.name)
         missing = sorted(set(wanted) - set(staged))
         if missing:
@@ -347,12 +370,16 @@ def restore(settings: Settings, source: Path) -> RestoreReport:
             pdfs=len(pdfs),
             elsewhere=[str(e) for e in manifest.get("kept_elsewhere", [])],
         )
-        _place_files(root, staged, set(pdfs), report)
+        _place_files(root, staged, set(pdfs), report, set(materials))
     return report
 
 
 def _place_files(
-    root: Path, staged: dict[str, Path], pdfs: set[str], report: RestoreReport
+    root: Path,
+    staged: dict[str, Path],
+    pdfs: set[str],
+    report: RestoreReport,
+    materials: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     signing = {
@@ -368,10 +395,11 @@ def _place_files(
     for name, path in staged.items():
         relative = name[len(DATA) :]
         target = root / relative
-        if name in pdfs:
+        if name in pdfs or name in materials:
             if not target.exists():  # content-addressed: one there already is the same file
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(path, 0o644)  # as the service writes them: public documents
+                # PDFs are public documents; an applicant's files are for officials only.
+                os.chmod(path, 0o644 if name in pdfs else _OWNER_ONLY)
                 path.replace(target)
             continue
         if relative == WORKDAYS_FILE and target.exists() and not _same(target, path):

@@ -129,7 +129,7 @@ def demo_cmd() -> None:
 
 @main.group()
 def user() -> None:
-    """Accounts of officials, administrators and merchants."""
+    """Accounts of officials, administrators, merchants and area managers."""
 
 
 @user.command("add")
@@ -142,9 +142,20 @@ def user() -> None:
     default=None,
     help="District code, for an official of a district bureau (sees that district only)",
 )
+@click.option(
+    "--area",
+    "area_code",
+    default=None,
+    help="Street or scenic spot code, for an area manager account",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(
-    name: str, role: str, merchant_uscc: str | None, district_code: str | None, password_stdin: bool
+    name: str,
+    role: str,
+    merchant_uscc: str | None,
+    district_code: str | None,
+    area_code: str | None,
+    password_stdin: bool,
 ) -> None:
     """Create an account."""
     settings = cli_settings()
@@ -160,10 +171,12 @@ def user_add(
             Role(role),
             merchant_uscc=merchant_uscc,
             district_code=district_code,
+            area_code=area_code,
             actor=cli_actor(),
         ),
     )
     where = f" for district {district_code}" if district_code else ""
+    where += f" for area {area_code}" if area_code else ""
     click.echo(f"Created {account.role.value} account {account.username}{where}.")
 
 

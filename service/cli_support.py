@@ -46,11 +46,14 @@ def run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
     """Run ``fn`` with the database open; a service error exits 1 with its detail."""
     from certificates import revocation
     from certificates.policy import policy_for
+    from creation import gate as creation_gate
     from scoring.credit import links, workdays
     from scoring.credit import store as credit_store
 
     # Certificates answer credit changes (imports, recompute) inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
+    # Nothing is issued past an open or objected public notice.
+    creation_gate.register()
     # Records that named a merchant before it was registered link to it on registration.
     links.register(credit_store.rules_for(settings.credit_rules))
     # Complaint deadlines count on the bureau's working-day calendar.

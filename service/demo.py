@@ -109,6 +109,10 @@ async def load_demo(
         from certificates.reviews import demo_review
 
         await demo_review(settings, actor)  # last year's yearly review (后评价), confirmed
+    # An area manager's application in public notice, one objection answered (creation/).
+    from creation import demo as creation_demo
+
+    await creation_demo.load(settings, actor=actor, accounts_out=report.accounts)
     return report
 
 

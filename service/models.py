@@ -36,6 +36,8 @@ class Role(StrEnum):
     OFFICIAL = "official"
     ADMIN = "admin"
     FEED = "feed"
+    # A street's or scenic spot's management, applying for its area's certificate.
+    AREA_MANAGER = "area_manager"
 
 
 class Area(Model):
@@ -110,6 +112,10 @@ class Account(Model):
     district: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
         "models.Area", related_name="officials", null=True, on_delete=fields.RESTRICT
     )
+    # The street or scenic spot an area manager's account manages; null for every other role.
+    area: fields.ForeignKeyNullableRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="managers", null=True, on_delete=fields.RESTRICT
+    )
     active = fields.BooleanField(default=True)
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)
@@ -119,6 +125,7 @@ class Account(Model):
 
     merchant_id: int | None
     district_id: int | None
+    area_id: int | None
 
     class Meta:
         table = "account"

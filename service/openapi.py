@@ -43,12 +43,15 @@ UNSAFE: Final = frozenset({"post", "put", "patch", "delete"})
 # Paths the rate limit leaves out (service.app's RateLimitConfig).
 NOT_RATE_LIMITED: Final = ("/healthz", "/readyz", "/static/")
 TOKEN_ROLES: Final = frozenset({Role.FEED, Role.OFFICIAL, Role.ADMIN})  # `fangxin token add`
-SESSION_ROLES: Final = frozenset({Role.MERCHANT, Role.OFFICIAL, Role.ADMIN})  # people
+SESSION_ROLES: Final = frozenset(
+    {Role.MERCHANT, Role.OFFICIAL, Role.ADMIN, Role.AREA_MANAGER}
+)  # people
 ROLE_NAMES: Final = {
     Role.MERCHANT: "merchants",
     Role.OFFICIAL: "officials",
     Role.ADMIN: "admins",
     Role.FEED: "feeds",
+    Role.AREA_MANAGER: "area managers",
 }
 
 DESCRIPTION: Final = """\
@@ -358,6 +361,11 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/trust/chain.pem"): {"application/pem-certificate-chain": {"schema": _TEXT}},
     ("get", "/trust/issuer.der"): {"application/pkix-cert": {"schema": _BINARY}},
     ("get", "/api/v1/certificates/{serial}/pdf"): {"application/pdf": {"schema": _BINARY}},
+    ("get", "/api/v1/applications/{application_id}/materials/{material_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
     ("get", "/.well-known/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/.well-known/jwks.json"): {"application/jwk-set+json": {"schema": _JSON_OBJECT}},

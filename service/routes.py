@@ -184,7 +184,9 @@ class AdminController(Controller):
 
     @get("/accounts", opt=ADMINS)
     async def list_accounts(self) -> list[AccountOut]:
-        rows = await Account.all().order_by("username").select_related("merchant", "district")
+        rows = (
+            await Account.all().order_by("username").select_related("merchant", "district", "area")
+        )
         return [
             AccountOut(
                 a.username,
@@ -194,6 +196,7 @@ class AdminController(Controller):
                 a.locked_until,
                 a.last_login_at,
                 a.district.code if a.district else None,
+                a.area.code if a.area else None,
             )
             for a in rows
         ]
@@ -208,6 +211,7 @@ class AdminController(Controller):
             data.role,
             merchant_uscc=data.merchant,
             district_code=data.district,
+            area_code=data.area,
             actor=require_principal(request).actor,
         )
         return AccountOut(
@@ -218,6 +222,7 @@ class AdminController(Controller):
             a.locked_until,
             a.last_login_at,
             data.district or None,
+            data.area or None,
         )
 
 

@@ -125,6 +125,7 @@ class AccountIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Role
     merchant: str | None = None
     district: str | None = None  # a district's code: an official confined to it
+    area: str | None = None  # a street's or scenic spot's code: the area a manager manages
 
 
 class AccountOut(msgspec.Struct):
@@ -135,3 +136,4 @@ class AccountOut(msgspec.Struct):
     locked_until: datetime | None
     last_login_at: datetime | None
     district: str | None = None
+    area: str | None = None

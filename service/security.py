@@ -57,13 +57,17 @@ def allow(*roles: Role | str) -> dict[str, frozenset[str]]:
 
 
 PUBLIC = allow(PUBLIC_ACCESS)
-SIGNED_IN = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)  # people, not machines
+SIGNED_IN = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN, Role.AREA_MANAGER)  # people
 OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN)  # district officials too, within their district
 CITY_OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN, CITY_WIDE)
 ADMINS = allow(Role.ADMIN)
 MERCHANTS = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN)
 MERCHANT_ONLY = allow(Role.MERCHANT)  # pages about "my" business: nobody else has one
 FEEDS = allow(Role.FEED, Role.OFFICIAL, Role.ADMIN)
+AREA_MANAGER_ONLY = allow(Role.AREA_MANAGER)  # pages about the signed-in manager's own area
+APPLICANTS = allow(Role.MERCHANT, Role.AREA_MANAGER)  # who applies for a certificate
+# Applications: their applicants see their own, officials those in their district.
+APPLICATIONS = allow(Role.MERCHANT, Role.AREA_MANAGER, Role.OFFICIAL, Role.ADMIN)
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -30,6 +30,7 @@ async def make_account(
     *,
     merchant_uscc: str | None = None,
     district_code: str | None = None,
+    area_code: str | None = None,
     password: str = PASSWORD,
 ) -> Account:
     return await accounts.create_account(
@@ -38,6 +39,7 @@ async def make_account(
         role,
         merchant_uscc=merchant_uscc,
         district_code=district_code,
+        area_code=area_code,
         actor=TEST_ACTOR,
     )
 

@@ -19,7 +19,7 @@ from service.notices import error_notice, error_redirect
 from service.security import ADMINS, require_principal
 
 PAGE = "/official/accounts"
-ROLES = (Role.OFFICIAL, Role.ADMIN, Role.MERCHANT)  # people; feeds have tokens
+ROLES = (Role.OFFICIAL, Role.ADMIN, Role.MERCHANT, Role.AREA_MANAGER)  # people; feeds: tokens
 
 
 def _details(exc: FangxinError) -> list[str]:
@@ -32,8 +32,13 @@ async def accounts_page(request: Request[Any, Any, State]) -> Template:
     return Template(
         "portal/accounts.html",
         context={
-            "rows": await Account.all().order_by("username").select_related("merchant", "district"),
+            "rows": await Account.all()
+            .order_by("username")
+            .select_related("merchant", "district", "area"),
             "districts": await Area.filter(kind=AreaKind.DISTRICT).order_by("code"),
+            "places": await Area.filter(kind__in=(AreaKind.STREET, AreaKind.SCENIC_SPOT)).order_by(
+                "code"
+            ),
             "roles": [r.value for r in ROLES],
             "error": error_notice(request),
             "done": request.query_params.get("done") in ("created", "district"),
@@ -56,6 +61,7 @@ async def create_account_form(
             role,
             merchant_uscc=data.get("merchant", "").strip() or None,
             district_code=data.get("district") or None,
+            area_code=data.get("area") or None,
             actor=require_principal(request).actor,
         )
     except FangxinError as exc:

@@ -101,6 +101,7 @@ def served_demo(home: Path, **settings: str) -> Iterator[Server]:
             "demo-official",
             "demo-district",
             "demo-merchant",
+            "demo-area",
         }, demo
         feed = run("token", "add", "e2e-feed", "--role", "feed").strip()
         official = run("token", "add", "e2e-official", "--role", "official").strip()

@@ -21,17 +21,28 @@ from tests.conftest import BASE_URL, asgi, empty_database, make_app, with_env
 from tests.helpers import csrf, login, make_account, make_token
 
 PUBLIC = "public"
-SIGNED_IN = "signed_in"  # people: merchant, official, admin
+SIGNED_IN = "signed_in"  # people: merchant, area manager, official, admin
 OFFICIALS = "officials"  # official (of the city or of a district), admin
 CITY_OFFICIALS = "city_officials"  # city-wide actions: the city bureau's officials, admin
 ADMINS = "admins"
 FEEDS = "feeds"  # feed, official, admin
 MERCHANTS = "merchants"  # merchant (its own records), official, admin
 MERCHANT_ONLY = "merchant_only"  # pages about the signed-in merchant itself
+AREA_MANAGER_ONLY = "area_manager_only"  # pages about the area the signed-in manager manages
+APPLICANTS = "applicants"  # who applies for a certificate: a merchant, an area manager
+APPLICATIONS = "applications"  # applicants (their own) and officials (their district's)
 
 ALLOWED: dict[str, set[str]] = {
-    PUBLIC: {"anonymous", "merchant", "official", "district_official", "admin", "feed"},
-    SIGNED_IN: {"merchant", "official", "district_official", "admin"},
+    PUBLIC: {
+        "anonymous",
+        "merchant",
+        "area_manager",
+        "official",
+        "district_official",
+        "admin",
+        "feed",
+    },
+    SIGNED_IN: {"merchant", "area_manager", "official", "district_official", "admin"},
     OFFICIALS: {"official", "district_official", "admin"},
     CITY_OFFICIALS: {"official", "admin"},
     ADMINS: {"admin"},
@@ -39,6 +50,9 @@ ALLOWED: dict[str, set[str]] = {
     FEEDS: {"feed", "official", "district_official", "admin"},
     MERCHANTS: {"merchant", "official", "district_official", "admin"},
     MERCHANT_ONLY: {"merchant"},
+    AREA_MANAGER_ONLY: {"area_manager"},
+    APPLICANTS: {"merchant", "area_manager"},
+    APPLICATIONS: {"merchant", "area_manager", "official", "district_official", "admin"},
 }
 
 RULES: dict[tuple[str, str], str] = {
@@ -122,6 +136,30 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/reviews"): CITY_OFFICIALS,
     ("POST", "/official/reviews/{year:int}/items/{item_id:int}/exclude"): CITY_OFFICIALS,
     ("POST", "/official/reviews/{year:int}/confirm"): CITY_OFFICIALS,
+    ("POST", "/api/v1/applications"): APPLICANTS,
+    ("GET", "/api/v1/applications"): APPLICATIONS,
+    ("GET", "/api/v1/applications/{application_id:int}"): APPLICATIONS,
+    ("GET", "/api/v1/applications/{application_id:int}/materials/{material_id:int}"): APPLICATIONS,
+    ("POST", "/api/v1/applications/{application_id:int}/inspections"): OFFICIALS,
+    ("POST", "/api/v1/applications/{application_id:int}/decision"): OFFICIALS,
+    ("POST", "/api/v1/applications/{application_id:int}/issue"): OFFICIALS,
+    ("GET", "/api/v1/notices"): PUBLIC,
+    ("GET", "/api/v1/notices/{application_id:int}"): PUBLIC,
+    ("POST", "/api/v1/notices/{application_id:int}/objections"): PUBLIC,
+    ("POST", "/api/v1/objections/{objection_id:int}/answer"): OFFICIALS,
+    ("GET", "/merchant/applications"): MERCHANT_ONLY,
+    ("POST", "/merchant/applications"): MERCHANT_ONLY,
+    ("GET", "/area"): AREA_MANAGER_ONLY,
+    ("POST", "/area"): AREA_MANAGER_ONLY,
+    ("GET", "/official/applications"): OFFICIALS,
+    ("GET", "/official/applications/{application_id:int}"): OFFICIALS,
+    ("POST", "/official/applications/{application_id:int}/inspections"): OFFICIALS,
+    ("POST", "/official/applications/{application_id:int}/decision"): OFFICIALS,
+    ("POST", "/official/applications/{application_id:int}/issue"): OFFICIALS,
+    ("POST", "/official/objections/{objection_id:int}/answer"): OFFICIALS,
+    ("GET", "/notices"): PUBLIC,
+    ("GET", "/notices/{application_id:int}"): PUBLIC,
+    ("POST", "/notices/{application_id:int}/objections"): PUBLIC,
     ("GET", "/api/v1/complaints/figures"): OFFICIALS,
     ("GET", "/api/v1/credit/classes"): OFFICIALS,
     ("GET", "/official/credit"): OFFICIALS,
@@ -189,6 +227,9 @@ PLACEHOLDERS = {
     "year": "2001",
     "item_id": "999999",
     "edition": "2001",
+    "application_id": "999999",
+    "material_id": "999999",
+    "objection_id": "999999",
     "purpose": "revocation",
     "username": "nobody",
 }
@@ -218,7 +259,7 @@ def test_every_route_has_a_rule(migrated: Settings) -> None:
 
 async def test_every_route_answers_every_role_as_the_rules_say(app_settings: Settings) -> None:
     await empty_database(app_settings)
-    # Six clients from one test address call every route: more than a minute's rate limit,
+    # Seven clients from one test address call every route: more than a minute's rate limit,
     # which is not what is tested here (tests/service/test_security_probe.py does that).
     app = make_app(with_env(app_settings, rate_limit_per_minute=100_000))
     async with app.lifespan():
@@ -227,7 +268,15 @@ async def test_every_route_answers_every_role_as_the_rules_say(app_settings: Set
             role: httpx.AsyncClient(
                 transport=transport, base_url=BASE_URL, headers={"accept": "application/json"}
             )
-            for role in ("anonymous", "merchant", "official", "district_official", "admin", "feed")
+            for role in (
+                "anonymous",
+                "merchant",
+                "area_manager",
+                "official",
+                "district_official",
+                "admin",
+                "feed",
+            )
         }
         try:
             from service.models import Area, AreaKind, Merchant, MerchantCategory
@@ -243,11 +292,16 @@ async def test_every_route_answers_every_role_as_the_rules_say(app_settings: Set
                 district=district,
             )
             await make_account("merch1", Role.MERCHANT, merchant_uscc="9144030071526726XG")
+            await Area.create(
+                code="D-ST", kind=AreaKind.STREET, name_zh="街", name_en="S", parent=district
+            )
+            await make_account("area1", Role.AREA_MANAGER, area_code="D-ST")
             await make_account("offi1", Role.OFFICIAL)
             await make_account("dist1", Role.OFFICIAL, district_code="D")
             await make_account("admin1", Role.ADMIN)
             for role, user in (
                 ("merchant", "merch1"),
+                ("area_manager", "area1"),
                 ("official", "offi1"),
                 ("district_official", "dist1"),
                 ("admin", "admin1"),

@@ -146,6 +146,15 @@ async def test_restore_brings_back_exactly_the_rows_of_the_backup(
     target = tmp_path / "fangxin.backup"
 
     backup(db, target)
+    # An applicant's file lost with the machine comes back with the rows naming it.
+    from creation import materials
+    from creation.models import Material
+
+    material = await Material.all().order_by("id").first()
+    assert material is not None
+    stored = materials.path_of(db.data_dir, material.sha256)
+    content = stored.read_bytes()
+    stored.unlink()
     await _change_everything()
     changed = await _snapshot()
     assert changed != at_backup
@@ -155,6 +164,8 @@ async def test_restore_brings_back_exactly_the_rows_of_the_backup(
     assert restored.keys() == at_backup.keys()
     for table, rows in at_backup.items():
         assert restored[table] == rows, table
+    assert stored.read_bytes() == content
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600  # for officials, not the world
 
 
 async def test_a_restored_database_accepts_new_rows_and_keeps_its_audit_chain(
@@ -194,6 +205,7 @@ async def test_backup_file_carries_the_dialects_format(db: Settings, tmp_path: P
     magic = PGDUMP_MAGIC if db.is_postgres else b"SQLite format 3\x00"
     assert database.startswith(magic)
     assert manifest["database"]["dialect"] == ("postgres" if db.is_postgres else "sqlite")
+    assert manifest["material_store"]["files"] >= 1  # the demo application's letter
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert not (tmp_path / "fangxin.backup.partial").exists()
     assert os.listdir(tmp_path) == ["fangxin.backup"]  # no scratch left behind

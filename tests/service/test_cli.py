@@ -198,6 +198,26 @@ def test_user_add_binds_an_official_to_a_district(fx: Fangxin) -> None:
     assert json.loads(details)["district"] == "411702"
 
 
+def test_user_add_binds_an_area_manager_to_its_street(fx: Fangxin) -> None:
+    _areas(fx)
+    out = fx.ok(
+        "user", "add", "jiefang", "--role", "area_manager", "--area", "411702-ST01",
+        "--password-stdin", stdin="s3cret-pass-1\n",
+    )  # fmt: skip
+    assert "area 411702-ST01" in out
+    assert fx.query("SELECT role, area_id FROM account WHERE username = 'jiefang'") == [
+        ("area_manager", 3)
+    ]
+    for args, reason in (
+        (("--role", "area_manager"), "an area manager account needs --area CODE"),
+        (("--role", "area_manager", "--area", "411702"), "no street or scenic spot"),
+        (("--role", "official", "--area", "411702-ST01"), "only area manager accounts"),
+    ):
+        result = fx("user", "add", "other", *args, "--password-stdin", stdin="s3cret-pass-1\n")
+        assert result.returncode == 1 and reason in result.stderr, result.stderr
+    assert fx.count("account") == 1
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -296,11 +316,11 @@ def test_demo_loads_once_then_says_the_database_already_holds_data(fx: Fangxin) 
 
     assert "Demo city loaded" in first
     assert merchants >= 1000
-    for username in ("demo-admin", "demo-official", "demo-district", "demo-merchant"):
+    for username in ("demo-admin", "demo-official", "demo-district", "demo-merchant", "demo-area"):
         assert username in first
     assert "already holds data" in second
     assert fx.count("merchant") == merchants
-    assert fx.count("account") == 4
+    assert fx.count("account") == 5
 
 
 def test_audit_verify_passes_after_the_demo_and_names_a_tampered_event(

@@ -63,9 +63,15 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
 
     roles = {username: role for username, role, _ in report.accounts}
     assert sorted(roles.values()) == sorted(
-        [Role.ADMIN.value, Role.OFFICIAL.value, Role.OFFICIAL.value, Role.MERCHANT.value]
+        [
+            Role.ADMIN.value,
+            Role.OFFICIAL.value,
+            Role.OFFICIAL.value,
+            Role.MERCHANT.value,
+            Role.AREA_MANAGER.value,
+        ]
     )
-    assert await Account.filter(is_demo=True).count() == 4
+    assert await Account.filter(is_demo=True).count() == 5
     for username, role, password in report.accounts:
         account = await authenticate(username, password, max_failures=5, lockout=LOCKOUT)
         assert account.username == username
@@ -83,13 +89,23 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
     assert district.district is not None and shop.merchant is not None
     assert district.district.id == shop.merchant.district_id
     assert (await Account.get(username="demo-official")).district_id is None
+    # The street's manager applied for its street: in public notice, an objection answered.
+    from creation.models import Application, ApplicationStatus, Objection
+
+    manager = await Account.filter(username="demo-area").select_related("area").get()
+    assert manager.area is not None and manager.area.kind == AreaKind.STREET
+    (application,) = await Application.filter(subject_code=manager.area.code)
+    assert application.status == ApplicationStatus.IN_NOTICE and application.is_demo
+    assert [o.outcome for o in await Objection.filter(application_id=application.id)] == [
+        "dismissed"
+    ]
 
 
 async def test_demo_report_lists_every_account_with_its_password(db: Settings) -> None:
     report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
 
     text = report.text()
-    assert len(report.accounts) == 4
+    assert len(report.accounts) == 5
     for username, role, password in report.accounts:
         line = next(line for line in text.splitlines() if username in line)
         assert role in line

@@ -21,6 +21,7 @@ import httpx
 
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind
+from creation.models import Application, ApplicationStatus, Objection
 from scoring.credit.models import Complaint, ComplaintStatus
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from service.models import Area, AreaKind, Merchant, MerchantCategory, Role
@@ -46,6 +47,8 @@ class Side:
     held: str  # a certificate on hold, with an appeal
     response_id: int
     reply_id: int
+    application_id: int  # in public notice, with an objection not yet answered
+    objection_id: int
 
     def values(self) -> dict[str, str]:
         return {
@@ -56,12 +59,14 @@ class Side:
             "held": self.held,
             "response_id": str(self.response_id),
             "reply_id": str(self.reply_id),
+            "application_id": str(self.application_id),
+            "objection_id": str(self.objection_id),
         }
 
 
 NOWHERE = dict.fromkeys(
     ("uscc", "code", "district", "serial", "held", "response_id", "reply_id"), MISSING
-) | {"response_id": "999999", "reply_id": "999999"}
+) | dict.fromkeys(("response_id", "reply_id", "application_id", "objection_id"), "999999")
 
 
 async def _side(
@@ -128,8 +133,32 @@ async def _side(
             run=run, kind=kind, code=code, parent=parent, n=40, score=80.0 + n, mean=4.0,
             ci_low=75.0, ci_high=85.0, insufficient_data=False, rank=n,
         )  # fmt: skip
+    application = await Application.create(
+        kind="merchant",
+        subject_code=uscc,
+        subject_name=name,
+        district=district,
+        applicant_name="shop",
+        statement=f"{name}申请",
+        status=ApplicationStatus.IN_NOTICE,
+        submitted_at=now - timedelta(days=3),
+        notice_starts_at=now - timedelta(days=1),
+        notice_ends_at=now + timedelta(days=6),
+    )
+    objection = await Objection.create(
+        application=application, text="价格不实", text_hash=f"h{n}", lodged_at=now
+    )
     return Side(
-        district.code, street.code, uscc, name, active.serial, held.serial, response.id, reply.id
+        district.code,
+        street.code,
+        uscc,
+        name,
+        active.serial,
+        held.serial,
+        response.id,
+        reply.id,
+        application.id,
+        objection.id,
     )
 
 
@@ -183,6 +212,7 @@ READS: list[Try] = [
     ("GET", "/api/v1/reports/annual", "year=2026&district={district}", None, False),
     ("GET", "/api/v1/reports/annual.pdf", "year=2026&district={district}", None, False),
     ("GET", "/official/reports/annual", "district={district}", None, False),
+    ("GET", "/official/applications/{application_id}", "", None, False),
 ]
 # Changes: tried on the other district's thing first (refused as missing), then on its own
 # (done as for the city's official). In an order where each still has something to change:
@@ -229,6 +259,46 @@ WRITES: list[Try] = [
         {"decision": "dismissed", "note": "不予采纳"},
         False,
     ),
+    # Applications in notice: an inspection or a decision comes too late (409 for its own,
+    # as for the city's official), issuing too early (409); the objection is answered once.
+    ("POST", "/api/v1/applications/{application_id}/inspections", "", {"kind": "onsite"}, False),
+    (
+        "POST",
+        "/official/applications/{application_id}/inspections",
+        "",
+        {"kind": "onsite", "result": "pass", "item_prices_marked": "pass"},
+        True,
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{application_id}/decision",
+        "",
+        {"decision": "refuse", "reason": "不合格"},
+        False,
+    ),
+    (
+        "POST",
+        "/official/applications/{application_id}/decision",
+        "",
+        {"decision": "refuse", "reason": "不合格"},
+        True,
+    ),
+    ("POST", "/api/v1/applications/{application_id}/issue", "", None, False),
+    ("POST", "/official/applications/{application_id}/issue", "", {}, True),
+    (
+        "POST",
+        "/api/v1/objections/{objection_id}/answer",
+        "",
+        {"outcome": "dismissed", "reply": "经核查不属实"},
+        False,
+    ),
+    (
+        "POST",
+        "/official/objections/{objection_id}/answer",
+        "",
+        {"outcome": "dismissed", "reply": "经核查不属实"},
+        True,
+    ),
     # Already certified: a 409 for its own (found), a 404 for the other's (as missing).
     ("POST", "/api/v1/certificates", "", {"kind": "merchant", "subject": "{uscc}"}, False),
     ("POST", "/official/certificates/issue", "", {"kind": "merchant", "subject": "{uscc}"}, True),
@@ -263,6 +333,8 @@ LISTS = [
     "/api/v1/reports/annual.pdf?year=2026",  # (compressed: only its status is checked)
     "/official/reports/annual",
     "/official/advisories",  # (those in force are public: it names what the home page does)
+    "/official/applications",
+    "/api/v1/applications",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -296,6 +368,15 @@ COVERED = {
     ("POST", "/official/advisories/{advisory_id:int}/withdraw"),
     # Read in and out of the district in tests/certificates/test_yearly_review.py:
     ("GET", "/api/v1/certificates/reviews/{year:int}"),
+    ("GET", "/official/applications/{application_id:int}"),
+    ("POST", "/api/v1/applications/{application_id:int}/inspections"),
+    ("POST", "/official/applications/{application_id:int}/inspections"),
+    ("POST", "/api/v1/applications/{application_id:int}/decision"),
+    ("POST", "/official/applications/{application_id:int}/decision"),
+    ("POST", "/api/v1/applications/{application_id:int}/issue"),
+    ("POST", "/official/applications/{application_id:int}/issue"),
+    ("POST", "/api/v1/objections/{objection_id:int}/answer"),
+    ("POST", "/official/objections/{objection_id:int}/answer"),
 }
 
 
