@@ -25,6 +25,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 import certificates
+import commitments
 import reports
 import scoring
 import surveys
@@ -36,6 +37,8 @@ from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from commitments.pages import PAGES as COMMITMENT_PAGES
+from commitments.routes import ROUTES as COMMITMENT_ROUTES
 from reports.pages import PAGES as REPORT_PAGES
 from reports.routes import ROUTES as REPORT_ROUTES
 from scoring.credit import links, workdays
@@ -86,6 +89,7 @@ TEMPLATE_DIRS = [
     *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
     Path(reports.__file__).parent / "templates",
+    Path(commitments.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -232,6 +236,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_ROUTES,
             *REPORT_ROUTES,
             *ADVISORY_ROUTES,
+            *COMMITMENT_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
@@ -240,6 +245,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CREDIT_PAGES,
             *REPORT_PAGES,
             *CERTIFICATE_PAGES,
+            *COMMITMENT_PAGES,
             *HOME_PAGES,
             *MERCHANT_PAGES,
             *OFFICIAL_PAGES,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from commitments import demo as demo_commitments
 from scoring.credit.demo_intake import SEED_REPORT, Targets
 from service import accounts, registry
 from service.audit import Actor
@@ -94,6 +95,7 @@ async def load_demo(
         await _load_surveys(report, actor, responses)
         await _load_credit(report, settings, actor)
         await _load_intake(report, settings, actor, intake)
+        await demo_commitments.populate(actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring.satisfaction import runs
