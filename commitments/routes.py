@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.handlers.base import BaseRouteHandler
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody, PathParameter
 from litestar.types import ControllerRouterHandler
@@ -32,6 +34,13 @@ async def declared_as(principal: Principal, uscc: str) -> str:
     return "merchant"
 
 
+async def own_commitments(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Before the body is read: another merchant's USCC is refused whatever is sent."""
+    await declared_as(require_principal(connection), str(connection.path_params["uscc"]))
+
+
 class CommitmentController(Controller):
     path = "/api/v1/merchants/{uscc:str}/commitments"
     tags = ["commitments"]
@@ -42,7 +51,7 @@ class CommitmentController(Controller):
         each with the upheld complaints of the last twelve months saying it was broken."""
         return await store.of_merchant(uscc)
 
-    @post("/", opt=MERCHANTS, status_code=201)
+    @post("/", opt=MERCHANTS, status_code=201, guards=[own_commitments])
     async def declare(
         self, request: Request[Any, Any, State], uscc: USCC, data: JSONBody[CommitmentIn]
     ) -> CommitmentOut:
@@ -58,7 +67,7 @@ class CommitmentController(Controller):
             district=await scope.of(request),
         )
 
-    @post("/{commitment_id:int}/end", opt=MERCHANTS, status_code=200)
+    @post("/{commitment_id:int}/end", opt=MERCHANTS, status_code=200, guards=[own_commitments])
     async def end(
         self,
         request: Request[Any, Any, State],
@@ -67,7 +76,6 @@ class CommitmentController(Controller):
     ) -> CommitmentOut:
         """End a commitment at once (it stays on record)."""
         principal = require_principal(request)
-        await declared_as(principal, uscc)
         return await store.end(
             uscc, commitment_id, actor=principal.actor, district=await scope.of(request)
         )
