@@ -32,6 +32,7 @@ EXCLUSIONS_MAX = 500
 # Upheld broken-commitment complaints are counted over the last twelve months, like the
 # complaints the area criteria look at.
 BROKEN_WINDOW = timedelta(days=365)
+KIND_ORDER = {k.value: i for i, k in enumerate(CommitmentKind)}  # how lists show them
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,8 @@ async def of_merchant(uscc: str, now: datetime | None = None) -> CommitmentsOut:
         raise NotFound(f"No merchant with USCC {uscc}")
     rows = await Commitment.filter(merchant_id=merchant.id).order_by("-declared_at", "-id")
     history = await _out(uscc, rows, now)
-    return CommitmentsOut(uscc, [c for c in history if c.in_force], history)
+    current = sorted((c for c in history if c.in_force), key=lambda c: KIND_ORDER[c.kind])
+    return CommitmentsOut(uscc, current, history)
 
 
 async def in_force(uscc: str, now: datetime | None = None) -> list[CommitmentOut]:
@@ -247,7 +249,7 @@ async def in_force_many(
         rows += await Commitment.filter(_in_force(now), merchant_id__in=id_chunk)
     broken = await broken_counts(connection(), list(ids), now)
     out: dict[str, list[CommitmentOut]] = {}
-    for row in sorted(rows, key=lambda r: (list(CommitmentKind).index(r.kind), r.id)):
+    for row in sorted(rows, key=lambda r: (KIND_ORDER[r.kind.value], r.id)):
         uscc = ids[row.merchant_id]
         out.setdefault(uscc, []).append(_one(uscc, row, now, broken))
     return out
