@@ -5,7 +5,6 @@ public reads them as JSON, on the verify page and in the certificate PDF."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from certificates.policy import Kind
 from commitments.models import Commitment
 from service.models import Area, AreaKind, AuditEvent, Role
 from tests.certificates.test_cascade import _certificate
+from tests.certificates.test_pdf import _run
 from tests.helpers import csrf, login, make_account, make_token
 from tests.surveys.conftest import make_city
 
@@ -271,9 +271,7 @@ async def test_the_verify_page_and_the_pdf_show_the_commitments_in_force(
     assert pdf.status_code == 200
     path = tmp_path / "cert.pdf"
     path.write_bytes(pdf.content)
-    text = subprocess.run(
-        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True, timeout=60
-    ).stdout
+    text = _run(["pdftotext", str(path), "-"])
     flat = text.replace("\n", "")
     assert "线下无理由退货 15 天，异地异店" in flat and "先行赔付" in flat and "明码标价" in flat
     await anonymous.aclose()
