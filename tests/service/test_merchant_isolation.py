@@ -33,9 +33,9 @@ def test_the_routes_tried_are_the_ones_that_name_a_merchant() -> None:
     # When a route is added, it is tried here without anyone having to remember.
     assert merchant_routes_naming_another() == [
         ("GET", "/api/v1/merchants/{uscc:str}/credit"),
+        ("POST", "/api/v1/certificates/{serial:str}/replies"),
         ("POST", "/api/v1/merchants/{uscc:str}/commitments"),
         ("POST", "/api/v1/merchants/{uscc:str}/commitments/{commitment_id:int}/end"),
-        ("POST", "/api/v1/certificates/{serial:str}/replies"),
         ("POST", "/merchant/certificates/{serial:str}/reply"),
     ]
     # The one public route that hands out a document answers merchants on their own records.
