@@ -1,18 +1,21 @@
 """The demo city's commitments: most merchants commit to returns (so the demo still issues
 certificates under a policy that asks for them), many to pay-first compensation and marked
 prices; every tenth does not commit to returns, so the eligibility page shows the criterion
-failing too."""
+failing too — except on the showcase streets and scenic spots, whose certificates the demo's
+journeys rely on."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from commitments.models import RETURN_DAYS, Commitment, CommitmentKind
 from service import audit
 from service.audit import Actor
+from service.demo_data import SHOWCASE_AREAS
 from service.models import Merchant, MerchantStatus
 
 EXCLUSIONS = (
@@ -34,6 +37,11 @@ async def populate(actor: Actor, now: datetime | None = None) -> int:
         .order_by("uscc")
         .values_list("id", flat=True)
     )
+    showcased = set(
+        await Merchant.filter(
+            Q(street__code__in=SHOWCASE_AREAS) | Q(scenic_spot__code__in=SHOWCASE_AREAS)
+        ).values_list("id", flat=True)
+    )
     for i, merchant_id in enumerate(merchants):
 
         def row(kind: CommitmentKind, _merchant: int = merchant_id, **extra: object) -> Commitment:
@@ -47,7 +55,7 @@ async def populate(actor: Actor, now: datetime | None = None) -> int:
                 **extra,
             )
 
-        if i % 10 != 9:
+        if i % 10 != 9 or merchant_id in showcased:
             rows.append(
                 row(
                     CommitmentKind.RETURNS,

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter
 from litestar.types import ControllerRouterHandler
 
