@@ -28,9 +28,10 @@ EXCLUSIONS = (
 
 
 async def populate(actor: Actor, now: datetime | None = None) -> int:
-    """Declare the demo merchants' commitments as of three months ago; returns how many."""
+    """Declare the demo merchants' commitments as of three years ago (before the expired
+    certificate the demo issues in the past, which was judged on them); returns how many."""
     now = now or datetime.now(UTC)
-    since = now - timedelta(days=90)
+    since = now - timedelta(days=3 * 365)
     rows: list[Commitment] = []
     merchants: list[Any] = list(
         await Merchant.filter(status=MerchantStatus.ACTIVE)

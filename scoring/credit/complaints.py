@@ -61,7 +61,7 @@ COMMITMENT_KINDS = ("returns", "pay_first", "marked_prices")
 # An upheld complaint that broke a public commitment weighs more, by its own rule; a city's
 # rule table without that rule counts it as a plain upheld complaint.
 UPHELD = "complaint_upheld"
-UPHELD_BROKEN = "complaint_upheld_broken_commitment"
+UPHELD_BROKEN = "complaint_upheld_commitment"
 E = TypeVar("E", bound=Enum)
 MAX_AMOUNT_FEN = 10**14  # a trillion yuan: anything above is a typo
 NEEDS_ACCEPTANCE = frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATING})
@@ -367,7 +367,7 @@ def derived_events(
 ) -> list[EventRow]:
     """The credit events a complaint gives rise to, as it stands: none for a consultation or
     a report, none while its party is not a registered merchant. Upheld and marked as a broken
-    commitment, it is the heavier ``complaint_upheld_broken_commitment`` when ``rules`` have
+    commitment, it is the heavier ``complaint_upheld_commitment`` when ``rules`` have
     that rule."""
     if row.kind != IntakeKind.COMPLAINT or row.merchant_id is None:
         return []

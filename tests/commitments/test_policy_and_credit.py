@@ -40,7 +40,9 @@ def test_the_complaint_marker_names_the_commitment_kinds() -> None:
     assert tuple(k.value for k in CommitmentKind) == complaints.COMMITMENT_KINDS
     assert POLICY.merchant.require_returns_days == 7
     assert {a.min_committed_share for a in POLICY.areas.values()} == {0.8}
-    assert RULES.events["complaint_upheld_broken_commitment"].points == 2 * (
+    # Every kind fits the credit event's column (32 characters).
+    assert max(len(k) for k in RULES.kinds) <= 32
+    assert RULES.events["complaint_upheld_commitment"].points == 2 * (
         RULES.events["complaint_upheld"].points
     )
 
@@ -84,7 +86,7 @@ async def test_an_upheld_broken_commitment_weighs_twice_and_is_counted_beside_it
     # class B (75 ≤ 85.3 < 90).
     assert await _score(M1) == (85.3, "B")
     kinds = sorted(e.kind for e in await CreditEvent.filter(merchant__uscc=M1))
-    assert kinds == ["complaint_upheld_broken_commitment"] * 2
+    assert kinds == ["complaint_upheld_commitment"] * 2
 
     for kind in ("returns", "pay_first"):
         body = CommitmentIn(kind=kind, days=7 if kind == "returns" else None)
@@ -116,9 +118,9 @@ def test_a_city_rule_table_without_the_rule_counts_it_as_a_plain_upheld_complain
         handled_by="regulator",
     )
     (heavy,) = complaints.derived_events(row, None, RULES)
-    assert heavy.kind == "complaint_upheld_broken_commitment"
+    assert heavy.kind == "complaint_upheld_commitment"
     assert heavy.external_ref == "K-9:upheld"  # the same event, only weighed differently
-    events = {k: v for k, v in RULES.events.items() if k != "complaint_upheld_broken_commitment"}
+    events = {k: v for k, v in RULES.events.items() if k != "complaint_upheld_commitment"}
     older = replace(RULES, events=events)
     (plain,) = complaints.derived_events(row, None, older)
     assert plain.kind == "complaint_upheld"
