@@ -24,6 +24,7 @@ from service import scope
 from service.errors import FieldError, InvalidInput, NotFound
 from service.i18n import N_
 from service.localtime import LOCAL_TZ, to_local
+from service.models import Area
 from service.security import OFFICIALS, require_principal
 
 KIND_LABELS: Final = {
@@ -120,7 +121,7 @@ async def declare_from_form(
     *,
     request: Request[Any, Any, State],
     declared_as: str,
-    district: Any,
+    district: Area | None,
 ) -> FormState | None:
     """Declare from the form; None when stored, else the form to show again."""
     now = datetime.now(UTC)

@@ -11,11 +11,13 @@ from pathlib import Path
 import httpx
 
 from certificates.policy import Kind
+from commitments import demo, store
 from commitments.models import Commitment
 from service.models import Area, AreaKind, AuditEvent, Role
+from service.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.certificates.test_pdf import _run
-from tests.helpers import csrf, login, make_account, make_token
+from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
 from tests.surveys.conftest import make_city
 
 HOSTILE = '<script>alert("x")</script> 食品 & 生鲜除外'
@@ -275,3 +277,17 @@ async def test_the_verify_page_and_the_pdf_show_the_commitments_in_force(
     flat = text.replace("\n", "")
     assert "线下无理由退货 15 天，异地异店" in flat and "先行赔付" in flat and "明码标价" in flat
     await anonymous.aclose()
+
+
+async def test_the_demo_commits_most_merchants_to_returns(db: Settings) -> None:
+    city = await make_city()
+    # By USCC: the other (9133…) first, with all three kinds; then returns and marked prices.
+    assert await demo.populate(TEST_ACTOR) == 5
+    in_force = await store.in_force_many([city.merchant, city.other_merchant])
+    assert [c.kind for c in in_force[city.other_merchant]] == [
+        "returns",
+        "pay_first",
+        "marked_prices",
+    ]
+    assert [c.kind for c in in_force[city.merchant]] == ["returns", "marked_prices"]
+    assert await AuditEvent.filter(action="commitment.demo").count() == 1
