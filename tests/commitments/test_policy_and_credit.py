@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from certificates import eligibility
+from certificates import eligibility, issuance
 from certificates.policy import Kind, Policy
 from commitments import store
 from commitments.models import Commitment, CommitmentKind
@@ -220,6 +220,16 @@ async def test_the_policy_criteria_count_only_returns_commitments_in_force(db: S
     )
     shared = {c.key: c for c in found[(Kind.STREET, city.street)].criteria}["committed_share"]
     assert (shared.value, shared.requirement, shared.passed) == (0.5, "≥ 80%", False)
+    # Refused at issue with the criterion named, as every other.
+    with pytest.raises(issuance.NotEligible) as refused:
+        await issuance.issue(
+            [issuance.Request(Kind.MERCHANT, city.other_merchant)],
+            actor=TEST_ACTOR,
+            policy=POLICY,
+            credit_rules=RULES,
+        )
+    named = {e.field: e.message for e in refused.value.errors}
+    assert named["returns_commitment"] == "none (needs ≥ 7 days)"
     assert await store.returns_days(connection(), None, now + timedelta(days=11)) == {
         (await Merchant.get(uscc=city.merchant)).id: 15,
         other.id: 30,
