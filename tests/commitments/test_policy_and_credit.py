@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from certificates import eligibility, issuance
@@ -27,7 +28,7 @@ from service.db import connection
 from service.errors import InvalidInput
 from service.models import Merchant, Role
 from service.settings import Settings
-from tests.helpers import TEST_ACTOR, login, make_account
+from tests.helpers import TEST_ACTOR, login, make_account, make_token
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
 from tests.surveys.conftest import make_city
 
@@ -259,3 +260,20 @@ async def test_the_eligibility_page_and_the_search_list_show_them(
     assert "异地异店" in search.text
     batch = await store.in_force_many([city.merchant, city.other_merchant, "NOPE"])
     assert list(batch) == [city.merchant] and batch[city.merchant][0].days == 30
+
+
+async def test_the_complaints_api_takes_the_marker(client: httpx.AsyncClient) -> None:
+    await make_merchants()
+    feed = {"authorization": f"Bearer {await make_token(Role.FEED)}"}
+    item = msgspec.to_builtins(_upheld("A-1", M1, datetime.now(UTC) - timedelta(days=1), "x"))
+    bad = await client.post("/api/v1/complaints", json={"complaints": [item]}, headers=feed)
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["complaints[0].broken_commitment"]
+    good = await client.post(
+        "/api/v1/complaints",
+        json={"complaints": [{**item, "broken_commitment": "marked_prices"}]},
+        headers=feed,
+    )
+    assert good.status_code == 200 and good.json()["merchants_changed"] == 1
+    event = await CreditEvent.get(merchant__uscc=M1)
+    assert event.kind == "complaint_upheld_commitment"
