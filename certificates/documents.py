@@ -20,6 +20,8 @@ from certificates.models import Certificate, Status
 from certificates.policy import Policy
 from certificates.render import CertificateDoc, certificate_pdf
 from certificates.signing import SignerConfig, ensure_key, fingerprint, issuing_key, sign
+from commitments import store as commitments
+from commitments.pages import printed
 from scoring.credit.rules import Rules
 from service.audit import Actor
 from service.errors import FangxinError
@@ -58,9 +60,12 @@ def _render_and_sign(doc: CertificateDoc, config: SignerConfig) -> bytes:
 
 async def _doc(cert: Certificate, settings: Settings, policy: Policy) -> CertificateDoc:
     address = ""
+    promised: tuple[str, ...] = ()
     if cert.kind.value == "merchant":
         merchant = await Merchant.get_or_none(uscc=cert.subject_code)
         address = merchant.address if merchant else ""
+        in_force = await commitments.in_force(cert.subject_code)
+        promised = tuple(printed(c) for c in in_force)
     title_zh, title_en = policy.title(cert.kind)
     return CertificateDoc(
         serial=cert.serial,
@@ -81,6 +86,7 @@ async def _doc(cert: Certificate, settings: Settings, policy: Policy) -> Certifi
         verify_url=verify_url(settings, cert.serial),
         demo=cert.is_demo,
         issuer_fingerprint=fingerprint(issuing_key(signer_config(settings, policy)).certificate),
+        commitments=promised,
     )
 
 

@@ -22,6 +22,7 @@ from certificates.policy import (
     evaluate_area,
     evaluate_merchant,
 )
+from commitments import store as commitments
 from scoring.credit.models import Complaint, CreditEvent, CreditStanding
 from scoring.credit.rules import Rules
 from scoring.credit.store import start_state
@@ -70,6 +71,7 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
         .values_list("merchant_id", "last")
     )
     scores = await _scores(run, Kind.MERCHANT.value)
+    returns = await commitments.returns_days(connection(), None, now)
 
     merchant_facts = []
     for mid, uscc, name in merchants:
@@ -87,6 +89,7 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
                 abnormal_listed=bool(credit[2]),
                 serious_listed=bool(credit[3]),
                 last_major_penalty=_utc(last) if last else None,
+                returns_days=returns.get(mid),
             )
         )
     # Areas as the credit listener judges them, on the default connection here.
@@ -170,6 +173,7 @@ async def area_facts(
         ):
             complaints[merchant_id] += 1
             closed[merchant_id] += closed_at is not None
+    committed = await commitments.returns_days(conn, ids, now)
     for uscc_chunk in chunked(usccs):
         certified.update(
             str(code)
@@ -205,6 +209,7 @@ async def area_facts(
                 serious_listed=sum(1 for m, _ in group if m in serious),
                 complaints=sum(complaints[m] for m, _ in group),
                 complaints_closed=sum(closed[m] for m, _ in group),
+                committed_merchants=sum(1 for m, _ in group if m in committed),
             )
         )
     return out

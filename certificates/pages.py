@@ -21,6 +21,7 @@ from certificates.policy import Kind, policy_for
 from certificates.routes import PDF_MAX_BYTES
 from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
+from commitments import store as commitments
 from scoring.credit import store as credit_store
 from scoring.credit.routes import figures_response
 from service import registry, scope
@@ -245,6 +246,9 @@ async def verify_page(
         # A yearly review's withdrawal names its criteria's codes in the note.
         "reasons": REASON_LABELS | REVIEW_REASONS,
         "answers": answers,
+        "commitments": await commitments.in_force(cert.subject_code, now)
+        if cert.kind == Kind.MERCHANT
+        else [],
         "official_reasons": OFFICIAL_REASONS,
         "error": error_notice(request),
         # The page is public; its decision form is for officials whose reach covers it.

@@ -35,6 +35,8 @@ class MerchantRules:
     veto_abnormal_listed: bool
     veto_major_penalty_days: int
     revoke_below_credit: float
+    # A returns commitment (线下无理由退货) of at least this many days in force; 0: not asked.
+    require_returns_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class AreaRules:
     min_certified_share: float
     max_serious_listed: int
     min_closure_rate: float
+    # Of its active merchants, with a returns commitment in force; 0: not asked.
+    min_committed_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class Policy:
             veto_abnormal_listed=bool(m["veto_abnormal_listed"]),
             veto_major_penalty_days=int(m["veto_major_penalty_days"]),
             revoke_below_credit=float(m["revoke_below_credit"]),
+            require_returns_days=int(m.get("require_returns_days", 0)),
         )
         areas = {
             kind: AreaRules(
@@ -88,6 +93,7 @@ class Policy:
                 min_certified_share=float(a["min_certified_share"]),
                 max_serious_listed=int(a["max_serious_listed"]),
                 min_closure_rate=float(a["min_closure_rate"]),
+                min_committed_share=float(a.get("min_committed_share", 0.0)),
             )
             for kind in (Kind.STREET, Kind.SCENIC_SPOT)
             for a in (raw[kind.value],)
@@ -153,6 +159,8 @@ class MerchantFacts:
     serious_listed: bool
     abnormal_listed: bool
     last_major_penalty: datetime | None
+    # The longest returns period it commits to now (days); None: no returns commitment.
+    returns_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,7 @@ class AreaFacts:
     serious_listed: int
     complaints: int  # about its merchants, last twelve months
     complaints_closed: int
+    committed_merchants: int = 0  # active, with a returns commitment in force
 
 
 def _at_least(key: str, value: float | int | None, minimum: float | int) -> Criterion:
@@ -201,6 +210,15 @@ def evaluate_merchant(f: MerchantFacts, rules: MerchantRules, now: datetime) -> 
                 not recent,
             )
         )
+    if rules.require_returns_days:
+        criteria.append(
+            Criterion(
+                "returns_commitment",
+                f.returns_days,
+                f"≥ {rules.require_returns_days} days",
+                f.returns_days is not None and f.returns_days >= rules.require_returns_days,
+            )
+        )
     return Evaluation(Kind.MERCHANT, f.uscc, f.name, tuple(criteria))
 
 
@@ -208,7 +226,7 @@ def evaluate_area(f: AreaFacts, rules: AreaRules) -> Evaluation:
     share = f.certified_merchants / f.active_merchants if f.active_merchants else None
     # No complaints in the period means nothing was left unresolved.
     closure = f.complaints_closed / f.complaints if f.complaints else 1.0
-    criteria = (
+    criteria = [
         _at_least("score", f.score, rules.min_score),
         _at_least("n", f.n, rules.min_n),
         Criterion(
@@ -229,8 +247,18 @@ def evaluate_area(f: AreaFacts, rules: AreaRules) -> Evaluation:
             f"≥ {rules.min_closure_rate:.0%}",
             closure >= rules.min_closure_rate,
         ),
-    )
-    return Evaluation(f.kind, f.code, f.name, criteria)
+    ]
+    if rules.min_committed_share:
+        committed = f.committed_merchants / f.active_merchants if f.active_merchants else None
+        criteria.append(
+            Criterion(
+                "committed_share",
+                None if committed is None else round(committed, 4),
+                f"≥ {rules.min_committed_share:.0%}",
+                committed is not None and committed >= rules.min_committed_share,
+            )
+        )
+    return Evaluation(f.kind, f.code, f.name, tuple(criteria))
 
 
 def revocation_reason(

@@ -39,6 +39,8 @@ class CertificateDoc:
     verify_url: str
     demo: bool
     issuer_fingerprint: str  # SHA-256 of the issuing certificate, for checking offline
+    # A merchant's commitments in force when the file was made, as printed (issue 20).
+    commitments: tuple[str, ...] = ()
 
 
 def certificate_pdf(doc: CertificateDoc) -> bytes:

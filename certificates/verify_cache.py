@@ -11,14 +11,16 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from commitments import store as commitments
 from service.db import connection
 
 MAX_PAGES = 4096
 
 # Everything the page shows that can change after issue: status and its time, the changes
-# listed in its history, the holder's replies and their decisions.
+# listed in its history, the holder's replies and their decisions (a merchant's commitments
+# are read apart).
 _SQL = (
-    "SELECT c.status, c.status_changed_at, c.valid_until,"
+    "SELECT c.status, c.status_changed_at, c.valid_until, c.kind, c.subject_code,"
     " (SELECT count(*) FROM certificate_status_change s WHERE s.certificate_id = c.id),"
     " (SELECT count(*) FROM certificate_reply r WHERE r.certificate_id = c.id),"
     " (SELECT count(*) FROM certificate_reply r"
@@ -36,11 +38,20 @@ async def fingerprint(serial: str, now: datetime) -> Fingerprint | None:
     _, rows = await conn.execute_query(_SQL.format(p=p), [serial])
     if not rows:
         return None
-    status, changed_at, valid_until, changes, replies, decided = tuple(rows[0])
+    status, changed_at, valid_until, kind, code, changes, replies, decided = tuple(rows[0])
     if isinstance(valid_until, str):  # SQLite hands back text
         valid_until = datetime.fromisoformat(valid_until)
     # Expiry is by date, not by a stored change: whether it has passed is part of the state.
-    return (str(status), str(changed_at), now >= valid_until, changes, replies, decided)
+    promised = await commitments.shown_state(str(code), now) if kind == "merchant" else ()
+    return (
+        str(status),
+        str(changed_at),
+        now >= valid_until,
+        changes,
+        replies,
+        decided,
+        promised,
+    )
 
 
 class RenderedPages:

@@ -26,6 +26,7 @@ from litestar.template.config import TemplateConfig
 
 import advisories
 import certificates
+import commitments
 import creation
 import reports
 import scoring
@@ -41,6 +42,8 @@ from certificates.policy import policy_for
 from certificates.review_pages import PAGES as REVIEW_LIST_PAGES
 from certificates.review_routes import ROUTES as REVIEW_ROUTES
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
+from commitments.pages import PAGES as COMMITMENT_PAGES
+from commitments.routes import ROUTES as COMMITMENT_ROUTES
 from creation import gate as creation_gate
 from creation.pages import PAGES as CREATION_PAGES
 from creation.routes import ROUTES as CREATION_ROUTES
@@ -97,6 +100,7 @@ TEMPLATE_DIRS = [
     Path(reports.__file__).parent / "templates",
     Path(advisories.__file__).parent / "templates",
     Path(creation.__file__).parent / "templates",
+    Path(commitments.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -247,6 +251,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *ADVISORY_ROUTES,
             *REVIEW_ROUTES,
             *CREATION_ROUTES,
+            *COMMITMENT_ROUTES,
             *CERTIFICATE_ROUTES,
             *CREDENTIAL_ROUTES,
             *ANCHOR_ROUTES,
@@ -258,6 +263,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *CERTIFICATE_PAGES,
             *REVIEW_LIST_PAGES,
             *CREATION_PAGES,
+            *COMMITMENT_PAGES,
             *HOME_PAGES,
             *PLACE_PAGES,
             *MERCHANT_PAGES,

@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "certificates.models",
     "advisories.models",
     "creation.models",
+    "commitments.models",
 ]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from advisories import demo as advisories_demo
+from commitments import demo as demo_commitments
 from scoring.credit.demo_intake import SEED_REPORT, Targets
 from service import accounts, registry
 from service.audit import Actor
@@ -98,6 +99,7 @@ async def load_demo(
         await _load_credit(report, settings, actor)
         await _load_intake(report, settings, actor, intake)
         report.advisories = await advisories_demo.publish_demo(actor)
+        await demo_commitments.populate(actor)
     if responses:
         # Scored once the city is committed: the run reads it through its own connection.
         from scoring.satisfaction import runs

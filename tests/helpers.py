@@ -88,3 +88,25 @@ SMALL_INTAKE = Targets(
     batches_failed=3,
     cases=2,
 )
+
+
+async def commit_to_returns(*usccs: str, days: int = 7) -> None:
+    """A returns commitment in force for each merchant: the policy asks merchants (and 80% of
+    a street's) for one before certifying (issue 20)."""
+    from datetime import UTC, datetime, timedelta
+
+    from commitments.models import Commitment, CommitmentKind
+    from service.models import Merchant
+
+    since = datetime.now(UTC) - timedelta(days=1)
+    for uscc in usccs:
+        merchant = await Merchant.get(uscc=uscc)
+        await Commitment.create(
+            merchant_id=merchant.id,
+            kind=CommitmentKind.RETURNS,
+            returns_days=days,
+            valid_from=since,
+            declared_by="test",
+            declared_as="merchant",
+            declared_at=since,
+        )

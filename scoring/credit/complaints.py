@@ -55,6 +55,13 @@ from service.events import CreditChanged
 from service.models import Merchant
 
 DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
+# The commitments a complaint may say were broken: commitments.models.CommitmentKind's values
+# (scoring does not import the packages above it; a test keeps the two in step).
+COMMITMENT_KINDS = ("returns", "pay_first", "marked_prices")
+# An upheld complaint that broke a public commitment weighs more, by its own rule; a city's
+# rule table without that rule counts it as a plain upheld complaint.
+UPHELD = "complaint_upheld"
+UPHELD_BROKEN = "complaint_upheld_commitment"
 E = TypeVar("E", bound=Enum)
 MAX_AMOUNT_FEN = 10**14  # a trillion yuan: anything above is a typo
 NEEDS_ACCEPTANCE = frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATING})
@@ -119,6 +126,7 @@ class ComplaintRow:
     party_name: str = ""
     party_address: str = ""
     party_uscc: str | None = None
+    broken_commitment: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -145,6 +153,7 @@ class ComplaintRow:
             "party_name": self.party_name,
             "party_address": self.party_address,
             "party_uscc": self.party_uscc,
+            "broken_commitment": self.broken_commitment,
         }
 
 
@@ -231,6 +240,9 @@ def check_complaints(
         handled_by = _choice(bad, f"{at}.handled_by", item.handled_by, Handler)
         resolution = _choice(bad, f"{at}.resolution", item.resolution, Resolution)
         followup = _choice(bad, f"{at}.followup", item.followup, Followup)
+        if item.broken_commitment is not None and item.broken_commitment not in COMMITMENT_KINDS:
+            choices = ", ".join(COMMITMENT_KINDS)
+            bad.append(FieldError(f"{at}.broken_commitment", f"must be one of {choices}"))
         district_id = merchant_district
         if item.district is not None:
             district_id = register.districts.get(item.district)
@@ -286,6 +298,7 @@ def check_complaints(
                 item.party_name.strip(),
                 item.party_address.strip(),
                 party_uscc,
+                item.broken_commitment,
             )
         )
     return rows, errors
@@ -349,9 +362,13 @@ def _deadlines(row: ComplaintRow) -> workdays.Deadlines | None:
     return workdays.complaint_deadlines(row.received_at, row.accepted_at, *limits)
 
 
-def derived_events(row: ComplaintRow | Complaint, overdue: date | None) -> list[EventRow]:
+def derived_events(
+    row: ComplaintRow | Complaint, overdue: date | None, rules: Rules | None = None
+) -> list[EventRow]:
     """The credit events a complaint gives rise to, as it stands: none for a consultation or
-    a report, none while its party is not a registered merchant."""
+    a report, none while its party is not a registered merchant. Upheld and marked as a broken
+    commitment, it is the heavier ``complaint_upheld_commitment`` when ``rules`` have
+    that rule."""
     if row.kind != IntakeKind.COMPLAINT or row.merchant_id is None:
         return []
     source = DERIVED_PREFIX + row.source
@@ -359,9 +376,11 @@ def derived_events(row: ComplaintRow | Complaint, overdue: date | None) -> list[
     if row.upheld and row.closed_at is not None:
         note = f"complaint {row.external_id} upheld ({row.category})"
         ref = f"{row.external_id}:upheld"
-        out.append(
-            EventRow(row.merchant_id, "complaint_upheld", row.closed_at, source, ref, note, None)
-        )
+        kind = UPHELD
+        if row.broken_commitment and (rules is None or UPHELD_BROKEN in rules.events):
+            kind = UPHELD_BROKEN
+            note += f", broke its {row.broken_commitment} commitment"
+        out.append(EventRow(row.merchant_id, kind, row.closed_at, source, ref, note, None))
     if overdue is not None:
         start = datetime.combine(overdue, time(), tzinfo=workdays.LOCAL_TZ).astimezone(UTC)
         note = f"complaint {row.external_id} past its time limit"
@@ -379,7 +398,8 @@ async def _sync_derived(
     now: datetime,
 ) -> list[CreditChanged]:
     """Make the stored derived events of these complaints exactly what they give rise to now."""
-    wanted = [e for c, o in zip(complaints, overdue, strict=True) for e in derived_events(c, o)]
+    pairs = zip(complaints, overdue, strict=True)
+    wanted = [e for c, o in pairs for e in derived_events(c, o, rules)]
     # Per source: two feeds may use the same external ids for different complaints.
     refs: dict[str, list[str]] = {}
     for c in complaints:

@@ -53,6 +53,7 @@ COMPLAINT_COLUMNS = (
     "followup_at",
     "party_name",
     "party_address",
+    "broken_commitment",
 )
 _ITEM = re.compile(r"^\w+\[(\d+)\]\.(\w+)$")
 

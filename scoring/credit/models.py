@@ -99,6 +99,9 @@ class Complaint(Model):
     amount_disputed_fen = fields.BigIntField(default=0)
     amount_recovered_fen = fields.BigIntField(default=0)
     upheld = fields.BooleanField(null=True)
+    # The kind of commitment the merchant broke (commitments.models.CommitmentKind), if the
+    # complaint says so: an upheld one weighs more in credit.
+    broken_commitment = fields.CharField(max_length=16, null=True)
     resolution = fields.CharEnumField(Resolution, max_length=24, null=True)
     followup = fields.CharEnumField(Followup, max_length=24, null=True)
     followup_at = fields.DatetimeField(null=True)

@@ -57,6 +57,8 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     followup_at: Timestamp | None = None
     party_name: str = ""
     party_address: str = ""
+    # The commitment broken, if any: returns, pay_first, marked_prices (issue 20).
+    broken_commitment: str | None = None
 
 
 class ComplaintBatch(msgspec.Struct, forbid_unknown_fields=True):

@@ -44,7 +44,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_advisories')]
+    dependencies = [('models', '0016_commitments')]
 
     initial = False
 

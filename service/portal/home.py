@@ -17,6 +17,7 @@ from advisories.pages import ADVISORY_CATEGORIES
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
+from commitments import store as commitments
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.pages import RANKED_KINDS, area_rows
@@ -49,6 +50,7 @@ async def home(
     query = (q or "").strip()
     scores: dict[str, UnitScore] = {}
     certified: set[str] = set()
+    promised: dict[str, list[Any]] = {}
     if query:
         results, total = await registry.list_merchants(
             Page(page, SEARCH_PAGE_SIZE), MerchantFilter(q=query)
@@ -65,6 +67,7 @@ async def home(
                 kind=Kind.MERCHANT, status=Status.ACTIVE, subject_code__in=codes
             ).values_list("subject_code", flat=True)
         }
+        promised = await commitments.in_force_many(codes)
     return Template(
         template_name="home.html",
         context={
@@ -86,6 +89,7 @@ async def home(
             "results": results,
             "scores": scores,
             "certified": certified,
+            "commitments_of": promised,
             "total": total,
             "page": page,
             "pages": max(1, -(-total // SEARCH_PAGE_SIZE)),

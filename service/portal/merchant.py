@@ -20,6 +20,8 @@ from certificates import replies
 from certificates.models import Certificate, Reply, StatusChange
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
+from commitments import pages as commitment_pages
+from commitments import store as commitments
 from scoring.credit import view as credit_view
 from scoring.credit.models import Complaint
 from scoring.credit.routes import rules_of
@@ -89,7 +91,11 @@ async def _merchant_of(request: Request[Any, Any, State]) -> Merchant:
 
 
 async def _page(
-    request: Request[Any, Any, State], *, error: str | None = None, status_code: int = 200
+    request: Request[Any, Any, State],
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    commitment_form: commitment_pages.FormState | None = None,
 ) -> Template:
     settings: Settings = request.app.state.settings
     merchant = await _merchant_of(request)
@@ -129,6 +135,10 @@ async def _page(
             "statuses": STATUS_LABELS,
             "reasons": REASON_LABELS,
             "error": error,
+            "action": "/merchant/commitments",
+            **commitment_pages.context(
+                await commitments.of_merchant(merchant.uscc), commitment_form
+            ),
         },
         status_code=status_code,
     )
@@ -162,4 +172,38 @@ async def reply_form(
     return Redirect(f"/merchant?replied={serial}#certificates", status_code=303)
 
 
-PAGES: list[ControllerRouterHandler] = [merchant_page, reply_form]
+@post("/merchant/commitments", opt=MERCHANT_ONLY, include_in_schema=False, status_code=303)
+async def commitment_form(
+    request: Request[Any, Any, State],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template | Redirect:
+    """The merchant declares one of its commitments; a refused one re-renders the page with
+    each field's reason, nothing stored."""
+    merchant = await _merchant_of(request)
+    form = await commitment_pages.declare_from_form(
+        merchant.uscc, data, request=request, declared_as="merchant", district=None
+    )
+    if form is not None:
+        return await _page(request, commitment_form=form, status_code=422)
+    return Redirect("/merchant?committed=1#commitments", status_code=303)
+
+
+@post(
+    "/merchant/commitments/{commitment_id:int}/end",
+    opt=MERCHANT_ONLY,
+    include_in_schema=False,
+    status_code=303,
+)
+async def end_commitment(
+    request: Request[Any, Any, State],
+    commitment_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+) -> Redirect:
+    """The merchant ends one of its own commitments (another's is missing)."""
+    merchant = await _merchant_of(request)
+    await commitments.end(
+        merchant.uscc, commitment_id, actor=require_principal(request).actor, district=None
+    )
+    return Redirect("/merchant?ended=1#commitments", status_code=303)
+
+
+PAGES: list[ControllerRouterHandler] = [merchant_page, reply_form, commitment_form, end_commitment]

@@ -23,7 +23,7 @@ from service.errors import Conflict
 from service.events import CreditChanged
 from service.models import AuditEvent, OutboxMessage, Role
 from service.settings import Settings
-from tests.helpers import TEST_ACTOR, make_token
+from tests.helpers import TEST_ACTOR, commit_to_returns, make_token
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import City, make_city
 
@@ -35,6 +35,7 @@ LENIENT = replace(POLICY, merchant=replace(POLICY.merchant, min_score=0.0))
 
 async def test_issuing_follows_the_policy_and_numbers_serials(db: Settings) -> None:
     city = await make_city()
+    await commit_to_returns(city.merchant, city.other_merchant)
     await _responses(city.merchant, 31, db.secret_key)
     await _responses(city.other_merchant, 5, db.secret_key)
     await runs.run_now(runs.parse_params({}), db, actor=TEST_ACTOR, publish=True)
@@ -207,6 +208,7 @@ async def test_officials_issue_over_the_api_and_are_told_why_not(
     client: httpx.AsyncClient,
 ) -> None:
     city = await make_city()
+    await commit_to_returns(city.merchant, city.other_merchant)
     client.headers["authorization"] = f"Bearer {await make_token(Role.OFFICIAL)}"
     r = await client.post(
         "/api/v1/certificates", json={"kind": "merchant", "subject": city.merchant}

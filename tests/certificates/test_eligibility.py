@@ -18,7 +18,7 @@ from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from service.models import Role
 from service.settings import Settings
-from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
+from tests.helpers import TEST_ACTOR, commit_to_returns, csrf, login, make_account, make_token
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city
 
@@ -173,6 +173,7 @@ async def test_ticked_eligible_subjects_are_issued_from_the_page(
     await empty_database(settings)
     async with serve_in_process(make_app(settings), "http://test") as client:
         city = await make_city()
+        await commit_to_returns(city.merchant, city.other_merchant)
         await _responses(city.merchant, 31, settings.secret_key)
         await runs.run_now(runs.parse_params({}), settings, actor=TEST_ACTOR, publish=True)
         await make_account("issuer", Role.OFFICIAL)

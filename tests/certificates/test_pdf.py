@@ -24,7 +24,7 @@ from scoring.satisfaction import runs
 from service.models import Role
 from service.settings import Settings
 from tests.certificates.test_cascade import LENIENT, RULES, _certificate
-from tests.helpers import TEST_ACTOR, make_token
+from tests.helpers import TEST_ACTOR, commit_to_returns, make_token
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city
 from tests.surveys.test_qr import _decode_png, _rasterise_pdf
@@ -121,6 +121,7 @@ async def test_an_inactive_certificate_is_not_handed_to_the_public(
 
 async def test_pdfs_are_signed_at_issue_and_never_after_a_withdrawal(db: Settings) -> None:
     city = await make_city()
+    await commit_to_returns(city.merchant, city.other_merchant)
     await _responses(city.merchant, 31, db.secret_key)
     await runs.run_now(runs.parse_params({}), db, actor=TEST_ACTOR, publish=True)
     (cert,) = await documents.issue_signed(

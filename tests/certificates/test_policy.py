@@ -29,6 +29,7 @@ GOOD = MerchantFacts(
     serious_listed=False,
     abnormal_listed=False,
     last_major_penalty=None,
+    returns_days=7,  # exactly the minimum
 )
 AREA = AreaFacts(
     kind=Kind.STREET,
@@ -41,6 +42,7 @@ AREA = AreaFacts(
     serious_listed=0,
     complaints=20,
     complaints_closed=19,  # 95% exactly
+    committed_merchants=8,  # 80% exactly
 )
 
 
@@ -58,6 +60,7 @@ def test_a_merchant_exactly_at_every_threshold_qualifies() -> None:
         "serious_listed",
         "abnormal_listed",
         "major_penalty",
+        "returns_commitment",
     ]
     assert result.criteria[0].requirement == "≥ 80"
 
@@ -72,6 +75,7 @@ def test_a_merchant_exactly_at_every_threshold_qualifies() -> None:
         ({"serious_listed": True, "credit_class": "D"}, ["credit_class", "serious_listed"]),
         ({"abnormal_listed": True}, ["abnormal_listed"]),
         ({"last_major_penalty": NOW - timedelta(days=729)}, ["major_penalty"]),
+        ({"returns_days": None}, ["returns_commitment"]),
     ],
 )
 def test_one_step_past_a_threshold_fails_on_that_criterion(
@@ -93,14 +97,18 @@ def test_an_area_exactly_at_every_threshold_qualifies_and_each_edge_fails() -> N
         "certified_share": replace(AREA, certified_merchants=7),
         "serious_listed": replace(AREA, serious_listed=1),
         "closure_rate": replace(AREA, complaints_closed=18),
+        "committed_share": replace(AREA, committed_merchants=7),
     }
     for key, facts in cases.items():
         assert [c.key for c in evaluate_area(facts, rules).failing] == [key]
     # No merchants: no share to speak of; no complaints: nothing left unresolved.
-    empty = evaluate_area(replace(AREA, active_merchants=0, certified_merchants=0), rules)
-    assert [c.key for c in empty.failing] == ["certified_share"]
+    empty = evaluate_area(
+        replace(AREA, active_merchants=0, certified_merchants=0, committed_merchants=0), rules
+    )
+    assert [c.key for c in empty.failing] == ["certified_share", "committed_share"]
     quiet = evaluate_area(replace(AREA, complaints=0, complaints_closed=0), rules)
-    assert quiet.eligible and quiet.criteria[-1].value == 1.0
+    assert quiet.eligible and quiet.criteria[-2].key == "closure_rate"
+    assert quiet.criteria[-2].value == 1.0
 
 
 def test_credit_that_drops_revokes_with_a_reason_code() -> None:

@@ -69,7 +69,7 @@ async def test_a_hold_is_lifted_when_the_criteria_recover(db: Settings) -> None:
     await sweep.sweep(actor=TEST_ACTOR, policy=POLICY, credit_rules=RULES, now=T0)
     assert (await Certificate.get(id=street.id)).status == Status.SUSPENDED
     # A run is published in which the street scores 90 from 150 responses; this city's policy
-    # asks no certified merchants: within the grace, the hold is lifted.
+    # asks no certified or committed merchants: within the grace, the hold is lifted.
     run = await ScoreRun.create(
         status=RunStatus.PUBLISHED,
         created_by="test",
@@ -82,7 +82,10 @@ async def test_a_hold_is_lifted_when_the_criteria_recover(db: Settings) -> None:
     )
     relaxed = replace(
         POLICY,
-        areas={k: replace(a, min_certified_share=0.0) for k, a in POLICY.areas.items()},
+        areas={
+            k: replace(a, min_certified_share=0.0, min_committed_share=0.0)
+            for k, a in POLICY.areas.items()
+        },
     )
     later = T0 + timedelta(days=5)
     result = await sweep.sweep(actor=TEST_ACTOR, policy=relaxed, credit_rules=RULES, now=later)

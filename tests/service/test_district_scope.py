@@ -197,6 +197,7 @@ Try = tuple[str, str, str, dict[str, str] | None, bool]
 READS: list[Try] = [
     ("GET", "/api/v1/merchants/{uscc}/credit", "", None, False),
     ("GET", "/official/credit/{uscc}", "", None, False),
+    ("GET", "/official/commitments/{uscc}", "", None, False),
     ("GET", "/official/scores/merchant/{uscc}", "", None, False),
     ("GET", "/official/scores/street/{code}", "", None, False),
     ("GET", "/official/scores/district/{district}", "", None, False),
@@ -348,6 +349,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
 COVERED = {
     ("GET", "/api/v1/merchants/{uscc:str}/credit"),
     ("GET", "/official/credit/{uscc:str}"),
+    ("GET", "/official/commitments/{uscc:str}"),
     ("GET", "/official/scores/{kind:str}/{code:str}"),
     ("PATCH", "/api/v1/areas/{code:str}"),
     ("PATCH", "/api/v1/merchants/{uscc:str}"),
@@ -377,6 +379,11 @@ COVERED = {
     ("POST", "/official/applications/{application_id:int}/issue"),
     ("POST", "/api/v1/objections/{objection_id:int}/answer"),
     ("POST", "/official/objections/{objection_id:int}/answer"),
+    # Tried in and out of the district in tests/commitments:
+    ("POST", "/api/v1/merchants/{uscc:str}/commitments"),
+    ("POST", "/api/v1/merchants/{uscc:str}/commitments/{commitment_id:int}/end"),
+    ("POST", "/official/commitments/{uscc:str}"),
+    ("POST", "/official/commitments/{uscc:str}/{commitment_id:int}/end"),
 }
 
 

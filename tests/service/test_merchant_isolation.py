@@ -17,6 +17,7 @@ from tests.service.test_authz_matrix import MERCHANT_ONLY, MERCHANTS, PUBLIC, RU
 from tests.surveys.conftest import make_city
 
 IDENTIFIERS = re.compile(r"\{(uscc|serial):str\}")
+OTHER = re.compile(r"\{(\w+):int\}")  # any other identifier: one that exists nowhere
 
 
 def merchant_routes_naming_another() -> list[tuple[str, str]]:
@@ -33,6 +34,8 @@ def test_the_routes_tried_are_the_ones_that_name_a_merchant() -> None:
     assert merchant_routes_naming_another() == [
         ("GET", "/api/v1/merchants/{uscc:str}/credit"),
         ("POST", "/api/v1/certificates/{serial:str}/replies"),
+        ("POST", "/api/v1/merchants/{uscc:str}/commitments"),
+        ("POST", "/api/v1/merchants/{uscc:str}/commitments/{commitment_id:int}/end"),
         ("POST", "/merchant/certificates/{serial:str}/reply"),
     ]
     # The one public route that hands out a document answers merchants on their own records.
@@ -59,7 +62,7 @@ async def test_a_merchant_gets_nothing_of_another_merchant(client: httpx.AsyncCl
     values = {"uscc": city.other_merchant, "serial": theirs.serial}
     answers = {}
     for method, path in merchant_routes_naming_another():
-        url = IDENTIFIERS.sub(lambda m: values[m.group(1)], path)
+        url = OTHER.sub("999999", IDENTIFIERS.sub(lambda m: values[m.group(1)], path))
         if path.startswith("/merchant/"):
             r = await client.request(method, url, data={"text": "不是我们的"})
         else:
@@ -68,6 +71,8 @@ async def test_a_merchant_gets_nothing_of_another_merchant(client: httpx.AsyncCl
         assert "天中超市" not in r.text
     assert answers == {
         f"/api/v1/merchants/{city.other_merchant}/credit": 403,
+        f"/api/v1/merchants/{city.other_merchant}/commitments": 403,
+        f"/api/v1/merchants/{city.other_merchant}/commitments/999999/end": 403,
         f"/api/v1/certificates/{theirs.serial}/replies": 404,
         f"/merchant/certificates/{theirs.serial}/reply": 404,
     }
