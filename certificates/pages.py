@@ -194,6 +194,8 @@ REVIEW_REASONS = {
     "major_penalty": N_("A major administrative penalty"),
     "certified_share": N_("Too few of its merchants certified"),
     "closure_rate": N_("Complaints about its merchants left unclosed"),
+    "no_returns_commitment": N_("No longer commits to no-reason returns"),
+    "committed_share": N_("Too few of its merchants commit to no-reason returns"),
     "not_operating": N_("No longer operating"),
 }
 # The codes an official picks from on the verify page (the API takes any code).

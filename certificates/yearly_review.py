@@ -25,6 +25,8 @@ REASON_CODES: Final = {
     "major_penalty": "major_penalty",
     "certified_share": "certified_share",
     "closure_rate": "closure_rate",
+    "returns_commitment": "no_returns_commitment",
+    "committed_share": "committed_share",
 }
 # A holder the policy no longer judges at all: a merchant deregistered or closed, an area gone.
 NOT_OPERATING: Final = "not_operating"

@@ -20,6 +20,8 @@ from advisories.schemas import AdvisoryOut
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
+from commitments import store as commitments
+from creation.models import Application, ApplicationStatus
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.scores import Params
@@ -66,6 +68,16 @@ async def _open_survey(kind: TargetKind, now: datetime) -> Survey | None:
     )
 
 
+async def _in_notice(code: str, now: datetime) -> Application | None:
+    """The application of this subject in public notice now, open for objections."""
+    return await Application.get_or_none(
+        subject_code=code,
+        status=ApplicationStatus.IN_NOTICE,
+        notice_starts_at__lte=now,
+        notice_ends_at__gt=now,
+    )
+
+
 def _unique(*lists: list[AdvisoryOut]) -> list[AdvisoryOut]:
     seen: dict[int, AdvisoryOut] = {}
     for items in lists:
@@ -99,6 +111,8 @@ async def merchant_page(uscc: Annotated[str, PathParameter(max_length=18)]) -> T
             "advisories": _unique(named, *around),
             "advisory_categories": ADVISORY_CATEGORIES,
             "categories": CATEGORY_LABELS,
+            "commitments": await commitments.in_force(merchant.uscc, now),
+            "notice": await _in_notice(merchant.uscc, now),
             "survey": await _open_survey(TargetKind.MERCHANT, now)
             if merchant.status == MerchantStatus.ACTIVE
             else None,
@@ -135,6 +149,7 @@ async def area_page(code: Annotated[str, PathParameter(max_length=32)]) -> Templ
         context={
             "area": area,
             "kind_labels": AREA_KIND_LABELS,
+            "notice": await _in_notice(area.code, now),
             "unit": unit,
             "params": params,
             "survey": survey,

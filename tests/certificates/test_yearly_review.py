@@ -35,7 +35,7 @@ from service.localtime import LOCAL_TZ, to_local
 from service.models import Area, AreaKind, AuditEvent, Role
 from service.settings import Settings
 from tests.certificates.test_cascade import _certificate
-from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
+from tests.helpers import TEST_ACTOR, commit_to_returns, csrf, login, make_account, make_token
 from tests.service.test_cli import Fangxin
 from tests.surveys.conftest import OTHER_USCC, STREET, USCC, make_city
 
@@ -139,6 +139,7 @@ async def _reviewed_city() -> dict[str, Certificate]:
     responses). Certified in the year: both merchants and the street; the other merchant's
     earlier certificate was revoked in the year (exited)."""
     await make_city()
+    await commit_to_returns(USCC, OTHER_USCC)
     await _run(_at(Y - 1, 6), {USCC: 80.0, OTHER_USCC: 90.0}, current=False)
     await _run(_at(Y, 6), {USCC: 84.0, OTHER_USCC: 78.0}, current=True)
     certs = {

@@ -14,7 +14,7 @@ from scoring.satisfaction import runs
 from service.models import Area, AreaKind, Role
 from service.settings import Settings
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process, with_env
-from tests.helpers import TEST_ACTOR, make_account
+from tests.helpers import TEST_ACTOR, commit_to_returns, make_account
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import City, make_city
 
@@ -40,6 +40,7 @@ async def eligible_city(settings: Settings) -> City:
     lenient policy); accounts for the merchant, the street's manager, a city official and an
     official of another district."""
     city = await make_city()
+    await commit_to_returns(city.merchant)
     await _responses(city.merchant, 31, settings.secret_key)
     await runs.run_now(runs.parse_params({}), settings, actor=TEST_ACTOR, publish=True)
     parent = await Area.get(code="411700")

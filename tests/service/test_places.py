@@ -46,6 +46,15 @@ async def test_a_merchant_and_its_scenic_spot_show_the_advisory_naming_them(
     else:
         assert "数据不足" in spot.text
 
+    from creation.models import Application, ApplicationStatus
+
+    # Every merchant of the showcase areas commits to returns in the demo.
+    assert "线下无理由退货" in page.text
+    assert f'href="/api/v1/merchants/{merchant.uscc}/commitments"' in page.text
+    noticed = await Application.get(status=ApplicationStatus.IN_NOTICE)
+    area = await client.get(f"/areas/{noticed.subject_code}", headers=HTML)
+    assert f'href="/notices/{noticed.id}"' in area.text and "公示中" in area.text
+
     english = await client.get(f"/merchants/{merchant.uscc}", params={"lang": "en"})
     assert "Published satisfaction score" in english.text and "Consumer advisories" in english.text
 
