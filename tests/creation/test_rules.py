@@ -237,3 +237,14 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
         subject=f"application:{app.id}", action="application.approved"
     ).get()
     assert audit.actor == "account:inspector" and audit.details["reason"] == "整改后合格"
+
+
+async def test_an_area_manager_has_no_token_only_an_account(db: Settings) -> None:
+    from service.accounts import create_token
+    from service.audit import Actor
+    from service.models import ApiToken, Role
+
+    with pytest.raises(InvalidInput) as refused:
+        await create_token("street", Role.AREA_MANAGER, actor=Actor("test", "pytest"))
+    assert [e.field for e in refused.value.errors] == ["role"]
+    assert await ApiToken.all().count() == 0
