@@ -397,7 +397,8 @@ async def test_the_officials_and_public_pages_work_by_form_with_csrf(
             f"/notices/{app.id}/objections",
             data={"text": "太短", "_csrf_token": token},
         )
-        assert r.status_code == 422 and "太短" in r.text
+        assert r.status_code == 422 and "太短" in r.text  # kept in the form, to correct
+        assert "至少 10 个字" in r.text  # why, in the visitor's language
         assert await Objection.all().count() == 0
         r = await public.post(
             f"/notices/{app.id}/objections",
