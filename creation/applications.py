@@ -47,6 +47,7 @@ from service import audit, scope
 from service.accounts import Principal
 from service.audit import Actor
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.i18n import N_, gettext
 from service.models import Area, AreaKind, Merchant, Role
 from service.settings import Settings
 
@@ -54,6 +55,15 @@ S = ApplicationStatus
 STATEMENT_MAX = 4000
 REASON_MAX = 2000
 OFFICIAL_ROLES = (Role.OFFICIAL, Role.ADMIN)
+# What an applicant reads on its form (and the API), in its language.
+OWN_KIND = N_("This account applies for a %(kind)s certificate only")
+OWN_SUBJECT = N_("This account applies for %(code)s only")
+EMPTY = N_("Please fill this in")
+TOO_LONG = N_("At most %(limit)d characters")
+BAD_TEXT = N_("This text contains characters that are not allowed")
+NO_FILES = N_("Attach at least one PDF, JPEG or PNG file")
+PENDING = N_("Your application %(id)s is still open: follow it below")
+HOLDS = N_("You already hold certificate %(serial)s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +113,20 @@ async def submit(
     own = await _own_subject(who)
     errors: list[FieldError] = []
     if kind and kind != own.kind.value:
-        errors.append(FieldError("kind", f"this account applies for a {own.kind.value}"))
+        errors.append(FieldError("kind", gettext(OWN_KIND) % {"kind": own.kind.value}))
     if subject and subject != own.code:
-        errors.append(FieldError("subject", f"this account applies for {own.code} only"))
+        errors.append(FieldError("subject", gettext(OWN_SUBJECT) % {"code": own.code}))
     text = statement.strip()
     if not text:
-        errors.append(FieldError("statement", "must not be empty"))
+        errors.append(FieldError("statement", gettext(EMPTY)))
     elif len(text) > STATEMENT_MAX:
-        errors.append(FieldError("statement", f"must be at most {STATEMENT_MAX} characters"))
+        errors.append(FieldError("statement", gettext(TOO_LONG) % {"limit": STATEMENT_MAX}))
     elif any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-        errors.append(FieldError("statement", "contains characters that are not allowed"))
+        errors.append(FieldError("statement", gettext(BAD_TEXT)))
     files, file_errors = materials.check(list(uploads))
     errors += file_errors
     if not files and not file_errors:
-        errors.append(FieldError("files", "attach at least one PDF, JPEG or PNG file"))
+        errors.append(FieldError("files", gettext(NO_FILES)))
     if errors:
         raise InvalidInput("The application is not valid", errors)
     for f in files:
@@ -130,14 +140,14 @@ async def submit(
             .first()
         )
         if pending is not None:
-            raise Conflict(f"Application {pending.id} for {own.code} is still {pending.status}")
+            raise Conflict(gettext(PENDING) % {"id": pending.id})
         held = (
             await Certificate.filter(kind=own.kind, subject_code=own.code, status__in=issuance.HELD)
             .using_db(tx)
             .first()
         )
         if held is not None:
-            raise Conflict(f"{own.code} already holds {held.serial}")
+            raise Conflict(gettext(HOLDS) % {"serial": held.serial})
         application = await Application.create(
             using_db=tx,
             kind=own.kind.value,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from service.errors import FieldError
+from service.i18n import N_, gettext
 
 MAX_BYTES: Final = 5 * 1024 * 1024  # a scanned licence or a few photographed pages
 MAX_FILES: Final = 5
@@ -22,6 +23,10 @@ SIGNATURES: Final = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
 )
+TOO_MANY = N_("At most %(n)d files")
+EMPTY = N_("%(name)s is empty")
+TOO_BIG = N_("%(name)s is larger than %(mb)d MB")
+WRONG_TYPE = N_("%(name)s is not a PDF, JPEG or PNG file")
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()（）\u4e00-\u9fff]+")
 
 
@@ -61,16 +66,17 @@ def check(
     files = [u for u in uploads if u.content or u.filename]
     errors: list[FieldError] = []
     if len(files) > MAX_FILES:
-        return [], [FieldError(field, f"at most {MAX_FILES} files")]
+        return [], [FieldError(field, gettext(TOO_MANY) % {"n": MAX_FILES})]
     checked = []
     for i, u in enumerate(files):
         where = f"{field}[{i}]"
         if not u.content:
-            errors.append(FieldError(where, "the file is empty"))
+            errors.append(FieldError(where, gettext(EMPTY) % {"name": clean_name(u.filename)}))
         elif len(u.content) > MAX_BYTES:
-            errors.append(FieldError(where, f"larger than {MAX_BYTES // (1024 * 1024)} MB"))
+            limit = {"name": clean_name(u.filename), "mb": MAX_BYTES // (1024 * 1024)}
+            errors.append(FieldError(where, gettext(TOO_BIG) % limit))
         elif (media_type := sniff(u.content)) is None:
-            errors.append(FieldError(where, "not a PDF, JPEG or PNG file"))
+            errors.append(FieldError(where, gettext(WRONG_TYPE) % {"name": clean_name(u.filename)}))
         else:
             digest = hashlib.sha256(u.content).hexdigest()
             checked.append(CheckedFile(clean_name(u.filename), media_type, u.content, digest))

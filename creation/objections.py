@@ -27,6 +27,7 @@ from service import audit, scope
 from service.accounts import Principal
 from service.audit import Actor
 from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
+from service.i18n import N_, gettext
 from service.privacy import salted_hash
 
 S = ApplicationStatus
@@ -41,6 +42,17 @@ PER_WINDOW: Final = timedelta(hours=1)
 RECENTLY_ENDED: Final = timedelta(days=30)  # ended notices stay listed this long
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+# What the public reads on the form (and the API): in its language, as the survey's are.
+TOO_SHORT = N_("At least %(limit)d characters")
+TOO_LONG = N_("At most %(limit)d characters")
+BAD_TEXT = N_("This text contains characters that are not allowed")
+TOO_MANY_LINKS = N_("At most one link, please")
+BAD_CONTACT = N_("A telephone number or an e-mail address only")
+DUPLICATE = N_("This objection was already lodged")
+NOT_OPEN = N_("This notice is not open for objections")
+RATE_LIMITED = N_("Too many objections from this address; please try again in an hour")
 
 
 class TooManyObjections(FangxinError):
@@ -70,17 +82,17 @@ def screen(data: ObjectionIn) -> tuple[str, str, list[FieldError]]:
     contact = data.contact.strip()
     errors: list[FieldError] = []
     if len(text) < TEXT_MIN:
-        errors.append(FieldError("text", f"must be at least {TEXT_MIN} characters"))
+        errors.append(FieldError("text", gettext(TOO_SHORT) % {"limit": TEXT_MIN}))
     elif len(text) > TEXT_MAX:
-        errors.append(FieldError("text", f"must be at most {TEXT_MAX} characters"))
+        errors.append(FieldError("text", gettext(TOO_LONG) % {"limit": TEXT_MAX}))
     elif _bad_characters(text):
-        errors.append(FieldError("text", "contains characters that are not allowed"))
+        errors.append(FieldError("text", gettext(BAD_TEXT)))
     elif len(_LINK.findall(text)) > MAX_LINKS:
-        errors.append(FieldError("text", f"at most {MAX_LINKS} link"))
+        errors.append(FieldError("text", gettext(TOO_MANY_LINKS)))
     if len(contact) > CONTACT_MAX:
-        errors.append(FieldError("contact", f"must be at most {CONTACT_MAX} characters"))
+        errors.append(FieldError("contact", gettext(TOO_LONG) % {"limit": CONTACT_MAX}))
     elif _bad_characters(contact) or "\n" in contact or _LINK.search(contact):
-        errors.append(FieldError("contact", "a telephone number or an e-mail address only"))
+        errors.append(FieldError("contact", gettext(BAD_CONTACT)))
     return text, contact, errors
 
 
@@ -109,7 +121,7 @@ async def lodge(
     if application is None or application.notice_starts_at is None:
         raise NotFound(f"No notice {application_id}")
     if not is_open(application, now):
-        raise Conflict("This notice is not open for objections")
+        raise Conflict(gettext(NOT_OPEN))
     text, contact, errors = screen(data)
     address_hash = salted_hash(secret, "objection-address", address) if address else None
     if address_hash is not None:
@@ -117,13 +129,13 @@ async def lodge(
             address_hash=address_hash, lodged_at__gte=now - PER_WINDOW
         ).count()
         if recent >= PER_ADDRESS:
-            raise TooManyObjections("Too many objections from this address; try again later")
+            raise TooManyObjections(gettext(RATE_LIMITED))
     text_hash = hashlib.sha256(normalised(text).encode()).hexdigest()
     if (
         not errors
         and await Objection.filter(application_id=application.id, text_hash=text_hash).exists()
     ):
-        errors.append(FieldError("text", "this objection was already lodged"))
+        errors.append(FieldError("text", gettext(DUPLICATE)))
     if errors:
         raise InvalidInput("The objection is not valid", errors)
     async with in_transaction() as tx:

@@ -128,8 +128,9 @@ async def _apply(request: Request[Any, Any, State], data: dict[str, Any], page: 
     except NotFound:
         raise
     except FangxinError as exc:
+        errors = [e.message for e in exc.errors] or [exc.detail]
         return await _applicant_page(
-            request, page, errors=_messages(exc), status_code=exc.status, statement=str(statement)
+            request, page, errors=errors, status_code=exc.status, statement=str(statement)
         )
     return Redirect(f"{page}?submitted=1", status_code=303)
 

@@ -449,9 +449,10 @@ async def principal_for_session(account_id: int) -> Principal | None:
 
 async def create_token(name: str, role: Role, *, actor: Actor) -> tuple[ApiToken, str]:
     """Create a token; the plain token is returned once and never stored."""
-    if role == Role.MERCHANT:
+    if role in (Role.MERCHANT, Role.AREA_MANAGER):
+        # Both are bound to what they act for (a merchant, an area); a token is bound to none.
         raise InvalidInput(
-            "Merchants sign in with an account, not a token",
+            "Merchants and area managers sign in with an account, not a token",
             [FieldError("role", "must be feed, official or admin")],
         )
     if not name.strip() or len(name) > 100:

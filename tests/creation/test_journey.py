@@ -351,6 +351,15 @@ async def test_the_officials_and_public_pages_work_by_form_with_csrf(
     official = await session(served, "inspector")
     try:
         token = await csrf(shop)
+        wrong = await shop.post(
+            "/merchant/applications",
+            data={"statement": "承诺", "_csrf_token": token},
+            files={"files": ("setup.pdf", b"MZ\x90\x00", "application/pdf")},
+            headers={"x-csrftoken": ""},
+        )
+        assert wrong.status_code == 422
+        assert "setup.pdf 不是 PDF、JPEG 或 PNG 文件" in wrong.text and "承诺" in wrong.text
+        assert await Application.all().count() == 0
         r = await shop.post(
             "/merchant/applications",
             data={"statement": "<script>alert(1)</script>承诺", "_csrf_token": token},
@@ -397,7 +406,8 @@ async def test_the_officials_and_public_pages_work_by_form_with_csrf(
             f"/notices/{app.id}/objections",
             data={"text": "太短", "_csrf_token": token},
         )
-        assert r.status_code == 422 and "太短" in r.text
+        assert r.status_code == 422 and "太短" in r.text  # kept in the form, to correct
+        assert "至少 10 个字" in r.text  # why, in the visitor's language
         assert await Objection.all().count() == 0
         r = await public.post(
             f"/notices/{app.id}/objections",

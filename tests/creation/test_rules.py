@@ -85,7 +85,8 @@ def test_materials_are_known_by_their_content_not_their_name() -> None:
     ]
     assert [e.field for e in errors] == ["files[2]", "files[3]", "files[4]"]
     too_many, errors = materials.check([materials.Upload("a.pdf", PDF)] * 6)
-    assert too_many == [] and [e.message for e in errors] == ["at most 5 files"]
+    assert too_many == [] and [e.field for e in errors] == ["files"]
+    assert "5" in errors[0].message
 
 
 async def test_materials_are_stored_once_by_their_hash(tmp_path: Path) -> None:
@@ -237,3 +238,14 @@ async def test_approval_needs_a_passed_latest_inspection(db: Settings) -> None:
         subject=f"application:{app.id}", action="application.approved"
     ).get()
     assert audit.actor == "account:inspector" and audit.details["reason"] == "整改后合格"
+
+
+async def test_an_area_manager_has_no_token_only_an_account(db: Settings) -> None:
+    from service.accounts import create_token
+    from service.audit import Actor
+    from service.models import ApiToken, Role
+
+    with pytest.raises(InvalidInput) as refused:
+        await create_token("street", Role.AREA_MANAGER, actor=Actor("test", "pytest"))
+    assert [e.field for e in refused.value.errors] == ["role"]
+    assert await ApiToken.all().count() == 0

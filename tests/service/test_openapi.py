@@ -87,7 +87,8 @@ def test_every_operation_names_the_roles_its_rule_admits(
         by_token: list[str] = next((r[BEARER] for r in security if BEARER in r), [])
         by_session: dict[str, list[str]] = next((r for r in security if SESSION in r), {})
         assert set(by_token) == admitted & {"feed", "official", "admin"}, (method, path)
-        assert set(by_session.get(SESSION, [])) == admitted & {"merchant", "official", "admin"}
+        people = {"merchant", "area_manager", "official", "admin"}
+        assert set(by_session.get(SESSION, [])) == admitted & people
         # A change made by a signed-in person also carries the CSRF header.
         assert (CSRF in by_session) == (bool(by_session) and method in ("post", "patch")), path
         checked += 1
