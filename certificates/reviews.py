@@ -379,16 +379,21 @@ async def exclude(
     return await get(year)
 
 
-async def confirm(year: int, *, actor: Actor, now: datetime | None = None) -> ReviewOut:
+async def confirm(
+    year: int, *, actor: Actor, now: datetime | None = None, read: datetime | None = None
+) -> ReviewOut:
     """The draft confirmed and frozen: every withdrawal not excluded revokes its certificate
     (reason ``yearly_review``, the criteria's codes in the note and evidence), all with their
-    audit records in one transaction. A second confirm is a 409."""
+    audit records in one transaction. A second confirm is a 409. ``read``: when the draft the
+    official read was built; one built again since is not confirmed unseen (409)."""
     now = now or datetime.now(UTC)
     who = str(actor)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         await _lock(tx)
         review = await _review(year, tx)
+        if read is not None and review.built_at != read:
+            raise Conflict(f"The draft of {year} was built again since it was read: read it again")
         # The status flips first and only from draft: of two confirms at once, one wins.
         flipped = (
             await YearlyReview.filter(id=review.id, status=ReviewStatus.DRAFT)

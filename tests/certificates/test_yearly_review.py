@@ -384,7 +384,25 @@ async def test_officials_build_exclude_and_confirm_on_their_page(
     assert forged.status_code == 403
     ok = await client.post(url, data={"_csrf_token": token, "note": "整改期内"})
     assert ok.status_code == 303
-    confirmed = await client.post(f"/official/reviews/{Y}/confirm", data={"_csrf_token": token})
+    read = (await YearlyReview.get(year=Y)).built_at.isoformat()
+    # Built again by another official meanwhile: the page's draft is not confirmed unseen.
+    await reviews.build(Y, actor=TEST_ACTOR, policy=POLICY, credit_rules=_rules())
+    stale = await client.post(
+        f"/official/reviews/{Y}/confirm", data={"_csrf_token": token, "built_at": read}
+    )
+    assert stale.status_code == 409 and "后评价未确认" in stale.text
+    assert (await YearlyReview.get(year=Y)).status == ReviewStatus.DRAFT
+    line = await ReviewItem.get(serial=certs["street"].serial, section="withdrawn")
+    url = f"/official/reviews/{Y}/items/{line.id}/exclude"
+    assert (
+        await client.post(url, data={"_csrf_token": token, "note": "整改期内"})
+    ).status_code == 303
+    shown = await client.get(f"/official/reviews?year={Y}")
+    fresh = (await YearlyReview.get(year=Y)).built_at.isoformat()
+    assert f'name="built_at" value="{fresh}"' in shown.text
+    confirmed = await client.post(
+        f"/official/reviews/{Y}/confirm", data={"_csrf_token": token, "built_at": fresh}
+    )
     assert confirmed.status_code == 303
     assert (await Certificate.get(id=certs["other"].id)).status == Status.REVOKED
     twice = await client.post(f"/official/reviews/{Y}/confirm", data={"_csrf_token": token})
