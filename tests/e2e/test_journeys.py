@@ -323,6 +323,7 @@ def test_5_the_survey_works_by_keyboard_and_pages_pass_an_accessibility_check(
         "survey": survey_url(server.base, "merchant", _merchant_on_a_street(server, skip=2)),
         "verify": f"/verify/{next(iter(_serials(server)))}",
         "home": "/",
+        "lists": "/lists",  # the yearly review's red and black lists
     }
     context = _context(browser, server, **PHONE, bypass_csp=True)
     page = context.new_page()
