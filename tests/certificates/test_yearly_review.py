@@ -450,7 +450,16 @@ def test_the_cli_builds_and_confirms_a_review(tmp_path: Path) -> None:
     fx = Fangxin(tmp_path)
     fx.ok("migrate")
     assert f"Review of {Y} (draft)" in fx.ok("certificates", "review", str(Y))
+    # The draft there is gets confirmed as it stands, not built again (exclusions would go).
+    (built_at,) = fx.query("SELECT built_at FROM yearly_review")[0]
     assert f"Review of {Y} (confirmed)" in fx.ok("certificates", "review", str(Y), "--confirm")
-    frozen = fx("certificates", "review", str(Y))
-    assert frozen.returncode != 0 and "is confirmed" in frozen.stderr
-    assert fx.query("SELECT year, status FROM yearly_review") == [(Y, "confirmed")]
+    assert fx.query("SELECT year, status, built_at FROM yearly_review") == [
+        (Y, "confirmed", built_at)
+    ]
+    for again in ((), ("--confirm",)):
+        frozen = fx("certificates", "review", str(Y), *again)
+        assert frozen.returncode != 0 and "confirmed" in frozen.stderr
+    # A year without a draft is built and confirmed at once.
+    assert f"Review of {Y - 1} (confirmed)" in fx.ok(
+        "certificates", "review", str(Y - 1), "--confirm"
+    )
