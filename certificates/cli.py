@@ -118,7 +118,8 @@ def certificates_sweep() -> None:
 @click.argument("year", type=click.IntRange(2000, 2100))
 @click.option("--confirm", is_flag=True, help="Confirm the draft: make its withdrawals.")
 def certificates_review(year: int, confirm: bool) -> None:
-    """Build the yearly review (后评价) of YEAR and print it; --confirm then confirms it."""
+    """Build (again) the draft yearly review (后评价) of YEAR and print it; with --confirm,
+    confirm the draft there is as it stands, exclusions and all (one is built if none is)."""
     from certificates import reviews
     from certificates.policy import policy_for
     from certificates.schemas import ReviewOut
@@ -127,6 +128,15 @@ def certificates_review(year: int, confirm: bool) -> None:
     settings = cli_settings()
 
     async def run() -> ReviewOut:
+        from service.errors import NotFound
+
+        if confirm:
+            try:
+                await reviews.get(year)
+            except NotFound:
+                pass
+            else:  # officials may have excluded withdrawals from it: confirmed as it is
+                return await reviews.confirm(year, actor=cli_actor())
         review = await reviews.build(
             year,
             actor=cli_actor(),
@@ -141,7 +151,9 @@ def certificates_review(year: int, confirm: bool) -> None:
     for item in review.items:
         if item.section == "retained":
             continue
-        why = ", ".join(item.reasons)
+        why = ", ".join(item.reasons) + (
+            f" (excluded: {item.excluded_note})" if item.excluded else ""
+        )
         click.echo(
             f"{item.section:<9} {item.serial} {item.code} {item.name}" + (f": {why}" if why else "")
         )

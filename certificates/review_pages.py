@@ -184,10 +184,16 @@ async def exclude_form(
 async def confirm_form(
     request: Request[Any, Any, State],
     year: Annotated[int, PathParameter(ge=reviews.FIRST_YEAR, le=2100)],
+    data: URLEncodedBody[dict[str, str]],
 ) -> Redirect | Template:
-    """Confirm the draft: its withdrawals are made and its lists published."""
+    """Confirm the draft the page showed (its build time travels with the form): its
+    withdrawals are made and its lists published."""
     try:
-        await reviews.confirm(year, actor=require_principal(request).actor)
+        read = datetime.fromisoformat(data.get("built_at", ""))
+    except ValueError:
+        read = None
+    try:
+        await reviews.confirm(year, actor=require_principal(request).actor, read=read)
     except FangxinError as exc:
         failed = _("The review was not confirmed.")
         return await _official_page(request, year, error=exc, failed=failed, status_code=exc.status)

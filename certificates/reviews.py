@@ -379,16 +379,21 @@ async def exclude(
     return await get(year)
 
 
-async def confirm(year: int, *, actor: Actor, now: datetime | None = None) -> ReviewOut:
+async def confirm(
+    year: int, *, actor: Actor, now: datetime | None = None, read: datetime | None = None
+) -> ReviewOut:
     """The draft confirmed and frozen: every withdrawal not excluded revokes its certificate
     (reason ``yearly_review``, the criteria's codes in the note and evidence), all with their
-    audit records in one transaction. A second confirm is a 409."""
+    audit records in one transaction. A second confirm is a 409. ``read``: when the draft the
+    official read was built; one built again since is not confirmed unseen (409)."""
     now = now or datetime.now(UTC)
     who = str(actor)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         await _lock(tx)
         review = await _review(year, tx)
+        if read is not None and review.built_at != read:
+            raise Conflict(f"The draft of {year} was built again since it was read: read it again")
         # The status flips first and only from draft: of two confirms at once, one wins.
         flipped = (
             await YearlyReview.filter(id=review.id, status=ReviewStatus.DRAFT)
@@ -460,21 +465,20 @@ async def latest_years(limit: int = 10) -> list[tuple[int, str]]:
 
 
 async def demo_review(settings: Settings, actor: Actor) -> ReviewOut:
-    """The demo city's review of last year, confirmed, so that /lists has a year to show. A
-    proposed withdrawal of a certificate on hold is excluded, as an official would: its grace
-    period is still running (and the demo keeps its area on hold to show)."""
+    """The demo city's review of last year, confirmed, so that /lists has a year to show, and
+    this year's left as a draft for an official to check and confirm (the demo's certificates
+    were all issued this year: that is where its entries are). A proposed withdrawal of a
+    certificate on hold is excluded, as an official would: its grace period is still running
+    (and the demo keeps its area on hold to show)."""
     from certificates.policy import policy_for
     from scoring.credit import store as credit_store
 
-    year = to_local(datetime.now(UTC)).year - 1
-    draft = await build(
-        year,
-        actor=actor,
-        policy=policy_for(settings.certificate_policy),
-        credit_rules=credit_store.rules_for(settings.credit_rules),
-        is_demo=True,
-    )
-    for item in draft.items:
-        if item.section == Section.WITHDRAWN.value and item.detail.get("status") == "suspended":
-            await exclude(year, item.id, "演示：暂停中，整改期未满，期满后再定", actor=actor)
-    return await confirm(year, actor=actor)
+    policy = policy_for(settings.certificate_policy)
+    rules = credit_store.rules_for(settings.credit_rules)
+    this_year = to_local(datetime.now(UTC)).year
+    for year in (this_year - 1, this_year):
+        draft = await build(year, actor=actor, policy=policy, credit_rules=rules, is_demo=True)
+        for item in draft.items:
+            if item.section == Section.WITHDRAWN.value and item.detail.get("status") == "suspended":
+                await exclude(year, item.id, "演示：暂停中，整改期未满，期满后再定", actor=actor)
+    return await confirm(this_year - 1, actor=actor)

@@ -385,7 +385,25 @@ async def test_officials_build_exclude_and_confirm_on_their_page(
     assert forged.status_code == 403
     ok = await client.post(url, data={"_csrf_token": token, "note": "整改期内"})
     assert ok.status_code == 303
-    confirmed = await client.post(f"/official/reviews/{Y}/confirm", data={"_csrf_token": token})
+    read = (await YearlyReview.get(year=Y)).built_at.isoformat()
+    # Built again by another official meanwhile: the page's draft is not confirmed unseen.
+    await reviews.build(Y, actor=TEST_ACTOR, policy=POLICY, credit_rules=_rules())
+    stale = await client.post(
+        f"/official/reviews/{Y}/confirm", data={"_csrf_token": token, "built_at": read}
+    )
+    assert stale.status_code == 409 and "后评价未确认" in stale.text
+    assert (await YearlyReview.get(year=Y)).status == ReviewStatus.DRAFT
+    line = await ReviewItem.get(serial=certs["street"].serial, section="withdrawn")
+    url = f"/official/reviews/{Y}/items/{line.id}/exclude"
+    assert (
+        await client.post(url, data={"_csrf_token": token, "note": "整改期内"})
+    ).status_code == 303
+    shown = await client.get(f"/official/reviews?year={Y}")
+    fresh = (await YearlyReview.get(year=Y)).built_at.isoformat()
+    assert f'name="built_at" value="{fresh}"' in shown.text
+    confirmed = await client.post(
+        f"/official/reviews/{Y}/confirm", data={"_csrf_token": token, "built_at": fresh}
+    )
     assert confirmed.status_code == 303
     assert (await Certificate.get(id=certs["other"].id)).status == Status.REVOKED
     twice = await client.post(f"/official/reviews/{Y}/confirm", data={"_csrf_token": token})
@@ -433,7 +451,16 @@ def test_the_cli_builds_and_confirms_a_review(tmp_path: Path) -> None:
     fx = Fangxin(tmp_path)
     fx.ok("migrate")
     assert f"Review of {Y} (draft)" in fx.ok("certificates", "review", str(Y))
+    # The draft there is gets confirmed as it stands, not built again (exclusions would go).
+    (built_at,) = fx.query("SELECT built_at FROM yearly_review")[0]
     assert f"Review of {Y} (confirmed)" in fx.ok("certificates", "review", str(Y), "--confirm")
-    frozen = fx("certificates", "review", str(Y))
-    assert frozen.returncode != 0 and "is confirmed" in frozen.stderr
-    assert fx.query("SELECT year, status FROM yearly_review") == [(Y, "confirmed")]
+    assert fx.query("SELECT year, status, built_at FROM yearly_review") == [
+        (Y, "confirmed", built_at)
+    ]
+    for again in ((), ("--confirm",)):
+        frozen = fx("certificates", "review", str(Y), *again)
+        assert frozen.returncode != 0 and "confirmed" in frozen.stderr
+    # A year without a draft is built and confirmed at once.
+    assert f"Review of {Y - 1} (confirmed)" in fx.ok(
+        "certificates", "review", str(Y - 1), "--confirm"
+    )

@@ -326,6 +326,7 @@ def test_5_the_survey_works_by_keyboard_and_pages_pass_an_accessibility_check(
         "home": "/",
         "merchant": f"/merchants/{_merchant_on_a_street(server, skip=2)}",
         "area": f"/areas/{SHOWCASE_AREAS[0]}",
+        "lists": "/lists",  # the yearly review's red and black lists
     }
     context = _context(browser, server, **PHONE, bypass_csp=True)
     page = context.new_page()
