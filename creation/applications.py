@@ -16,7 +16,7 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from certificates import documents, issuance
-from certificates.models import Certificate
+from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy
 from creation import inspections, materials, transitions
 from creation.models import (
@@ -488,15 +488,30 @@ async def issue(
     why = await why_not_issuable(application, now)
     if why is not None:
         raise Conflict(f"Not issued: {why}")
-    (cert,) = await documents.issue_signed(
-        [issuance.Request(Kind(application.kind), application.subject_code)],
-        settings=settings,
-        actor=who.actor,
-        policy=policy,
-        credit_rules=credit_rules,
-        district=await scope.district_of(who),
-        is_demo=application.is_demo,
+    # Issuing and recording it are two transactions (the PDF is signed in between): a retry
+    # after the first committed finds the certificate issued since the notice ended and only
+    # records it, instead of a 409 "already holds" that would leave the application in notice.
+    assert application.notice_ends_at is not None  # why_not_issuable checked it
+    cert = (
+        await Certificate.filter(
+            kind=Kind(application.kind),
+            subject_code=application.subject_code,
+            status=Status.ACTIVE,
+            issued_at__gte=application.notice_ends_at,
+        )
+        .order_by("-issued_at")
+        .first()
     )
+    if cert is None:
+        (cert,) = await documents.issue_signed(
+            [issuance.Request(Kind(application.kind), application.subject_code)],
+            settings=settings,
+            actor=who.actor,
+            policy=policy,
+            credit_rules=credit_rules,
+            district=await scope.district_of(who),
+            is_demo=application.is_demo,
+        )
     async with in_transaction() as tx:
         application = (
             await Application.filter(id=application.id).using_db(tx).select_for_update().get()

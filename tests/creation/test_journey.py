@@ -480,3 +480,44 @@ async def test_an_administrator_creates_an_area_manager_on_the_accounts_page(
         assert listed["jiefang-api"]["area"] == listed["jiefang-office"]["area"] == city.street
     finally:
         await admin.aclose()
+
+
+async def test_issuing_again_after_the_certificate_committed_only_records_it(
+    served: httpx.AsyncClient, lenient: Settings
+) -> None:
+    """The certificate and the application's step are two transactions: when the first has
+    committed (here: issued directly once the notice ended cleanly), the application's issue
+    records that certificate instead of refusing or issuing a second one."""
+    city = await eligible_city(lenient)
+    shop = await session(served, "shop")
+    official = await session(served, "inspector")
+    try:
+        r = await shop.post(
+            "/api/v1/applications",
+            data={"statement": "承诺七日无理由退货。"},
+            files=[("files", ("营业执照.pdf", PDF, "application/pdf"))],
+        )
+        base = f"/api/v1/applications/{r.json()['id']}"
+        inspection = {"kind": "onsite", "checklist": CHECKLIST, "passed": True, "note": ""}
+        assert (await official.post(f"{base}/inspections", json=inspection)).status_code == 201
+        decided = await official.post(
+            f"{base}/decision", json={"decision": "approve", "reason": "合格"}
+        )
+        assert decided.status_code == 200
+        await applications.move_notice(
+            r.json()["id"],
+            datetime.now(UTC) - timedelta(days=8),
+            policy_for(lenient.certificate_policy),
+        )
+        direct = await official.post(
+            "/api/v1/certificates", json={"kind": "merchant", "subject": city.merchant}
+        )
+        assert direct.status_code in (200, 201), direct.text
+        issued = await official.post(f"{base}/issue")
+        assert issued.status_code == 200, issued.text
+        serials = [c.serial for c in await Certificate.filter(subject_code=city.merchant)]
+        assert serials == [issued.json()["certificate_serial"]]
+        assert issued.json()["status"] == "issued"
+    finally:
+        await shop.aclose()
+        await official.aclose()
