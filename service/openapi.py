@@ -391,6 +391,11 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
     },
     ("get", "/api/v1/reports/annual.pdf"): {"application/pdf": {"schema": _BINARY}},
+    ("get", "/api/v1/certificates/reviews/{year}/list"): {
+        "application/json": {"schema": {"$ref": "#/components/schemas/PublicList"}},
+        "text/csv": {"schema": _TEXT},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
+    },
 }
 # Deterministic bytes under a strong ETag: a 304 to a matching If-None-Match.
 CONDITIONAL: Final = frozenset(
