@@ -465,9 +465,9 @@ async def latest_years(limit: int = 10) -> list[tuple[int, str]]:
 
 
 async def demo_review(settings: Settings, actor: Actor) -> ReviewOut:
-    """The demo city's review of last year, confirmed, so that /lists has a year to show, and
-    this year's left as a draft for an official to check and confirm (the demo's certificates
-    were all issued this year: that is where its entries are). A proposed withdrawal of a
+    """The demo city's year-end review of this year, confirmed, so that /lists names the
+    year's holders: the demo's certificates were all issued this year, which is where its
+    entries and exits are (a review of last year would name none). A proposed withdrawal of a
     certificate on hold is excluded, as an official would: its grace period is still running
     (and the demo keeps its area on hold to show)."""
     from certificates.policy import policy_for
@@ -475,10 +475,9 @@ async def demo_review(settings: Settings, actor: Actor) -> ReviewOut:
 
     policy = policy_for(settings.certificate_policy)
     rules = credit_store.rules_for(settings.credit_rules)
-    this_year = to_local(datetime.now(UTC)).year
-    for year in (this_year - 1, this_year):
-        draft = await build(year, actor=actor, policy=policy, credit_rules=rules, is_demo=True)
-        for item in draft.items:
-            if item.section == Section.WITHDRAWN.value and item.detail.get("status") == "suspended":
-                await exclude(year, item.id, "演示：暂停中，整改期未满，期满后再定", actor=actor)
-    return await confirm(this_year - 1, actor=actor)
+    year = to_local(datetime.now(UTC)).year
+    draft = await build(year, actor=actor, policy=policy, credit_rules=rules, is_demo=True)
+    for item in draft.items:
+        if item.section == Section.WITHDRAWN.value and item.detail.get("status") == "suspended":
+            await exclude(year, item.id, "演示：暂停中，整改期未满，期满后再定", actor=actor)
+    return await confirm(year, actor=actor)

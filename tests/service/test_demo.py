@@ -7,6 +7,11 @@ from typing import Any
 
 import pytest
 
+from certificates import reviews
+from certificates.models import YearlyReview
+from certificates.review_lists import public_list
+from commitments.models import Commitment, CommitmentKind
+from creation.models import Application, ApplicationStatus
 from scoring.credit.models import CounterVisit, SpotCheckBatch
 from service.accounts import authenticate
 from service.audit import Actor
@@ -56,6 +61,16 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
     assert report.intake_records == 37_534
     assert await CounterVisit.all().count() > 0
     assert await SpotCheckBatch.all().count() == 306
+    # Issue 20: commitments, an application in notice, this year's review, advisories.
+    assert await Commitment.filter(kind=CommitmentKind.RETURNS).count() > merchants * 0.8
+    assert await Application.filter(status=ApplicationStatus.IN_NOTICE).count() == 1
+    assert report.advisories == 2
+    review = await YearlyReview.get()
+    assert review.confirmed_at is not None
+    listed = public_list(await reviews.get(review.year, confirmed_only=True))
+    sections = {e.section for e in listed.items}
+    assert {"entered", "exited"} <= sections
+    assert sum(e.section == "entered" for e in listed.items) == report.certificates
 
 
 async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -> None:
