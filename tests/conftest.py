@@ -30,6 +30,9 @@ from service.settings import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("FANGXIN_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# Each pass its own Redis database: `make test` runs the two side by side, and a test that
+# empties its database must not empty the other pass's.
+REDIS_DB = 1 if os.environ.get("FANGXIN_TEST_DATABASE") == "postgres" else 0
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BASE_URL = "http://testserver.local"
 DB_FIXTURES = {"db", "client", "app_settings", "migrated"}
@@ -195,7 +198,7 @@ def redis_url_or_skip() -> str:
             pass
     except OSError as exc:
         unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT} is unreachable: {exc}")
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 
 
 def with_env(settings: Settings, **changes: Any) -> Settings:
