@@ -18,7 +18,7 @@ from advisories.schemas import AdvisoryIn, AdvisoryOut
 from scoring.credit.store import FUTURE_TOLERANCE, parse_time
 from service import audit, scope
 from service.audit import Actor
-from service.errors import FieldError, InvalidInput, NotFound
+from service.errors import FieldError, InvalidInput, NotFound, required_text
 from service.models import Area
 
 TITLE_MAX = 100
@@ -27,11 +27,8 @@ TEXT_MAX = 4000
 
 def _check(data: AdvisoryIn, now: datetime) -> tuple[datetime, datetime | None, list[FieldError]]:
     errors: list[FieldError] = []
-    for name, value, limit in (("title", data.title, TITLE_MAX), ("text", data.text, TEXT_MAX)):
-        if not value.strip():
-            errors.append(FieldError(name, "must not be empty"))
-        elif len(value) > limit:
-            errors.append(FieldError(name, f"must be at most {limit} characters"))
+    required_text(errors, "title", data.title, TITLE_MAX)
+    required_text(errors, "text", data.text, TEXT_MAX)
     try:
         AdvisoryCategory(data.category)
     except ValueError:

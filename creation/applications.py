@@ -46,7 +46,7 @@ from scoring.credit.rules import Rules
 from service import audit, scope
 from service.accounts import Principal
 from service.audit import Actor
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.errors import Conflict, FieldError, InvalidInput, NotFound, required_text
 from service.i18n import N_, gettext
 from service.models import Area, AreaKind, Merchant, Role
 from service.settings import Settings
@@ -401,11 +401,7 @@ async def decide(
     errors: list[FieldError] = []
     if data.decision not in ("approve", "refuse"):
         errors.append(FieldError("decision", "must be approve or refuse"))
-    reason = data.reason.strip()
-    if not reason:
-        errors.append(FieldError("reason", "must not be empty"))
-    elif len(reason) > REASON_MAX:
-        errors.append(FieldError("reason", f"must be at most {REASON_MAX} characters"))
+    reason = required_text(errors, "reason", data.reason, REASON_MAX)
     if errors:
         raise InvalidInput("The decision is not valid", errors)
     async with in_transaction() as tx:

@@ -26,7 +26,14 @@ from creation.schemas import AnswerIn, NoticeOut, ObjectionIn, SubjectOut
 from service import audit, scope
 from service.accounts import Principal
 from service.audit import Actor
-from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
+from service.errors import (
+    Conflict,
+    FangxinError,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    required_text,
+)
 from service.i18n import N_, gettext
 from service.privacy import salted_hash
 
@@ -177,11 +184,7 @@ async def answer(
         outcome = ObjectionOutcome(data.outcome)
     except ValueError:
         errors.append(FieldError("outcome", "must be upheld or dismissed"))
-    reply = data.reply.strip()
-    if not reply:
-        errors.append(FieldError("reply", "must not be empty"))
-    elif len(reply) > REPLY_MAX:
-        errors.append(FieldError("reply", f"must be at most {REPLY_MAX} characters"))
+    reply = required_text(errors, "reply", data.reply, REPLY_MAX)
     if errors:
         raise InvalidInput("The answer is not valid", errors)
     async with in_transaction() as tx:
