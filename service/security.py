@@ -60,7 +60,7 @@ PUBLIC = allow(PUBLIC_ACCESS)
 # Public documents that shared caches may keep (trust files, contexts, verify pages): answered
 # to an anonymous client without cookies, so nothing personal rides on a cached copy.
 COOKIELESS: Final = "cookieless"
-PUBLIC_DOCUMENT = {**PUBLIC, COOKIELESS: frozenset({"yes"})}
+PUBLIC_DOCUMENT: dict[str, object] = {**PUBLIC, COOKIELESS: True}
 SIGNED_IN = allow(Role.MERCHANT, Role.OFFICIAL, Role.ADMIN, Role.AREA_MANAGER)  # people
 OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN)  # district officials too, within their district
 CITY_OFFICIALS = allow(Role.OFFICIAL, Role.ADMIN, CITY_WIDE)
