@@ -1,8 +1,9 @@
-"""The ``fangxin certificates`` commands: evaluate, issue, sweep and review."""
+"""The ``fangxin certificates`` commands: evaluate, issue, sweep, review and check."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -159,6 +160,40 @@ def certificates_review(year: int, confirm: bool) -> None:
         )
     counts = ", ".join(f"{k} {v}" for k, v in review.counts.items())
     click.echo(f"Review of {year} ({review.status}): {counts}.")
+
+
+@certificates.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the answer the API gives, as JSON.")
+def certificates_check(file: Path, as_json: bool) -> None:
+    """Check a certificate PDF offline: the verify API's very check, run here without a
+    server. Exits 0 only when the file is genuine and the certificate active; 1 when it is
+    genuine but no longer active; 2 for any other verdict."""
+    import msgspec
+
+    from certificates import documents, verification
+    from certificates.policy import policy_for
+    from certificates.schemas import Verdict
+
+    settings = cli_settings()
+    config = documents.signer_config(settings, policy_for(settings.certificate_policy))
+    content = file.read_bytes()
+    result = run_with_db(settings, lambda: verification.check_pdf(content, config))
+    if as_json:
+        click.echo(msgspec.json.encode(result).decode())
+    else:
+        click.echo(f"{file}: {result.verdict.value}")
+        for name in ("signature_valid", "issued_by_us", "unaltered", "matches_register"):
+            click.echo(f"  {name}: {'yes' if getattr(result, name) else 'no'}")
+        if result.signed_serial:
+            click.echo(f"  signed as: {result.signed_serial}")
+        if result.status is not None:
+            click.echo(f"  status: {result.status.value}")
+        click.echo(f"  {result.detail}")
+    if result.verdict != Verdict.GENUINE:
+        sys.exit(2)
+    if result.status is None or result.status.value != "active":
+        sys.exit(1)
 
 
 def _shown(value: object) -> str:

@@ -57,20 +57,30 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
 class Verdict(StrEnum):
     GENUINE = "genuine"  # our key, intact, covering the whole file, matching our register
     ALTERED = "altered"  # ours, but changed or extended after signing: not to be trusted
-    NOT_OURS = "not_ours"  # signed, but not by our issuing key
+    DAMAGED = "damaged"  # a signature that cannot be read or does not verify under any key
+    NOT_OURS = "not_ours"  # a signature that holds, but under another key than ours
     UNSIGNED = "unsigned"
     NOT_A_PDF = "not_a_pdf"
 
 
 class PdfCheck(msgspec.Struct):
     serial: str | None  # the certificate this file is, vouched for only when genuine
-    signature_valid: bool  # signed, and the signed bytes unchanged
+    signature_valid: bool  # signed, the signature holds, and the signed bytes are unchanged
     issued_by_us: bool  # signed with our issuing key
-    unaltered: bool  # byte for byte the file we issued
+    unaltered: bool  # nothing changed or added since we signed it: our signature covers the file
+    matches_register: bool  # the signed data says what our register says of that certificate
     status: Status | None  # that certificate's live status, only when genuine
     verdict: Verdict
-    signed_serial: str | None  # the certificate our signed part names (genuine or altered)
+    signed_serial: str | None  # the certificate our intact signed part names
     detail: str  # the verdict in a sentence
+
+    def __post_init__(self) -> None:
+        # The one rule no code path may break: "genuine" only beside every check passed.
+        vouched = (self.signature_valid, self.issued_by_us, self.unaltered, self.matches_register)
+        if self.verdict == Verdict.GENUINE and not all(vouched):
+            raise ValueError("a genuine verdict beside a failed check")
+        if self.verdict != Verdict.GENUINE and (self.serial is not None or self.status is not None):
+            raise ValueError("a serial or status vouched for beside a verdict that is not genuine")
 
 
 class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):

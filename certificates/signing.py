@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from certificates.coverage import SignedObject, whole_file
+
 SIGNATURE_FIELD = "FangxinIssuer"
 KEY_FILE = "issuer-key.pem"
 CERT_FILE = "issuer-cert.pem"
@@ -204,13 +206,19 @@ class SignatureCheck:
 
     pdf: bool  # the file reads as a PDF
     signed: bool  # it carries a signature
-    ours: bool  # the signer's certificate is our issuing certificate, and its signature holds
+    valid: bool  # the signature verifies under the certificate it names (whoever's that is)
+    ours: bool  # ... and that certificate is our issuing certificate
     intact: bool  # the signed bytes are unchanged
-    whole_file: bool  # nothing was added after the signature
-    signed_part: bytes | None = None  # the signed revision: the file as it was signed
+    whole_file: bool  # everything but the signature's own value is signed, nothing after
+    signed_part: bytes | None = None  # the signed revision, when intact: the file as signed
+    coverage: str = ""  # why the signature does not cover the whole file
 
 
-NOT_A_PDF = SignatureCheck(False, False, False, False, False)
+NOT_A_PDF = SignatureCheck(False, False, False, False, False, False)
+UNSIGNED = SignatureCheck(True, False, False, False, False, False)
+# A signature that cannot be read or does not verify under any key: damaged, not someone
+# else's (that needs a signature that holds under another key).
+DAMAGED = SignatureCheck(True, True, False, False, False, False)
 
 
 def _ours_signature(reader: Any) -> Any:
@@ -221,11 +229,30 @@ def _ours_signature(reader: Any) -> Any:
     return sigs[0] if sigs else None
 
 
+def _signed_object(reader: Any, sig: Any) -> SignedObject:
+    """Where the signature dictionary stands in the file's cross-reference data."""
+    ref = sig.sig_field.raw_get("/V").reference
+    xrefs = reader.xrefs
+    offset = xrefs[ref]
+    return SignedObject(
+        number=ref.idnum,
+        generation=ref.generation,
+        offset=offset if isinstance(offset, int) else None,
+        introduced_in=xrefs.get_introducing_revision(ref),
+        last_changed_in=xrefs.get_last_change(ref),
+        revisions=xrefs.total_revisions,
+    )
+
+
 def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
-    """Is this PDF signed by our issuing key, unchanged since, and with nothing appended?"""
+    """Is this PDF signed by our issuing key, unchanged since, and with nothing appended?
+
+    pyHanko verifies the cryptography (the signature value, the digest of the signed ranges,
+    the signer's certificate); whether those ranges are the whole file is judged from the
+    bytes (``certificates.coverage``), never from pyHanko's coverage summary, which an
+    incremental update can fool."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
     if pdf.lstrip()[:5] != b"%PDF-":
@@ -237,26 +264,36 @@ def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
         return NOT_A_PDF
     try:
         sig = _ours_signature(reader)
-    except Exception:  # a signature dictionary we cannot parse: attributable to no one
-        return SignatureCheck(True, True, False, False, False)
+    except Exception:  # a signature dictionary or container we cannot parse
+        return DAMAGED
     if sig is None:
-        return SignatureCheck(True, False, False, False, False)
+        return UNSIGNED
     root = signing_certificate(config)
-    _, len1, start2, len2 = (int(x) for x in sig.byte_range)
-    signed_part = pdf[: start2 + len2] if len1 <= start2 <= start2 + len2 <= len(pdf) else None
     try:
+        where = _signed_object(reader, sig)
+        contents = bytes(sig.sig_object.raw_get("/Contents"))
+        coverage = whole_file(pdf, list(sig.byte_range), contents, where)
         same_cert = sig.signer_cert.dump() == root.dump()  # type: ignore[attr-defined]
         status = validate_pdf_signature(
             sig, ValidationContext(trust_roots=[root], allow_fetching=False), skip_diff=True
         )
     except Exception:  # pyhanko's errors for a broken container or byte range
-        return SignatureCheck(True, True, False, False, False, signed_part)
+        return DAMAGED
+    if not status.valid:
+        return DAMAGED
+    _, len1, start2, len2 = (int(x) for x in sig.byte_range)
+    intact = bool(status.intact)
+    # The signed revision is read for identity only when its bytes are the ones signed.
+    signed_part = (
+        pdf[: start2 + len2] if intact and len1 <= start2 <= start2 + len2 <= len(pdf) else None
+    )
     return SignatureCheck(
         pdf=True,
         signed=True,
-        # Our very certificate, and its key made this signature (whatever it covers now).
-        ours=bool(same_cert and status.valid),
-        intact=bool(status.intact and status.valid),
-        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        valid=True,
+        ours=same_cert,
+        intact=intact,
+        whole_file=coverage.whole_file,
         signed_part=signed_part,
+        coverage=coverage.reason,
     )

@@ -2,14 +2,14 @@
 changed or was added since, and which certificate the signed part is.
 
 A file's identity is read only from what the signature covers: the ``certificate.json``
-attached inside the signed revision. Bytes after the signature (an incremental update that
-paints new text or rewrites the document's keywords) are never read for identity, and a
-file that has any is ``altered``, whatever else holds.
+attached inside the signed revision, and only when that revision's bytes are the ones signed.
+Bytes after the signature (an incremental update that paints new text, rewrites the
+document's keywords or restates the signature dictionary) are never read for identity, and a
+file that has any is ``altered``, whatever else holds and whatever a library's summary says.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,22 +77,19 @@ def matches_record(identity: dict[str, Any], cert: Certificate) -> bool:
     )
 
 
-def verdict_of(inspection: Inspection, cert: Certificate | None) -> Verdict:
-    sig = inspection.signature
-    if not sig.pdf:
+def verdict_from(
+    signature: SignatureCheck, *, signature_valid: bool, unaltered: bool, matches_register: bool
+) -> Verdict:
+    """The verdict, from the very fields the answer carries: genuine only when every one holds."""
+    if not signature.pdf:
         return Verdict.NOT_A_PDF
-    if not sig.signed:
+    if not signature.signed:
         return Verdict.UNSIGNED
-    if not sig.ours:
+    if not signature.valid:
+        return Verdict.DAMAGED
+    if not signature.ours:
         return Verdict.NOT_OURS
-    identity = inspection.identity
-    if (
-        sig.intact
-        and sig.whole_file
-        and identity is not None
-        and cert is not None
-        and matches_record(identity, cert)
-    ):
+    if signature_valid and unaltered and matches_register:
         return Verdict.GENUINE
     return Verdict.ALTERED
 
@@ -100,33 +97,48 @@ def verdict_of(inspection: Inspection, cert: Certificate | None) -> Verdict:
 DETAILS = {
     Verdict.GENUINE: "Signed by our issuing key, unchanged since, and matching our register: "
     "the status given is this certificate's live status.",
-    Verdict.ALTERED: "Signed by our issuing key, but changed or extended after signing: do not "
-    "trust this file. signed_serial names the certificate the signed part was.",
-    Verdict.NOT_OURS: "Not signed by our issuing key: do not trust this file.",
+    Verdict.ALTERED: "Signed by our issuing key, but changed or extended after signing, or not "
+    "what our register holds: do not trust this file. signed_serial names the certificate "
+    "the signed part was, when that part is intact.",
+    Verdict.DAMAGED: "The signature is damaged: it cannot be read or does not verify, so "
+    "nothing in this file is vouched for. Do not trust it.",
+    Verdict.NOT_OURS: "Signed, but with another key than our issuing key: do not trust this file.",
     Verdict.UNSIGNED: "The file carries no signature: do not trust it.",
     Verdict.NOT_A_PDF: "The file is not a readable PDF.",
 }
 
 
+def _detail(verdict: Verdict, signature: SignatureCheck) -> str:
+    why = signature.coverage if verdict == Verdict.ALTERED and signature.intact else ""
+    return f"{DETAILS[verdict]} ({why})" if why else DETAILS[verdict]
+
+
 async def check_pdf(content: bytes, config: SignerConfig) -> PdfCheck:
+    """The one check of a certificate file: the API, the upload page and the CLI call it."""
     inspection = await anyio.to_thread.run_sync(inspect, content, config)
     sig = inspection.signature
-    claimed = inspection.identity.get("serial") if inspection.identity else None
-    cert = None
-    if sig.ours and isinstance(claimed, str):
-        cert = await Certificate.get_or_none(serial=claimed[:32])
-    verdict = verdict_of(inspection, cert)
+    identity = inspection.identity if sig.ours else None
+    claimed = identity.get("serial") if identity else None
+    signed_serial = claimed if isinstance(claimed, str) else None
+    cert = await Certificate.get_or_none(serial=signed_serial[:32]) if signed_serial else None
+    signature_valid = sig.valid and sig.intact
+    unaltered = sig.ours and sig.intact and sig.whole_file
+    matches_register = identity is not None and cert is not None and matches_record(identity, cert)
+    verdict = verdict_from(
+        sig,
+        signature_valid=signature_valid,
+        unaltered=unaltered,
+        matches_register=matches_register,
+    )
     genuine = verdict == Verdict.GENUINE and cert is not None
-    status = (await issuance.status_at(cert)).status if genuine and cert else None
     return PdfCheck(
         serial=cert.serial if genuine and cert else None,
-        signature_valid=sig.signed and sig.intact,
+        signature_valid=signature_valid,
         issued_by_us=sig.ours,
-        unaltered=genuine
-        and cert is not None
-        and cert.pdf_sha256 == hashlib.sha256(content).hexdigest(),
-        status=status,
+        unaltered=unaltered,
+        matches_register=matches_register,
+        status=(await issuance.status_at(cert)).status if genuine and cert else None,
         verdict=verdict,
-        signed_serial=claimed if sig.ours and isinstance(claimed, str) else None,
-        detail=DETAILS[verdict],
+        signed_serial=signed_serial,
+        detail=_detail(verdict, sig),
     )

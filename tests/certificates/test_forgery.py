@@ -61,6 +61,7 @@ async def test_forgeries_and_a_withdrawn_original_are_told_apart(
         "signature_valid": True,
         "issued_by_us": True,
         "unaltered": True,
+        "matches_register": True,
         "status": "active",
         "verdict": "genuine",
     }
@@ -77,6 +78,7 @@ async def test_forgeries_and_a_withdrawn_original_are_told_apart(
         "signature_valid": True,
         "issued_by_us": False,
         "unaltered": False,
+        "matches_register": False,
         "status": None,
         "verdict": "not_ours",
     }
@@ -110,6 +112,7 @@ async def test_forgeries_and_a_withdrawn_original_are_told_apart(
         "signature_valid": True,
         "issued_by_us": True,
         "unaltered": True,
+        "matches_register": True,
         "status": "revoked",
         "verdict": "genuine",
     }

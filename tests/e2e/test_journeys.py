@@ -214,6 +214,7 @@ def test_3_an_official_certifies_a_street_and_its_merchant_downloads_its_pdf(
         "signature_valid": True,
         "issued_by_us": True,
         "unaltered": True,
+        "matches_register": True,
         "status": "active",
         "verdict": "genuine",
         "signed_serial": serial,

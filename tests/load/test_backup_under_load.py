@@ -149,6 +149,7 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
             "signature_valid": True,
             "issued_by_us": True,
             "unaltered": True,
+            "matches_register": True,
             "status": "active",
             "verdict": "genuine",
             "signed_serial": serial,
