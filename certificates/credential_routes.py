@@ -11,15 +11,20 @@ from litestar.datastructures import State
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import PathParameter
 
-from certificates import credentials, issuance, jose, signing, status_lists
+from certificates import credentials, issuance, jose, ld_context, signing, status_lists
 from certificates.credentials import Issuer
 from certificates.documents import signer_config
 from certificates.models import Status
 from certificates.policy import policy_for
 from certificates.routes import Serial, _may_see_inactive
-from service.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag
+from service.conditional import (
+    IMMUTABLE_CACHE_CONTROL,
+    PUBLIC_CACHE_CONTROL,
+    none_match,
+    strong_etag,
+)
 from service.errors import NotFound
-from service.security import PUBLIC
+from service.security import PUBLIC, PUBLIC_DOCUMENT
 from service.settings import Settings
 
 DID_MEDIA_TYPE = "application/did+json"
@@ -112,4 +117,14 @@ async def certificate_credential(
     return _answer(request, token.encode("ascii"), jose.MEDIA_TYPE, cache_control)
 
 
-ROUTES = [did_document, jwks, status_list, certificate_credential]
+@get(ld_context.CONTEXT_PATH, opt=PUBLIC_DOCUMENT, cache_control=None, tags=["credentials"])
+async def certificate_context(request: Request[Any, Any, State]) -> Response[bytes]:
+    """Our JSON-LD context (``application/ld+json``): the terms a certificate credential uses
+    beyond the W3C VC 2.0 context. Every credential pins its SHA-384 in ``relatedResource``;
+    it is versioned and never changes, so caches may keep it for a year."""
+    settings: Settings = request.app.state.settings
+    body = ld_context.context_bytes(ld_context.context_url(settings))
+    return _answer(request, body, ld_context.MEDIA_TYPE, IMMUTABLE_CACHE_CONTROL)
+
+
+ROUTES = [did_document, jwks, status_list, certificate_credential, certificate_context]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from certificates import documents, jose
+from certificates import documents, jose, ld_context
 from certificates.models import Certificate
 from certificates.signing import IssuingKey
 from certificates.status_lists import ListState, Purpose
@@ -129,7 +129,8 @@ def certificate_credential(settings: Settings, issuer: Issuer, cert: Certificate
     if cert.is_demo:  # as the PDF is marked: a demonstration certifies nothing
         subject["demo"] = True
     return {
-        "@context": [VC_CONTEXT],
+        # Our context after the W3C one defines the subject's terms, so no claim is dropped.
+        "@context": [VC_CONTEXT, ld_context.context_url(settings)],
         "id": documents.verify_url(settings, cert.serial),
         "type": ["VerifiableCredential", "FangxinCertificate"],
         "issuer": {"id": issuer.did, "name": issuer.name},
@@ -137,4 +138,6 @@ def certificate_credential(settings: Settings, issuer: Issuer, cert: Certificate
         "validUntil": timestamp(cert.valid_until),
         "credentialSubject": subject,
         "credentialStatus": [_status_entry(settings, cert, p) for p in Purpose],
+        # The context's digest, signed with the claims: what they mean cannot change later.
+        "relatedResource": [ld_context.related_resource(settings)],
     }

@@ -18,6 +18,11 @@ from litestar.serialization import encode_json
 
 PUBLIC_MAX_AGE = 30
 PUBLIC_CACHE_CONTROL = f"public, max-age={PUBLIC_MAX_AGE}, must-revalidate"
+# A versioned document whose bytes never change (a JSON-LD context that credentials pin by
+# digest) shows no status, so the minute above does not apply: caches may keep it a year, and
+# `immutable` (RFC 8246) spares even the revalidation a reload would send.
+IMMUTABLE_MAX_AGE = 365 * 24 * 3600
+IMMUTABLE_CACHE_CONTROL = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
 
 # One element of an If-None-Match list: an optional weakness prefix, then a quoted opaque
 # string (RFC 9110 §8.8.3); whitespace around it is OWS, spaces and tabs only.

@@ -371,6 +371,7 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/.well-known/jwks.json"): {"application/jwk-set+json": {"schema": _JSON_OBJECT}},
     ("get", "/api/v1/certificates/status/{purpose}"): {"application/vc+jwt": {"schema": _TEXT}},
     ("get", "/api/v1/certificates/{serial}/credential"): {"application/vc+jwt": {"schema": _TEXT}},
+    ("get", "/contexts/certificate/v1"): {"application/ld+json": {"schema": _JSON_OBJECT}},
     ("get", "/api/v1/scoring/runs/{run_id}/export"): {
         "text/csv": {"schema": _TEXT},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
@@ -408,6 +409,7 @@ CONDITIONAL: Final = frozenset(
         ("get", "/.well-known/jwks.json"),
         ("get", "/api/v1/certificates/status/{purpose}"),
         ("get", "/api/v1/certificates/{serial}/credential"),
+        ("get", "/contexts/certificate/v1"),
     }
 )
 NOT_MODIFIED: Final = {"description": "Not modified: the If-None-Match tag is the current one"}

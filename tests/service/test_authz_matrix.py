@@ -210,6 +210,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/.well-known/jwks.json"): PUBLIC,
     ("GET", "/api/v1/certificates/status/{purpose:str}"): PUBLIC,
     ("GET", "/api/v1/certificates/{serial:str}/credential"): PUBLIC,
+    ("GET", "/contexts/certificate/v1"): PUBLIC,
     ("POST", "/official/certificates/{serial:str}/decision"): OFFICIALS,
     ("GET", "/metrics"): CITY_OFFICIALS,
 }
