@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import (
     ImproperlyConfiguredException,
@@ -211,6 +211,7 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
                 and self._bound_to(submitted, binding)
                 and hmac.compare_digest(submitted, cookie)
             ):
+                await _close_uploads(scope)
                 raise PermissionDeniedException("CSRF token verification failed")
             state.csrf_token = submitted
         await self.app(scope, receive, self._issuing_send(send, scope, binding, issue))
@@ -251,6 +252,14 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
             domain=self.config.cookie_domain,
         )
         MutableScopeHeaders.from_message(message).add("set-cookie", cookie.to_header(header=""))
+
+
+async def _close_uploads(scope: Scope) -> None:
+    """Close the files of a form read here: the route, which closes them after its handler
+    (litestar.routes.http), is never reached when the token is refused."""
+    form = ScopeState.from_scope(scope).form
+    if form is not Empty:
+        await FormMultiDict.from_form_data(form).close()
 
 
 def _csrf_binding(scope: Scope) -> str:
