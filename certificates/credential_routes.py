@@ -17,7 +17,12 @@ from certificates.documents import signer_config
 from certificates.models import Status
 from certificates.policy import policy_for
 from certificates.routes import Serial, _may_see_inactive
-from service.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag
+from service.conditional import (
+    PRIVATE_CACHE_CONTROL,
+    PUBLIC_CACHE_CONTROL,
+    none_match,
+    strong_etag,
+)
 from service.errors import NotFound
 from service.security import PUBLIC_DOCUMENT
 from service.settings import Settings
@@ -113,7 +118,7 @@ async def certificate_credential(
     issuer = await _issuer(request)
     token = issuer.sign(credentials.certificate_credential(settings, issuer, cert))
     # Only what anyone may fetch goes to shared caches.
-    cache_control = PUBLIC_CACHE_CONTROL if active else "private, no-store"
+    cache_control = PUBLIC_CACHE_CONTROL if active else PRIVATE_CACHE_CONTROL
     return _answer(request, token.encode("ascii"), jose.MEDIA_TYPE, cache_control)
 
 
