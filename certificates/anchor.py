@@ -17,7 +17,7 @@ from certificates.documents import signer_config
 from certificates.policy import policy_for
 from certificates.signing import SignerConfig, fingerprint, issuing_key
 from service.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag
-from service.security import PUBLIC
+from service.security import PUBLIC_DOCUMENT
 from service.settings import Settings
 
 PEM_URL = "/trust/issuer.pem"
@@ -61,19 +61,19 @@ def _file(request: Request[Any, Any, State], content: bytes, media_type: str) ->
     return Response(content, media_type=media_type, headers=headers)
 
 
-@get(PEM_URL, opt=PUBLIC, cache_control=None, tags=["certificates"])
+@get(PEM_URL, opt=PUBLIC_DOCUMENT, cache_control=None, tags=["certificates"])
 async def issuer_pem(request: Request[Any, Any, State]) -> Response[bytes]:
     """Our issuing certificate (PEM): the trust anchor for checking certificate PDFs offline."""
     return _file(request, anchor_for(request.app.state.settings).pem, "application/x-pem-file")
 
 
-@get(DER_URL, opt=PUBLIC, cache_control=None, tags=["certificates"])
+@get(DER_URL, opt=PUBLIC_DOCUMENT, cache_control=None, tags=["certificates"])
 async def issuer_der(request: Request[Any, Any, State]) -> Response[bytes]:
     """Our issuing certificate (DER)."""
     return _file(request, anchor_for(request.app.state.settings).der, "application/pkix-cert")
 
 
-@get(CHAIN_URL, opt=PUBLIC, cache_control=None, tags=["certificates"])
+@get(CHAIN_URL, opt=PUBLIC_DOCUMENT, cache_control=None, tags=["certificates"])
 async def issuer_chain(request: Request[Any, Any, State]) -> Response[bytes]:
     """The issuing certificate and the chain a configured PKCS#12 carries (PEM)."""
     chain = anchor_for(request.app.state.settings).chain_pem

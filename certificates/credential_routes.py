@@ -19,12 +19,13 @@ from certificates.policy import policy_for
 from certificates.routes import Serial, _may_see_inactive
 from service.conditional import (
     IMMUTABLE_CACHE_CONTROL,
+    PRIVATE_CACHE_CONTROL,
     PUBLIC_CACHE_CONTROL,
     none_match,
     strong_etag,
 )
 from service.errors import NotFound
-from service.security import PUBLIC, PUBLIC_DOCUMENT
+from service.security import PUBLIC_DOCUMENT
 from service.settings import Settings
 
 DID_MEDIA_TYPE = "application/did+json"
@@ -54,14 +55,19 @@ def _answer(
 
 # did:web puts the document of a bare host at /.well-known/did.json and that of a DID with
 # path segments at <path>/did.json: the second serves a base URL below a proxy's prefix.
-@get(["/.well-known/did.json", "/did.json"], opt=PUBLIC, cache_control=None, tags=["credentials"])
+@get(
+    ["/.well-known/did.json", "/did.json"],
+    opt=PUBLIC_DOCUMENT,
+    cache_control=None,
+    tags=["credentials"],
+)
 async def did_document(request: Request[Any, Any, State]) -> Response[bytes]:
     """The issuer's did:web document: its signing key as a JsonWebKey for assertions."""
     issuer = await _issuer(request)
     return _answer(request, jose.compact_json(credentials.did_document(issuer)), DID_MEDIA_TYPE)
 
 
-@get("/.well-known/jwks.json", opt=PUBLIC, cache_control=None, tags=["credentials"])
+@get("/.well-known/jwks.json", opt=PUBLIC_DOCUMENT, cache_control=None, tags=["credentials"])
 async def jwks(request: Request[Any, Any, State]) -> Response[bytes]:
     """The same key as a JWK Set, ``kid`` being its DID URL."""
     issuer = await _issuer(request)
@@ -70,7 +76,7 @@ async def jwks(request: Request[Any, Any, State]) -> Response[bytes]:
 
 @get(
     "/api/v1/certificates/status/{purpose:str}",
-    opt=PUBLIC,
+    opt=PUBLIC_DOCUMENT,
     cache_control=None,
     tags=["credentials"],
 )
@@ -92,7 +98,7 @@ async def status_list(
 
 @get(
     "/api/v1/certificates/{serial:str}/credential",
-    opt=PUBLIC,
+    opt=PUBLIC_DOCUMENT,
     cache_control=None,
     tags=["credentials"],
 )
@@ -113,7 +119,7 @@ async def certificate_credential(
     issuer = await _issuer(request)
     token = issuer.sign(credentials.certificate_credential(settings, issuer, cert))
     # Only what anyone may fetch goes to shared caches.
-    cache_control = PUBLIC_CACHE_CONTROL if active else "private, no-store"
+    cache_control = PUBLIC_CACHE_CONTROL if active else PRIVATE_CACHE_CONTROL
     return _answer(request, token.encode("ascii"), jose.MEDIA_TYPE, cache_control)
 
 

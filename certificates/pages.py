@@ -25,12 +25,13 @@ from commitments import store as commitments
 from scoring.credit import store as credit_store
 from scoring.credit.routes import figures_response
 from service import registry, scope
+from service.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
 from service.errors import FangxinError
 from service.i18n import N_, current_locale
 from service.i18n import gettext as _
 from service.models import Area, AreaKind, Merchant, MerchantCategory
 from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, PUBLIC, require_principal
+from service.security import OFFICIALS, PUBLIC, PUBLIC_DOCUMENT, require_principal
 from service.settings import Settings
 
 PAGE_SIZE = 50
@@ -209,28 +210,38 @@ OFFICIAL_REASONS = (
 )
 
 
-@get("/verify/{serial:str}", opt=PUBLIC, include_in_schema=False)
+# What a verify page's bytes depend on besides its URL: the language cookie (a ?lang= is in
+# the URL), and who is asking, by session cookie or by API token: an official sees a page of
+# its own. A shared cache keeps the page for cookieless, tokenless requests (a QR scan).
+VERIFY_VARY = "Cookie, Authorization"
+
+
+@get("/verify/{serial:str}", opt=PUBLIC_DOCUMENT, include_in_schema=False)
 async def verify_page(
     request: Request[Any, Any, State], serial: Annotated[str, PathParameter(max_length=40)]
 ) -> Template | Response[bytes]:
-    """What a QR code on a certificate opens: each check, step by step, with the live status."""
+    """What a QR code on a certificate opens: each check, step by step, with the live status.
+    The public's page may be kept by shared caches (for ``PUBLIC_MAX_AGE``, then revalidated
+    by its tag); a signed-in visitor's, which may carry a decision form, by none."""
     settings: Settings = request.app.state.settings
     policy = policy_for(settings.certificate_policy)
     now = datetime.now(UTC)
+    anonymous = request.scope.get("user") is None
     # A plain scan by the public: the page is served as rendered for this very state.
-    plain = request.scope.get("user") is None and set(request.query_params) <= {"lang"}
+    plain = anonymous and set(request.query_params) <= {"lang"}
     state_now = await verify_cache.fingerprint(serial, now) if plain else None
     key = (serial, current_locale())
     if state_now is not None:
         kept = verify_cache.PAGES.get(key, state_now)
         if kept is not None:
-            return Response(kept, media_type=MediaType.HTML)
+            return cached_bytes(request, kept, MediaType.HTML, VERIFY_VARY)
     cert = await Certificate.get_or_none(serial=serial)
     if cert is None:
         return Template(
             "certificates/verify.html",
             context={"serial": serial, "cert": None, "well_formed": is_valid(serial)},
             status_code=404,
+            headers={} if anonymous else {"cache-control": PRIVATE_CACHE_CONTROL},
         )
     state = await issuance.status_at(cert)
     changes = await StatusChange.filter(certificate_id=cert.id).order_by("at", "id")
@@ -258,15 +269,21 @@ async def verify_page(
             await scope.of(request), cert.kind.value, cert.subject_code
         ),
     }
-    if state_now is None:
-        return Template("certificates/verify.html", context=context)
-    # Rendered as Litestar would, minus the form token an anonymous page does not carry.
+    if not anonymous:
+        return Template(
+            "certificates/verify.html",
+            context=context,
+            headers={"cache-control": PRIVATE_CACHE_CONTROL},
+        )
+    # Rendered as Litestar would, minus the form token an anonymous page does not carry
+    # (it holds no form, and PUBLIC_DOCUMENT gives the anonymous no CSRF cookie).
     engine = request.app.template_engine
     assert engine is not None  # configured in service.app
     template = engine.get_template("certificates/verify.html")
     page = template.render(**context, request=request, csrf_input="", csrf_token="").encode()
-    verify_cache.PAGES.put(key, state_now, page)
-    return Response(page, media_type=MediaType.HTML)
+    if state_now is not None:
+        verify_cache.PAGES.put(key, state_now, page)
+    return cached_bytes(request, page, MediaType.HTML, VERIFY_VARY)
 
 
 PAGES.append(verify_page)

@@ -23,6 +23,9 @@ PUBLIC_CACHE_CONTROL = f"public, max-age={PUBLIC_MAX_AGE}, must-revalidate"
 # `immutable` (RFC 8246) spares even the revalidation a reload would send.
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
 IMMUTABLE_CACHE_CONTROL = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
+# A read that shows the caller something of its own (a signed-in official's page, an inactive
+# certificate's credential): kept by no cache, the browser's own included.
+PRIVATE_CACHE_CONTROL = "private, no-store"
 
 # One element of an If-None-Match list: an optional weakness prefix, then a quoted opaque
 # string (RFC 9110 §8.8.3); whitespace around it is OWS, spaces and tabs only.
@@ -73,15 +76,24 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
     return tags is not None and _opaque(etag) in tags
 
 
-def cached_json(request: Request[Any, Any, Any], content: object) -> Response[bytes]:
-    """A public read as JSON with a strong tag over the exact bytes sent, and 304 (the tag and
-    Cache-Control, no body) when the client's copy is current."""
-    body = encode_json(content)
+def cached_bytes(
+    request: Request[Any, Any, Any], body: bytes, media_type: str, vary: str | None = None
+) -> Response[bytes]:
+    """A public read with a strong tag over the exact bytes sent, and 304 (the tag,
+    Cache-Control and Vary, no body: RFC 9110 §15.4.5) when the client's copy is current.
+    ``vary`` names the request headers the bytes depend on besides the URL."""
     etag = strong_etag(body)
     headers = {"etag": etag, "cache-control": PUBLIC_CACHE_CONTROL}
+    if vary:
+        headers["vary"] = vary
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(b"", status_code=304, headers=headers)
-    return Response(body, media_type=MediaType.JSON, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def cached_json(request: Request[Any, Any, Any], content: object) -> Response[bytes]:
+    """A public read as JSON (``cached_bytes``)."""
+    return cached_bytes(request, encode_json(content), MediaType.JSON)
 
 
 def cached_responses(model: type[Any], description: str) -> dict[int, ResponseSpec]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import (
     ImproperlyConfiguredException,
@@ -72,6 +72,18 @@ AREA_MANAGER_ONLY = allow(Role.AREA_MANAGER)  # pages about the signed-in manage
 APPLICANTS = allow(Role.MERCHANT, Role.AREA_MANAGER)  # who applies for a certificate
 # Applications: their applicants see their own, officials those in their district.
 APPLICATIONS = allow(Role.MERCHANT, Role.AREA_MANAGER, Role.OFFICIAL, Role.ADMIN)
+
+
+def sets_no_cookies(scope: Scope) -> bool:
+    """Whether this response leaves our session and CSRF cookies alone: a public document
+    (``PUBLIC_DOCUMENT``) asked for by an anonymous client. Such a copy is the same for
+    everyone, so shared caches may keep it only if nothing of this visitor rides on it. A
+    language chosen by ``?lang=`` is still set: the visitor asked for it, and the response
+    then turns private (service.middleware.private_when_setting_cookies)."""
+    if scope.get("auth") is not None:
+        return False
+    handler = scope.get("route_handler")
+    return handler is not None and handler.opt.get(COOKIELESS) is True
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
@@ -155,7 +167,8 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
     Tokens are double-submit tokens whose HMAC covers the id of the session they were issued
     for, so a token obtained before login, or in another session, fails after login: the
     session id rotates at login and with it the binding. A new cookie is issued whenever the
-    binding changes in a response (login, logout) or the browser holds none valid for it."""
+    binding changes in a response (login, logout) or the browser holds none valid for it,
+    except with a public document for an anonymous client (``sets_no_cookies``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -173,12 +186,16 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
         state = ScopeState.from_scope(scope)
         issue: str | None = None
         if request.method in self.config.safe_methods:
-            token = cookie or self._new_token(binding)
-            state.csrf_token = token
-            # A language switch by link sets the language cookie and nothing else; the
-            # next ordinary page issues the CSRF cookie.
-            if cookie is None and not scope.get("state", {}).get(LANGUAGE_SWITCH):
-                issue = token
+            # A public document for an anonymous client gets no token at all, rather than
+            # one without its cookie (a form there could only fail); the next ordinary
+            # page issues the cookie.
+            if cookie is not None or not sets_no_cookies(scope):
+                token = cookie or self._new_token(binding)
+                state.csrf_token = token
+                # A language switch by link sets the language cookie and nothing else; the
+                # next ordinary page issues the CSRF cookie.
+                if cookie is None and not scope.get("state", {}).get(LANGUAGE_SWITCH):
+                    issue = token
         else:
             submitted = request.headers.get(self.config.header_name)
             content_type, _ = request.content_type
@@ -194,6 +211,7 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
                 and self._bound_to(submitted, binding)
                 and hmac.compare_digest(submitted, cookie)
             ):
+                await _close_uploads(scope)
                 raise PermissionDeniedException("CSRF token verification failed")
             state.csrf_token = submitted
         await self.app(scope, receive, self._issuing_send(send, scope, binding, issue))
@@ -236,6 +254,14 @@ class FangxinCSRFMiddleware(CSRFMiddleware):
         MutableScopeHeaders.from_message(message).add("set-cookie", cookie.to_header(header=""))
 
 
+async def _close_uploads(scope: Scope) -> None:
+    """Close the files of a form read here: the route, which closes them after its handler
+    (litestar.routes.http), is never reached when the token is refused."""
+    form = ScopeState.from_scope(scope).form
+    if form is not Empty:
+        await FormMultiDict.from_form_data(form).close()
+
+
 def _csrf_binding(scope: Scope) -> str:
     """What this request's CSRF token must be bound to: the authenticating session's id, or
     nothing for an anonymous visitor."""
@@ -274,6 +300,10 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         # An anonymous visitor with nothing in the session gets no cookie and no stored
         # row: the public pages must not fill the store with empty sessions.
         if not scope_session and not connection.cookies.get(self.config.key):
+            return
+        # Not even to forget a stale or signed-out session: that too would be a cookie on
+        # a copy that shared caches should keep.
+        if sets_no_cookies(connection.scope):
             return
         # A language switch by link (which any site can trigger) writes no session and
         # sets no session cookie; only the language cookie changes.
