@@ -40,7 +40,7 @@ $(TOOLS)/bin/uv:
 # process would otherwise compile every module it imports, seconds of every job's start.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
-	$(BIN)/python -m compileall -q service scoring surveys certificates reports advisories creation commitments
+	$(BIN)/python -m compileall -q service scoring surveys certificates
 	@touch $@
 
 lint: $(VENV)/.synced
@@ -64,7 +64,7 @@ pytest-postgres: $(VENV)/.synced system-test
 
 messages: $(VENV)/.synced
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ -k ngettext:1,2 --no-location \
-	  --sort-output --omit-header -o service/web/translations/messages.pot service surveys scoring certificates reports advisories creation commitments
+	  --sort-output --omit-header -o service/web/translations/messages.pot service surveys scoring certificates
 	$(BIN)/pybabel update --no-fuzzy-matching --omit-header -i service/web/translations/messages.pot \
 	  -d service/web/translations
 	$(BIN)/python scripts/fill_translations.py

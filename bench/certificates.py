@@ -108,8 +108,8 @@ async def _setup_db(home: Path) -> str:
     subprocess.run([FANGXIN, "migrate"], env=env, check=True, capture_output=True)  # noqa: S603, ASYNC221 - set-up, before any load
     from certificates.models import Certificate, Status, StatusChange
     from certificates.policy import Kind
-    from service import db
-    from service.settings import load_settings
+    from service.kernel import db
+    from service.kernel.settings import load_settings
 
     now = datetime.now(UTC)
     async with db.database(load_settings(env)):

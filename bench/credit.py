@@ -54,10 +54,10 @@ from certificates.policy import policy_for  # noqa: E402
 from scoring.credit import complaints  # noqa: E402
 from scoring.credit import store as credit_store  # noqa: E402
 from scoring.credit.rules import credit_scores  # noqa: E402
-from service import db  # noqa: E402
-from service.audit import Actor  # noqa: E402
-from service.settings import load_settings  # noqa: E402
-from service.uscc import generate  # noqa: E402
+from service.kernel import db  # noqa: E402
+from service.kernel.audit import Actor  # noqa: E402
+from service.kernel.settings import load_settings  # noqa: E402
+from service.register.uscc import generate  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"

@@ -29,11 +29,12 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path[0] = str(ROOT)
 
 from bench.figures import record  # noqa: E402
-from service import db, registry  # noqa: E402
-from service.audit import Actor  # noqa: E402
 from service.demo import area_ins, merchant_ins  # noqa: E402
-from service.demo_data import demo_areas, demo_merchants  # noqa: E402
-from service.settings import load_settings  # noqa: E402
+from service.kernel import db  # noqa: E402
+from service.kernel.audit import Actor  # noqa: E402
+from service.kernel.settings import load_settings  # noqa: E402
+from service.register import store as registry  # noqa: E402
+from service.register.demo_city import demo_areas, demo_merchants  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"

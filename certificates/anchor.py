@@ -16,9 +16,9 @@ from litestar.types import ControllerRouterHandler
 from certificates.documents import signer_config
 from certificates.policy import policy_for
 from certificates.signing import SignerConfig, fingerprint, issuing_key
-from service.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag
-from service.security import PUBLIC_DOCUMENT
-from service.settings import Settings
+from service.kernel.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag
+from service.kernel.security import PUBLIC_DOCUMENT
+from service.kernel.settings import Settings
 
 PEM_URL = "/trust/issuer.pem"
 DER_URL = "/trust/issuer.der"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from service.cli_support import cli_actor, cli_settings, run_with_db
+from service.kernel.commands import cli_actor, cli_settings, run_with_db
 
 SUBJECT_KINDS = ["merchant", "street", "scenic_spot"]
 
@@ -121,15 +121,15 @@ def certificates_sweep() -> None:
 def certificates_review(year: int, confirm: bool) -> None:
     """Build (again) the draft yearly review (后评价) of YEAR and print it; with --confirm,
     confirm the draft there is as it stands, exclusions and all (one is built if none is)."""
-    from certificates import reviews
     from certificates.policy import policy_for
     from certificates.schemas import ReviewOut
+    from certificates.yearly_review import store as reviews
     from scoring.credit import store as credit_store
 
     settings = cli_settings()
 
     async def run() -> ReviewOut:
-        from service.errors import NotFound
+        from service.kernel.errors import NotFound
 
         if confirm:
             try:

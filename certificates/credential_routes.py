@@ -17,16 +17,16 @@ from certificates.documents import signer_config
 from certificates.models import Status
 from certificates.policy import policy_for
 from certificates.routes import Serial, _may_see_inactive
-from service.conditional import (
+from service.kernel.conditional import (
     IMMUTABLE_CACHE_CONTROL,
     PRIVATE_CACHE_CONTROL,
     PUBLIC_CACHE_CONTROL,
     none_match,
     strong_etag,
 )
-from service.errors import NotFound
-from service.security import PUBLIC_DOCUMENT
-from service.settings import Settings
+from service.kernel.errors import NotFound
+from service.kernel.security import PUBLIC_DOCUMENT
+from service.kernel.settings import Settings
 
 DID_MEDIA_TYPE = "application/did+json"
 

@@ -16,8 +16,8 @@ from certificates import documents, jose, ld_context
 from certificates.models import Certificate
 from certificates.signing import IssuingKey
 from certificates.status_lists import ListState, Purpose
-from service.conditional import PUBLIC_MAX_AGE
-from service.settings import Settings
+from service.kernel.conditional import PUBLIC_MAX_AGE
+from service.kernel.settings import Settings
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 DID_CONTEXT = ["https://www.w3.org/ns/did/v1", "https://www.w3.org/ns/cid/v1"]

@@ -16,18 +16,18 @@ from pathlib import Path
 import anyio
 
 from certificates import issuance
+from certificates.commitments import store as commitments
+from certificates.commitments.pages import printed
 from certificates.models import Certificate, Status
 from certificates.policy import Policy
 from certificates.render import CertificateDoc, certificate_pdf
 from certificates.signing import SignerConfig, ensure_key, fingerprint, issuing_key, sign
-from commitments import store as commitments
-from commitments.pages import printed
 from scoring.credit.rules import Rules
-from service.audit import Actor
-from service.errors import FangxinError
-from service.localtime import localdate
-from service.models import Area, Merchant
-from service.settings import Settings
+from service.kernel.audit import Actor
+from service.kernel.errors import FangxinError
+from service.kernel.localtime import localdate
+from service.kernel.models import Area, Merchant
+from service.kernel.settings import Settings
 
 SMALL_BATCH = 2  # at most this many are signed in a thread; more in a process pool
 

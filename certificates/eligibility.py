@@ -12,6 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.functions import Max
 
+from certificates.commitments import store as commitments
 from certificates.models import Certificate, Status
 from certificates.policy import (
     AreaFacts,
@@ -22,14 +23,13 @@ from certificates.policy import (
     evaluate_area,
     evaluate_merchant,
 )
-from commitments import store as commitments
 from scoring.credit.models import Complaint, CreditEvent, CreditStanding
 from scoring.credit.rules import Rules
 from scoring.credit.store import start_state
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from scoring.satisfaction.runs import current_run
-from service.db import chunked, connection
-from service.models import Area, AreaKind, Merchant, MerchantStatus
+from service.kernel.db import chunked, connection
+from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
 
 COMPLAINT_WINDOW = timedelta(days=365)
 

@@ -16,10 +16,10 @@ from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Evaluation, Kind, Policy
 from certificates.serials import KIND_CODES, make_serial, sequence_of
 from scoring.credit.rules import Rules
-from service import audit, outbox, scope
-from service.audit import Actor
-from service.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
-from service.models import Area
+from service.kernel import audit, outbox, scope
+from service.kernel.audit import Actor
+from service.kernel.errors import Conflict, FangxinError, FieldError, InvalidInput, NotFound
+from service.kernel.models import Area
 
 SERIAL_LOCK_KEY = 0x46584345  # "FXCE": one issuer numbers certificates at a time
 HELD = (Status.ACTIVE, Status.SUSPENDED)

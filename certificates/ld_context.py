@@ -16,7 +16,7 @@ import json
 from functools import lru_cache
 from typing import Any, Final
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 
 CONTEXT_PATH: Final = "/contexts/certificate/v1"
 MEDIA_TYPE: Final = "application/ld+json"

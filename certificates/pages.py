@@ -16,23 +16,24 @@ from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q, Subquery
 
 from certificates import documents, eligibility, issuance, sweep, verification, verify_cache
+from certificates.commitments import store as commitments
 from certificates.models import Certificate, Reply, Status, StatusChange
 from certificates.policy import Kind, policy_for
 from certificates.routes import PDF_MAX_BYTES
 from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
-from commitments import store as commitments
 from scoring.credit import store as credit_store
 from scoring.credit.routes import figures_response
-from service import registry, scope
-from service.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
-from service.errors import FangxinError
-from service.i18n import N_, current_locale
-from service.i18n import gettext as _
-from service.models import Area, AreaKind, Merchant, MerchantCategory
-from service.notices import error_notice, error_redirect
-from service.security import OFFICIALS, PUBLIC, PUBLIC_DOCUMENT, require_principal
-from service.settings import Settings
+from service.kernel import scope
+from service.kernel.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
+from service.kernel.errors import FangxinError
+from service.kernel.i18n import N_, current_locale
+from service.kernel.i18n import gettext as _
+from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
+from service.kernel.notices import error_notice, error_redirect
+from service.kernel.security import OFFICIALS, PUBLIC, PUBLIC_DOCUMENT, require_principal
+from service.kernel.settings import Settings
+from service.register import store as registry
 
 PAGE_SIZE = 50
 
@@ -185,7 +186,7 @@ REASON_LABELS = {
     "corrected": N_("Put right after inspection"),
     "yearly_review": N_("Withdrawn in the yearly review"),
 }
-# The review's own reason codes (certificates.yearly_review.REASON_CODES), for people.
+# The review's own reason codes (certificates.yearly_review.judge.REASON_CODES), for people.
 REVIEW_REASONS = {
     "score_below": N_("Satisfaction score below the standard"),
     "too_few_responses": N_("Too few survey responses to judge"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from service import pdf
+from service.kernel import pdf
 from surveys.qr import qr_svg
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -13,10 +13,10 @@ from tortoise.transactions import in_transaction
 from certificates.models import Certificate, Decision, Reply, Status, StatusChange
 from certificates.policy import Kind
 from certificates.revocation import change_status
-from service import audit, scope
-from service.accounts import Principal
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.models import Merchant, Role
+from service.kernel import audit, scope
+from service.kernel.accounts import Principal
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.models import Merchant, Role
 
 REPLY_DAYS = 21
 ANSWERABLE = (Status.REVOKED, Status.SUSPENDED)

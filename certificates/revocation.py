@@ -17,10 +17,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from certificates import eligibility
 from certificates.models import Certificate, Status, StatusChange
 from certificates.policy import Kind, Policy, evaluate_area, policy_for, revocation_reason
-from service import audit, events, outbox
-from service.db import chunked
-from service.events import CreditChanged
-from service.models import Area, Merchant
+from service.kernel import audit, events, outbox
+from service.kernel.db import chunked
+from service.kernel.events import CreditChanged
+from service.kernel.models import Area, Merchant
 
 SYSTEM_ACTOR = "system:credit"
 

@@ -29,19 +29,19 @@ from certificates.schemas import (
     Subject,
 )
 from scoring.credit import store as credit_store
-from service import scope
-from service.bounds import require_in_range
-from service.conditional import cached_json, cached_responses
-from service.db import MAX_ID
-from service.models import Merchant, Role
-from service.security import (
+from service.kernel import scope
+from service.kernel.conditional import cached_json, cached_responses
+from service.kernel.db import MAX_ID
+from service.kernel.models import Merchant, Role
+from service.kernel.security import (
     MERCHANT_ONLY,
     OFFICIALS,
     PUBLIC,
     principal_of,
     require_principal,
 )
-from service.settings import Settings
+from service.kernel.settings import Settings
+from service.kernel.validation import require_in_range
 
 Serial = Annotated[str, PathParameter(max_length=32)]
 PDF_MAX_BYTES = 5 * 1024 * 1024  # a certificate is ~260 KB

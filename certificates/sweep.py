@@ -23,10 +23,10 @@ from certificates.revocation import change_status
 from scoring.credit.models import CreditStanding
 from scoring.credit.rules import Rules
 from scoring.credit.store import start_state
-from service.audit import Actor
-from service.db import chunked
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.models import Area, Merchant
+from service.kernel.audit import Actor
+from service.kernel.db import chunked
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.models import Area, Merchant
 
 SWEEP_LOCK_KEY = 0x46584357  # "FXCW"
 HELD = (Status.ACTIVE, Status.SUSPENDED)

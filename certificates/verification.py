@@ -22,7 +22,7 @@ from certificates import issuance
 from certificates.models import Certificate
 from certificates.schemas import PdfCheck, Verdict
 from certificates.signing import SignatureCheck, SignerConfig, check
-from service.localtime import localdate
+from service.kernel.localtime import localdate
 
 ATTACHMENT = "certificate.json"  # written at rendering (render.certificate_pdf)
 MAX_ATTACHMENT_BYTES = 64 * 1024

@@ -11,8 +11,8 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from commitments import store as commitments
-from service.db import connection
+from certificates.commitments import store as commitments
+from service.kernel.db import connection
 
 MAX_PAGES = 4096
 

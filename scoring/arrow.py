@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 
 
 class ArrowSource(Protocol):

@@ -24,40 +24,44 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
-import advisories
 import certificates
-import commitments
-import creation
-import reports
 import scoring
 import surveys
-from advisories.pages import PAGES as ADVISORY_PAGES
-from advisories.routes import ROUTES as ADVISORY_ROUTES
-from certificates import revocation
+from certificates import applications, commitments, revocation, yearly_review
 from certificates.anchor import ROUTES as ANCHOR_ROUTES
 from certificates.anchor import anchor_for
+from certificates.applications import gate as creation_gate
+from certificates.applications.pages import PAGES as CREATION_PAGES
+from certificates.applications.routes import ROUTES as CREATION_ROUTES
+from certificates.commitments.pages import PAGES as COMMITMENT_PAGES
+from certificates.commitments.routes import ROUTES as COMMITMENT_ROUTES
 from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
 from certificates.pages import PAGES as CERTIFICATE_PAGES
 from certificates.policy import policy_for
-from certificates.review_pages import PAGES as REVIEW_LIST_PAGES
-from certificates.review_routes import ROUTES as REVIEW_ROUTES
 from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from commitments.pages import PAGES as COMMITMENT_PAGES
-from commitments.routes import ROUTES as COMMITMENT_ROUTES
-from creation import gate as creation_gate
-from creation.pages import PAGES as CREATION_PAGES
-from creation.routes import ROUTES as CREATION_ROUTES
-from reports.pages import PAGES as REPORT_PAGES
-from reports.routes import ROUTES as REPORT_ROUTES
+from certificates.yearly_review.pages import PAGES as REVIEW_LIST_PAGES
+from certificates.yearly_review.routes import ROUTES as REVIEW_ROUTES
 from scoring.credit import links, workdays
 from scoring.credit import store as credit_store
 from scoring.credit.pages import PAGES as CREDIT_PAGES
 from scoring.credit.routes import ROUTES as CREDIT_ROUTES
 from scoring.satisfaction.pages import PAGES as SCORING_PAGES
-from scoring.satisfaction.review_pages import PAGES as REVIEW_PAGES
 from scoring.satisfaction.routes import ROUTES as SCORING_ROUTES
-from service import accounts, db, i18n, jobs, localtime
+from scoring.satisfaction.run_pages import PAGES as REVIEW_PAGES
+from service import jobs, reports
 from service.error_responses import handle_error
+from service.kernel import accounts, db, i18n, localtime
+from service.kernel.security import (
+    CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    AuthenticationMiddleware,
+    FangxinCSRFMiddleware,
+    RotatingSessionConfig,
+    principal_of,
+    role_guard,
+)
+from service.kernel.settings import Settings, get_settings
 from service.logs import configure_logging
 from service.metrics import ROUTES as METRICS_ROUTES
 from service.metrics import MeasuredApp, RequestMetrics
@@ -69,25 +73,19 @@ from service.middleware import (
     security_headers,
 )
 from service.openapi import openapi_config
-from service.pages import PAGES
+from service.portal import advisories
 from service.portal.accounts import PAGES as ACCOUNT_PAGES
+from service.portal.advisories.pages import PAGES as ADVISORY_PAGES
+from service.portal.advisories.routes import ROUTES as ADVISORY_ROUTES
 from service.portal.home import PAGES as HOME_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
+from service.portal.login import PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.portal.places import PAGES as PLACE_PAGES
-from service.routes import ROUTES
-from service.security import (
-    CSRF_COOKIE,
-    PUBLIC,
-    SESSION_COOKIE,
-    AuthenticationMiddleware,
-    FangxinCSRFMiddleware,
-    RotatingSessionConfig,
-    principal_of,
-    role_guard,
-)
-from service.settings import Settings, get_settings
+from service.register.routes import ROUTES
+from service.reports.pages import PAGES as REPORT_PAGES
+from service.reports.routes import ROUTES as REPORT_ROUTES
 from service.worker import JobScheduler
 from surveys.routes import ROUTES as SURVEY_ROUTES
 
@@ -97,9 +95,10 @@ TEMPLATE_DIRS = [
     Path(surveys.__file__).parent / "templates",
     *scoring.TEMPLATE_DIRS,
     Path(certificates.__file__).parent / "templates",
+    Path(yearly_review.__file__).parent / "templates",
     Path(reports.__file__).parent / "templates",
     Path(advisories.__file__).parent / "templates",
-    Path(creation.__file__).parent / "templates",
+    Path(applications.__file__).parent / "templates",
     Path(commitments.__file__).parent / "templates",
 ]
 log = structlog.get_logger("fangxin")
@@ -206,7 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     # Certificates answer credit changes inside the credit transaction.
     revocation.register(policy_for(settings.certificate_policy))
-    # Nothing is issued past an open or objected public notice (creation/gate.py).
+    # Nothing is issued past an open or objected public notice (certificates/applications/gate.py).
     creation_gate.register()
     # Records that named a merchant before it was registered link to it on registration.
     links.register(credit_store.rules_for(settings.credit_rules))

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
-from service.settings import SECRET_FILE, WORKDAYS_FILE, Settings
+from service.kernel.settings import SECRET_FILE, WORKDAYS_FILE, Settings
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -50,7 +50,8 @@ DATA: Final = "data/"  # the data dir's files sit under this prefix in the archi
 SIGNING_DIR: Final = "signing"  # certificates.documents.signer_config keeps the key here
 PDF_DIR: Final = "pdf"  # Settings.pdf_dir
 _PDF_MEMBER: Final = re.compile(r"data/pdf/([0-9a-f]{2})/(\1[0-9a-f]{62})\.pdf")
-# Applicants' materials (creation.materials keeps them here), named by their SHA-256 too.
+# Applicants' materials (certificates.applications.materials keeps them here), named by
+# their SHA-256 too.
 MATERIALS_DIR: Final = "applications"
 _MATERIAL_MEMBER: Final = re.compile(r"data/applications/([0-9a-f]{2})/(\1[0-9a-f]{62})")
 _CHUNK: Final = 1 << 20

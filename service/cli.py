@@ -15,12 +15,14 @@ from typing import TypeVar
 import click
 
 from certificates.cli import certificates
-from reports.cli import report
 from scoring.credit.cli import FEED_KINDS, credit, import_feed
 from scoring.satisfaction.cli import score
-from service import accounts, audit, backup, db, demo, registry
-from service.cli_support import cli_actor, cli_settings, run_import, run_with_db
-from service.models import Role
+from service import backup, demo
+from service.kernel import accounts, audit, db
+from service.kernel.commands import cli_actor, cli_settings, run_import, run_with_db
+from service.kernel.models import Role
+from service.register import store as registry
+from service.reports.cli import report
 from surveys.cli import survey
 
 T = TypeVar("T")
@@ -259,7 +261,7 @@ def outbox_group() -> None:
 @outbox_group.command("deliver")
 def outbox_deliver() -> None:
     """Post every due notification to FANGXIN_WEBHOOK_URL now (the service does it every 5 s)."""
-    from service import outbox
+    from service.kernel import outbox
 
     settings = cli_settings()
     if not settings.webhook_url:

@@ -13,12 +13,25 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from advisories import demo as advisories_demo
-from commitments import demo as demo_commitments
+from certificates.commitments import demo as demo_commitments
 from scoring.credit.demo_intake import SEED_REPORT, Targets
-from service import accounts, registry
-from service.audit import Actor
-from service.demo_data import (
+from service.kernel import accounts
+from service.kernel.audit import Actor
+from service.kernel.localtime import to_local
+from service.kernel.models import (
+    Account,
+    Area,
+    AreaKind,
+    Merchant,
+    MerchantCategory,
+    MerchantStatus,
+    Role,
+)
+from service.kernel.schemas import AreaIn, MerchantIn
+from service.kernel.settings import Settings
+from service.portal.advisories import demo as advisories_demo
+from service.register import store as registry
+from service.register.demo_city import (
     CITY_CODE,
     SHOWCASE_AREAS,
     DemoArea,
@@ -26,10 +39,6 @@ from service.demo_data import (
     demo_areas,
     demo_merchants,
 )
-from service.localtime import to_local
-from service.models import Account, Area, AreaKind, Merchant, MerchantCategory, MerchantStatus, Role
-from service.schemas import AreaIn, MerchantIn
-from service.settings import Settings
 
 DEMO_MERCHANTS = 1200
 DEMO_RESPONSES = 60_000
@@ -108,11 +117,12 @@ async def load_demo(
         report.score_run = run.id
         report.certificates, report.revoked = await _load_certificates(settings, actor)
         await _certified_demo_merchant()
-        from certificates.reviews import demo_review
+        from certificates.yearly_review.store import demo_review
 
         await demo_review(settings, actor)  # last year's yearly review (后评价), confirmed
-    # An area manager's application in public notice, one objection answered (creation/).
-    from creation import demo as creation_demo
+    # An area manager's application in public notice, one objection answered
+    # (certificates/applications/).
+    from certificates.applications import demo as creation_demo
 
     await creation_demo.load(settings, actor=actor, accounts_out=report.accounts)
     return report

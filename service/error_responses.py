@@ -1,7 +1,7 @@
 """How errors leave the service: every exception a request meets becomes problem+json for
 the API (and a client asking for JSON) or an error page for a browser, never a trace.
 
-``service.errors`` defines the family of errors a user can cause and is imported by every
+``service.kernel.errors`` defines the family of errors a user can cause and is imported by every
 package; this module maps those, Litestar's and the database's to responses, and
 ``service.app`` installs ``handle_error`` as the one exception handler."""
 
@@ -17,8 +17,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 
-from service.errors import FangxinError
-from service.schemas import FieldErrorOut, Problem
+from service.kernel.errors import FangxinError
+from service.kernel.schemas import FieldErrorOut, Problem
 
 log = structlog.get_logger("fangxin")
 

@@ -3,7 +3,7 @@
 ======================  ==========================  ============================================
 job                     default (Beijing time)      what it does
 ======================  ==========================  ============================================
-``outbox``              every 5 s, with a webhook   posts due notifications (service/outbox.py)
+``outbox``              every 5 s, with a webhook   posts due notifications (kernel outbox)
 ``certificate_sweep``   hourly at :05               expires, revokes after grace, lifts holds
 ``credit_recompute``    daily 00:15                 marks overdue complaints, rescores merchants
 ``screening``           daily 01:30                 recomputes the response-quality flags
@@ -65,13 +65,14 @@ from certificates.policy import policy_for
 from scoring.credit import complaints
 from scoring.credit import store as credit_store
 from scoring.satisfaction import runs
-from service import backup, outbox
-from service.audit import Actor
-from service.errors import FangxinError
-from service.i18n import N_
-from service.localtime import LOCAL_TZ_NAME
-from service.models import JobOutcome, JobRun
-from service.settings import Settings
+from service import backup
+from service.kernel import outbox
+from service.kernel.audit import Actor
+from service.kernel.errors import FangxinError
+from service.kernel.i18n import N_
+from service.kernel.localtime import LOCAL_TZ_NAME
+from service.kernel.models import JobOutcome, JobRun
+from service.kernel.settings import Settings
 from surveys import quality
 from surveys.models import Response as SurveyResponse
 

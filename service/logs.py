@@ -15,7 +15,7 @@ from typing import Final, TextIO
 
 import structlog
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 
 # Packages whose records we want at INFO; other libraries speak from WARNING up, as they
 # did before anything was configured (fontTools, for one, narrates every PDF at INFO).

@@ -41,9 +41,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from certificates.models import Reply
 from scoring.satisfaction.models import RunStatus, ScoreRun
-from service.models import AuditEvent, OutboxMessage
-from service.security import CITY_OFFICIALS, bearer_token
-from service.settings import Settings
+from service.kernel.models import AuditEvent, OutboxMessage
+from service.kernel.security import CITY_OFFICIALS, bearer_token
+from service.kernel.settings import Settings
 from surveys.models import FlagStatus, ResponseFlag
 
 METRICS_PATH: Final = "/metrics"

@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.utils import normalize_path
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from service import i18n
+from service.kernel import i18n
 
 if TYPE_CHECKING:
     from litestar._asgi.asgi_router import ASGIRouter

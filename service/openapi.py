@@ -8,7 +8,7 @@ this module adds, once, to the generated document before it is first served (as 
 - errors: every error leaves as RFC 9457 ``application/problem+json`` (service.error_responses' one
   exception handler), so each operation lists the statuses it can answer with, each as a
   ``ProblemDetails``, in place of Litestar's ``ValidationException`` JSON, which we never send;
-- security: who may call an operation is its route's access rule (``opt``, service.security);
+- security: who may call an operation is its route's access rule (``opt``, service.kernel.security);
   it becomes the operation's security requirements — an API token as a bearer, a session
   cookie (plus the CSRF header on changes) — with the roles named, as OpenAPI 3.1 allows;
 - examples of the feed APIs' requests and answers, and answers Litestar cannot describe from
@@ -29,8 +29,8 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 from litestar.routes import HTTPRoute
 
-from service.models import Role
-from service.security import ACCESS, CSRF_COOKIE, PUBLIC, PUBLIC_ACCESS, SESSION_COOKIE
+from service.kernel.models import Role
+from service.kernel.security import ACCESS, CSRF_COOKIE, PUBLIC, PUBLIC_ACCESS, SESSION_COOKIE
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 PROBLEM_SCHEMA: Final = "ProblemDetails"

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from service import jobs
 from service.jobs import JOBS, JobConfig, JobSpec, Schedule
-from service.settings import Settings
+from service.kernel.settings import Settings
 
 log = structlog.get_logger("fangxin.worker")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from service.cli_support import cli_actor, cli_settings, run_with_db
+from service.kernel.commands import cli_actor, cli_settings, run_with_db
 
 
 @click.group()

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
 
-from service.db import connection
-from service.demo_data import SHOWCASE_AREAS
-from service.models import Area, AreaKind, Merchant, MerchantStatus
+from service.kernel.db import connection
+from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
+from service.register.demo_city import SHOWCASE_AREAS
 from surveys.models import FlagKind, Survey, SurveyVersion, TargetKind
 from surveys.questionnaire import SCALES, Question, VersionedQuestions
 
@@ -43,8 +43,8 @@ _POOR_SHARE = 0.085
 _POOR_RANGE = (0.05, 0.38)
 # A shop on a well-run street or in a well-run scenic spot tends to be better run too.
 _AREA_PULL = 0.3
-# Showcase areas (service.demo_data.SHOWCASE_AREAS) and their merchants: at least this good,
-# and at least this popular, so that their merchants pass n ≥ 30 within the year.
+# Showcase areas (service.register.demo_city.SHOWCASE_AREAS) and their merchants: at least
+# this good, and at least this popular, so that their merchants pass n ≥ 30 within the year.
 _SHOWCASE_AREA_QUALITY = 0.95
 _SHOWCASE_QUALITY = 0.9
 _SHOWCASE_POPULARITY = 3.0

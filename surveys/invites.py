@@ -6,9 +6,9 @@ import secrets
 
 from tortoise.transactions import in_transaction
 
-from service import audit
-from service.audit import Actor
-from service.errors import FieldError, InvalidInput, NotFound
+from service.kernel import audit
+from service.kernel.audit import Actor
+from service.kernel.errors import FieldError, InvalidInput, NotFound
 from surveys.models import InviteCode, Survey
 from surveys.submit import hash_invite
 

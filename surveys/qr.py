@@ -1,7 +1,7 @@
 """QR codes and printable posters that send a visitor to a survey for one target.
 
 The SVG is plain markup with no external references, so it can be inlined in pages and PDFs.
-Posters are rendered by ``service.pdf`` (WeasyPrint, network refused).
+Posters are rendered by ``service.kernel.pdf`` (WeasyPrint, network refused).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import jinja2
 import segno
 from markupsafe import Markup
 
-from service import pdf
+from service.kernel import pdf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

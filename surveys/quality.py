@@ -19,12 +19,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from service import audit, scope
-from service.audit import Actor
-from service.db import chunked, connection
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.i18n import N_
-from service.models import Area
+from service.kernel import audit, scope
+from service.kernel.audit import Actor
+from service.kernel.db import chunked, connection
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.i18n import N_
+from service.kernel.models import Area
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, SurveyVersion
 from surveys.questionnaire import VersionedQuestions
 

@@ -21,9 +21,9 @@ import anyio
 import msgspec
 from tortoise.transactions import in_transaction
 
-from service import audit
-from service.audit import Actor
-from service.errors import FieldError, InvalidInput, NotFound, field_error_from
+from service.kernel import audit
+from service.kernel.audit import Actor
+from service.kernel.errors import FieldError, InvalidInput, NotFound, field_error_from
 from surveys.models import Survey, SurveyVersion, TargetKind
 
 QuestionType = Literal["likert5", "scale10", "nps", "single_choice", "multi_choice", "text"]

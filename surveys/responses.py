@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tortoise.expressions import Subquery
 
-from service import scope
-from service.errors import NotFound
-from service.exports import WORKBOOK_OPTIONS, neutralise
-from service.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
-from service.models import Area
+from service.kernel import scope
+from service.kernel.errors import NotFound
+from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
+from service.kernel.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
+from service.kernel.models import Area
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
 from surveys.schemas import DayCount, ResponseOut, SurveyStats, TargetCount
 

@@ -17,14 +17,14 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import File, Stream, Template
 from litestar.types import ControllerRouterHandler
 
-from service import scope
-from service.bounds import require_in_range
-from service.db import MAX_BIG_ID
-from service.errors import InvalidInput, NotFound
-from service.i18n import current_locale
-from service.registry import Page
-from service.security import OFFICIALS, PUBLIC, require_principal
-from service.settings import Settings
+from service.kernel import scope
+from service.kernel.db import MAX_BIG_ID
+from service.kernel.errors import InvalidInput, NotFound
+from service.kernel.i18n import current_locale
+from service.kernel.security import OFFICIALS, PUBLIC, require_principal
+from service.kernel.settings import Settings
+from service.kernel.validation import require_in_range
+from service.register.store import Page
 from surveys import qr, quality, responses
 from surveys.models import FlagKind, Survey
 from surveys.questionnaire import SCALES, VersionedQuestions, current_version

@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from service.db import connection
+from service.kernel.db import connection
 from surveys.models import (
     Answer,
     FlagKind,

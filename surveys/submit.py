@@ -20,10 +20,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.i18n import N_, gettext
-from service.models import Area, AreaKind, Merchant, MerchantStatus
-from service.privacy import salted_hash
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.i18n import N_, gettext
+from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
+from service.kernel.privacy import salted_hash
 from surveys import quality
 from surveys.models import (
     FlagKind,

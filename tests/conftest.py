@@ -25,8 +25,8 @@ import pytest
 from litestar import Litestar
 from tortoise import Tortoise
 
-from service import db as dbm
-from service.settings import Settings, load_settings
+from service.kernel import db as dbm
+from service.kernel.settings import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("FANGXIN_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

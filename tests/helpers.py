@@ -7,10 +7,10 @@ import socket
 import httpx
 
 from scoring.credit.demo_intake import Targets
-from service import accounts
-from service.audit import Actor
-from service.models import Account, Role
-from service.security import CSRF_COOKIE
+from service.kernel import accounts
+from service.kernel.audit import Actor
+from service.kernel.models import Account, Role
+from service.kernel.security import CSRF_COOKIE
 
 TEST_ACTOR = Actor("test", "pytest")
 PASSWORD = "correct-horse-battery"
@@ -71,7 +71,7 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
 
 
 # A demo's 12315 intake a hundredth of the bureau's report, for tests that need the demo city
-# but not the annual report's scale (tests/reports proves that scale).
+# but not the annual report's scale (tests/service/reports proves that scale).
 SMALL_INTAKE = Targets(
     ca_complaints=12,
     ca_closed=11,
@@ -95,8 +95,8 @@ async def commit_to_returns(*usccs: str, days: int = 7) -> None:
     a street's) for one before certifying (issue 20)."""
     from datetime import UTC, datetime, timedelta
 
-    from commitments.models import Commitment, CommitmentKind
-    from service.models import Merchant
+    from certificates.commitments.models import Commitment, CommitmentKind
+    from service.kernel.models import Merchant
 
     since = datetime.now(UTC) - timedelta(days=1)
     for uscc in usccs:

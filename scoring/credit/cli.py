@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from service.cli_support import cli_actor, cli_settings, run_import, run_with_db
+from service.kernel.commands import cli_actor, cli_settings, run_import, run_with_db
 
 # The kinds of ``fangxin import`` that are credit feeds, imported by ``import_feed``.
 FEED_KINDS = ("credit", "complaints", "visits", "spot-checks")

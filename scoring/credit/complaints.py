@@ -48,14 +48,17 @@ from scoring.credit.store import (
     replace_derived_events,
     rescore,
 )
-from service import audit, registry, uscc
-from service.audit import Actor
-from service.errors import FieldError, InvalidInput
-from service.events import CreditChanged
-from service.models import Merchant
+from service.kernel import audit
+from service.kernel.audit import Actor
+from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.events import CreditChanged
+from service.kernel.models import Merchant
+from service.register import store as registry
+from service.register import uscc
 
 DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
-# The commitments a complaint may say were broken: commitments.models.CommitmentKind's values
+# The commitments a complaint may say were broken: the values of
+# certificates.commitments.models.CommitmentKind
 # (scoring does not import the packages above it; a test keeps the two in step).
 COMMITMENT_KINDS = ("returns", "pay_first", "marked_prices")
 # An upheld complaint that broke a public commitment weighs more, by its own rule; a city's

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from scoring.credit.schemas import ComplaintIn, CreditEventIn, SpotCheckCampaignIn, VisitTallyIn
-from service import scope
-from service.errors import NotFound
-from service.models import Area
+from service.kernel import scope
+from service.kernel.errors import NotFound
+from service.kernel.models import Area
 
 
 def _own(district: Area, named: str | None) -> str:

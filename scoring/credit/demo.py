@@ -17,7 +17,7 @@ from scoring.credit import complaints
 from scoring.credit import store as credit_store
 from scoring.credit.rules import Rules
 from scoring.credit.schemas import BATCH_MAX, ComplaintIn, CreditEventIn
-from service.audit import Actor
+from service.kernel.audit import Actor
 
 SEED = 315  # 3·15, consumer rights day
 COMPLAINTS_PER_YEAR = 750

@@ -25,8 +25,8 @@ from scoring.credit.schemas import (
     SpotCheckRoundIn,
     VisitTallyIn,
 )
-from service.localtime import LOCAL_TZ
-from service.uscc import generate
+from service.kernel.localtime import LOCAL_TZ
+from service.register.uscc import generate
 
 SEED = 2017
 

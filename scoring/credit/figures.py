@@ -15,8 +15,8 @@ import polars as pl
 from scoring.credit.rules import CLASSES, Rules
 from scoring.credit.store import start_state
 from scoring.credit.workdays import LOCAL_TZ
-from service.db import connection
-from service.localtime import as_utc
+from service.kernel.db import connection
+from service.kernel.localtime import as_utc
 
 Period = Literal["year", "quarter", "month"]
 PERIODS: tuple[Period, ...] = ("year", "quarter", "month")

@@ -10,8 +10,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from scoring.credit import complaints, spot_checks
 from scoring.credit.rules import Rules
-from service import events
-from service.events import MerchantRegistered
+from service.kernel import events
+from service.kernel.events import MerchantRegistered
 
 SLICE = 1000
 

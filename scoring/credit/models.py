@@ -8,7 +8,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from service.models import Area, Merchant
+from service.kernel.models import Area, Merchant
 
 
 class ComplaintStatus(StrEnum):
@@ -99,7 +99,8 @@ class Complaint(Model):
     amount_disputed_fen = fields.BigIntField(default=0)
     amount_recovered_fen = fields.BigIntField(default=0)
     upheld = fields.BooleanField(null=True)
-    # The kind of commitment the merchant broke (commitments.models.CommitmentKind), if the
+    # The kind of commitment the merchant broke
+    # (certificates.commitments.models.CommitmentKind), if the
     # complaint says so: an upheld one weighs more in credit.
     broken_commitment = fields.CharField(max_length=16, null=True)
     resolution = fields.CharEnumField(Resolution, max_length=24, null=True)

@@ -15,9 +15,9 @@ from litestar.types import ControllerRouterHandler
 from scoring.credit import figures as credit_figures
 from scoring.credit import view as credit_view
 from scoring.credit.routes import classes_within, require_merchant_in_scope, rules_of
-from service import scope
-from service.models import Merchant
-from service.security import OFFICIALS
+from service.kernel import scope
+from service.kernel.models import Merchant
+from service.kernel.security import OFFICIALS
 
 
 @get("/official/credit", opt=OFFICIALS, include_in_schema=False)

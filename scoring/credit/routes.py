@@ -26,12 +26,12 @@ from scoring.credit.schemas import (
     SpotCheckCampaignBatch,
     VisitTallyBatch,
 )
-from service import scope
-from service.bounds import require_in_range
-from service.exports import EXPORT_TYPES, export_bytes
-from service.models import Merchant, Role
-from service.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
-from service.settings import Settings
+from service.kernel import scope
+from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.models import Merchant, Role
+from service.kernel.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
+from service.kernel.settings import Settings
+from service.kernel.validation import require_in_range
 
 # 5,000 items of a few hundred bytes each, with room to spare.
 BATCH_MAX_BYTES = 8 * 1024 * 1024

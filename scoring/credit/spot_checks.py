@@ -32,12 +32,14 @@ from scoring.credit.store import (
     measured,
     replace_derived_events,
 )
-from service import audit, registry, uscc
-from service.audit import Actor
-from service.errors import FieldError, InvalidInput
-from service.events import CreditChanged
-from service.localtime import LOCAL_TZ, to_local
-from service.models import Merchant
+from service.kernel import audit
+from service.kernel.audit import Actor
+from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.events import CreditChanged
+from service.kernel.localtime import LOCAL_TZ, to_local
+from service.kernel.models import Merchant
+from service.register import store as registry
+from service.register import uscc
 
 CODE_MAX = 48  # a campaign code, so that campaign:round:batch fits an event reference
 BATCH_NO_MAX = 64

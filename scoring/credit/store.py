@@ -32,11 +32,11 @@ from tortoise.transactions import in_transaction
 from scoring.credit.models import CreditEvent
 from scoring.credit.rules import CLASSES, DEFAULT_RULES, Rules, credit_scores
 from scoring.credit.schemas import CreditEventIn
-from service import audit, events
-from service.audit import Actor
-from service.bounds import check_moment
-from service.errors import FieldError, InvalidInput
-from service.events import CreditChanged, CreditState
+from service.kernel import audit, events
+from service.kernel.audit import Actor
+from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.events import CreditChanged, CreditState
+from service.kernel.validation import check_moment
 
 # pg_advisory_xact_lock key shared by every writer of credit ("FXCR"), and the key space of
 # the per-merchant locks.

@@ -10,8 +10,8 @@ from scoring.credit.models import CreditChange, CreditEvent, CreditStanding
 from scoring.credit.rules import Rules, event_points
 from scoring.credit.schemas import CreditChangeOut, CreditEventOut, CreditOut
 from scoring.credit.store import EVENT_SCHEMA, start_state
-from service.errors import NotFound
-from service.models import Merchant
+from service.kernel.errors import NotFound
+from service.kernel.models import Merchant
 
 HISTORY_LIMIT = 500
 

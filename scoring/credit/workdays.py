@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import chinese_calendar  # type: ignore[import-untyped]
 
-from service.localtime import LOCAL_TZ, to_local
+from service.kernel.localtime import LOCAL_TZ, to_local
 
 __all__ = [
     "ACCEPT_LIMIT",

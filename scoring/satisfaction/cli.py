@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from service.cli_support import cli_actor, cli_settings, run_with_db
+from service.kernel.commands import cli_actor, cli_settings, run_with_db
 
 
 @click.group()

@@ -8,8 +8,9 @@ from typing import Any
 from scoring.credit import figures as credit_figures
 from scoring.credit.rules import Rules
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
-from service import registry, scope
-from service.models import Area, Merchant, MerchantCategory
+from service.kernel import scope
+from service.kernel.models import Area, Merchant, MerchantCategory
+from service.register import store as registry
 from surveys.models import Answer, Response, ResponseFlag, TargetKind
 
 KINDS = ("merchant", "street", "scenic_spot", "district")

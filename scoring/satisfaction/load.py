@@ -17,7 +17,7 @@ import polars as pl
 
 from scoring.arrow import ArrowSource, source_for
 from scoring.satisfaction.scores import Inputs
-from service.settings import Settings
+from service.kernel.settings import Settings
 from surveys.questionnaire import SCORED_TYPES
 
 

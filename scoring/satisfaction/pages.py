@@ -14,9 +14,9 @@ from litestar.types import ControllerRouterHandler
 from scoring.satisfaction import charts, runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.scores import Params
-from service.i18n import _, current_locale
-from service.models import Area, Merchant
-from service.security import PUBLIC
+from service.kernel.i18n import _, current_locale
+from service.kernel.models import Area, Merchant
+from service.kernel.security import PUBLIC
 
 RANKED_KINDS = ("street", "scenic_spot")
 MERCHANT_RESULTS = 30

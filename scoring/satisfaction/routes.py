@@ -18,15 +18,15 @@ from scoring.satisfaction import runs
 from scoring.satisfaction.models import ScoreRun, UnitScore
 from scoring.satisfaction.schemas import DiscardIn, RunIn, RunOut, ScoreOut, ScorePage
 from scoring.satisfaction.scores import OUTPUT_COLUMNS
-from service import scope
-from service.audit import Actor
-from service.conditional import cached_json, cached_responses
-from service.db import MAX_ID
-from service.exports import EXPORT_TYPES, export_bytes
-from service.models import Area, Merchant
-from service.registry import Page
-from service.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
-from service.settings import Settings
+from service.kernel import scope
+from service.kernel.audit import Actor
+from service.kernel.conditional import cached_json, cached_responses
+from service.kernel.db import MAX_ID
+from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.models import Area, Merchant
+from service.kernel.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
+from service.kernel.settings import Settings
+from service.register.store import Page
 
 RunId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 log = structlog.get_logger("fangxin.scoring")

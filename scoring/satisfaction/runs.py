@@ -23,10 +23,10 @@ from tortoise.transactions import in_transaction
 from scoring.satisfaction.load import Loaded, Window, load
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from scoring.satisfaction.scores import CityScores, Params, score_city
-from service import audit
-from service.audit import Actor
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.settings import Settings
+from service.kernel import audit
+from service.kernel.audit import Actor
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.settings import Settings
 
 DEFAULT_WINDOW_DAYS = 365
 Progress = Callable[[str], None]

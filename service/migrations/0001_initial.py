@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from service.models import AreaKind, MerchantCategory, MerchantStatus, Role
+from service.kernel.models import AreaKind, MerchantCategory, MerchantStatus, Role
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 

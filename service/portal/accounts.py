@@ -12,11 +12,11 @@ from litestar.params import PathParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from service import accounts
-from service.errors import FangxinError
-from service.models import Account, Area, AreaKind, Role
-from service.notices import error_notice, error_redirect
-from service.security import ADMINS, require_principal
+from service.kernel import accounts
+from service.kernel.errors import FangxinError
+from service.kernel.models import Account, Area, AreaKind, Role
+from service.kernel.notices import error_notice, error_redirect
+from service.kernel.security import ADMINS, require_principal
 
 PAGE = "/official/accounts"
 ROLES = (Role.OFFICIAL, Role.ADMIN, Role.MERCHANT, Role.AREA_MANAGER)  # people; feeds: tokens

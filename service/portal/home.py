@@ -12,20 +12,20 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
-from advisories import store as advisories
-from advisories.pages import ADVISORY_CATEGORIES
+from certificates.commitments import store as commitments
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
-from commitments import store as commitments
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.pages import RANKED_KINDS, area_rows
 from scoring.satisfaction.scores import Params
-from service import registry
-from service.models import Area, AreaKind, Merchant, MerchantStatus
-from service.registry import MerchantFilter, Page
-from service.security import PUBLIC
+from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
+from service.kernel.security import PUBLIC
+from service.portal.advisories import store as advisories
+from service.portal.advisories.pages import ADVISORY_CATEGORIES
+from service.register import store as registry
+from service.register.store import MerchantFilter, Page
 
 SEARCH_PAGE_SIZE = 20
 RANKING_ROWS = 10  # the home page shows the top of each ranking; /scores has the rest

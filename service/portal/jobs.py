@@ -13,11 +13,11 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from service import jobs
-from service.i18n import N_, gettext
 from service.jobs import JobConfig, JobState, JobStatus, RunState
-from service.models import JobRun
-from service.security import CITY_OFFICIALS
-from service.settings import Settings
+from service.kernel.i18n import N_, gettext
+from service.kernel.models import JobRun
+from service.kernel.security import CITY_OFFICIALS
+from service.kernel.settings import Settings
 
 STATE_LABELS = {
     "off": N_("off"),

@@ -17,20 +17,20 @@ from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from certificates import replies
+from certificates.commitments import pages as commitment_pages
+from certificates.commitments import store as commitments
 from certificates.models import Certificate, Reply, StatusChange
 from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
-from commitments import pages as commitment_pages
-from commitments import store as commitments
 from scoring.credit import view as credit_view
 from scoring.credit.models import Complaint
 from scoring.credit.routes import rules_of
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
-from service.errors import FangxinError, NotFound
-from service.models import Merchant
-from service.security import MERCHANT_ONLY, require_principal
-from service.settings import Settings
+from service.kernel.errors import FangxinError, NotFound
+from service.kernel.models import Merchant
+from service.kernel.security import MERCHANT_ONLY, require_principal
+from service.kernel.settings import Settings
 
 COMPLAINTS_SHOWN = 50
 

@@ -30,17 +30,19 @@ from scoring.credit import workdays
 from scoring.credit.routes import figures_response
 from scoring.satisfaction import drilldown, runs
 from scoring.satisfaction.models import RunStatus, ScoreRun
-from scoring.satisfaction.review_pages import trend_chart
-from service import jobs, registry, scope
-from service.bounds import require_in_range
-from service.db import MAX_ID
-from service.errors import FangxinError
-from service.i18n import N_
-from service.localtime import LOCAL_TZ, as_utc, to_local
-from service.models import Area, AreaKind, AuditEvent, MerchantCategory
-from service.notices import error_notice, error_redirect
-from service.security import CITY_OFFICIALS, OFFICIALS, require_principal
-from service.settings import Settings
+from scoring.satisfaction.run_pages import trend_chart
+from service import jobs
+from service.kernel import scope
+from service.kernel.db import MAX_ID
+from service.kernel.errors import FangxinError
+from service.kernel.i18n import N_
+from service.kernel.localtime import LOCAL_TZ, as_utc, to_local
+from service.kernel.models import Area, AreaKind, AuditEvent, MerchantCategory
+from service.kernel.notices import error_notice, error_redirect
+from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
+from service.kernel.settings import Settings
+from service.kernel.validation import require_in_range
+from service.register import store as registry
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, ResponseFlag
 from surveys.models import Response as SurveyResponse

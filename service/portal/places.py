@@ -14,22 +14,22 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q, Subquery
 
-from advisories import store as advisories
-from advisories.pages import ADVISORY_CATEGORIES
-from advisories.schemas import AdvisoryOut
+from certificates.applications.models import Application, ApplicationStatus
+from certificates.commitments import store as commitments
 from certificates.models import Certificate, Status
 from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
-from commitments import store as commitments
-from creation.models import Application, ApplicationStatus
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.scores import Params
-from service import registry
-from service.errors import NotFound
-from service.i18n import N_
-from service.models import Area, AreaKind, Merchant, MerchantStatus
-from service.security import PUBLIC
+from service.kernel.errors import NotFound
+from service.kernel.i18n import N_
+from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
+from service.kernel.security import PUBLIC
+from service.portal.advisories import store as advisories
+from service.portal.advisories.pages import ADVISORY_CATEGORIES
+from service.portal.advisories.schemas import AdvisoryOut
+from service.register import store as registry
 from surveys.models import Survey, TargetKind
 
 CATEGORY_LABELS: Final = {

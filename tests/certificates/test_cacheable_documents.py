@@ -12,15 +12,15 @@ import pytest
 
 from certificates.models import Certificate, Status
 from certificates.policy import Kind
-from service.conditional import (
+from service.kernel.conditional import (
     IMMUTABLE_CACHE_CONTROL,
     PRIVATE_CACHE_CONTROL,
     PUBLIC_CACHE_CONTROL,
     strong_etag,
 )
-from service.i18n import LOCALE_COOKIE
-from service.models import Role
-from service.security import CSRF_COOKIE, SESSION_COOKIE
+from service.kernel.i18n import LOCALE_COOKIE
+from service.kernel.models import Role
+from service.kernel.security import CSRF_COOKIE, SESSION_COOKIE
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.service.test_security_probe import set_cookies

@@ -18,11 +18,11 @@ from certificates.serials import is_valid
 from scoring.credit import store as credit_store
 from scoring.credit.models import CreditEvent
 from scoring.satisfaction import runs
-from service import events
-from service.errors import Conflict
-from service.events import CreditChanged
-from service.models import AuditEvent, OutboxMessage, Role
-from service.settings import Settings
+from service.kernel import events
+from service.kernel.errors import Conflict
+from service.kernel.events import CreditChanged
+from service.kernel.models import AuditEvent, OutboxMessage, Role
+from service.kernel.settings import Settings
 from tests.helpers import TEST_ACTOR, commit_to_returns, make_token
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import City, make_city
@@ -227,8 +227,8 @@ async def test_a_city_wide_change_beyond_one_query_still_reaches_the_certificate
     # query may bind values (32,767 on PostgreSQL), the certified merchant last among them.
     from tortoise.transactions import in_transaction
 
-    from service.events import CreditState
-    from service.models import Merchant
+    from service.kernel.events import CreditState
+    from service.kernel.models import Merchant
 
     revocation.register(POLICY)
     city = await make_city()

@@ -27,9 +27,9 @@ from certificates.credentials import VC_CONTEXT, did_of
 from certificates.models import Certificate
 from certificates.policy import Kind
 from certificates.serials import make_serial
-from service.conditional import IMMUTABLE_CACHE_CONTROL
+from service.kernel.conditional import IMMUTABLE_CACHE_CONTROL
+from service.kernel.settings import Settings
 from service.openapi import document
-from service.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.certificates.test_status_credentials import LISTS, _credential, _verified
 from tests.conftest import make_app

@@ -16,8 +16,8 @@ from scoring.credit import store as credit_store
 from scoring.credit.schemas import ComplaintIn, CreditEventIn
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.helpers import TEST_ACTOR, commit_to_returns, csrf, login, make_account, make_token
 from tests.scoring.satisfaction.test_pages import _responses
 from tests.surveys.conftest import make_city

@@ -16,8 +16,8 @@ from certificates.policy import Kind, policy_for
 from certificates.render import certificate_pdf
 from certificates.serials import is_valid
 from certificates.signing import SignerConfig, sign
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import make_token
 from tests.surveys.conftest import make_city

@@ -27,8 +27,8 @@ from certificates.policy import Kind
 from certificates.schemas import PdfCheck, Verdict
 from certificates.signing import SignatureCheck, SignerConfig
 from certificates.verification import verdict_from
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.certificates import tampering
 from tests.certificates.tampering import Update
 from tests.certificates.test_cascade import _certificate

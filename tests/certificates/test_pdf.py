@@ -21,8 +21,8 @@ from certificates.models import Certificate
 from certificates.policy import Kind
 from certificates.schemas import Verdict
 from scoring.satisfaction import runs
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.certificates.test_cascade import LENIENT, RULES, _certificate
 from tests.helpers import TEST_ACTOR, commit_to_returns, make_token
 from tests.scoring.satisfaction.test_pages import _responses

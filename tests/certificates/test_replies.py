@@ -8,7 +8,7 @@ import httpx
 
 from certificates.models import Certificate, Status
 from certificates.policy import Kind
-from service.models import Role
+from service.kernel.models import Role
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.surveys.conftest import make_city

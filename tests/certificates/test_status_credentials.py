@@ -23,10 +23,10 @@ from certificates.credentials import did_of
 from certificates.models import Certificate
 from certificates.policy import Kind
 from certificates.serials import make_serial
-from service import db as dbm
-from service.conditional import PUBLIC_CACHE_CONTROL
-from service.models import Role
-from service.settings import Settings
+from service.kernel import db as dbm
+from service.kernel.conditional import PUBLIC_CACHE_CONTROL
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import make_token
 from tests.service.test_migrations import _drop, _fresh_settings

@@ -13,8 +13,8 @@ from certificates.models import Certificate, Status
 from certificates.policy import Kind, Policy
 from scoring.credit import store as credit_store
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
-from service.models import AuditEvent, Role
-from service.settings import Settings
+from service.kernel.models import AuditEvent, Role
+from service.kernel.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import TEST_ACTOR, make_token
 from tests.surveys.conftest import make_city

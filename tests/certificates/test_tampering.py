@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from certificates.policy import Kind, policy_for
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.certificates import tampering
 from tests.certificates.test_cascade import _certificate
 from tests.certificates.test_forgery import _upload

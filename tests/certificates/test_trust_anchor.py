@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from certificates.policy import Kind
 from certificates.signing import fingerprint
-from service.settings import Settings
+from service.kernel.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.certificates.test_tampering import _pyhanko
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from service import db
-from service.privacy import salted_hash
-from service.settings import load_settings
+from service.kernel import db
+from service.kernel.privacy import salted_hash
+from service.kernel.settings import load_settings
 from surveys.routes import DEVICE_HEADER, signed_device
 from surveys.submit import issue_start_token
 from tests.conftest import (

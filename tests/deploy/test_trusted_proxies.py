@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from service.kernel.models import AuditEvent, Role
+from service.kernel.privacy import salted_hash
+from service.kernel.settings import Settings, SettingsError, load_settings
 from service.middleware import behind_proxies, parse_forwarded
-from service.models import AuditEvent, Role
-from service.privacy import salted_hash
-from service.settings import Settings, SettingsError, load_settings
 from surveys.models import FlagKind, Response, ResponseFlag
 from surveys.routes import DEVICE_HEADER, signed_device
 from surveys.submit import issue_start_token

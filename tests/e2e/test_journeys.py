@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
-from service.demo_data import SHOWCASE_AREAS
-from service.i18n import translations
+from service.kernel.i18n import translations
+from service.register.demo_city import SHOWCASE_AREAS
 from surveys.qr import survey_url
 from tests.e2e.conftest import Server
 
@@ -400,7 +400,7 @@ def test_script_in_a_merchant_name_or_an_answer_never_runs(
     """Injected markup is shown as text on every page that shows it, and nothing executes."""
     import random
 
-    from service.uscc import generate
+    from service.register.uscc import generate
 
     payload = "<img src=x onerror=alert('name')><script>alert('name')</script>"
     uscc = generate(random.Random(77), "411702")

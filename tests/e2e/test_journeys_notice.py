@@ -31,8 +31,8 @@ MOVE_NOTICE = """
 import sys
 from datetime import datetime
 from certificates.policy import policy_for
-from creation import applications
-from service.cli_support import cli_settings, run_with_db
+from certificates.applications import store as applications
+from service.kernel.commands import cli_settings, run_with_db
 
 settings = cli_settings()
 run_with_db(settings, lambda: applications.move_notice(

@@ -14,7 +14,7 @@ import httpx
 
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
-from service.settings import Settings
+from service.kernel.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, Response, ResponseFlag
 from surveys.submit import Origin, SubmissionIn, submit

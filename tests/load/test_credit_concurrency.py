@@ -15,9 +15,9 @@ from scoring.credit import complaints
 from scoring.credit import store as credit_store
 from scoring.credit.models import CreditStanding
 from scoring.credit.schemas import CreditEventIn
-from service.models import Area, AreaKind, Merchant, MerchantCategory
-from service.settings import Settings
-from service.uscc import generate
+from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
+from service.kernel.settings import Settings
+from service.register.uscc import generate
 from tests.certificates.test_cascade import POLICY, _certificate
 from tests.helpers import TEST_ACTOR
 

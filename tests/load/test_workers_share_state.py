@@ -21,7 +21,7 @@ import httpx
 import pytest
 import redis
 
-from service.security import CSRF_COOKIE, SESSION_COOKIE
+from service.kernel.security import CSRF_COOKIE, SESSION_COOKIE
 from tests.conftest import PG_ADMIN_URL, _pg_admin, postgres_pass_only, redis_url_or_skip
 from tests.helpers import PASSWORD, free_port
 from tests.load.harness import FANGXIN, served, workers_of

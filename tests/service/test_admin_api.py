@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from service.models import Account, ApiToken, Area, AreaKind, AuditEvent, Role
+from service.kernel.models import Account, ApiToken, Area, AreaKind, AuditEvent, Role
 from tests.helpers import csrf, login, make_account, make_token
 
 

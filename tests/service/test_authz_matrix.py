@@ -4,7 +4,7 @@ A route added without a rule here fails ``test_every_route_has_a_rule``: access 
 purpose, never by default. Officials come in two kinds, tried on every route: the city
 bureau's (``official``) and a district bureau's (``district_official``), who may call what an
 official may except the city-wide actions (``CITY_OFFICIALS``); what it then sees is limited
-to its district (``tests/service/test_district_scope.py``).
+to its district (``tests/service/kernel/test_scope.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import httpx
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.conftest import BASE_URL, asgi, empty_database, make_app, with_env
 from tests.helpers import csrf, login, make_account, make_token
 
@@ -289,7 +289,7 @@ async def test_every_route_answers_every_role_as_the_rules_say(app_settings: Set
             )
         }
         try:
-            from service.models import Area, AreaKind, Merchant, MerchantCategory
+            from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
 
             city = await Area.create(code="C", kind=AreaKind.CITY, name_zh="市", name_en="C")
             district = await Area.create(

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
-from advisories import store as advisories
-from advisories.schemas import AdvisoryIn
 from certificates.models import (
     Certificate,
     Reply,
@@ -29,14 +27,17 @@ from certificates.models import (
 from certificates.policy import Kind
 from scoring.credit.models import Complaint, CreditEvent
 from scoring.satisfaction import runs
-from service import audit, jobs, outbox
-from service import db as dbm
-from service.accounts import create_token
-from service.audit import Actor
+from service import jobs
 from service.backup import MANIFEST, PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
-from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
-from service.settings import Settings
+from service.kernel import audit, outbox
+from service.kernel import db as dbm
+from service.kernel.accounts import create_token
+from service.kernel.audit import Actor
+from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
+from service.kernel.settings import Settings
+from service.portal.advisories import store as advisories
+from service.portal.advisories.schemas import AdvisoryIn
 from surveys.invites import create_invites
 from tests.helpers import SMALL_INTAKE
 
@@ -148,8 +149,8 @@ async def test_restore_brings_back_exactly_the_rows_of_the_backup(
 
     backup(db, target)
     # An applicant's file lost with the machine comes back with the rows naming it.
-    from creation import materials
-    from creation.models import Material
+    from certificates.applications import materials
+    from certificates.applications.models import Material
 
     material = await Material.all().order_by("id").first()
     assert material is not None

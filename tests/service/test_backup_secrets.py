@@ -21,10 +21,10 @@ import pytest
 from certificates import documents, verification
 from certificates.policy import Kind
 from certificates.schemas import Verdict
-from service import db as dbm
 from service.backup import MANIFEST, BackupError, backup, restore
-from service.models import Merchant
-from service.settings import SECRET_FILE, Settings, load_settings
+from service.kernel import db as dbm
+from service.kernel.models import Merchant
+from service.kernel.settings import SECRET_FILE, Settings, load_settings
 from tests.certificates.test_cascade import POLICY, _certificate
 from tests.conftest import PG_ADMIN_URL, _pg_admin, dialect
 from tests.surveys.conftest import make_city

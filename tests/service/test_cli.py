@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from service.uscc import generate
+from service.register.uscc import generate
 
 FANGXIN = Path(sys.executable).parent / "fangxin"
 DB_FILE = "fangxin.sqlite3"

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from certificates import reviews
+from certificates.applications.models import Application, ApplicationStatus
+from certificates.commitments.models import Commitment, CommitmentKind
 from certificates.models import YearlyReview
-from certificates.review_lists import public_list
-from commitments.models import Commitment, CommitmentKind
-from creation.models import Application, ApplicationStatus
+from certificates.yearly_review import store as reviews
+from certificates.yearly_review.lists import public_list
 from scoring.credit.models import CounterVisit, SpotCheckBatch
-from service.accounts import authenticate
-from service.audit import Actor
 from service.demo import load_demo
-from service.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
-from service.settings import Settings
+from service.kernel.accounts import authenticate
+from service.kernel.audit import Actor
+from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
+from service.kernel.settings import Settings
 from surveys.models import Response
 from tests.helpers import SMALL_INTAKE
 
@@ -105,7 +105,7 @@ async def test_demo_accounts_sign_in_with_the_reported_passwords(db: Settings) -
     assert district.district.id == shop.merchant.district_id
     assert (await Account.get(username="demo-official")).district_id is None
     # The street's manager applied for its street: in public notice, an objection answered.
-    from creation.models import Application, ApplicationStatus, Objection
+    from certificates.applications.models import Application, ApplicationStatus, Objection
 
     manager = await Account.filter(username="demo-area").select_related("area").get()
     assert manager.area is not None and manager.area.kind == AreaKind.STREET
@@ -156,7 +156,7 @@ async def test_demo_is_not_loaded_over_an_operators_areas(db: Settings) -> None:
 async def test_a_failure_half_way_leaves_no_demo_behind(
     db: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import accounts
+    from service.kernel import accounts
 
     real = accounts.create_account
     calls = 0

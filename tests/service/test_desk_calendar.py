@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from scoring.credit import workdays
-from service.localtime import LOCAL_TZ
-from service.models import Role
+from service.kernel.localtime import LOCAL_TZ
+from service.kernel.models import Role
 from tests.helpers import login, make_account
 
 HTML = {"accept": "text/html"}

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from markupsafe import escape
 
-from service.models import Merchant, Role
-from service.uscc import generate
+from service.kernel.models import Merchant, Role
+from service.register.uscc import generate
 from tests.helpers import make_token
 from tests.surveys.conftest import make_city
 

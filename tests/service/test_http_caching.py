@@ -12,9 +12,9 @@ import pytest
 from litestar.types import HTTPResponseStartEvent, Scope
 
 from certificates.policy import Kind
-from service.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag, weak_etag
+from service.kernel.conditional import PUBLIC_CACHE_CONTROL, none_match, strong_etag, weak_etag
+from service.kernel.models import Role
 from service.middleware import private_when_setting_cookies
-from service.models import Role
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import make_token
 from tests.surveys.conftest import make_city

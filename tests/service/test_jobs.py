@@ -18,12 +18,13 @@ import httpx
 import pytest
 
 from scoring.satisfaction.models import RunStatus, ScoreRun
-from service import db as dbm
-from service import jobs, outbox
-from service.db import connection
+from service import jobs
 from service.jobs import JobConfig, JobContext, JobsConfigError, JobSpec, Schedule
-from service.models import JobOutcome, JobRun, Role
-from service.settings import Settings, load_settings
+from service.kernel import db as dbm
+from service.kernel import outbox
+from service.kernel.db import connection
+from service.kernel.models import JobOutcome, JobRun, Role
+from service.kernel.settings import Settings, load_settings
 from service.worker import JobScheduler
 from tests.conftest import empty_database, make_app, serve_in_process
 from tests.helpers import csrf, login, make_account, make_token

@@ -19,9 +19,9 @@ import structlog
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from service.kernel.models import Area
+from service.kernel.settings import Settings
 from service.logs import FOREIGN_WITH_HANDLERS, configure_logging
-from service.models import Area
-from service.settings import Settings
 from tests.conftest import with_env
 from tests.helpers import free_port
 from tests.load.harness import FANGXIN

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from service import accounts
-from service.errors import InvalidInput, LoginFailed
-from service.models import Account, Role
-from service.settings import Settings
+from service.kernel import accounts
+from service.kernel.errors import InvalidInput, LoginFailed
+from service.kernel.models import Account, Role
+from service.kernel.settings import Settings
 from tests.helpers import PASSWORD, TEST_ACTOR, csrf, make_account, make_token
 
 LOCKOUT = timedelta(minutes=15)

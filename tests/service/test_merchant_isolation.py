@@ -10,7 +10,7 @@ import httpx
 
 from certificates.models import Status
 from certificates.policy import Kind
-from service.models import Role
+from service.kernel.models import Role
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.service.test_authz_matrix import MERCHANT_ONLY, MERCHANTS, PUBLIC, RULES

@@ -22,10 +22,11 @@ from tortoise.transactions import in_transaction
 from certificates.models import Decision, Reply, StatusChange
 from certificates.policy import Kind
 from scoring.satisfaction.models import RunStatus, ScoreRun
-from service import audit, metrics_dir
+from service import metrics_dir
+from service.kernel import audit
+from service.kernel.models import AuditEvent, OutboxMessage, Role
+from service.kernel.settings import Settings
 from service.metrics import CREDIT_RECOMPUTE_ACTION, route_label
-from service.models import AuditEvent, OutboxMessage, Role
-from service.settings import Settings
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, TargetKind
 from tests.certificates.test_cascade import _certificate
 from tests.conftest import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import secrets
 import sqlite3
@@ -12,8 +13,8 @@ import asyncpg
 import pytest
 from tortoise import Tortoise
 
-from service import db as dbm
-from service.settings import Settings, load_settings
+from service.kernel import db as dbm
+from service.kernel.settings import Settings, load_settings
 from tests.conftest import (
     PG_ADMIN_URL,
     dialect,
@@ -82,11 +83,8 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
 
 BEFORE_SPLIT = Path(__file__).with_name("migrated_before_split.sql")
 # The dumps were taken at 0012_job_run; the migrations written since must apply on top.
-LATER = [
-    f"models.{p.stem}"
-    for p in sorted((Path(dbm.__file__).parent / "migrations").glob("0*.py"))
-    if p.stem > "0012_job_run"
-]
+MIGRATIONS = Path(str(importlib.import_module(dbm.MIGRATIONS_MODULE).__file__)).parent
+LATER = [f"models.{p.stem}" for p in sorted(MIGRATIONS.glob("0*.py")) if p.stem > "0012_job_run"]
 # A complaint recorded before the intake grew kinds and handling districts (issue 19).
 OLD_COMPLAINT = [
     "INSERT INTO area (id, code, kind, name_zh, name_en, is_demo, created_at, updated_at)"

@@ -11,7 +11,10 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from service.models import Area, AreaKind, Merchant, MerchantCategory, Role
+from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory, Role
+from service.kernel.schemas import FieldErrorOut, Problem
+from service.kernel.security import SESSION_COOKIE
+from service.kernel.settings import Settings
 from service.openapi import (
     BEARER,
     CSRF,
@@ -21,9 +24,6 @@ from service.openapi import (
     SESSION,
     document,
 )
-from service.schemas import FieldErrorOut, Problem
-from service.security import SESSION_COOKIE
-from service.settings import Settings
 from tests.conftest import make_app
 from tests.helpers import make_token
 from tests.service.test_authz_matrix import ALLOWED, RULES

@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 from babel.messages.pofile import read_po
 
-from service import i18n
 from service.demo import load_demo
-from service.settings import Settings
+from service.kernel import i18n
+from service.kernel.settings import Settings
 from tests.helpers import SMALL_INTAKE, TEST_ACTOR
 
-TRANSLATIONS = Path(i18n.__file__).parent / "web" / "translations"
+TRANSLATIONS = i18n.CATALOG_DIRS[0]
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?(?:https?:)?//""", re.I)
 
 
@@ -128,7 +128,7 @@ def test_catalog_is_current_with_the_code() -> None:
     import subprocess
     import sys
 
-    root = Path(i18n.__file__).parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = root / ".pytest-messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
     try:

@@ -11,9 +11,9 @@ import httpx
 from certificates.models import Certificate, Reply, Status
 from certificates.policy import Kind
 from scoring.credit.models import Complaint, ComplaintStatus
-from service.models import AuditEvent, Role
+from service.kernel.models import AuditEvent, Role
+from service.kernel.settings import Settings
 from service.portal.merchant import compare
-from service.settings import Settings
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.surveys.conftest import make_city
@@ -114,7 +114,7 @@ async def test_a_merchant_sees_its_own_page_and_replies_to_a_revocation(
 
 
 async def own_merchant_id(uscc: str) -> int:
-    from service.models import Merchant
+    from service.kernel.models import Merchant
 
     return (await Merchant.get(uscc=uscc)).id
 

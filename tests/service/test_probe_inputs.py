@@ -13,8 +13,8 @@ import httpx
 import polars as pl
 import pytest
 
-from service.exports import export_bytes, neutralise
-from service.models import Role
+from service.kernel.exports import export_bytes, neutralise
+from service.kernel.models import Role
 from tests.helpers import csrf, login, make_account, make_token
 from tests.service.test_hostile_input import assert_problem
 from tests.surveys.conftest import GOOD_ANSWERS, make_city
@@ -96,7 +96,7 @@ async def test_a_formula_in_the_audit_log_stays_text_in_its_exports(
 ) -> None:
     from tortoise import connections
 
-    from service import audit
+    from service.kernel import audit
 
     await audit.record(connections.get("default"), PAYLOAD, "probe.formula", PAYLOAD, {})
     await make_account("probe-official", Role.OFFICIAL)

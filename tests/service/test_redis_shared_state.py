@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from service.app import close_stores
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.conftest import BASE_URL, asgi, empty_database, make_app, redis_url_or_skip
 from tests.helpers import csrf, login, make_account
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.i18n import LOCALE_COOKIE
-from service.models import ApiToken, Role
-from service.security import CSRF_COOKIE, SESSION_COOKIE
-from service.settings import Settings, load_settings
+from service.kernel.i18n import LOCALE_COOKIE
+from service.kernel.models import ApiToken, Role
+from service.kernel.security import CSRF_COOKIE, SESSION_COOKIE
+from service.kernel.settings import Settings, load_settings
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process
 from tests.helpers import csrf, free_port, login, make_account, make_token
 

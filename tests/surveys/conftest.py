@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from service.models import Area, AreaKind, Merchant, MerchantCategory
+from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
 from surveys import submit
 from surveys.questionnaire import default_files, load_file
 from surveys.routes import DEVICE_COOKIE, DEVICE_HEADER

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 from surveys.models import Response, ResponseFlag
 from surveys.submit import issue_start_token
 from tests.surveys.conftest import GOOD_ANSWERS, make_city

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 from surveys.models import Answer, Response
 from surveys.submit import Origin, SubmissionIn, submit
 from tests.surveys.conftest import GOOD_ANSWERS, make_city

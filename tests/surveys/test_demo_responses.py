@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from service.demo_data import demo_areas, demo_merchants
-from service.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
-from service.settings import Settings
+from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
+from service.kernel.settings import Settings
+from service.register.demo_city import demo_areas, demo_merchants
 from surveys import demo_responses as demo
 from surveys import quality
 from surveys.demo_responses import DemoBatch, DemoTarget

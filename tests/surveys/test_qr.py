@@ -18,7 +18,7 @@ from PIL import Image
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from service.pdf import NetworkFetchRefused
+from service.kernel.pdf import NetworkFetchRefused
 from surveys import qr
 
 URL = "http://127.0.0.1:8000/s/merchant/91411702MA44XYZ12K"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from service.settings import Settings
+from service.kernel.settings import Settings
 from tests.surveys.conftest import make_city
 from tests.surveys.test_qr import _assert_single_qr, _rasterise_pdf, _svg_to_pdf
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from service.models import AuditEvent, Role
-from service.settings import Settings
+from service.kernel.models import AuditEvent, Role
+from service.kernel.settings import Settings
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, TargetKind
 from surveys.quality import (
@@ -135,7 +135,7 @@ async def test_bulk_screening_finds_speeders_and_duplicates_and_keeps_decisions(
     assert normal[0].id not in {r.id for r in await Response.filter(excluded=True)}
 
     # An official clears one flag; screening again does not raise it anew.
-    from service.audit import Actor
+    from service.kernel.audit import Actor
 
     await quality.decide_flag(
         fast.id,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import InvalidInput
-from service.models import AuditEvent
-from service.settings import Settings
+from service.kernel.errors import InvalidInput
+from service.kernel.models import AuditEvent
+from service.kernel.settings import Settings
 from surveys.models import Survey, SurveyVersion
 from surveys.questionnaire import default_files, load_file, parse_toml
 from tests.helpers import TEST_ACTOR

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import polars as pl
 
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from surveys.models import Response
 from tests.helpers import make_token
 from tests.surveys.conftest import GOOD_ANSWERS, make_city, respondent

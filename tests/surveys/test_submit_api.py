@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from surveys.models import Answer, InviteCode, Response, ResponseFlag, Survey
 from surveys.submit import forget_cached
 from tests.helpers import make_token

@@ -18,11 +18,11 @@ from scoring.credit import complaints, feed_files
 from scoring.credit import store as credit_store
 from scoring.credit.models import Complaint, CreditEvent, CreditStanding
 from scoring.credit.schemas import ComplaintIn, CreditEventIn
-from service import db as dbm
-from service.errors import InvalidInput
-from service.models import AuditEvent
-from service.registry import ImportRejected
-from service.settings import Settings
+from service.kernel import db as dbm
+from service.kernel.errors import InvalidInput
+from service.kernel.models import AuditEvent
+from service.kernel.settings import Settings
+from service.register.store import ImportRejected
 from tests.conftest import _empty_all_tables
 from tests.helpers import TEST_ACTOR
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
@@ -272,7 +272,7 @@ async def test_the_service_recomputes_credit_when_its_daily_run_was_missed(
     app_settings: Settings, tmp_path: Path
 ) -> None:
     from service import jobs
-    from service.models import JobOutcome, JobRun
+    from service.kernel.models import JobOutcome, JobRun
     from tests.conftest import empty_database, make_app, serve_in_process
 
     # Outside production the web process runs the job schedule itself (service/jobs.py).

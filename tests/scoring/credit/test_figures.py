@@ -13,8 +13,8 @@ from scoring.credit import complaints
 from scoring.credit import figures as credit_figures
 from scoring.credit import store as credit_store
 from scoring.credit.schemas import ComplaintIn, CreditEventIn
-from service.models import Role
-from service.settings import Settings
+from service.kernel.models import Role
+from service.kernel.settings import Settings
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
 

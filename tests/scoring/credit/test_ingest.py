@@ -14,10 +14,10 @@ import pytest
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from scoring.credit.models import CreditChange, CreditEvent, CreditStanding
-from service import events
-from service.events import CreditChanged
-from service.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory, Role
-from service.settings import Settings
+from service.kernel import events
+from service.kernel.events import CreditChanged
+from service.kernel.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory, Role
+from service.kernel.settings import Settings
 from tests.helpers import make_account, make_token
 
 M1 = "9144030071526726XG"

@@ -32,12 +32,12 @@ from scoring.credit.schemas import (
     SpotCheckRoundIn,
     VisitTallyIn,
 )
-from service import registry
-from service.errors import InvalidInput
-from service.models import Area, MerchantCategory, Role
-from service.registry import ImportRejected
-from service.schemas import MerchantIn
-from service.settings import Settings
+from service.kernel.errors import InvalidInput
+from service.kernel.models import Area, MerchantCategory, Role
+from service.kernel.schemas import MerchantIn
+from service.kernel.settings import Settings
+from service.register import store as registry
+from service.register.store import ImportRejected
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
 

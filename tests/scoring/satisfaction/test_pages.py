@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from scoring.satisfaction import runs
-from service.settings import Settings
+from service.kernel.settings import Settings
 from surveys.submit import Origin, SubmissionIn, submit
 from tests.helpers import TEST_ACTOR
 from tests.surveys.conftest import GOOD_ANSWERS, make_city

@@ -10,8 +10,8 @@ import pytest
 
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
-from service.models import AuditEvent, Role
-from service.settings import Settings
+from service.kernel.models import AuditEvent, Role
+from service.kernel.settings import Settings
 from surveys.submit import Origin, SubmissionIn, submit
 from tests.helpers import TEST_ACTOR, make_token
 from tests.surveys.conftest import make_city

@@ -1,0 +1,63 @@
+"""The fixed checklist an official works through at every inspection, materials check or
+mystery-shopping visit (暗访), and the check of one record of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from certificates.applications.models import InspectionKind
+from certificates.applications.schemas import ChecklistItemOut, InspectionIn
+from scoring.credit.store import FUTURE_TOLERANCE, parse_time
+from service.kernel.errors import FieldError
+from service.kernel.i18n import N_
+
+# What the creation rules of Zhejiang and Ningbo check at a 放心消费 unit, in their order.
+CHECKLIST: Final = {
+    "licence_displayed": N_("Business licence displayed"),
+    "prices_marked": N_("Prices clearly marked (明码标价)"),
+    "returns_commitment": N_("Return commitment posted and honoured"),
+    "goods_traceable": N_("Goods of known origin, invoices and records kept"),
+    "complaint_channel": N_("Complaint channel posted and answered"),
+    "measures_accurate": N_("Weights and measures accurate"),
+    "staff_service": N_("Staff serve by the rules, no forced selling"),
+}
+KIND_LABELS: Final = {
+    InspectionKind.MATERIALS.value: N_("Materials check"),
+    InspectionKind.ONSITE.value: N_("On-site inspection"),
+    InspectionKind.MYSTERY.value: N_("Mystery shopping (暗访)"),
+}
+NOTE_MAX: Final = 2000
+
+
+def check(
+    data: InspectionIn, now: datetime
+) -> tuple[datetime, list[ChecklistItemOut], list[FieldError]]:
+    """When the visit was, the checklist in its fixed order, and every problem by field: each
+    item answered exactly once, nothing unknown."""
+    errors: list[FieldError] = []
+    if data.kind not in KIND_LABELS:
+        errors.append(FieldError("kind", f"must be one of {', '.join(KIND_LABELS)}"))
+    seen: dict[str, ChecklistItemOut] = {}
+    for i, entry in enumerate(data.checklist):
+        if entry.item not in CHECKLIST:
+            errors.append(FieldError(f"checklist[{i}].item", "not an item of the checklist"))
+        elif entry.item in seen:
+            errors.append(FieldError(f"checklist[{i}].item", "answered twice"))
+        else:
+            seen[entry.item] = ChecklistItemOut(entry.item, entry.passed, entry.note.strip())
+    missing = [k for k in CHECKLIST if k not in seen]
+    if missing:
+        errors.append(FieldError("checklist", f"items not answered: {', '.join(missing)}"))
+    if len(data.note) > NOTE_MAX:
+        errors.append(FieldError("note", f"must be at most {NOTE_MAX} characters"))
+    visited = now
+    if data.visited_at is not None:
+        try:
+            visited = parse_time(data.visited_at)
+        except ValueError as exc:
+            errors.append(FieldError("visited_at", str(exc)))
+        else:
+            if visited > now + FUTURE_TOLERANCE:
+                errors.append(FieldError("visited_at", "must not be in the future"))
+    return visited, [seen[k] for k in CHECKLIST if k in seen], errors

@@ -1,0 +1,176 @@
+"""The annual report as a bureau publishes it: an A4 PDF in Chinese (the figures in sentences
+like the seed report's, tables and charts) and a workbook of its tables.
+
+The sentences and labels are gettext strings, so the page shows them in the reader's
+language while the PDF, which the bureau publishes, is always rendered in Chinese.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import polars as pl
+from markupsafe import Markup
+
+from service.kernel import i18n, localtime, pdf
+from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
+from service.kernel.i18n import N_
+from service.reports import charts
+from service.reports.schemas import AnnualReport
+
+TEMPLATES = Path(__file__).parent / "templates"
+PDF_LOCALE = "zh_CN"
+
+CHANNEL_LABELS = {
+    "hotline": N_("12315 hotline"),
+    "web": N_("12315 web platform"),
+    "wechat": N_("WeChat"),
+    "sms": N_("SMS"),
+    "qq": N_("QQ"),
+    "walk_in": N_("Walk-in"),
+    "letter": N_("Letter"),
+    "other": N_("Other channel"),
+    "unstated": N_("Channel not stated"),
+}
+CERTIFICATE_KINDS = {
+    "merchant": N_("Trusted-consumption merchants"),
+    "street": N_("Trusted-consumption streets"),
+    "scenic_spot": N_("Trusted-consumption scenic spots"),
+}
+
+
+def wan(yuan: Decimal, places: int | None = None) -> str:
+    """Yuan in 万元: exact with no trailing zeros, as the seed's sentences print it (4205799 →
+    420.5799), or to ``places`` decimals, as tables do."""
+    amount = yuan / 10000
+    if places is not None:
+        return f"{amount:,.{places}f}"
+    return format(amount.normalize(), "f")
+
+
+def context(report: AnnualReport, gettext: Callable[[str], str]) -> dict[str, Any]:
+    """What both the page and the PDF show: the report, its figures in 万元 and its charts
+    (SVG text, for the PDF to embed and the page to show as images)."""
+    districts = [d for d in report.by_district if d.all_channels.total or d.district]
+    return {
+        "r": report,
+        "wan": wan,
+        "channel_labels": CHANNEL_LABELS,
+        "certificate_kinds": CERTIFICATE_KINDS,
+        "districts": districts,
+        "district_chart": charts.bars_svg(
+            tuple((d.district_name, float(d.all_channels.total)) for d in districts),
+            gettext("Records received"),
+        ),
+        "month_chart": charts.bars_svg(
+            tuple((m.month[5:], float(m.total)) for m in report.by_month),
+            gettext("Records received"),
+            horizontal=False,
+        ),
+        "channel_chart": charts.bars_svg(
+            tuple((gettext(CHANNEL_LABELS[c.channel]), c.share or 0.0) for c in report.by_channel),
+            gettext("Share of records (%)"),
+        ),
+    }
+
+
+def _pdf_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(i18n.translations(PDF_LOCALE), newstyle=True)  # type: ignore[attr-defined]
+    localtime.install(env)
+    return env
+
+
+def annual_pdf(report: AnnualReport) -> bytes:
+    """The report as an A4 PDF in Chinese (blocking: run it off the event loop)."""
+    ctx = context(report, i18n.translations(PDF_LOCALE).gettext)
+    # vl-convert writes the SVG; what it embeds is our own figures and district names,
+    # which it escapes as XML text.
+    ctx |= {k: Markup(ctx[k]) for k in ("district_chart", "month_chart", "channel_chart")}  # noqa: S704
+    html = _pdf_env().get_template("reports/annual_pdf.html").render(**ctx)
+    return pdf.render(html)
+
+
+def _summary_frame(report: AnnualReport) -> pl.DataFrame:
+    scope = report.district_name or "全市"
+    rows = report.by_district
+    return pl.DataFrame(
+        {
+            "district": [scope, *(d.district_name for d in rows)],
+            "ca_complaints_received": [
+                report.consumer_association.complaints_received,
+                *(d.consumer_association.complaints_received for d in rows),
+            ],
+            "ca_complaints_closed": [
+                report.consumer_association.complaints_closed,
+                *(d.consumer_association.complaints_closed for d in rows),
+            ],
+            "ca_amount_recovered": [
+                float(report.consumer_association.amount_recovered),
+                *(float(d.consumer_association.amount_recovered) for d in rows),
+            ],
+            "consultations": [
+                report.all_channels.consultations,
+                *(d.all_channels.consultations for d in rows),
+            ],
+            "complaints": [
+                report.all_channels.complaints,
+                *(d.all_channels.complaints for d in rows),
+            ],
+            "reports": [report.all_channels.reports, *(d.all_channels.reports for d in rows)],
+            "total": [report.all_channels.total, *(d.all_channels.total for d in rows)],
+            "amount_disputed": [
+                float(report.all_channels.amount_disputed),
+                *(float(d.all_channels.amount_disputed) for d in rows),
+            ],
+            "amount_recovered": [
+                float(report.all_channels.amount_recovered),
+                *(float(d.all_channels.amount_recovered) for d in rows),
+            ],
+            "visits_and_consultations": [
+                report.visits_and_consultations,
+                *(d.visits_and_consultations for d in rows),
+            ],
+            "spot_check_batches": [
+                report.spot_checks.batches,
+                *(d.spot_checks.batches for d in rows),
+            ],
+            "spot_check_cases": [
+                report.spot_checks.cases_opened,
+                *(d.spot_checks.cases_opened for d in rows),
+            ],
+        }
+    )
+
+
+def annual_xlsx(report: AnnualReport) -> bytes:
+    """The report's tables as a workbook: the summary by district, channels, months."""
+    from xlsxwriter import Workbook
+
+    channels = pl.DataFrame([_row(c) for c in report.by_channel])
+    months = pl.DataFrame([_row(m) for m in report.by_month]).with_columns(
+        pl.col("amount_recovered").cast(pl.Float64)
+    )
+    money: dict[Any, str] = dict.fromkeys(
+        ("ca_amount_recovered", "amount_disputed", "amount_recovered"), "#,##0.00"
+    )
+    buffer = io.BytesIO()
+    with Workbook(buffer, WORKBOOK_OPTIONS) as book:
+        neutralise(_summary_frame(report)).write_excel(book, "summary", column_formats=money)
+        neutralise(channels).write_excel(book, "channels")
+        neutralise(months).write_excel(book, "months", column_formats=money)
+    return buffer.getvalue()
+
+
+def _row(struct: Any) -> dict[str, Any]:
+    return {name: getattr(struct, name) for name in struct.__struct_fields__}

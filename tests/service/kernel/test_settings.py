@@ -1,0 +1,79 @@
+"""Settings come from FANGXIN_* variables only and are checked at start-up."""
+
+from __future__ import annotations
+
+import stat
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from service.kernel.settings import SettingsError, load_settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_settings({"FANGXIN_DATA_DIR": str(tmp_path)})
+    assert s.database_url == f"sqlite://{tmp_path}/fangxin.sqlite3"
+    assert s.sqlite_path == tmp_path / "fangxin.sqlite3"
+    assert s.base_url == "http://127.0.0.1:8000"
+    assert s.env == "development" and not s.production
+    assert s.redis_url is None
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings({"FANGXIN_DATA_DIR": str(tmp_path)}).secret_key
+    second = load_settings({"FANGXIN_DATA_DIR": str(tmp_path)}).secret_key
+    assert first == second and len(first) >= 48
+    mode = (tmp_path / "secret_key").stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+
+def _generated_key(data_dir: str) -> str:
+    return load_settings({"FANGXIN_DATA_DIR": data_dir}).secret_key
+
+
+def test_processes_starting_at_once_agree_on_one_generated_key(tmp_path: Path) -> None:
+    # Web workers and `fangxin worker` start together on a fresh data dir: one key for all,
+    # and none of them stops on the file another is creating.
+    with ProcessPoolExecutor(max_workers=6) as pool:
+        keys = list(pool.map(_generated_key, [str(tmp_path)] * 24))
+    assert len(set(keys)) == 1 and len(keys[0]) >= 48
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no drafts left behind
+
+
+def test_given_secret_key_is_used(tmp_path: Path) -> None:
+    s = load_settings({"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_SECRET_KEY": "k" * 40})
+    assert s.secret_key == "k" * 40
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FANGXIN_DATABASE_URL", "mysql://root@localhost/x", "FANGXIN_DATABASE_URL must start"),
+        ("FANGXIN_DATABASE_URL", "postgres://:5432/", "needs a host and a database name"),
+        ("FANGXIN_DATABASE_URL", "postgres://h:notaport/db", "bad port"),
+        ("FANGXIN_DATABASE_URL", "sqlite://", "needs a file path"),
+        ("FANGXIN_BASE_URL", "fangxin.example", "FANGXIN_BASE_URL must be an http"),
+        ("FANGXIN_REDIS_URL", "localhost:6379", "FANGXIN_REDIS_URL must be a redis"),
+        ("FANGXIN_ENV", "prod", "FANGXIN_ENV must be one of"),
+        ("FANGXIN_SECRET_KEY", "short", "at least 32"),
+        ("FANGXIN_RATE_LIMIT_PER_MINUTE", "lots", "whole number"),
+        ("FANGXIN_LOGIN_MAX_FAILURES", "0", "must be positive"),
+    ],
+)
+def test_bad_values_stop_start_up_with_the_variable_named(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"FANGXIN_DATA_DIR": str(tmp_path), name: value})
+
+
+def test_postgres_url_is_accepted(tmp_path: Path) -> None:
+    s = load_settings(
+        {
+            "FANGXIN_DATA_DIR": str(tmp_path),
+            "FANGXIN_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/fangxin",
+        }
+    )
+    assert s.is_postgres and s.sqlite_path is None
