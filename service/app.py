@@ -1,4 +1,5 @@
-"""The composition root: ``create_app()`` wires every package's routes and plugins."""
+"""The composition root: ``create_app()`` composes the shell's routes with every plugin's
+(``service.plugins``), its template folders and its wiring."""
 
 from __future__ import annotations
 
@@ -24,31 +25,8 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
-import certificates
-import scoring
-import surveys
-from certificates import applications, commitments, revocation, yearly_review
-from certificates.anchor import ROUTES as ANCHOR_ROUTES
 from certificates.anchor import anchor_for
-from certificates.applications import gate as creation_gate
-from certificates.applications.pages import PAGES as CREATION_PAGES
-from certificates.applications.routes import ROUTES as CREATION_ROUTES
-from certificates.commitments.pages import PAGES as COMMITMENT_PAGES
-from certificates.commitments.routes import ROUTES as COMMITMENT_ROUTES
-from certificates.credential_routes import ROUTES as CREDENTIAL_ROUTES
-from certificates.pages import PAGES as CERTIFICATE_PAGES
-from certificates.policy import policy_for
-from certificates.routes import ROUTES as CERTIFICATE_ROUTES
-from certificates.yearly_review.pages import PAGES as REVIEW_LIST_PAGES
-from certificates.yearly_review.routes import ROUTES as REVIEW_ROUTES
-from scoring.credit import links, workdays
-from scoring.credit import store as credit_store
-from scoring.credit.pages import PAGES as CREDIT_PAGES
-from scoring.credit.routes import ROUTES as CREDIT_ROUTES
-from scoring.satisfaction.pages import PAGES as SCORING_PAGES
-from scoring.satisfaction.routes import ROUTES as SCORING_ROUTES
-from scoring.satisfaction.run_pages import PAGES as REVIEW_PAGES
-from service import jobs, reports
+from service import admin_api, health, jobs, plugins
 from service.error_responses import handle_error
 from service.kernel import accounts, db, i18n, localtime
 from service.kernel.security import (
@@ -73,33 +51,28 @@ from service.middleware import (
     security_headers,
 )
 from service.openapi import openapi_config
-from service.portal import advisories
 from service.portal.accounts import PAGES as ACCOUNT_PAGES
-from service.portal.advisories.pages import PAGES as ADVISORY_PAGES
-from service.portal.advisories.routes import ROUTES as ADVISORY_ROUTES
 from service.portal.home import PAGES as HOME_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
-from service.portal.login import PAGES
+from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.portal.places import PAGES as PLACE_PAGES
-from service.register.routes import ROUTES
-from service.reports.pages import PAGES as REPORT_PAGES
-from service.reports.routes import ROUTES as REPORT_ROUTES
 from service.worker import JobScheduler
-from surveys.routes import ROUTES as SURVEY_ROUTES
 
 WEB = Path(__file__).parent / "web"
-TEMPLATE_DIRS = [
-    WEB / "templates",
-    Path(surveys.__file__).parent / "templates",
-    *scoring.TEMPLATE_DIRS,
-    Path(certificates.__file__).parent / "templates",
-    Path(yearly_review.__file__).parent / "templates",
-    Path(reports.__file__).parent / "templates",
-    Path(advisories.__file__).parent / "templates",
-    Path(applications.__file__).parent / "templates",
-    Path(commitments.__file__).parent / "templates",
+# The shell's own pages and API; the domains' come from their plugins.
+SHELL_ROUTES = [
+    *health.ROUTES,
+    *admin_api.ROUTES,
+    *LOGIN_PAGES,
+    *HOME_PAGES,
+    *PLACE_PAGES,
+    *MERCHANT_PAGES,
+    *OFFICIAL_PAGES,
+    *JOB_PAGES,
+    *ACCOUNT_PAGES,
+    *METRICS_ROUTES,
 ]
 log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
@@ -118,7 +91,7 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 def _template_engine(settings: Settings) -> JinjaTemplateEngine:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+        loader=jinja2.FileSystemLoader([WEB / "templates", *plugins.template_dirs()]),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
@@ -203,14 +176,8 @@ async def close_stores(app: Litestar) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
-    # Certificates answer credit changes inside the credit transaction.
-    revocation.register(policy_for(settings.certificate_policy))
-    # Nothing is issued past an open or objected public notice (certificates/applications/gate.py).
-    creation_gate.register()
-    # Records that named a merchant before it was registered link to it on registration.
-    links.register(credit_store.rules_for(settings.credit_rules))
-    # Complaint deadlines count on the bureau's working-day calendar (a bad file stops here).
-    workdays.configure(settings.workdays_file)
+    # Every plugin's listeners and hooks (a bad working-day calendar file stops here).
+    plugins.wire(settings)
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_name=CSRF_COOKIE,
@@ -241,35 +208,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     metrics = RequestMetrics()
     app = Litestar(
         route_handlers=[
-            *ROUTES,
-            *PAGES,
-            *SURVEY_ROUTES,
-            *SCORING_ROUTES,
-            *CREDIT_ROUTES,
-            *REPORT_ROUTES,
-            *ADVISORY_ROUTES,
-            *REVIEW_ROUTES,
-            *CREATION_ROUTES,
-            *COMMITMENT_ROUTES,
-            *CERTIFICATE_ROUTES,
-            *CREDENTIAL_ROUTES,
-            *ANCHOR_ROUTES,
-            *SCORING_PAGES,
-            *REVIEW_PAGES,
-            *CREDIT_PAGES,
-            *REPORT_PAGES,
-            *ADVISORY_PAGES,
-            *CERTIFICATE_PAGES,
-            *REVIEW_LIST_PAGES,
-            *CREATION_PAGES,
-            *COMMITMENT_PAGES,
-            *HOME_PAGES,
-            *PLACE_PAGES,
-            *MERCHANT_PAGES,
-            *OFFICIAL_PAGES,
-            *JOB_PAGES,
-            *ACCOUNT_PAGES,
-            *METRICS_ROUTES,
+            *SHELL_ROUTES,
+            *(handler for plugin in plugins.PLUGINS for handler in plugin.routes()),
             static,
         ],
         guards=[role_guard],

@@ -1,29 +1,26 @@
 """The ``fangxin`` command: every operation an operator runs, each a thin call into a service.
 
-The domains' groups (survey, score, credit, certificates) are defined in their packages and
-composed here; this module keeps the service's own commands (serve, migrate, demo, user,
-token, import, outbox, worker, audit, backup, restore)."""
+The plugins' groups (survey, score, credit, certificates, report) and their importers are
+composed here (``service.plugins``); this module keeps the service's own commands (serve,
+migrate, demo, user, token, import, outbox, worker, audit, backup, restore). Every plugin's
+listeners are wired before any command runs."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
-from certificates.cli import certificates
-from scoring.credit.cli import FEED_KINDS, credit, import_feed
-from scoring.satisfaction.cli import score
-from service import backup, demo
+from service import backup, demo, plugins
 from service.kernel import accounts, audit, db
-from service.kernel.commands import cli_actor, cli_settings, run_import, run_with_db
+from service.kernel.commands import cli_actor, cli_settings, run_with_db
 from service.kernel.models import Role
-from service.register import store as registry
-from service.reports.cli import report
-from surveys.cli import survey
+from service.kernel.plugins import Importer
+from service.kernel.settings import SettingsError
 
 T = TypeVar("T")
 
@@ -31,14 +28,21 @@ T = TypeVar("T")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Fangxin (放心): trusted-consumption surveys, scores, credit and certificates."""
+    settings = cli_settings()
+    try:
+        plugins.wire(settings)
+    except SettingsError as exc:
+        click.echo(f"fangxin: configuration error: {exc}", err=True)
+        sys.exit(2)
 
 
-# Each domain contributes its own commands, as it contributes its routers to the app.
-main.add_command(survey)
-main.add_command(score)
-main.add_command(credit)
-main.add_command(certificates)
-main.add_command(report)
+# Each plugin contributes its own commands, as it contributes its routes to the app.
+for _plugin in plugins.PLUGINS:
+    for _command in _plugin.commands():
+        main.add_command(_command)
+IMPORTERS: dict[str, Importer] = {
+    kind: importer for plugin in plugins.PLUGINS for kind, importer in plugin.importers().items()
+}
 
 
 @main.command()
@@ -228,29 +232,13 @@ def token_revoke(token_id: int) -> None:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["areas", "merchants", *FEED_KINDS]))
+@click.argument("kind", type=click.Choice(list(IMPORTERS)))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
 def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
     """Import areas, merchants, credit events, 12315 intake records (complaints), counter
     visit tallies or spot checks from CSV or XLSX: all rows or none."""
-    if kind in FEED_KINDS:
-        import_feed(kind, file, dry_run)
-        return
-    settings = cli_settings()
-    importer: Callable[..., Awaitable[registry.ImportResult]] = (
-        registry.import_areas if kind == "areas" else registry.import_merchants
-    )
-
-    async def run() -> registry.ImportResult:
-        return await importer(file, actor=cli_actor(), dry_run=dry_run)
-
-    result = run_import(file, settings, run)
-    verb = "would be" if dry_run else "were"
-    click.echo(
-        f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "
-        f"{verb} updated, {result.unchanged} unchanged."
-    )
+    IMPORTERS[kind](file, dry_run)
 
 
 @main.group("outbox")

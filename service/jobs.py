@@ -36,7 +36,8 @@ records the outcome for officials (``statuses``). A worker that starts after its
 slot went by without a run runs that slot at once (once, never the older ones) if the job has
 run before: a restart during the night does not skip a day's credit recompute.
 
-This module composes the packages' periodic work, as service/app.py composes their routes.
+This module runs the packages' periodic work, which each brings in its plugin
+(``service.plugins``); the types are the kernel's (``service.kernel.periodic``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -58,27 +59,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anyio
 import structlog
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
-from certificates import sweep as certificate_sweep
-from certificates.policy import policy_for
-from scoring.credit import complaints
-from scoring.credit import store as credit_store
-from scoring.satisfaction import runs
 from service import backup
 from service.kernel import outbox
-from service.kernel.audit import Actor
 from service.kernel.errors import FangxinError
 from service.kernel.i18n import N_
 from service.kernel.localtime import LOCAL_TZ_NAME
 from service.kernel.models import JobOutcome, JobRun
+from service.kernel.periodic import (
+    Details,
+    JobConfig,
+    JobContext,
+    JobOption,
+    JobSpec,
+)
 from service.kernel.settings import Settings
-from surveys import quality
-from surveys.models import Response as SurveyResponse
+from service.plugins import PLUGINS
 
 log = structlog.get_logger("fangxin.jobs")
 
-Details = dict[str, int | str]
 RunState = Literal["running", "interrupted", "ok", "failed"]
 JobState = Literal["off", "never", "running", "interrupted", "ok", "failed"]
 
@@ -90,97 +89,12 @@ RENEW_EVERY: Final = 60.0
 KEEP_RUNS: Final = 200  # rows kept per job: 200 days of a daily job, 17 minutes of the outbox
 # A slot counts as missed when no worker has started it this long after its time.
 LATE_AFTER: Final = timedelta(minutes=10)
-# Interval slots are counted from this instant, so every worker computes the same slots
-# wherever and whenever it started.
-GRID_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
-WINDOWS: Final = (timedelta(hours=2), timedelta(days=2), timedelta(days=9), timedelta(days=400))
 BACKUP_DIR: Final = "backups"
 BACKUP_NAME: Final = re.compile(r"^fangxin-\d{8}T\d{6}Z\.tar$")
 
 
 class JobsConfigError(Exception):
     """FANGXIN_JOBS names a schedule the service cannot use."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobConfig:
-    """When one job runs, and its options."""
-
-    name: str
-    enabled: bool
-    cron: str | None = None  # crontab: minute hour day month weekday
-    every: int | None = None  # seconds
-    off_reason: str | None = None  # why a job the schedule wants cannot run (gettext id)
-    keep: int = 14  # backup: files kept
-    window_days: int = runs.DEFAULT_WINDOW_DAYS  # score_run: the responses it scores
-
-    def trigger(self, tz: ZoneInfo) -> Any:
-        if self.every is not None:
-            return IntervalTrigger(seconds=self.every, start_date=GRID_START, timezone=UTC)
-        return CronTrigger.from_crontab(self.cron, timezone=tz)
-
-    def next_slot(self, tz: ZoneInfo, now: datetime) -> datetime | None:
-        """The first slot after ``now``."""
-        found: datetime | None = self.trigger(tz).get_next_fire_time(
-            None, now + timedelta(microseconds=1)
-        )
-        return None if found is None else found.astimezone(UTC)
-
-    def previous_slot(self, tz: ZoneInfo, now: datetime) -> datetime | None:
-        """The latest slot at or before ``now`` (None: none in the last year)."""
-        if self.every is not None:
-            step = timedelta(seconds=self.every)
-            return GRID_START + ((now - GRID_START) // step) * step
-        trigger = self.trigger(tz)
-        # Widening windows: an hourly job is found in a few steps, a monthly one still found.
-        for window in WINDOWS:
-            slot: datetime | None = trigger.get_next_fire_time(None, now - window)
-            if slot is None or slot > now:
-                continue
-            while True:
-                later: datetime | None = trigger.get_next_fire_time(
-                    None, slot + timedelta(microseconds=1)
-                )
-                if later is None or later > now:
-                    return slot.astimezone(UTC)
-                slot = later
-        return None
-
-    def period(self, tz: ZoneInfo, now: datetime) -> timedelta:
-        """The time between the slots around ``now``."""
-        if self.every is not None:
-            return timedelta(seconds=self.every)
-        last, upcoming = self.previous_slot(tz, now), self.next_slot(tz, now)
-        if last is None or upcoming is None:
-            return timedelta(days=1)
-        return upcoming - last
-
-
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    settings: Settings
-    config: JobConfig
-    slot: datetime
-
-
-JobFunction = Callable[[JobContext], Awaitable[Details]]
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """What a job does, and its default schedule."""
-
-    name: str
-    title: str  # gettext id, shown to officials
-    run: JobFunction
-    cron: str | None = None
-    every: int | None = None
-    # Whether a worker starting after a missed slot runs it: pointless for the outbox, whose
-    # next round comes within seconds anyway.
-    catch_up: bool = True
-    options: frozenset[str] = frozenset()
-    # Why the job cannot run with these settings (a gettext id), or None.
-    unavailable: Callable[[Settings], str | None] = lambda settings: None
 
 
 async def _deliver_outbox(ctx: JobContext) -> Details:
@@ -190,55 +104,6 @@ async def _deliver_outbox(ctx: JobContext) -> Details:
     return {"delivered": result.delivered, "failed": result.failed}
 
 
-async def _sweep_certificates(ctx: JobContext) -> Details:
-    settings = ctx.settings
-    result = await certificate_sweep.sweep(
-        actor=Actor("system", "sweep"),
-        policy=policy_for(settings.certificate_policy),
-        credit_rules=credit_store.rules_for(settings.credit_rules),
-    )
-    return {
-        "expired": len(result.expired),
-        "revoked": len(result.revoked),
-        "suspended": len(result.suspended),
-        "lifted": len(result.lifted),
-    }
-
-
-async def _recompute_credit(ctx: JobContext) -> Details:
-    settings = ctx.settings
-    result = await complaints.recompute(
-        actor=Actor("system", "credit"),
-        rules=credit_store.rules_for(settings.credit_rules),
-        database_url=settings.database_url if settings.is_postgres else None,
-    )
-    return {"overdue_marked": result.overdue_marked, "merchants_changed": result.merchants_changed}
-
-
-async def _screen(ctx: JobContext) -> Details:
-    report = await quality.recompute_flags()
-    return {
-        "screened": report.responses,
-        "flags_raised": sum(report.raised.values()),
-        "excluded": report.excluded,
-    }
-
-
-async def _score_run(ctx: JobContext) -> Details:
-    # Screening first, in the same run: a run scores only what screening has set aside, and
-    # a separately scheduled screening could still be running, or have failed.
-    details = await _screen(ctx)
-    if not await SurveyResponse.exists():
-        return details  # no draft of nothing for officials to wade through
-    run = await runs.run_now(
-        runs.parse_params({"window_days": ctx.config.window_days}),
-        ctx.settings,
-        actor=Actor("system", "scoring"),
-    )
-    scored = run.counts.get("responses", 0)
-    return {**details, "run": run.id, "responses": scored if isinstance(scored, int) else 0}
-
-
 async def _backup(ctx: JobContext) -> Details:
     settings = ctx.settings
     directory = settings.data_dir / BACKUP_DIR
@@ -246,7 +111,7 @@ async def _backup(ctx: JobContext) -> Details:
     target = directory / f"fangxin-{ctx.slot.astimezone(UTC):%Y%m%dT%H%M%SZ}.tar"
     # pg_dump or SQLite's backup API and a tar of the data dir: blocking, off the event loop.
     await anyio.to_thread.run_sync(backup.backup, settings, target)
-    removed = prune_backups(directory, ctx.config.keep)
+    removed = prune_backups(directory, ctx.config.option("keep"))
     return {"file": target.name, "bytes": target.stat().st_size, "removed": len(removed)}
 
 
@@ -263,58 +128,35 @@ def _needs_webhook(settings: Settings) -> str | None:
     return None if settings.webhook_url else N_("No webhook is configured (FANGXIN_WEBHOOK_URL).")
 
 
+# The shell's own jobs; the domains bring theirs in their plugins.
+SHELL_JOBS: Final = (
+    JobSpec(
+        "outbox",
+        N_("Deliver notifications to the webhook"),
+        _deliver_outbox,
+        every=5,
+        catch_up=False,
+        unavailable=_needs_webhook,
+        labels={"delivered": N_("delivered"), "failed": N_("failed")},
+    ),
+    JobSpec(
+        "backup",
+        N_("Database backup"),
+        _backup,
+        cron="30 3 * * *",
+        options={"keep": JobOption(14, 1, 10_000)},
+        labels={"file": N_("file"), "bytes": N_("bytes"), "removed": N_("old backups removed")},
+    ),
+)
 JOBS: Final[Mapping[str, JobSpec]] = {
     spec.name: spec
-    for spec in (
-        JobSpec(
-            "outbox",
-            N_("Deliver notifications to the webhook"),
-            _deliver_outbox,
-            every=5,
-            catch_up=False,
-            unavailable=_needs_webhook,
-        ),
-        JobSpec(
-            "certificate_sweep", N_("Certificate sweep"), _sweep_certificates, cron="5 * * * *"
-        ),
-        JobSpec("credit_recompute", N_("Credit recompute"), _recompute_credit, cron="15 0 * * *"),
-        JobSpec("screening", N_("Response screening"), _screen, cron="30 1 * * *"),
-        JobSpec(
-            "score_run",
-            N_("Screening and a draft score run"),
-            _score_run,
-            cron="0 2 * * mon",
-            options=frozenset({"window_days"}),
-        ),
-        JobSpec(
-            "backup",
-            N_("Database backup"),
-            _backup,
-            cron="30 3 * * *",
-            options=frozenset({"keep"}),
-        ),
+    for spec in sorted(
+        (*SHELL_JOBS, *(job for plugin in PLUGINS for job in plugin.jobs())),
+        key=JobSpec.night_order,
     )
 }
-
 # What the numbers a run reports mean, for the page.
-DETAIL_LABELS: Final = {
-    "delivered": N_("delivered"),
-    "failed": N_("failed"),
-    "expired": N_("expired"),
-    "revoked": N_("revoked"),
-    "suspended": N_("suspended"),
-    "lifted": N_("reinstated"),
-    "overdue_marked": N_("complaints newly overdue"),
-    "merchants_changed": N_("merchants rescored"),
-    "screened": N_("responses screened"),
-    "flags_raised": N_("flags raised"),
-    "excluded": N_("responses set aside"),
-    "run": N_("draft run"),
-    "responses": N_("responses scored"),
-    "file": N_("file"),
-    "bytes": N_("bytes"),
-    "removed": N_("old backups removed"),
-}
+DETAIL_LABELS: Final = {key: label for spec in JOBS.values() for key, label in spec.labels.items()}
 
 
 # -- the schedule ---------------------------------------------------------------------------
@@ -392,17 +234,15 @@ def _job_config(
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise JobsConfigError(f"[{name}] enabled must be true or false")
-    config = JobConfig(name, enabled, cron=spec.cron, every=spec.every)
+    options = spec.defaults()
+    for key, option in spec.options.items():
+        if key in table:
+            options[key] = _whole(name, key, table[key], option.low, option.high)
+    config = JobConfig(name, enabled, cron=spec.cron, every=spec.every, options=options)
     if "every" in table:
         config = replace(config, cron=None, every=_whole(name, "every", table["every"], 1, 86_400))
     if "cron" in table:
         config = replace(config, cron=_cron(name, table["cron"], tz), every=None)
-    if "keep" in table:
-        config = replace(config, keep=_whole(name, "keep", table["keep"], 1, 10_000))
-    if "window_days" in table:
-        config = replace(
-            config, window_days=_whole(name, "window_days", table["window_days"], 1, 3650)
-        )
     reason = spec.unavailable(settings)
     if reason is not None and enabled:
         config = replace(config, enabled=False, off_reason=reason)

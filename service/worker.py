@@ -21,7 +21,8 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from service import jobs
-from service.jobs import JOBS, JobConfig, JobSpec, Schedule
+from service.jobs import JOBS, Schedule
+from service.kernel.periodic import JobConfig, JobSpec
 from service.kernel.settings import Settings
 
 log = structlog.get_logger("fangxin.worker")

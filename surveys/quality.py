@@ -206,6 +206,14 @@ class RecomputeReport:
     raised: dict[str, int]
     excluded: int
 
+    def details(self) -> dict[str, int | str]:
+        """What a scheduled screening reports (see the plugin's job labels)."""
+        return {
+            "screened": self.responses,
+            "flags_raised": sum(self.raised.values()),
+            "excluded": self.excluded,
+        }
+
 
 async def recompute_flags(
     survey_slug: str | None = None, rules: QualityRules = RULES

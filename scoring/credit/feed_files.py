@@ -29,7 +29,7 @@ from scoring.credit.store import IngestResult, ingest_events
 from scoring.credit.visits import ingest_tallies
 from service.kernel.audit import Actor
 from service.kernel.errors import InvalidInput
-from service.register.store import ImportRejected, RowError, read_table, row_structs
+from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
 
 EVENT_COLUMNS = ("uscc", "kind", "occurred_at", "source", "external_ref", "note", "class")
 COMPLAINT_COLUMNS = (

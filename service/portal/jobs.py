@@ -13,9 +13,10 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from service import jobs
-from service.jobs import JobConfig, JobState, JobStatus, RunState
+from service.jobs import JobState, JobStatus, RunState
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import JobRun
+from service.kernel.periodic import JobConfig
 from service.kernel.security import CITY_OFFICIALS
 from service.kernel.settings import Settings
 

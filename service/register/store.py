@@ -11,10 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 import msgspec
-import polars as pl
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -25,7 +24,9 @@ from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.events import MerchantRegistered
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
-from service.kernel.schemas import (
+from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.register import uscc
+from service.register.schemas import (
     AreaIn,
     AreaOut,
     AreaPatch,
@@ -33,7 +34,6 @@ from service.kernel.schemas import (
     MerchantOut,
     MerchantPatch,
 )
-from service.register import uscc
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 PARENT_KIND = {
@@ -535,16 +535,6 @@ def _merchant_fields(
 
 
 @dataclass(frozen=True, slots=True)
-class RowError:
-    row: int  # as a spreadsheet shows it: the header is row 1
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.reason}"
-
-
-@dataclass(frozen=True, slots=True)
 class ImportResult:
     kind: str
     rows: int
@@ -552,93 +542,6 @@ class ImportResult:
     updated: int
     unchanged: int
     dry_run: bool
-
-
-class ImportRejected(Exception):
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} problem(s); nothing was imported")
-        self.errors = errors
-
-
-def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> pl.DataFrame:
-    """Read CSV or XLSX as text columns; missing optional columns become empty."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            df = pl.read_csv(path, infer_schema=False, encoding="utf8")
-        elif suffix in (".xlsx", ".xlsm"):
-            df = pl.read_excel(path, infer_schema_length=0)
-            df = df.with_columns(pl.all().cast(pl.String))
-        else:
-            df = None
-    except Exception as exc:
-        # Not UTF-8, ragged rows, a damaged workbook: say so instead of a traceback.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ImportRejected([RowError(0, "file", f"cannot be read: {reason}")]) from exc
-    if df is None:
-        raise ImportRejected(
-            [RowError(0, "file", f"unsupported file type {suffix or '?'} (use .csv or .xlsx)")]
-        )
-    df = df.rename({c: c.strip().lower() for c in df.columns})
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ImportRejected([RowError(1, c, "column is missing") for c in missing])
-    extra = [c for c in df.columns if c not in columns]
-    if extra:
-        raise ImportRejected([RowError(1, c, "unknown column") for c in extra])
-    for c in columns:
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.String).alias(c))
-    return df.select([pl.col(c).str.strip_chars().replace("", None).alias(c) for c in columns])
-
-
-def row_structs(
-    df: pl.DataFrame, struct: type[msgspec.Struct], defaults: Mapping[str, Any]
-) -> tuple[list[tuple[int, Any]], list[RowError]]:
-    parsed: list[tuple[int, Any]] = []
-    errors: list[RowError] = []
-    for i, raw in enumerate(df.iter_rows(named=True)):
-        rownum = i + 2
-        row = {k: v for k, v in raw.items() if v is not None}
-        for k, v in defaults.items():
-            row.setdefault(k, v)
-        row_errors = []
-        for name in struct.__struct_fields__:
-            try:
-                msgspec.convert(
-                    {name: row[name]} if name in row else {}, _single(struct, name), strict=False
-                )
-            except msgspec.ValidationError as exc:
-                row_errors.append(RowError(rownum, name, _reason(exc)))
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        parsed.append((rownum, msgspec.convert(row, struct, strict=False)))
-    return parsed, errors
-
-
-_single_cache: dict[tuple[type, str], type] = {}
-
-
-def _single(struct: type[msgspec.Struct], name: str) -> type:
-    """A one-field struct, so every field of a row is checked, not just the first bad one."""
-    key = (struct, name)
-    if key not in _single_cache:
-        hint = get_type_hints(struct)[name]
-        idx = struct.__struct_fields__.index(name)
-        first_default = len(struct.__struct_fields__) - len(struct.__struct_defaults__)
-        spec: tuple[str, Any] | tuple[str, Any, Any] = (
-            (name, hint, struct.__struct_defaults__[idx - first_default])
-            if idx >= first_default
-            else (name, hint)
-        )
-        _single_cache[key] = msgspec.defstruct(f"{struct.__name__}_{name}", [spec])
-    return _single_cache[key]
-
-
-def _reason(exc: msgspec.ValidationError) -> str:
-    text = str(exc)
-    return text.split(" - at ")[0] if " - at " in text else text
 
 
 async def import_areas(

@@ -19,11 +19,12 @@ import pytest
 
 from scoring.satisfaction.models import RunStatus, ScoreRun
 from service import jobs
-from service.jobs import JobConfig, JobContext, JobsConfigError, JobSpec, Schedule
+from service.jobs import JobsConfigError, Schedule
 from service.kernel import db as dbm
 from service.kernel import outbox
 from service.kernel.db import connection
 from service.kernel.models import JobOutcome, JobRun, Role
+from service.kernel.periodic import Details, JobConfig, JobContext, JobSpec
 from service.kernel.settings import Settings, load_settings
 from service.worker import JobScheduler
 from tests.conftest import empty_database, make_app, serve_in_process
@@ -54,7 +55,7 @@ class Probe:
         self.error = error
         self.slots: list[datetime] = []
 
-    async def __call__(self, ctx: JobContext) -> jobs.Details:
+    async def __call__(self, ctx: JobContext) -> Details:
         self.slots.append(ctx.slot)
         await asyncio.sleep(self.takes)
         if self.error:
@@ -88,7 +89,7 @@ def test_the_default_schedule_runs_the_night_in_order(tmp_path: Path) -> None:
     assert schedule.job("score_run").previous_slot(BEIJING, now) == datetime(
         2026, 3, 16, 2, 0, tzinfo=BEIJING
     )
-    assert schedule.job("backup").keep == 14
+    assert schedule.job("backup").option("keep") == 14
     hooked = load_settings(
         {
             "FANGXIN_DATA_DIR": str(tmp_path),
@@ -118,7 +119,7 @@ def test_a_jobs_file_changes_the_schedule(tmp_path: Path) -> None:
     schedule = jobs.schedule_for(settings)
     assert (schedule.timezone.key, schedule.embedded) == ("UTC", False)
     backup = schedule.job("backup")
-    assert (backup.cron, backup.keep) == ("0 4 * * sun", 3)
+    assert (backup.cron, backup.option("keep")) == ("0 4 * * sun", 3)
     assert jobs.describe_schedule(backup) == (
         "%(days)s at %(t)s",
         {"days": "Sundays", "t": "04:00"},
@@ -391,7 +392,7 @@ async def test_the_backup_job_keeps_the_newest_n(db: Settings, tmp_path: Path) -
     folder = tmp_path / jobs.BACKUP_DIR
     folder.mkdir()
     (folder / "by-hand.sqlite3").write_bytes(b"an operator's own copy")
-    config = replace(jobs.schedule_for(settings).job("backup"), keep=2)
+    config = replace(jobs.schedule_for(settings).job("backup"), options={"keep": 2})
     spec = jobs.JOBS["backup"]
     first = datetime(2026, 3, 14, 19, 30, tzinfo=UTC)
     for day in range(3):

@@ -22,7 +22,7 @@ from service.kernel import db as dbm
 from service.kernel.errors import InvalidInput
 from service.kernel.models import AuditEvent
 from service.kernel.settings import Settings
-from service.register.store import ImportRejected
+from service.kernel.tables import ImportRejected
 from tests.conftest import _empty_all_tables
 from tests.helpers import TEST_ACTOR
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants

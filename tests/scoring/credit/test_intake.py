@@ -34,10 +34,10 @@ from scoring.credit.schemas import (
 )
 from service.kernel.errors import InvalidInput
 from service.kernel.models import Area, MerchantCategory, Role
-from service.kernel.schemas import MerchantIn
 from service.kernel.settings import Settings
+from service.kernel.tables import ImportRejected
 from service.register import store as registry
-from service.register.store import ImportRejected
+from service.register.schemas import MerchantIn
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
 

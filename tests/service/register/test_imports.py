@@ -20,7 +20,8 @@ from service.kernel.models import (
     MerchantStatus,
 )
 from service.kernel.settings import Settings
-from service.register.store import ImportRejected, ImportResult, import_areas, import_merchants
+from service.kernel.tables import ImportRejected
+from service.register.store import ImportResult, import_areas, import_merchants
 from service.register.uscc import generate
 
 ACTOR = Actor("cli", "test")
