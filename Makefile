@@ -46,6 +46,7 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy

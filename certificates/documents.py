@@ -17,7 +17,7 @@ import anyio
 
 from certificates import issuance
 from certificates.commitments import store as commitments
-from certificates.commitments.pages import printed
+from certificates.commitments.store import printed
 from certificates.models import Certificate, Status
 from certificates.policy import Policy
 from certificates.render import CertificateDoc, certificate_pdf

@@ -11,7 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from service.kernel import pdf
-from surveys.qr import qr_svg
+from service.kernel.qr import qr_svg
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = jinja2.Environment(

@@ -22,14 +22,12 @@ from litestar.utils import normalize_path
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.kernel import i18n
+from service.kernel.i18n import LANGUAGE_SWITCH
 
 if TYPE_CHECKING:
     from litestar._asgi.asgi_router import ASGIRouter
 
 REQUEST_ID_HEADER: Final = "x-request-id"
-# Scope-state flag: this request chose a language (?lang=). Such a request, a plain link any
-# site may point at, must change nothing but the language cookie.
-LANGUAGE_SWITCH: Final = "fangxin_language_switch"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Pages of ours load nothing from anywhere else.
 CSP: Final = (

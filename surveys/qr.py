@@ -6,15 +6,14 @@ Posters are rendered by ``service.kernel.pdf`` (WeasyPrint, network refused).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-import segno
 from markupsafe import Markup
 
 from service.kernel import pdf
+from service.kernel.qr import qr_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -26,33 +25,11 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-# ~8 px per module keeps a standalone SVG crisp on screens without being huge.
-_SVG_SCALE = 8
-
 
 def survey_url(base_url: str, survey_slug: str, target: str) -> str:
     """The public URL of a survey for one target (``base_url`` has no trailing slash)."""
     # safe="" so a "/" inside a slug or target cannot add a path segment.
     return f"{base_url}/s/{quote(survey_slug, safe='')}/{quote(target, safe='')}"
-
-
-def qr_svg(url: str) -> bytes:
-    """A QR code (level M, 4-module quiet zone) for ``url`` as a standalone UTF-8 SVG."""
-    # make_qr, never make: segno.make may pick a Micro QR, which phone cameras do not read.
-    qr = segno.make_qr(url, error="m", boost_error=False)
-    out = io.BytesIO()
-    qr.save(
-        out,
-        kind="svg",
-        scale=_SVG_SCALE,
-        border=4,
-        dark="#000",
-        light="#fff",
-        xmldecl=False,
-        title=url,
-        encoding="utf-8",
-    )
-    return out.getvalue()
 
 
 def poster_pdf(

@@ -21,6 +21,7 @@ from service.kernel import scope
 from service.kernel.db import MAX_BIG_ID
 from service.kernel.errors import InvalidInput, NotFound
 from service.kernel.i18n import current_locale
+from service.kernel.qr import qr_svg
 from service.kernel.security import OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
 from service.kernel.validation import require_in_range
@@ -331,7 +332,7 @@ async def qr_code(request: Request[Any, Any, State], name: Code) -> Response[byt
     survey = await _survey_for(target)
     url = qr.survey_url(_settings(request).base_url, survey.slug, target.code)
     return Response(
-        qr.qr_svg(url),
+        qr_svg(url),
         media_type="image/svg+xml",
         headers={"cache-control": "public, max-age=3600"},
     )

@@ -8,9 +8,9 @@ from typing import Final
 
 from certificates.applications.models import InspectionKind
 from certificates.applications.schemas import ChecklistItemOut, InspectionIn
-from scoring.credit.store import FUTURE_TOLERANCE, parse_time
 from service.kernel.errors import FieldError
 from service.kernel.i18n import N_
+from service.kernel.validation import FUTURE_TOLERANCE, parse_time
 
 # What the creation rules of Zhejiang and Ningbo check at a 放心消费 unit, in their order.
 CHECKLIST: Final = {

@@ -37,10 +37,10 @@ from service.kernel.errors import (
     FieldError,
     InvalidInput,
     NotFound,
-    required_text,
 )
 from service.kernel.i18n import N_, gettext
 from service.kernel.privacy import salted_hash
+from service.kernel.validation import check_text
 
 S = ApplicationStatus
 TEXT_MIN: Final = 10
@@ -189,7 +189,7 @@ async def answer(
         outcome = ObjectionOutcome(data.outcome)
     except ValueError:
         errors.append(FieldError("outcome", "must be upheld or dismissed"))
-    reply = required_text(errors, "reply", data.reply, REPLY_MAX)
+    reply = check_text(errors, "reply", data.reply, REPLY_MAX)
     if errors:
         raise InvalidInput("The answer is not valid", errors)
     async with in_transaction() as tx:

@@ -26,7 +26,7 @@ from certificates.applications.schemas import (
     InspectionIn,
     ObjectionIn,
 )
-from certificates.pages import REASON_LABELS
+from certificates.labels import REASON_LABELS
 from certificates.policy import Kind, policy_for
 from scoring.credit import store as credit_store
 from service.kernel.accounts import Principal

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from scoring.credit.schemas import Timestamp
+from service.kernel.validation import Timestamp
 
 
 class ChecklistItemIn(msgspec.Struct, forbid_unknown_fields=True):

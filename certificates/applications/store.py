@@ -46,10 +46,11 @@ from scoring.credit.rules import Rules
 from service.kernel import audit, scope
 from service.kernel.accounts import Principal
 from service.kernel.audit import Actor
-from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound, required_text
+from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Area, AreaKind, Merchant, Role
 from service.kernel.settings import Settings
+from service.kernel.validation import check_text
 
 S = ApplicationStatus
 STATEMENT_MAX = 4000
@@ -401,7 +402,7 @@ async def decide(
     errors: list[FieldError] = []
     if data.decision not in ("approve", "refuse"):
         errors.append(FieldError("decision", "must be approve or refuse"))
-    reason = required_text(errors, "reason", data.reason, REASON_MAX)
+    reason = check_text(errors, "reason", data.reason, REASON_MAX)
     if errors:
         raise InvalidInput("The decision is not valid", errors)
     async with in_transaction() as tx:

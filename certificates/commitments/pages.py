@@ -19,7 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from certificates.commitments import store
 from certificates.commitments.models import RETURN_DAYS
-from certificates.commitments.schemas import CommitmentIn, CommitmentOut, CommitmentsOut
+from certificates.commitments.schemas import CommitmentIn, CommitmentsOut
 from service.kernel import scope
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_
@@ -40,26 +40,7 @@ FIELD_LABELS: Final = {
     "valid_from": N_("In force from"),
     "valid_until": N_("In force until"),
 }
-# On the certificate, a line for each commitment: the frame holds one page.
-PRINTED_EXCLUSIONS = 60
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def printed(c: CommitmentOut) -> str:
-    """A commitment as the certificate prints it (Chinese, the certificate's language)."""
-    if c.kind == "pay_first":
-        return "先行赔付"
-    if c.kind == "marked_prices":
-        return "明码标价"
-    text = f"线下无理由退货 {c.days} 天"
-    if c.other_branches:
-        text += "，异地异店"
-    if c.exclusions:
-        shown = c.exclusions
-        if len(shown) > PRINTED_EXCLUSIONS:
-            shown = shown[: PRINTED_EXCLUSIONS - 1] + "…"
-        text += f"（除外：{shown}）"
-    return text
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from scoring.credit.schemas import Timestamp
+from service.kernel.validation import Timestamp
 
 
 class CommitmentIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,12 +21,12 @@ from tortoise.transactions import in_transaction
 from certificates.commitments.models import RETURN_DAYS, Commitment, CommitmentKind
 from certificates.commitments.schemas import CommitmentIn, CommitmentOut, CommitmentsOut
 from scoring.credit.models import Complaint
-from scoring.credit.store import FUTURE_TOLERANCE, check_text, parse_time
 from service.kernel import audit, scope
 from service.kernel.audit import Actor
 from service.kernel.db import chunked, connection
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.models import Area, Merchant
+from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
 
 EXCLUSIONS_MAX = 500
 # Upheld broken-commitment complaints are counted over the last twelve months, like the
@@ -64,7 +64,7 @@ def check(data: CommitmentIn, now: datetime) -> tuple[Declaration | None, list[F
         errors.append(FieldError("days", f"must be one of {allowed}"))
     elif kind is not None and not returns and data.days is not None:
         errors.append(FieldError("days", "is only for a returns commitment"))
-    check_text(errors, "exclusions", data.exclusions, EXCLUSIONS_MAX, empty=True)
+    check_text(errors, "exclusions", data.exclusions, EXCLUSIONS_MAX, required=False)
     if kind is not None and not returns and data.exclusions.strip():
         errors.append(FieldError("exclusions", "is only for a returns commitment"))
     if kind is not None and not returns and data.other_branches:
@@ -340,3 +340,24 @@ def _one(
         in_force=status == "in_force",
         broken_upheld_12m=broken[(row.merchant_id, row.kind.value)],
     )
+
+
+# On the certificate, a line for each commitment: the frame holds one page.
+PRINTED_EXCLUSIONS = 60
+
+
+def printed(c: CommitmentOut) -> str:
+    """A commitment as the certificate prints it (Chinese, the certificate's language)."""
+    if c.kind == "pay_first":
+        return "先行赔付"
+    if c.kind == "marked_prices":
+        return "明码标价"
+    text = f"线下无理由退货 {c.days} 天"
+    if c.other_branches:
+        text += "，异地异店"
+    if c.exclusions:
+        shown = c.exclusions
+        if len(shown) > PRINTED_EXCLUSIONS:
+            shown = shown[: PRINTED_EXCLUSIONS - 1] + "…"
+        text += f"（除外：{shown}）"
+    return text

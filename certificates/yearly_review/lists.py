@@ -10,7 +10,7 @@ import anyio
 import polars as pl
 from litestar.response import Response
 
-from certificates.pages import REASON_LABELS, REVIEW_REASONS
+from certificates.labels import REASON_LABELS, REVIEW_REASONS
 from certificates.schemas import ListEntry, PublicList, ReviewOut
 from service.kernel.exports import EXPORT_TYPES, export_bytes
 from service.kernel.i18n import N_, gettext

@@ -14,7 +14,7 @@ from litestar.params import PathParameter, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 
-from certificates.pages import STATUS_LABELS
+from certificates.labels import STATUS_LABELS
 from certificates.policy import policy_for
 from certificates.schemas import ReviewOut
 from certificates.yearly_review import lists as review_lists

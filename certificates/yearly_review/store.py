@@ -38,7 +38,7 @@ from service.kernel import audit, scope
 from service.kernel.audit import Actor
 from service.kernel.db import chunked
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.kernel.localtime import LOCAL_TZ, to_local
+from service.kernel.localtime import to_local, year_bounds
 from service.kernel.models import Area
 from service.kernel.settings import Settings
 
@@ -56,12 +56,6 @@ async def _lock(conn: BaseDBAsyncClient) -> None:
         await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [REVIEW_LOCK_KEY])
     else:  # a write that changes nothing takes SQLite's write lock now
         await conn.execute_query("DELETE FROM yearly_review WHERE 0")
-
-
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    """The year's first instant and the next year's, in UTC, by the bureau's clock."""
-    start = datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
-    return start, datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def check_year(year: int, now: datetime) -> None:

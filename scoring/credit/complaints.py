@@ -36,15 +36,12 @@ from scoring.credit.rules import Rules
 from scoring.credit.schemas import ComplaintIn
 from scoring.credit.store import (
     DERIVED_SOURCE_PREFIX,
-    FUTURE_TOLERANCE,
     CreditSql,
     DryRun,
     EventRow,
     IngestResult,
-    check_text,
     credit_sql,
     measured,
-    parse_time,
     replace_derived_events,
     rescore,
 )
@@ -53,6 +50,7 @@ from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.events import CreditChanged
 from service.kernel.models import Merchant
+from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
 from service.register import store as registry
 from service.register import uscc
 
@@ -208,8 +206,8 @@ def _party(
     bad: list[FieldError], at: str, item: ComplaintIn, kind: IntakeKind | None, register: Register
 ) -> tuple[int | None, int | None, str | None]:
     """(merchant id, its district id, the USCC to keep) of the party a record is about."""
-    check_text(bad, f"{at}.party_name", item.party_name, 200, empty=True)
-    check_text(bad, f"{at}.party_address", item.party_address, 300, empty=True)
+    check_text(bad, f"{at}.party_name", item.party_name, 200, required=False)
+    check_text(bad, f"{at}.party_address", item.party_address, 300, required=False)
     if item.uscc is None:
         if kind != IntakeKind.CONSULTATION and not item.party_name.strip():
             bad.append(FieldError(f"{at}.uscc", "name the party: a USCC or party_name"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import anyio
 import polars as pl
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
@@ -27,7 +26,7 @@ from scoring.credit.schemas import (
     VisitTallyBatch,
 )
 from service.kernel import scope
-from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.exports import figures_response
 from service.kernel.models import Merchant, Role
 from service.kernel.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
@@ -125,18 +124,6 @@ class CreditController(Controller):
 
 
 Format = Annotated[Literal["json", "csv", "xlsx"], QueryParameter()]
-
-
-async def figures_response(frame: pl.DataFrame, fmt: str, name: str, **meta: Any) -> Response[Any]:
-    """JSON for programs, CSV/XLSX for the annual report."""
-    if fmt == "json":
-        return Response({**meta, "items": frame.to_dicts()})
-    content = await anyio.to_thread.run_sync(export_bytes, frame, fmt)
-    return Response(
-        content,
-        media_type=EXPORT_TYPES[fmt],
-        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
-    )
 
 
 class FiguresController(Controller):

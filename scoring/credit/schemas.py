@@ -7,12 +7,9 @@ from typing import Annotated
 
 import msgspec
 
-BATCH_MAX = 5000  # items per ingest request
+from service.kernel.validation import Timestamp
 
-Timestamp = Annotated[
-    str,
-    msgspec.Meta(description="ISO 8601 with a UTC offset", examples=["2026-11-02T09:30:00+08:00"]),
-]
+BATCH_MAX = 5000  # items per ingest request
 
 
 class CreditEventIn(msgspec.Struct, forbid_unknown_fields=True):

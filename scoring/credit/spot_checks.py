@@ -27,7 +27,6 @@ from scoring.credit.store import (
     DryRun,
     EventRow,
     IngestResult,
-    check_text,
     credit_sql,
     measured,
     replace_derived_events,
@@ -38,6 +37,7 @@ from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.events import CreditChanged
 from service.kernel.localtime import LOCAL_TZ, to_local
 from service.kernel.models import Merchant
+from service.kernel.validation import check_text
 from service.register import store as registry
 from service.register import uscc
 

@@ -18,7 +18,7 @@ import io
 import json
 from collections.abc import Awaitable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from service.kernel import audit, events
 from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.events import CreditChanged, CreditState
-from service.kernel.validation import check_moment
+from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
 
 # pg_advisory_xact_lock key shared by every writer of credit ("FXCR"), and the key space of
 # the per-merchant locks.
@@ -45,8 +45,6 @@ MERCHANT_LOCK_SPACE = 0x4D43
 # Sources of the events derived from complaints (scoring.credit.complaints): never a feed's.
 DERIVED_SOURCE_PREFIX = "complaint:"
 SPOT_CHECK_SOURCE = "spot_check"  # events derived from failed Red Shield batches
-# A feed's clock may run a little ahead of ours; anything later is a mistake.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 EVENT_SCHEMA: dict[str, Any] = {
     "merchant_id": pl.Int64,
     "kind": pl.String,
@@ -74,17 +72,6 @@ def start_state(rules: Rules) -> CreditState:
     return CreditState(rules.start, risk_class, abnormal_listed=False, serious_listed=False)
 
 
-def parse_time(value: str) -> datetime:
-    """An ISO 8601 timestamp with its UTC offset, as UTC."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("is not an ISO 8601 timestamp") from None
-    if moment.tzinfo is None:
-        raise ValueError("needs a UTC offset (e.g. +08:00)")
-    return check_moment(moment).astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class EventRow:
     merchant_id: int
@@ -101,16 +88,6 @@ class EventRow:
 
     def content(self) -> tuple[object, ...]:
         return (self.merchant_id, self.kind, self.occurred_at, self.note, self.risk_class)
-
-
-def check_text(
-    errors: list[FieldError], where: str, value: str, limit: int, *, empty: bool = False
-) -> None:
-    """A feed's text field: at most ``limit`` characters, and not blank unless ``empty``."""
-    if not empty and not value.strip():
-        errors.append(FieldError(where, "must not be empty"))
-    elif len(value) > limit:
-        errors.append(FieldError(where, f"must be at most {limit} characters"))
 
 
 def check_events(

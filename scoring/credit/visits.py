@@ -15,11 +15,12 @@ from tortoise.transactions import in_transaction
 
 from scoring.credit.models import CounterVisit, Handler
 from scoring.credit.schemas import VisitTallyIn
-from scoring.credit.store import DryRun, IngestResult, check_text
+from scoring.credit.store import DryRun, IngestResult
 from service.kernel import audit
 from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.localtime import to_local
+from service.kernel.validation import check_text
 from service.register import store as registry
 
 MAX_PER_DAY = 100_000  # people one desk can see in a day, with room: above is a typo

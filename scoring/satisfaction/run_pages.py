@@ -14,7 +14,6 @@ from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 
 from scoring.credit import store as credit_store
-from scoring.credit.routes import figures_response
 from scoring.satisfaction import charts, drilldown, runs
 from scoring.satisfaction import run_review as review
 from scoring.satisfaction.models import ScoreRun, UnitScore
@@ -22,6 +21,7 @@ from scoring.satisfaction.routes import compute_in_background
 from service.kernel import i18n, scope
 from service.kernel.db import MAX_BIG_ID, MAX_ID
 from service.kernel.errors import FangxinError, NotFound
+from service.kernel.exports import figures_response
 from service.kernel.localtime import to_local
 from service.kernel.models import MerchantCategory
 from service.kernel.notices import error_notice, error_redirect

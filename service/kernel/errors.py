@@ -12,16 +12,6 @@ class FieldError:
     message: str
 
 
-def required_text(errors: list[FieldError], name: str, value: str, limit: int) -> str:
-    """``value`` stripped; a FieldError added to ``errors`` if that is empty or too long."""
-    text = value.strip()
-    if not text:
-        errors.append(FieldError(name, "must not be empty"))
-    elif len(text) > limit:
-        errors.append(FieldError(name, f"must be at most {limit} characters"))
-    return text
-
-
 class FangxinError(Exception):
     """Base of every error whose message is meant for the person who caused it."""
 

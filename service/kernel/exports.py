@@ -8,7 +8,9 @@ import io
 from collections.abc import Mapping
 from typing import Any, Final
 
+import anyio
 import polars as pl
+from litestar import Response
 
 from service.kernel.localtime import CSV_DATETIME, LOCAL_TZ_NAME, XLSX_DATETIME
 
@@ -88,3 +90,15 @@ def export_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
     else:
         frame.write_parquet(buffer)
     return buffer.getvalue()
+
+
+async def figures_response(frame: pl.DataFrame, fmt: str, name: str, **meta: Any) -> Response[Any]:
+    """JSON for programs, CSV/XLSX for the annual report."""
+    if fmt == "json":
+        return Response({**meta, "items": frame.to_dicts()})
+    content = await anyio.to_thread.run_sync(export_bytes, frame, fmt)
+    return Response(
+        content,
+        media_type=EXPORT_TYPES[fmt],
+        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
+    )

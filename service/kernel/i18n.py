@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Final
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -79,3 +80,8 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark a string for extraction; it is translated later, where it is shown."""
     return message
+
+
+# Scope-state flag: this request chose a language (?lang=). Such a request, a plain link any
+# site may point at, must change nothing but the language cookie.
+LANGUAGE_SWITCH: Final[str] = "fangxin_language_switch"

@@ -75,3 +75,12 @@ def install(env: jinja2.Environment) -> None:
     """Give a template environment the ``localdate`` and ``localtime`` filters."""
     env.filters["localdate"] = localdate
     env.filters["localtime"] = localtime
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The year's first instant and the next year's, in UTC: the bureau's year runs on Beijing
+    time, as its figures count by local day."""
+    return (
+        as_utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)),
+        as_utc(datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)),
+    )

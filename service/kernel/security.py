@@ -32,8 +32,8 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession
 from litestar.utils.scope.state import ScopeState
 
 from service.kernel.accounts import Principal, principal_for_session, principal_for_token
+from service.kernel.i18n import LANGUAGE_SWITCH
 from service.kernel.models import Role
-from service.middleware import LANGUAGE_SWITCH
 
 SESSION_COOKIE: Final = "fangxin_session"
 CSRF_COOKIE: Final = "fangxin_csrf"

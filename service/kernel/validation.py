@@ -1,9 +1,15 @@
-"""One range for every date and instant the service accepts, from any door (API bodies,
-query parameters, imports): beyond it the arithmetic (UTC conversion, a day added) overflows
-Python's datetime, and no survey, complaint or credit event of this bureau lies there."""
+"""The input rules every door shares (API bodies, forms, query parameters, imports, feeds):
+one check of a text, one reading of a timestamp, one range for every date and instant.
 
-from datetime import date, datetime
-from typing import Final
+Beyond the range the arithmetic (UTC conversion, a day added) overflows Python's datetime,
+and no survey, complaint or credit event of this bureau lies there."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Final
+
+import msgspec
 
 from service.kernel.errors import FieldError, InvalidInput
 
@@ -34,3 +40,40 @@ def require_in_range(**values: date | None) -> None:
     ]
     if bad:
         raise InvalidInput("A date is out of range", bad)
+
+
+# A sender's clock may run a little ahead of ours; anything later is a mistake.
+FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+
+Timestamp = Annotated[
+    str,
+    msgspec.Meta(description="ISO 8601 with a UTC offset", examples=["2026-11-02T09:30:00+08:00"]),
+]
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 timestamp with its UTC offset, as UTC; ValueError with the message a
+    FieldError carries."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset (e.g. +08:00)")
+    return check_moment(moment).astimezone(UTC)
+
+
+def check_text(
+    errors: list[FieldError], name: str, value: str, limit: int, *, required: bool = True
+) -> str:
+    """A text field, from a person or a feed: ``value`` stripped, and a FieldError added to
+    ``errors`` when it is blank (if ``required``), longer than ``limit`` characters, or holds a
+    NUL (no database stores one, and nothing a person types has one)."""
+    text = value.strip()
+    if required and not text:
+        errors.append(FieldError(name, "must not be empty"))
+    elif len(value) > limit:
+        errors.append(FieldError(name, f"must be at most {limit} characters"))
+    elif "\x00" in value:
+        errors.append(FieldError(name, "must not contain a NUL character"))
+    return text

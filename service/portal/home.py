@@ -13,8 +13,8 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from certificates.commitments import store as commitments
+from certificates.labels import STATUS_LABELS
 from certificates.models import Certificate, Status
-from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore

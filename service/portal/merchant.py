@@ -19,8 +19,8 @@ from litestar.types import ControllerRouterHandler
 from certificates import replies
 from certificates.commitments import pages as commitment_pages
 from certificates.commitments import store as commitments
+from certificates.labels import REASON_LABELS, STATUS_LABELS
 from certificates.models import Certificate, Reply, StatusChange
-from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
 from scoring.credit import view as credit_view
 from scoring.credit.models import Complaint

@@ -21,13 +21,12 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 
 from certificates import eligibility, issuance, replies
+from certificates.labels import REASON_LABELS, STATUS_LABELS
 from certificates.models import Certificate, Reply, Status
-from certificates.pages import REASON_LABELS, STATUS_LABELS
 from certificates.policy import Kind, policy_for
 from scoring.credit import figures as credit_figures
 from scoring.credit import store as credit_store
 from scoring.credit import workdays
-from scoring.credit.routes import figures_response
 from scoring.satisfaction import drilldown, runs
 from scoring.satisfaction.models import RunStatus, ScoreRun
 from scoring.satisfaction.run_pages import trend_chart
@@ -35,8 +34,9 @@ from service import jobs
 from service.kernel import scope
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FangxinError
+from service.kernel.exports import figures_response
 from service.kernel.i18n import N_
-from service.kernel.localtime import LOCAL_TZ, as_utc, to_local
+from service.kernel.localtime import LOCAL_TZ, as_utc, to_local, year_bounds
 from service.kernel.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.kernel.notices import error_notice, error_redirect
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
@@ -66,13 +66,6 @@ class YearFigures:
     @property
     def exclusion_rate(self) -> float | None:
         return self.excluded / self.responses if self.responses else None
-
-
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    # The bureau's year runs on Beijing time, as its complaint figures count by local day.
-    return as_utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)), as_utc(
-        datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)
-    )
 
 
 async def year_figures(year: int, district: Area | None = None) -> YearFigures:

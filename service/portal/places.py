@@ -16,8 +16,8 @@ from tortoise.expressions import Q, Subquery
 
 from certificates.applications.models import Application, ApplicationStatus
 from certificates.commitments import store as commitments
+from certificates.labels import STATUS_LABELS
 from certificates.models import Certificate, Status
-from certificates.pages import STATUS_LABELS
 from certificates.policy import Kind
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore

@@ -25,6 +25,7 @@ from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.events import MerchantRegistered
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
 from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.kernel.validation import check_text
 from service.register import uscc
 from service.register.schemas import (
     AreaIn,
@@ -86,21 +87,12 @@ class AreaIndex:
         self.parents[code] = parent
 
 
-def _text(errors: list[FieldError], name: str, value: str, limit: int, *, required: bool) -> None:
-    if required and not value.strip():
-        errors.append(FieldError(name, "is required"))
-    elif len(value) > limit:
-        errors.append(FieldError(name, f"at most {limit} characters"))
-    elif "\x00" in value:
-        errors.append(FieldError(name, "contains a NUL character"))
-
-
 def check_area(data: AreaIn, index: AreaIndex) -> list[FieldError]:
     errors: list[FieldError] = []
     if not CODE_RE.match(data.code):
         errors.append(FieldError("code", "1–32 letters, digits, '-' or '_'"))
-    _text(errors, "name_zh", data.name_zh, 100, required=True)
-    _text(errors, "name_en", data.name_en, 200, required=True)
+    check_text(errors, "name_zh", data.name_zh, 100)
+    check_text(errors, "name_en", data.name_en, 200)
     errors.extend(_check_parent(data.code, data.kind, data.parent, index))
     return errors
 
@@ -135,8 +127,8 @@ def check_merchant(data: MerchantIn, index: AreaIndex) -> list[FieldError]:
                 else ""
             )
             errors.append(FieldError("uscc", f"{exc}{hint}"))
-    _text(errors, "name", data.name, 200, required=True)
-    _text(errors, "address", data.address, 300, required=False)
+    check_text(errors, "name", data.name, 200)
+    check_text(errors, "address", data.address, 300, required=False)
     if index.kinds.get(data.district) != AreaKind.DISTRICT:
         errors.append(FieldError("district", f"no district with code {data.district}"))
     if data.street and data.scenic_spot:

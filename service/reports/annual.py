@@ -20,7 +20,7 @@ import polars as pl
 
 from service.kernel.db import connection
 from service.kernel.errors import NotFound
-from service.kernel.localtime import LOCAL_TZ, as_utc
+from service.kernel.localtime import LOCAL_TZ, as_utc, year_bounds
 from service.kernel.models import Area, AreaKind
 from service.reports.schemas import (
     AllChannels,
@@ -54,13 +54,6 @@ def percent(part: int, whole: int) -> float | None:
     if not whole:
         return None
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1")))
-
-
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    return (
-        as_utc(datetime(year, 1, 1, tzinfo=LOCAL_TZ)),
-        as_utc(datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ)),
-    )
 
 
 async def _rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:

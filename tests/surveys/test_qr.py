@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from service.kernel.pdf import NetworkFetchRefused
+from service.kernel.qr import qr_svg
 from surveys import qr
 
 URL = "http://127.0.0.1:8000/s/merchant/91411702MA44XYZ12K"
@@ -115,13 +116,13 @@ def test_survey_url_quotes_odd_characters() -> None:
 
 @pytest.mark.parametrize("url", [URL, ASCII_URL])
 def test_svg_decodes_to_the_url(url: str, tmp_path: Path) -> None:
-    svg = qr.qr_svg(url)
+    svg = qr_svg(url)
     png = _rasterise_pdf(_svg_to_pdf(svg), tmp_path, "svg")
     _assert_single_qr(png, url)
 
 
 def test_svg_is_plain_and_self_contained() -> None:
-    svg = qr.qr_svg(URL).decode("utf-8")
+    svg = qr_svg(URL).decode("utf-8")
     assert svg.startswith("<svg ")
     assert "<?xml" not in svg
     assert f"<title>{URL}</title>" in svg
@@ -137,7 +138,7 @@ def test_svg_is_plain_and_self_contained() -> None:
 
 
 def test_svg_escapes_the_title() -> None:
-    svg = qr.qr_svg("http://h/s/a/<b>&c").decode("utf-8")
+    svg = qr_svg("http://h/s/a/<b>&c").decode("utf-8")
     assert "<title>http://h/s/a/&lt;b&gt;&amp;c</title>" in svg
 
 

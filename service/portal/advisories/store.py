@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from scoring.credit.store import FUTURE_TOLERANCE, parse_time
 from service.kernel import audit, scope
 from service.kernel.audit import Actor
-from service.kernel.errors import FieldError, InvalidInput, NotFound, required_text
+from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.models import Area
+from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
 from service.portal.advisories.models import Advisory, AdvisoryCategory, AdvisorySubject
 from service.portal.advisories.schemas import AdvisoryIn, AdvisoryOut
 
@@ -27,8 +27,8 @@ TEXT_MAX = 4000
 
 def _check(data: AdvisoryIn, now: datetime) -> tuple[datetime, datetime | None, list[FieldError]]:
     errors: list[FieldError] = []
-    required_text(errors, "title", data.title, TITLE_MAX)
-    required_text(errors, "text", data.text, TEXT_MAX)
+    check_text(errors, "title", data.title, TITLE_MAX)
+    check_text(errors, "text", data.text, TEXT_MAX)
     try:
         AdvisoryCategory(data.category)
     except ValueError:
