@@ -33,7 +33,7 @@ from service.demo import area_ins, merchant_ins  # noqa: E402
 from service.kernel import db  # noqa: E402
 from service.kernel.audit import Actor  # noqa: E402
 from service.kernel.settings import load_settings  # noqa: E402
-from service.register import store as registry  # noqa: E402
+from service.register import imports  # noqa: E402
 from service.register.demo_city import demo_areas, demo_merchants  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
@@ -59,9 +59,9 @@ async def populate(env: dict[str, str], n_merchants: int, n_responses: int) -> d
     async with db.database(settings):
         t0 = time.perf_counter()
         areas = demo_areas()
-        await registry.import_area_structs(area_ins(areas), actor=ACTOR)
+        await imports.import_area_structs(area_ins(areas), actor=ACTOR)
         merchants = demo_merchants(areas, count=n_merchants)
-        await registry.import_merchant_structs(merchant_ins(merchants), actor=ACTOR)
+        await imports.import_merchant_structs(merchant_ins(merchants), actor=ACTOR)
         for path in default_files():
             await load_file(path, actor=ACTOR)
         timings["registry_s"] = time.perf_counter() - t0

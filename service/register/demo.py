@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from service.kernel import accounts
 from service.kernel.models import AreaKind, MerchantCategory, MerchantStatus, Role
 from service.kernel.plugins import DemoContext
-from service.register import store
+from service.register import imports
 from service.register.demo_city import (
     SHOWCASE_AREAS,
     DemoArea,
@@ -48,8 +48,8 @@ async def load(ctx: DemoContext) -> None:
     """The areas, the merchants, and the bureau's and a merchant's demo accounts."""
     areas = demo_areas()
     merchants = demo_merchants(areas, count=DEMO_MERCHANTS)
-    await store.import_area_structs(area_ins(areas), actor=ctx.actor, is_demo=True, source="demo")
-    await store.import_merchant_structs(
+    await imports.import_area_structs(area_ins(areas), actor=ctx.actor, is_demo=True, source="demo")
+    await imports.import_merchant_structs(
         merchant_ins(merchants), actor=ctx.actor, is_demo=True, source="demo"
     )
     ctx.facts.update(areas=len(areas), merchants=len(merchants))

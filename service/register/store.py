@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -24,7 +23,6 @@ from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.events import MerchantRegistered
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory, MerchantStatus
-from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
 from service.kernel.validation import check_text
 from service.register import uscc
 from service.register.schemas import (
@@ -326,7 +324,7 @@ async def create_area(data: AreaIn, *, actor: Actor, district: Area | None = Non
             errors.append(FieldError("code", f"an area with code {data.code} exists"))
         if errors:
             raise InvalidInput("The area is not valid", errors)
-        await _save_areas(conn, [data], {}, is_demo=False)
+        await save_areas(conn, [data], {}, is_demo=False)
         await audit.record(
             conn, actor, "area.created", f"area:{data.code}", msgspec.to_builtins(data)
         )
@@ -356,19 +354,19 @@ async def update_area(
         )
         index = await AreaIndex.load(conn, district)
         errors = check_area(merged, index)
-        if merged.parent and _would_cycle(code, merged.parent, index):
+        if merged.parent and would_cycle(code, merged.parent, index):
             errors.append(FieldError("parent", "would make the area its own ancestor"))
-        errors.extend(await _stranded_merchants(conn, merged, current.parent))
+        errors.extend(await stranded_merchants(conn, merged, current.parent))
         if errors:
             raise InvalidInput("The area is not valid", errors)
         changes = _diff(msgspec.to_builtins(current), msgspec.to_builtins(merged))
         if changes:
-            await _save_areas(conn, [merged], {code: area}, is_demo=area.is_demo)
+            await save_areas(conn, [merged], {code: area}, is_demo=area.is_demo)
             await audit.record(conn, actor, "area.updated", f"area:{code}", changes)
     return await get_area(code)
 
 
-async def _stranded_merchants(
+async def stranded_merchants(
     conn: BaseDBAsyncClient, area: AreaIn, old_parent: str | None
 ) -> list[FieldError]:
     """A street or scenic spot may not move to another district while merchants on it are
@@ -393,7 +391,7 @@ async def _stranded_merchants(
     ]
 
 
-def _would_cycle(code: str, parent: str, index: AreaIndex) -> bool:
+def would_cycle(code: str, parent: str, index: AreaIndex) -> bool:
     seen = {code}
     cursor: str | None = parent
     while cursor:
@@ -408,7 +406,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: {"from": before.get(k), "to": v} for k, v in after.items() if before.get(k) != v}
 
 
-async def _save_areas(
+async def save_areas(
     conn: BaseDBAsyncClient, rows: Iterable[AreaIn], existing: dict[str, Area], *, is_demo: bool
 ) -> None:
     """Create or update areas in order (parents first)."""
@@ -445,7 +443,7 @@ async def create_merchant(
             raise InvalidInput("The merchant is not valid", errors)
         area_ids = dict(await Area.all().using_db(conn).values_list("code", "id"))
         merchant = await Merchant.create(
-            using_db=conn, **_merchant_fields(data, area_ids, is_demo=False)
+            using_db=conn, **merchant_fields(data, area_ids, is_demo=False)
         )
         details = msgspec.to_builtins(data)
         await audit.record(conn, actor, "merchant.created", f"merchant:{data.uscc}", details)
@@ -479,7 +477,7 @@ async def update_merchant(
         changes = _diff(msgspec.to_builtins(current_out), msgspec.to_builtins(merged))
         if changes:
             area_ids = dict(await Area.all().using_db(conn).values_list("code", "id"))
-            fields = _merchant_fields(merged, area_ids, is_demo=False)
+            fields = merchant_fields(merged, area_ids, is_demo=False)
             fields.pop("is_demo")
             await Merchant.filter(uscc=code).using_db(conn).update(**fields)
             await audit.record(conn, actor, "merchant.updated", f"merchant:{code}", changes)
@@ -506,9 +504,7 @@ async def _merchant_in(conn: BaseDBAsyncClient, code: str, district: Area | None
     )
 
 
-def _merchant_fields(
-    data: MerchantIn, area_ids: dict[str, int], *, is_demo: bool
-) -> dict[str, Any]:
+def merchant_fields(data: MerchantIn, area_ids: dict[str, int], *, is_demo: bool) -> dict[str, Any]:
     return {
         "uscc": data.uscc,
         "uscc_override": data.uscc_override and not uscc.is_valid(data.uscc),
@@ -521,229 +517,3 @@ def _merchant_fields(
         "status": data.status,
         "is_demo": is_demo,
     }
-
-
-# --- import -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    kind: str
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    dry_run: bool
-
-
-async def import_areas(
-    path: Path, *, actor: Actor, dry_run: bool = False, is_demo: bool = False
-) -> ImportResult:
-    df = read_table(path, AREA_COLUMNS, ("code", "kind", "name_zh", "name_en"))
-    parsed, errors = row_structs(df, AreaIn, {})
-    return await _import_area_rows(
-        parsed, errors, actor=actor, dry_run=dry_run, is_demo=is_demo, source=path.name
-    )
-
-
-async def import_area_structs(
-    rows: list[AreaIn], *, actor: Actor, is_demo: bool = False, source: str = "api"
-) -> ImportResult:
-    return await _import_area_rows(
-        list(enumerate(rows, start=2)),
-        [],
-        actor=actor,
-        dry_run=False,
-        is_demo=is_demo,
-        source=source,
-    )
-
-
-async def _import_area_rows(
-    parsed: list[tuple[int, AreaIn]],
-    errors: list[RowError],
-    *,
-    actor: Actor,
-    dry_run: bool,
-    is_demo: bool,
-    source: str,
-) -> ImportResult:
-    async with in_transaction() as conn:
-        index = await AreaIndex.load(conn)
-        existing = {a.code: a for a in await Area.all().using_db(conn).select_related("parent")}
-        seen: dict[str, int] = {}
-        ordered: list[AreaIn] = []
-        # Parents may come later in the file: check each row once its parent is known.
-        pending = list(parsed)
-        for rownum, row in parsed:
-            if row.code in seen:
-                errors.append(RowError(rownum, "code", f"duplicate of row {seen[row.code]}"))
-            seen[row.code] = rownum
-            index.add(row.code, row.kind, row.parent)
-        for rownum, row in pending:
-            errs = check_area(row, index)
-            old = existing.get(row.code)
-            if old is not None and old.kind != row.kind:
-                errs.append(FieldError("kind", f"{row.code} is already a {old.kind.value}"))
-            if row.parent and _would_cycle(row.code, row.parent, index):
-                errs.append(FieldError("parent", "would make the area its own ancestor"))
-            if old is not None:
-                old_parent = old.parent.code if old.parent else None
-                errs.extend(await _stranded_merchants(conn, row, old_parent))
-            errors.extend(RowError(rownum, e.field, e.message) for e in errs)
-            ordered.append(row)
-        if errors:
-            raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
-        ordered = _parents_first(ordered, index)
-        changed = [r for r in ordered if _area_changed(existing.get(r.code), r)]
-        created = sum(1 for r in changed if r.code not in existing)
-        result = ImportResult(
-            "areas",
-            len(parsed),
-            created,
-            len(changed) - created,
-            len(parsed) - len(changed),
-            dry_run,
-        )
-        if dry_run or not changed:
-            return result
-        await _save_areas(conn, changed, existing, is_demo=is_demo)
-        await audit.record(
-            conn,
-            actor,
-            "registry.import",
-            "areas",
-            {
-                "source": source,
-                "created": result.created,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-            },
-        )
-    return result
-
-
-def _parents_first(rows: list[AreaIn], index: AreaIndex) -> list[AreaIn]:
-    def depth(code: str) -> int:
-        d, cursor = 0, index.parents.get(code)
-        while cursor and d < 10:
-            d, cursor = d + 1, index.parents.get(cursor)
-        return d
-
-    return sorted(rows, key=lambda r: depth(r.code))
-
-
-def _area_changed(old: Area | None, new: AreaIn) -> bool:
-    if old is None:
-        return True
-    old_parent = old.parent.code if old.parent else None
-    return (old.name_zh, old.name_en, old_parent) != (new.name_zh, new.name_en, new.parent)
-
-
-async def import_merchants(
-    path: Path, *, actor: Actor, dry_run: bool = False, is_demo: bool = False
-) -> ImportResult:
-    df = read_table(
-        path, (*MERCHANT_COLUMNS, "uscc_override"), ("uscc", "name", "category", "district")
-    )
-    parsed, errors = row_structs(df, MerchantIn, {})
-    return await _import_merchant_rows(
-        parsed, errors, actor=actor, dry_run=dry_run, is_demo=is_demo, source=path.name
-    )
-
-
-async def import_merchant_structs(
-    rows: list[MerchantIn], *, actor: Actor, is_demo: bool = False, source: str = "api"
-) -> ImportResult:
-    return await _import_merchant_rows(
-        list(enumerate(rows, start=2)),
-        [],
-        actor=actor,
-        dry_run=False,
-        is_demo=is_demo,
-        source=source,
-    )
-
-
-async def _import_merchant_rows(
-    parsed: list[tuple[int, MerchantIn]],
-    errors: list[RowError],
-    *,
-    actor: Actor,
-    dry_run: bool,
-    is_demo: bool,
-    source: str,
-) -> ImportResult:
-    async with in_transaction() as conn:
-        index = await AreaIndex.load(conn)
-        area_ids = dict(await Area.all().using_db(conn).values_list("code", "id"))
-        existing = {
-            r["uscc"]: r
-            for r in await Merchant.all()
-            .using_db(conn)
-            .values(
-                "id",
-                "uscc",
-                "uscc_override",
-                "name",
-                "category",
-                "address",
-                "district_id",
-                "street_id",
-                "scenic_spot_id",
-                "status",
-            )
-        }
-        seen: dict[str, int] = {}
-        creates: list[Merchant] = []
-        updates: list[tuple[int, dict[str, Any]]] = []
-        for rownum, row in parsed:
-            if row.uscc in seen:
-                errors.append(RowError(rownum, "uscc", f"duplicate of row {seen[row.uscc]}"))
-                continue
-            seen[row.uscc] = rownum
-            errs = check_merchant(row, index)
-            if errs:
-                errors.extend(RowError(rownum, e.field, e.message) for e in errs)
-                continue
-            fields = _merchant_fields(row, area_ids, is_demo=is_demo)
-            old = existing.get(row.uscc)
-            if old is None:
-                creates.append(Merchant(**fields))
-                continue
-            fields.pop("is_demo")
-            delta = {k: v for k, v in fields.items() if old[k] != v}
-            if delta:
-                updates.append((old["id"], delta))
-        if errors:
-            raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
-        result = ImportResult(
-            "merchants",
-            len(parsed),
-            len(creates),
-            len(updates),
-            len(parsed) - len(creates) - len(updates),
-            dry_run,
-        )
-        if dry_run or not (creates or updates):
-            return result
-        if creates:
-            await Merchant.bulk_create(creates, batch_size=500, using_db=conn)
-            new = await Merchant.filter(uscc__in=[m.uscc for m in creates]).using_db(conn)
-            at = datetime.now(UTC)
-            await events.emit(conn, [MerchantRegistered(m.id, m.uscc, at) for m in new])
-        for merchant_id, delta in updates:
-            await Merchant.filter(id=merchant_id).using_db(conn).update(**delta)
-        await audit.record(
-            conn,
-            actor,
-            "registry.import",
-            "merchants",
-            {
-                "source": source,
-                "created": result.created,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-            },
-        )
-    return result

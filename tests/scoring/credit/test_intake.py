@@ -36,6 +36,7 @@ from service.kernel.errors import InvalidInput
 from service.kernel.models import Area, MerchantCategory, Role
 from service.kernel.settings import Settings
 from service.kernel.tables import ImportRejected
+from service.register import imports
 from service.register import store as registry
 from service.register.schemas import MerchantIn
 from tests.helpers import TEST_ACTOR, make_token
@@ -406,7 +407,7 @@ async def test_a_register_imported_from_a_file_links_what_waited_for_it(
         csv.writer(fh).writerows(
             [("uscc", "name", "category", "district"), (NEWCOMER, "新店", "retail", "411702")]
         )
-    await registry.import_merchants(path, actor=TEST_ACTOR)
+    await imports.import_merchants(path, actor=TEST_ACTOR)
     linked = await Complaint.get(external_id="W-1")
     assert linked.merchant_id is not None
     assert await CreditEvent.filter(

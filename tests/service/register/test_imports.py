@@ -21,7 +21,7 @@ from service.kernel.models import (
 )
 from service.kernel.settings import Settings
 from service.kernel.tables import ImportRejected
-from service.register.store import ImportResult, import_areas, import_merchants
+from service.register.imports import ImportResult, import_areas, import_merchants
 from service.register.uscc import generate
 
 ACTOR = Actor("cli", "test")
