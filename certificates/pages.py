@@ -26,12 +26,11 @@ from certificates.serials import is_valid
 from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
-from service.kernel.errors import FangxinError
 from service.kernel.exports import figures_response
 from service.kernel.i18n import current_locale
 from service.kernel.i18n import gettext as _
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
-from service.kernel.notices import error_notice, error_redirect
+from service.kernel.notices import error_notice, error_redirect, redirect_after
 from service.kernel.security import OFFICIALS, PUBLIC, PUBLIC_DOCUMENT, require_principal
 from service.kernel.settings import Settings
 from service.register import store as registry
@@ -143,19 +142,21 @@ async def issue_form(
     back = f"/official/certificates/eligibility?kind={kind.value}"
     if not subjects:
         return error_redirect(request, back, "none")
-    try:
-        issued = await documents.issue_signed(
-            [issuance.Request(kind, s) for s in dict.fromkeys(subjects)],
-            settings=settings,
-            actor=require_principal(request).actor,
-            policy=policy_for(settings.certificate_policy),
-            credit_rules=credit_store.rules_for(settings.credit_rules),
-            district=await scope.of(request),
-        )
-    except FangxinError as exc:
-        details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
-        return error_redirect(request, back, "not_issued", details)
-    return Redirect(f"{back}&issued={len(issued)}", status_code=303)
+    issued = documents.issue_signed(
+        [issuance.Request(kind, s) for s in dict.fromkeys(subjects)],
+        settings=settings,
+        actor=require_principal(request).actor,
+        policy=policy_for(settings.certificate_policy),
+        credit_rules=credit_store.rules_for(settings.credit_rules),
+        district=await scope.of(request),
+    )
+    return await redirect_after(
+        request,
+        issued,
+        done=lambda made: f"{back}&issued={len(made)}",
+        back=back,
+        code="not_issued",
+    )
 
 
 PAGES: list[ControllerRouterHandler] = [eligibility_page, issue_form]
@@ -324,19 +325,17 @@ async def decide_form(
     back = f"/verify/{quote(serial, safe='-')}"
     if not note:
         return error_redirect(request, f"{back}#decide", "note")
-    try:
-        await sweep.decide(
-            serial,
-            str(data.get("action") or ""),
-            str(data.get("reason") or ""),
-            note,
-            actor=require_principal(request).actor,
-            district=await scope.of(request),
-        )
-    except FangxinError as exc:
-        details = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
-        return error_redirect(request, f"{back}#decide", "not_decided", details)
-    return Redirect(back, status_code=303)
+    decided = sweep.decide(
+        serial,
+        str(data.get("action") or ""),
+        str(data.get("reason") or ""),
+        note,
+        actor=require_principal(request).actor,
+        district=await scope.of(request),
+    )
+    return await redirect_after(
+        request, decided, done=back, back=f"{back}#decide", code="not_decided"
+    )
 
 
 PAGES.append(decide_form)

@@ -24,7 +24,7 @@ from service.kernel.errors import FangxinError, NotFound
 from service.kernel.exports import figures_response
 from service.kernel.localtime import to_local
 from service.kernel.models import MerchantCategory
-from service.kernel.notices import error_notice, error_redirect
+from service.kernel.notices import error_notice, error_redirect, redirect_after
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
 from surveys import quality
@@ -341,19 +341,16 @@ async def decide_flag_form(
         decision = FlagStatus(data.get("decision", ""))
     except ValueError:
         decision = FlagStatus.RAISED  # refused below with the same message as the API
-    try:
-        await quality.decide_flag(
-            response_id,
-            kind,
-            decision,
-            data.get("reason", ""),
-            actor=require_principal(request).actor,
-            district=await scope.of(request),
-        )
-    except FangxinError as exc:
-        details = [exc.errors[0].message if exc.errors else exc.detail]
-        return error_redirect(request, f"{back}#set-aside", "not_decided", details)
-    return Redirect(f"{back}#set-aside", status_code=303)
+    decided = quality.decide_flag(
+        response_id,
+        kind,
+        decision,
+        data.get("reason", ""),
+        actor=require_principal(request).actor,
+        district=await scope.of(request),
+    )
+    back = f"{back}#set-aside"
+    return await redirect_after(request, decided, done=back, back=back, code="not_decided")
 
 
 @post("/official/flags/all", opt=OFFICIALS, include_in_schema=False, status_code=303)
@@ -365,20 +362,24 @@ async def decide_flags_form(
     kind, target = data.get("kind", ""), data.get("target", "")[:32]
     back = f"/official/flags?{urlencode({'kind': kind, 'target': target})}"
     try:
-        count = await quality.decide_raised_flags(
-            target,
-            FlagKind(kind),
-            FlagStatus(data.get("decision", "")),
-            data.get("reason", ""),
-            actor=require_principal(request).actor,
-            district=await scope.of(request),
-        )
+        chosen, decision = FlagKind(kind), FlagStatus(data.get("decision", ""))
     except ValueError:
         return error_redirect(request, "/official/flags", "choose_flag")
-    except FangxinError as exc:
-        details = [exc.errors[0].message if exc.errors else exc.detail]
-        return error_redirect(request, back, "not_decided", details)
-    return Redirect(f"{back}&{urlencode({'decided': count})}", status_code=303)
+    decided = quality.decide_raised_flags(
+        target,
+        chosen,
+        decision,
+        data.get("reason", ""),
+        actor=require_principal(request).actor,
+        district=await scope.of(request),
+    )
+    return await redirect_after(
+        request,
+        decided,
+        done=lambda count: f"{back}&{urlencode({'decided': count})}",
+        back=back,
+        code="not_decided",
+    )
 
 
 PAGES.extend([rankings_page, unit_page, decide_flag_form, decide_flags_form])

@@ -7,13 +7,14 @@ the service wrote (which criteria failed) travel in the server-side session inst
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from litestar import Request
 from litestar.response import Redirect
 
+from service.kernel.errors import FangxinError
 from service.kernel.i18n import N_, gettext
 
 ERRORS: Final = {
@@ -26,6 +27,7 @@ ERRORS: Final = {
     "district_not_set": N_("The district was not changed."),
     "not_withdrawn": N_("The advisory was not withdrawn."),
 }
+T = TypeVar("T")
 _FLASH: Final = "fangxin_flash"
 _MAX_DETAILS: Final = 20
 
@@ -62,3 +64,26 @@ def error_notice(request: Request[Any, Any, Any]) -> Notice | None:
         flash.get("details", []) if isinstance(flash, dict) and flash.get("code") == code else []
     )
     return Notice(code, gettext(ERRORS[code]), [str(d) for d in details])
+
+
+def refusal_details(exc: FangxinError) -> list[str]:
+    """What a refused form shows under its notice: each bad field and why, else the detail."""
+    return [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
+
+
+async def redirect_after(
+    request: Request[Any, Any, Any],
+    action: Awaitable[T],
+    *,
+    done: str | Callable[[T], str],
+    back: str,
+    code: str,
+) -> Redirect:
+    """A page form's POST, carried out: 303 to ``done`` (or the URL it makes of the action's
+    result) when the action succeeds; when the service refuses it, 303 to ``back`` with the
+    notice ``code`` and each reason (``refusal_details``)."""
+    try:
+        result = await action
+    except FangxinError as exc:
+        return error_redirect(request, back, code, refusal_details(exc))
+    return Redirect(done if isinstance(done, str) else done(result), status_code=303)

@@ -13,17 +13,12 @@ from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
 from service.kernel import accounts
-from service.kernel.errors import FangxinError
 from service.kernel.models import Account, Area, AreaKind, Role
-from service.kernel.notices import error_notice, error_redirect
+from service.kernel.notices import error_notice, error_redirect, redirect_after
 from service.kernel.security import ADMINS, require_principal
 
 PAGE = "/official/accounts"
 ROLES = (Role.OFFICIAL, Role.ADMIN, Role.MERCHANT, Role.AREA_MANAGER)  # people; feeds: tokens
-
-
-def _details(exc: FangxinError) -> list[str]:
-    return [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
 
 
 @get(PAGE, opt=ADMINS, include_in_schema=False)
@@ -54,19 +49,18 @@ async def create_account_form(
         role = Role(data.get("role", ""))
     except ValueError:
         return error_redirect(request, PAGE, "not_created", ["role: choose a role"])
-    try:
-        await accounts.create_account(
-            data.get("username", "").strip(),
-            data.get("password", ""),
-            role,
-            merchant_uscc=data.get("merchant", "").strip() or None,
-            district_code=data.get("district") or None,
-            area_code=data.get("area") or None,
-            actor=require_principal(request).actor,
-        )
-    except FangxinError as exc:
-        return error_redirect(request, PAGE, "not_created", _details(exc))
-    return Redirect(f"{PAGE}?done=created", status_code=303)
+    created = accounts.create_account(
+        data.get("username", "").strip(),
+        data.get("password", ""),
+        role,
+        merchant_uscc=data.get("merchant", "").strip() or None,
+        district_code=data.get("district") or None,
+        area_code=data.get("area") or None,
+        actor=require_principal(request).actor,
+    )
+    return await redirect_after(
+        request, created, done=f"{PAGE}?done=created", back=PAGE, code="not_created"
+    )
 
 
 @post(f"{PAGE}/{{username:str}}/district", opt=ADMINS, include_in_schema=False, status_code=303)
@@ -76,13 +70,12 @@ async def set_district_form(
     data: URLEncodedBody[dict[str, str]],
 ) -> Redirect:
     """Bind an official to a district, or (empty) give it the whole city again."""
-    try:
-        await accounts.set_district(
-            username, data.get("district") or None, actor=require_principal(request).actor
-        )
-    except FangxinError as exc:
-        return error_redirect(request, PAGE, "district_not_set", _details(exc))
-    return Redirect(f"{PAGE}?done=district", status_code=303)
+    bound = accounts.set_district(
+        username, data.get("district") or None, actor=require_principal(request).actor
+    )
+    return await redirect_after(
+        request, bound, done=f"{PAGE}?done=district", back=PAGE, code="district_not_set"
+    )
 
 
 PAGES: list[ControllerRouterHandler] = [accounts_page, create_account_form, set_district_form]

@@ -33,12 +33,11 @@ from scoring.satisfaction.run_pages import trend_chart
 from service import jobs
 from service.kernel import scope
 from service.kernel.db import MAX_ID
-from service.kernel.errors import FangxinError
 from service.kernel.exports import figures_response
 from service.kernel.i18n import N_
 from service.kernel.localtime import LOCAL_TZ, as_utc, to_local, year_bounds
 from service.kernel.models import Area, AreaKind, AuditEvent, MerchantCategory
-from service.kernel.notices import error_notice, error_redirect
+from service.kernel.notices import error_notice, redirect_after
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
 from service.kernel.validation import require_in_range
@@ -343,17 +342,14 @@ async def decide_appeal(
     reply_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Redirect:
-    try:
-        await replies.decide(
-            reply_id,
-            str(data.get("decision") or ""),
-            str(data.get("note") or ""),
-            by=require_principal(request),
-        )
-    except FangxinError as exc:
-        details = [e.message for e in exc.errors] or [exc.detail]
-        return error_redirect(request, "/official/appeals", "not_decided", details)
-    return Redirect("/official/appeals", status_code=303)
+    decided = replies.decide(
+        reply_id,
+        str(data.get("decision") or ""),
+        str(data.get("note") or ""),
+        by=require_principal(request),
+    )
+    back = "/official/appeals"
+    return await redirect_after(request, decided, done=back, back=back, code="not_decided")
 
 
 @get("/official/audit", opt=CITY_OFFICIALS, include_in_schema=False)

@@ -18,7 +18,7 @@ from service.kernel import scope
 from service.kernel.errors import FangxinError, FieldError
 from service.kernel.i18n import N_
 from service.kernel.localtime import LOCAL_TZ
-from service.kernel.notices import error_notice, error_redirect
+from service.kernel.notices import error_notice, redirect_after
 from service.kernel.security import OFFICIALS, require_principal
 from service.portal.advisories import store
 from service.portal.advisories.schemas import AdvisoryIn
@@ -132,13 +132,12 @@ async def withdraw_form(
     request: Request[Any, Any, State],
     advisory_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
 ) -> Redirect:
-    try:
-        await store.withdraw(
-            advisory_id, actor=require_principal(request).actor, district=await scope.of(request)
-        )
-    except FangxinError as exc:
-        return error_redirect(request, PAGE, "not_withdrawn", [exc.detail])
-    return Redirect(f"{PAGE}?done=withdrawn", status_code=303)
+    withdrawn = store.withdraw(
+        advisory_id, actor=require_principal(request).actor, district=await scope.of(request)
+    )
+    return await redirect_after(
+        request, withdrawn, done=f"{PAGE}?done=withdrawn", back=PAGE, code="not_withdrawn"
+    )
 
 
 PAGES: list[ControllerRouterHandler] = [advisories_page, publish_form, withdraw_form]
