@@ -22,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from scoring.credit import workdays
+from scoring.credit.feeds import Feed, IngestResult, ingest
 from scoring.credit.models import (
     FINAL_STATUSES,
     Channel,
@@ -37,17 +38,14 @@ from scoring.credit.schemas import ComplaintIn
 from scoring.credit.store import (
     DERIVED_SOURCE_PREFIX,
     CreditSql,
-    DryRun,
     EventRow,
-    IngestResult,
     credit_sql,
-    measured,
     replace_derived_events,
     rescore,
 )
 from service.kernel import audit
 from service.kernel.audit import Actor
-from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.errors import FieldError
 from service.kernel.events import CreditChanged
 from service.kernel.models import Merchant
 from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
@@ -420,85 +418,88 @@ async def ingest_complaints(
     dry_run: bool = False,
 ) -> IngestResult:
     """One batch from the 12315 feed: all of it or none of it, audited."""
-    now = now or datetime.now(UTC)
-    return await measured(_ingest_complaints(items, actor, rules, now, origin, dry_run))
+    feed = ComplaintFeed(items, rules, now or datetime.now(UTC))
+    return await ingest(feed, actor=actor, origin=origin, dry_run=dry_run)
 
 
-async def _ingest_complaints(
-    items: Sequence[ComplaintIn],
-    actor: Actor,
-    rules: Rules,
-    now: datetime,
-    origin: str,
-    dry_run: bool,
-) -> IngestResult:
-    conn = connections.get("default")
-    async with in_transaction(conn.connection_name) as tx:
-        sql = credit_sql(tx)
-        await sql.lock()
-        register = await _register(tx, {i.uscc for i in items if i.uscc is not None})
-        rows, errors = check_complaints(items, register, now)
-        if errors:
-            bad = len({e.field.split(".", 1)[0] for e in errors})
-            raise InvalidInput(f"{bad} item(s) are invalid; nothing was stored", errors)
-        sources = {r.source for r in rows}
-        existing = {
-            (c.source, c.external_id): c
-            for c in await Complaint.filter(
-                source__in=sources, external_id__in=[r.external_id for r in rows]
-            ).using_db(tx)
+@dataclass(frozen=True, slots=True)
+class ComplaintFeed(Feed[list[ComplaintRow]]):
+    """Complaints take credit exclusively before reading what is stored: two batches resending
+    one complaint would otherwise both compare it with the same stored version, and both
+    create it or both derive its events."""
+
+    action = "complaints.ingest"
+    subject = "complaints"
+    counts = ("received", "stored", "updated", "unchanged", "merchants_changed")
+
+    items: Sequence[ComplaintIn]
+    rules: Rules
+    now: datetime
+
+    async def check(self, tx: BaseDBAsyncClient) -> tuple[list[ComplaintRow], list[FieldError]]:
+        await credit_sql(tx).lock()
+        register = await _register(tx, {i.uscc for i in self.items if i.uscc is not None})
+        return check_complaints(self.items, register, self.now)
+
+    async def write(self, tx: BaseDBAsyncClient, checked: list[ComplaintRow]) -> IngestResult:
+        saved = await _save(tx, checked, self.now)
+        sql = credit_sql(tx)  # the lock taken in check is the transaction's
+        changes = await _sync_derived(sql, tx, saved.moved, saved.overdue, self.rules, self.now)
+        unchanged = len(checked) - len(saved.moved)
+        return IngestResult(len(checked), saved.created, saved.updated, unchanged, len(changes))
+
+
+@dataclass(frozen=True, slots=True)
+class SavedComplaints:
+    created: int
+    updated: int
+    moved: list[ComplaintRow]  # the records created or changed, in batch order
+    overdue: list[date | None]  # since when each of them is past a time limit
+
+
+async def _save(
+    tx: BaseDBAsyncClient, rows: Sequence[ComplaintRow], now: datetime
+) -> SavedComplaints:
+    """Store the records that are new or changed; an identical resend changes nothing."""
+    existing = await _stored(tx, rows)
+    creates: list[Complaint] = []
+    updates: list[Complaint] = []
+    moved: list[ComplaintRow] = []
+    overdue: list[date | None] = []
+    for row in rows:
+        old = existing.get(row.key)
+        if old is not None and all(getattr(old, k) == v for k, v in row.fields().items()):
+            continue
+        deadlines = _deadlines(row)
+        late = _overdue(row, now)
+        extra = {
+            "accept_due": deadlines and deadlines.accept_due,
+            "mediation_due": deadlines and deadlines.mediation_due,
+            "overdue_since": late,
         }
-        creates: list[Complaint] = []
-        updates: list[tuple[Complaint, ComplaintRow]] = []
-        moved: list[ComplaintRow] = []
-        overdue: list[date | None] = []
-        for row in rows:
-            old = existing.get(row.key)
-            if old is not None and all(getattr(old, k) == v for k, v in row.fields().items()):
-                continue
-            deadlines = _deadlines(row)
-            late = _overdue(row, now)
-            extra = {
-                "accept_due": deadlines and deadlines.accept_due,
-                "mediation_due": deadlines and deadlines.mediation_due,
-                "overdue_since": late,
-            }
-            if old is None:
-                creates.append(
-                    Complaint(
-                        source=row.source, external_id=row.external_id, **row.fields(), **extra
-                    )
-                )
-            else:
-                updates.append((old, row))
-                old.update_from_dict({**row.fields(), **extra})
-            moved.append(row)
-            overdue.append(late)
-        if creates:
-            await Complaint.bulk_create(creates, batch_size=1000, using_db=tx)
-        for old, _row in updates:
-            await old.save(using_db=tx)
-        changes = await _sync_derived(sql, tx, moved, overdue, rules, now)
-        result = IngestResult(
-            len(rows), len(creates), len(updates), len(rows) - len(moved), len(changes)
-        )
-        await audit.record(
-            tx,
-            actor,
-            "complaints.ingest",
-            "complaints",
-            {
-                "origin": origin,
-                "received": result.received,
-                "stored": result.stored,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-                "merchants_changed": result.merchants_changed,
-            },
-        )
-        if dry_run:
-            raise DryRun(result)
-    return result
+        if old is None:
+            creates.append(
+                Complaint(source=row.source, external_id=row.external_id, **row.fields(), **extra)
+            )
+        else:
+            updates.append(old)
+            old.update_from_dict({**row.fields(), **extra})
+        moved.append(row)
+        overdue.append(late)
+    if creates:
+        await Complaint.bulk_create(creates, batch_size=1000, using_db=tx)
+    for old in updates:
+        await old.save(using_db=tx)
+    return SavedComplaints(len(creates), len(updates), moved, overdue)
+
+
+async def _stored(
+    tx: BaseDBAsyncClient, rows: Sequence[ComplaintRow]
+) -> dict[tuple[str, str], Complaint]:
+    found = await Complaint.filter(
+        source__in={r.source for r in rows}, external_id__in=[r.external_id for r in rows]
+    ).using_db(tx)
+    return {(c.source, c.external_id): c for c in found}
 
 
 async def _register(tx: BaseDBAsyncClient, usccs: set[str]) -> Register:

@@ -11,29 +11,25 @@ merchant with that USCC is registered (``link_registered``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import TypeAlias
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
+from scoring.credit.feeds import Feed, IngestResult, ingest
 from scoring.credit.models import SpotCheckBatch, SpotCheckCampaign, SpotCheckRound
 from scoring.credit.rules import Rules
 from scoring.credit.schemas import SpotCheckCampaignIn
 from scoring.credit.store import (
     SPOT_CHECK_SOURCE,
     CreditSql,
-    DryRun,
     EventRow,
-    IngestResult,
     credit_sql,
-    measured,
     replace_derived_events,
 )
-from service.kernel import audit
 from service.kernel.audit import Actor
-from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.errors import FieldError
 from service.kernel.events import CreditChanged
 from service.kernel.localtime import LOCAL_TZ, to_local
 from service.kernel.models import Merchant
@@ -199,10 +195,14 @@ def derived_event(
     )
 
 
+# A batch with what its credit event is derived from: (batch, campaign code, round, held on).
+Moved: TypeAlias = tuple[BatchRow | SpotCheckBatch, str, int, date]
+
+
 async def _sync(
     sql: CreditSql,
     tx: BaseDBAsyncClient,
-    batches: Sequence[tuple[BatchRow | SpotCheckBatch, str, int, date]],
+    batches: Sequence[Moved],
     rules: Rules,
     now: datetime,
 ) -> list[CreditChanged]:
@@ -221,80 +221,82 @@ async def ingest_spot_checks(
     dry_run: bool = False,
 ) -> IngestResult:
     """Campaigns as they stand, stored whole or not at all, audited. Counts are of batches."""
-    now = now or datetime.now(UTC)
-    return await measured(_ingest(items, actor, rules, now, origin, dry_run))
+    feed = SpotCheckFeed(items, rules, now or datetime.now(UTC))
+    return await ingest(feed, actor=actor, origin=origin, dry_run=dry_run)
 
 
-async def _ingest(
-    items: Sequence[SpotCheckCampaignIn],
-    actor: Actor,
-    rules: Rules,
-    now: datetime,
-    origin: str,
-    dry_run: bool,
-) -> IngestResult:
-    conn = connections.get("default")
-    async with in_transaction(conn.connection_name) as tx:
-        sql = credit_sql(tx)
-        await sql.lock()
-        usccs = {b.uscc for c in items for r in c.rounds for b in r.batches if b.uscc}
+@dataclass(frozen=True, slots=True)
+class SpotCheckFeed(Feed[list[CampaignRow]]):
+    """Spot checks take credit exclusively before reading what is stored, as complaints do:
+    two batches resending one campaign must not both find its batches missing."""
+
+    action = "spot_checks.ingest"
+    subject = "spot_checks"
+    counts = ("received", "stored", "updated", "merchants_changed")
+    unit = "campaign"  # problems are named by campaign, however deep in it they are
+
+    items: Sequence[SpotCheckCampaignIn]
+    rules: Rules
+    now: datetime
+
+    async def check(self, tx: BaseDBAsyncClient) -> tuple[list[CampaignRow], list[FieldError]]:
+        await credit_sql(tx).lock()
+        usccs = {b.uscc for c in self.items for r in c.rounds for b in r.batches if b.uscc}
         merchants = dict(
             await Merchant.filter(uscc__in=usccs).using_db(tx).values_list("uscc", "id")
         )
         districts = await registry.district_ids(tx)
-        rows, errors = check_campaigns(items, merchants, districts, now)
-        if errors:
-            bad = len({e.field.split(".", 1)[0] for e in errors})
-            raise InvalidInput(f"{bad} campaign(s) are invalid; nothing was stored", errors)
-        received = stored = updated = 0
-        moved: list[tuple[BatchRow | SpotCheckBatch, str, int, date]] = []
-        for c in rows:
-            campaign, _ = await SpotCheckCampaign.update_or_create(
-                {"name": c.name, "year": c.year, "district_id": c.district_id},
-                using_db=tx,
-                code=c.code,
-            )
-            for r in c.rounds:
-                rnd, _ = await SpotCheckRound.update_or_create(
-                    {"held_on": r.held_on}, using_db=tx, campaign_id=campaign.id, number=r.number
-                )
-                existing = {
-                    b.batch_no: b for b in await SpotCheckBatch.filter(round_id=rnd.id).using_db(tx)
-                }
-                for b in r.batches:
-                    received += 1
-                    old = existing.get(b.batch_no)
-                    if old is None:
-                        await SpotCheckBatch.create(
-                            using_db=tx, round_id=rnd.id, batch_no=b.batch_no, **b.fields()
-                        )
-                        stored += 1
-                    elif any(getattr(old, k) != v for k, v in b.fields().items()):
-                        old.update_from_dict(b.fields())
-                        await old.save(using_db=tx)
-                        updated += 1
-                    else:
-                        continue
-                    moved.append((b, c.code, r.number, r.held_on))
-        changes = await _sync(sql, tx, moved, rules, now)
-        result = IngestResult(received, stored, updated, received - stored - updated, len(changes))
-        await audit.record(
-            tx,
-            actor,
-            "spot_checks.ingest",
-            "spot_checks",
-            {
-                "origin": origin,
-                "campaigns": [c.code for c in rows],
-                "received": result.received,
-                "stored": result.stored,
-                "updated": result.updated,
-                "merchants_changed": result.merchants_changed,
-            },
+        return check_campaigns(self.items, merchants, districts, self.now)
+
+    async def write(self, tx: BaseDBAsyncClient, checked: list[CampaignRow]) -> IngestResult:
+        saved = SavedBatches()
+        for c in checked:
+            await _save_campaign(tx, c, saved)
+        sql = credit_sql(tx)  # the lock taken in check is the transaction's
+        changes = await _sync(sql, tx, saved.moved, self.rules, self.now)
+        unchanged = saved.received - saved.stored - saved.updated
+        return IngestResult(saved.received, saved.stored, saved.updated, unchanged, len(changes))
+
+    def audited(self, checked: list[CampaignRow]) -> dict[str, object]:
+        return {"campaigns": [c.code for c in checked]}
+
+
+@dataclass(slots=True)
+class SavedBatches:
+    """Batch counts, and the batches created or changed, as the campaigns are stored."""
+
+    received: int = 0
+    stored: int = 0
+    updated: int = 0
+    moved: list[Moved] = field(default_factory=list)
+
+
+async def _save_campaign(tx: BaseDBAsyncClient, c: CampaignRow, saved: SavedBatches) -> None:
+    campaign, _ = await SpotCheckCampaign.update_or_create(
+        {"name": c.name, "year": c.year, "district_id": c.district_id}, using_db=tx, code=c.code
+    )
+    for r in c.rounds:
+        rnd, _ = await SpotCheckRound.update_or_create(
+            {"held_on": r.held_on}, using_db=tx, campaign_id=campaign.id, number=r.number
         )
-        if dry_run:
-            raise DryRun(result)
-    return result
+        existing = {
+            b.batch_no: b for b in await SpotCheckBatch.filter(round_id=rnd.id).using_db(tx)
+        }
+        for b in r.batches:
+            saved.received += 1
+            old = existing.get(b.batch_no)
+            if old is None:
+                await SpotCheckBatch.create(
+                    using_db=tx, round_id=rnd.id, batch_no=b.batch_no, **b.fields()
+                )
+                saved.stored += 1
+            elif any(getattr(old, k) != v for k, v in b.fields().items()):
+                old.update_from_dict(b.fields())
+                await old.save(using_db=tx)
+                saved.updated += 1
+            else:
+                continue
+            saved.moved.append((b, c.code, r.number, r.held_on))
 
 
 async def link_registered(
@@ -312,7 +314,7 @@ async def link_registered(
         return 0
     sql = credit_sql(tx)
     await sql.lock()
-    moved: list[tuple[BatchRow | SpotCheckBatch, str, int, date]] = []
+    moved: list[Moved] = []
     for b in waiting:
         b.merchant_id = merchants[b.party_uscc or ""]
         await b.save(using_db=tx, update_fields=["merchant_id"])

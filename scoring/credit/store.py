@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Awaitable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -25,14 +25,16 @@ from typing import Any, Protocol
 
 import anyio
 import polars as pl
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
+from scoring.credit.feeds import Feed, ingest
+
+# Re-exported: the feeds' callers know it as store.IngestResult.
+from scoring.credit.feeds import IngestResult as IngestResult
 from scoring.credit.models import CreditEvent
 from scoring.credit.rules import CLASSES, DEFAULT_RULES, Rules, credit_scores
 from scoring.credit.schemas import CreditEventIn
-from service.kernel import audit, events
+from service.kernel import events
 from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.events import CreditChanged, CreditState
@@ -724,31 +726,6 @@ def _refuse_conflicts(rows: Sequence[EventRow], stored: dict[tuple[str, str], Ev
         )
 
 
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    received: int
-    stored: int
-    updated: int
-    unchanged: int
-    merchants_changed: int
-
-
-class DryRun(Exception):
-    """Raised inside an ingest's transaction after measuring a dry run, to roll it back."""
-
-    def __init__(self, result: IngestResult) -> None:
-        super().__init__("dry run")
-        self.result = result
-
-
-async def measured(work: Awaitable[IngestResult]) -> IngestResult:
-    """An ingest's result, whether it committed or a dry run rolled it back."""
-    try:
-        return await work
-    except DryRun as done:
-        return done.result
-
-
 async def ingest_events(
     items: Sequence[CreditEventIn],
     *,
@@ -758,49 +735,57 @@ async def ingest_events(
     origin: str = "api",
     dry_run: bool = False,
 ) -> IngestResult:
-    """One batch from a credit feed: all of it or none of it, audited. A dry run does it all
-    and rolls it back, so its counts are exactly what a real run would give."""
-    now = now or datetime.now(UTC)
-    conn = connections.get("default")
-    try:
-        async with in_transaction(conn.connection_name) as tx:
-            sql = credit_sql(tx)
-            ids = await sql.merchant_ids({i.uscc for i in items})
-            rows, errors = check_events(items, ids, rules, now)
-            if errors:
-                raise InvalidInput(
-                    f"{_bad_items(errors)} item(s) are invalid; nothing was stored", errors
-                )
-            merchants = {r.merchant_id for r in rows}
-            late = sql.insert_before_lock
-            if not late:
-                await sql.lock(merchants)
-            usccs = {v: k for k, v in ids.items()}
-            stored = await store_events(
-                sql, tx, rows, rules, now, usccs=usccs, lock=merchants if late else None
-            )
-            result = IngestResult(
-                len(items), stored.stored, 0, stored.unchanged, len(stored.changes)
-            )
-            await audit.record(
-                tx,
-                actor,
-                "credit.ingest",
-                "credit_events",
-                {
-                    "origin": origin,
-                    "received": result.received,
-                    "stored": result.stored,
-                    "unchanged": result.unchanged,
-                    "merchants_changed": result.merchants_changed,
-                },
-            )
-            if dry_run:
-                raise DryRun(result)
-    except DryRun as done:
-        return done.result
-    return result
+    """One batch from a credit feed: all of it or none of it, audited."""
+    feed = EventFeed(items, rules, now or datetime.now(UTC))
+    return await ingest(feed, actor=actor, origin=origin, dry_run=dry_run)
 
 
-def _bad_items(errors: Sequence[FieldError]) -> int:
-    return len({e.field.split(".", 1)[0] for e in errors})
+@dataclass(frozen=True, slots=True)
+class CheckedEvents:
+    """The rows, with the merchants the check found: rescoring names each by its USCC in what
+    it announces, and need not look them up again."""
+
+    sql: CreditSql
+    rows: list[EventRow]
+    merchant_ids: dict[str, int]  # by USCC
+
+
+@dataclass(frozen=True, slots=True)
+class EventFeed(Feed[CheckedEvents]):
+    """Credit events lock only the merchants they touch, and only once the batch is known good
+    (on PostgreSQL once it is inserted: see CreditSql.insert_before_lock), so batches about
+    other merchants go on side by side."""
+
+    action = "credit.ingest"
+    subject = "credit_events"
+    counts = ("received", "stored", "unchanged", "merchants_changed")
+
+    items: Sequence[CreditEventIn]
+    rules: Rules
+    now: datetime
+
+    async def check(self, tx: BaseDBAsyncClient) -> tuple[CheckedEvents, list[FieldError]]:
+        sql = credit_sql(tx)
+        ids = await sql.merchant_ids({i.uscc for i in self.items})
+        rows, errors = check_events(self.items, ids, self.rules, self.now)
+        return CheckedEvents(sql, rows, ids), errors
+
+    async def write(self, tx: BaseDBAsyncClient, checked: CheckedEvents) -> IngestResult:
+        sql = checked.sql
+        merchants = {r.merchant_id for r in checked.rows}
+        late = sql.insert_before_lock
+        if not late:
+            await sql.lock(merchants)
+        usccs = {v: k for k, v in checked.merchant_ids.items()}
+        stored = await store_events(
+            sql,
+            tx,
+            checked.rows,
+            self.rules,
+            self.now,
+            usccs=usccs,
+            lock=merchants if late else None,
+        )
+        return IngestResult(
+            len(self.items), stored.stored, 0, stored.unchanged, len(stored.changes)
+        )

@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
+from scoring.credit.feeds import Feed, IngestResult, ingest
 from scoring.credit.models import CounterVisit, Handler
 from scoring.credit.schemas import VisitTallyIn
-from scoring.credit.store import DryRun, IngestResult
-from service.kernel import audit
 from service.kernel.audit import Actor
-from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.errors import FieldError
 from service.kernel.localtime import to_local
 from service.kernel.validation import check_text
 from service.register import store as registry
@@ -109,52 +108,49 @@ async def ingest_tallies(
     dry_run: bool = False,
 ) -> IngestResult:
     """A batch of tallies: all of it or none of it, audited."""
-    now = now or datetime.now(UTC)
-    try:
-        async with in_transaction() as tx:
-            districts = await registry.district_ids(tx)
-            rows, errors = check_tallies(items, districts, now)
-            if errors:
-                bad = len({e.field.split(".", 1)[0] for e in errors})
-                raise InvalidInput(f"{bad} item(s) are invalid; nothing was stored", errors)
-            existing = {
-                (v.source, v.external_id): v
-                for v in await CounterVisit.filter(
-                    source__in={r.source for r in rows},
-                    external_id__in=[r.external_id for r in rows],
-                ).using_db(tx)
-            }
-            creates: list[CounterVisit] = []
-            updated = 0
-            for row in rows:
-                old = existing.get((row.source, row.external_id))
-                if old is None:
-                    creates.append(
-                        CounterVisit(source=row.source, external_id=row.external_id, **row.fields())
-                    )
-                elif any(getattr(old, k) != v for k, v in row.fields().items()):
-                    old.update_from_dict(row.fields())
-                    await old.save(using_db=tx)
-                    updated += 1
-            if creates:
-                await CounterVisit.bulk_create(creates, batch_size=1000, using_db=tx)
-            result = IngestResult(
-                len(rows), len(creates), updated, len(rows) - len(creates) - updated, 0
-            )
-            await audit.record(
-                tx,
-                actor,
-                "visits.ingest",
-                "counter_visits",
-                {
-                    "origin": origin,
-                    "received": result.received,
-                    "stored": result.stored,
-                    "updated": result.updated,
-                },
-            )
-            if dry_run:
-                raise DryRun(result)
-    except DryRun as done:
-        return done.result
-    return result
+    feed = TallyFeed(items, now or datetime.now(UTC))
+    return await ingest(feed, actor=actor, origin=origin, dry_run=dry_run)
+
+
+@dataclass(frozen=True, slots=True)
+class TallyFeed(Feed[list[TallyRow]]):
+    """Tallies take no lock: they weigh nothing in credit."""
+
+    action = "visits.ingest"
+    subject = "counter_visits"
+    counts = ("received", "stored", "updated")
+
+    items: Sequence[VisitTallyIn]
+    now: datetime
+
+    async def check(self, tx: BaseDBAsyncClient) -> tuple[list[TallyRow], list[FieldError]]:
+        districts = await registry.district_ids(tx)
+        return check_tallies(self.items, districts, self.now)
+
+    async def write(self, tx: BaseDBAsyncClient, checked: list[TallyRow]) -> IngestResult:
+        existing = await _stored(tx, checked)
+        creates: list[CounterVisit] = []
+        updated = 0
+        for row in checked:
+            old = existing.get((row.source, row.external_id))
+            if old is None:
+                creates.append(
+                    CounterVisit(source=row.source, external_id=row.external_id, **row.fields())
+                )
+            elif any(getattr(old, k) != v for k, v in row.fields().items()):
+                old.update_from_dict(row.fields())
+                await old.save(using_db=tx)
+                updated += 1
+        if creates:
+            await CounterVisit.bulk_create(creates, batch_size=1000, using_db=tx)
+        unchanged = len(checked) - len(creates) - updated
+        return IngestResult(len(checked), len(creates), updated, unchanged, 0)
+
+
+async def _stored(
+    tx: BaseDBAsyncClient, rows: Sequence[TallyRow]
+) -> dict[tuple[str, str], CounterVisit]:
+    found = await CounterVisit.filter(
+        source__in={r.source for r in rows}, external_id__in=[r.external_id for r in rows]
+    ).using_db(tx)
+    return {(v.source, v.external_id): v for v in found}
