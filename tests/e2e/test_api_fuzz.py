@@ -128,7 +128,11 @@ def _fuzz_operation(server: Server, headers: dict[str, str], operation: Any) -> 
     try:
         run()
     except (Exception, BaseExceptionGroup) as exc:  # all operations tried, all reported
-        return f"{key[0]} {key[1]}: {exc}"[:1500]
+        # Hypothesis wraps what went wrong (a flaky example's first failure among them):
+        # name each inner exception, not only the group's summary.
+        inner = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
+        why = "; ".join(f"{type(e).__name__}: {e}" for e in inner) or str(exc)
+        return f"{key[0]} {key[1]}: {exc} [{why}]"[:3000]
     finally:
         _wait_for_runs(server, headers, started)
     return None
