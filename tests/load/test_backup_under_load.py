@@ -138,11 +138,15 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         env["FANGXIN_BASE_URL"] = f"http://127.0.0.1:{port}"
         with served(env, port, 1, tmp_path / "restored.log"):
             # Served from the restored store: a PDF signed anew would carry a new signing time.
-            again = httpx.get(f"http://127.0.0.1:{port}/api/v1/certificates/{serial}/pdf")
+            # Generous timeouts: the first check imports pyHanko, slow on a busy machine.
+            again = httpx.get(
+                f"http://127.0.0.1:{port}/api/v1/certificates/{serial}/pdf", timeout=60
+            )
             assert again.status_code == 200 and again.content == pdf
             check = httpx.post(
                 f"http://127.0.0.1:{port}/api/v1/certificates/verify",
                 files={"file": ("c.pdf", again.content, "application/pdf")},
+                timeout=60,
             ).json()
         assert {k: v for k, v in check.items() if k != "detail"} == {
             "serial": serial,
