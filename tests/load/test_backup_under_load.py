@@ -82,7 +82,9 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         targets = [
             m["uscc"]
             for m in httpx.get(
-                f"{live.base}/api/v1/merchants", params={"status": "active", "page_size": 100}
+                f"{live.base}/api/v1/merchants",
+                params={"status": "active", "page_size": 100},
+                timeout=60,
             ).json()["items"]
         ]
         before = _counts(live.env)["response"]
@@ -104,12 +106,13 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         # A holder downloads its certificate (rendered and recorded now), then the backup.
         serial = next(
             c["serial"]
-            for c in httpx.get(f"{live.base}/api/v1/certificates/status-list").json()[
+            for c in httpx.get(f"{live.base}/api/v1/certificates/status-list", timeout=60).json()[
                 "certificates"
             ]
             if c["status"] == "active"
         )
-        pdf = httpx.get(f"{live.base}/api/v1/certificates/{serial}/pdf").content
+        # Rendered and signed on this first download: seconds on a busy machine.
+        pdf = httpx.get(f"{live.base}/api/v1/certificates/{serial}/pdf", timeout=60).content
         after = _counts(live.env)
         _fangxin(live.env, "backup", str(tmp_path / "at-rest.backup"))
 
@@ -138,7 +141,7 @@ def test_a_backup_under_load_restores_consistent_and_certificates_verify(
         env["FANGXIN_BASE_URL"] = f"http://127.0.0.1:{port}"
         with served(env, port, 1, tmp_path / "restored.log"):
             # Served from the restored store: a PDF signed anew would carry a new signing time.
-            # Generous timeouts: the first check imports pyHanko, slow on a busy machine.
+            # The first check imports pyHanko: seconds on a busy machine.
             again = httpx.get(
                 f"http://127.0.0.1:{port}/api/v1/certificates/{serial}/pdf", timeout=60
             )
