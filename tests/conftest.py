@@ -32,7 +32,13 @@ PG_ADMIN_URL = os.environ.get("FANGXIN_TEST_PG_ADMIN", "postgres://postgres@127.
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 # Each pass its own Redis database: `make test` runs the two side by side, and a test that
 # empties its database must not empty the other pass's.
-REDIS_DB = 1 if os.environ.get("FANGXIN_TEST_DATABASE") == "postgres" else 0
+# FANGXIN_TEST_REDIS_DB moves a pass elsewhere, for two checkouts tested on one machine at once.
+REDIS_DB = int(
+    os.environ.get(
+        "FANGXIN_TEST_REDIS_DB",
+        "1" if os.environ.get("FANGXIN_TEST_DATABASE") == "postgres" else "0",
+    )
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BASE_URL = "http://testserver.local"
 DB_FIXTURES = {"db", "client", "app_settings", "migrated"}
