@@ -45,6 +45,7 @@ from scoring.credit.store import (
 )
 from service.kernel import audit
 from service.kernel.audit import Actor
+from service.kernel.db import in_slices
 from service.kernel.errors import FieldError
 from service.kernel.events import CreditChanged
 from service.kernel.models import Merchant
@@ -496,18 +497,23 @@ async def _save(
 async def _stored(
     tx: BaseDBAsyncClient, rows: Sequence[ComplaintRow]
 ) -> dict[tuple[str, str], Complaint]:
-    found = await Complaint.filter(
-        source__in={r.source for r in rows}, external_id__in=[r.external_id for r in rows]
-    ).using_db(tx)
+    sources = {r.source for r in rows}
+    found = await in_slices(
+        lambda ids: Complaint.filter(source__in=sources, external_id__in=ids).using_db(tx),
+        {r.external_id for r in rows},
+    )
     return {(c.source, c.external_id): c for c in found}
 
 
 async def _register(tx: BaseDBAsyncClient, usccs: set[str]) -> Register:
     merchants = {
         code: (mid, did)
-        for code, mid, did in await Merchant.filter(uscc__in=usccs)
-        .using_db(tx)
-        .values_list("uscc", "id", "district_id")
+        for code, mid, did in await in_slices(
+            lambda c: (
+                Merchant.filter(uscc__in=c).using_db(tx).values_list("uscc", "id", "district_id")
+            ),
+            usccs,
+        )
     }
     return Register(merchants, await registry.district_ids(tx))
 
@@ -519,9 +525,10 @@ async def link_registered(
     and their credit events derived. Returns how many records were linked."""
     if not merchants:
         return 0
-    waiting = await Complaint.filter(
-        merchant_id__isnull=True, party_uscc__in=list(merchants)
-    ).using_db(tx)
+    waiting = await in_slices(
+        lambda c: Complaint.filter(merchant_id__isnull=True, party_uscc__in=c).using_db(tx),
+        merchants,
+    )
     if not waiting:
         return 0
     sql = credit_sql(tx)

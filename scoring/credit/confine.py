@@ -13,6 +13,7 @@ import msgspec
 
 from scoring.credit.schemas import ComplaintIn, CreditEventIn, SpotCheckCampaignIn, VisitTallyIn
 from service.kernel import scope
+from service.kernel.db import in_slices
 from service.kernel.errors import NotFound
 from service.kernel.models import Area
 
@@ -30,10 +31,14 @@ async def _registered_inside(district: Area, usccs: Iterable[str]) -> None:
     if not wanted:
         return
     inside = set(
-        await scope.merchants(district).filter(uscc__in=wanted).values_list("uscc", flat=True)
+        await in_slices(
+            lambda c: scope.merchants(district).filter(uscc__in=c).values_list("uscc", flat=True),
+            wanted,
+        )
     )
-    registered = set(
-        await scope.merchants(None).filter(uscc__in=wanted - inside).values_list("uscc", flat=True)
+    registered = await in_slices(
+        lambda c: scope.merchants(None).filter(uscc__in=c).values_list("uscc", flat=True),
+        wanted - inside,
     )
     for uscc in sorted(registered):
         raise NotFound(f"No merchant with USCC {uscc}")

@@ -29,6 +29,7 @@ from scoring.credit.store import (
     replace_derived_events,
 )
 from service.kernel.audit import Actor
+from service.kernel.db import in_slices
 from service.kernel.errors import FieldError
 from service.kernel.events import CreditChanged
 from service.kernel.localtime import LOCAL_TZ, to_local
@@ -243,7 +244,10 @@ class SpotCheckFeed(Feed[list[CampaignRow]]):
         await credit_sql(tx).lock()
         usccs = {b.uscc for c in self.items for r in c.rounds for b in r.batches if b.uscc}
         merchants = dict(
-            await Merchant.filter(uscc__in=usccs).using_db(tx).values_list("uscc", "id")
+            await in_slices(
+                lambda c: Merchant.filter(uscc__in=c).using_db(tx).values_list("uscc", "id"),
+                usccs,
+            )
         )
         districts = await registry.district_ids(tx)
         return check_campaigns(self.items, merchants, districts, self.now)
@@ -305,10 +309,13 @@ async def link_registered(
     """Batches naming a USCC a merchant now has: linked to it, their credit events derived."""
     if not merchants:
         return 0
-    waiting = (
-        await SpotCheckBatch.filter(merchant_id__isnull=True, party_uscc__in=list(merchants))
-        .using_db(tx)
-        .prefetch_related("round__campaign")
+    waiting = await in_slices(
+        lambda c: (
+            SpotCheckBatch.filter(merchant_id__isnull=True, party_uscc__in=c)
+            .using_db(tx)
+            .prefetch_related("round__campaign")
+        ),
+        merchants,
     )
     if not waiting:
         return 0

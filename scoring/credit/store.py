@@ -36,6 +36,7 @@ from scoring.credit.rules import CLASSES, DEFAULT_RULES, Rules, credit_scores
 from scoring.credit.schemas import CreditEventIn
 from service.kernel import events
 from service.kernel.audit import Actor
+from service.kernel.db import chunked
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.events import CreditChanged, CreditState
 from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
@@ -648,7 +649,9 @@ async def replace_derived_events(
     stale: list[int] = []
     stale_merchants: set[int] = set()
     for source, source_refs in refs.items():
-        stored = await CreditEvent.filter(source=source, external_ref__in=source_refs).using_db(tx)
+        stored: list[CreditEvent] = []
+        for chunk in chunked(list(source_refs)):
+            stored += await CreditEvent.filter(source=source, external_ref__in=chunk).using_db(tx)
         for e in stored:
             want = wanted_keys.get((e.source, e.external_ref))
             row = EventRow(
@@ -658,7 +661,8 @@ async def replace_derived_events(
                 stale.append(e.id)
                 stale_merchants.add(e.merchant_id)
     if stale:
-        await CreditEvent.filter(id__in=stale).using_db(tx).delete()
+        for ids in chunked(stale):
+            await CreditEvent.filter(id__in=ids).using_db(tx).delete()
     if not wanted and not stale_merchants:
         return []
     result = await store_events(sql, tx, wanted, rules, now, extra_rescore=stale_merchants)

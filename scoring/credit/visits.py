@@ -17,6 +17,7 @@ from scoring.credit.feeds import Feed, IngestResult, ingest
 from scoring.credit.models import CounterVisit, Handler
 from scoring.credit.schemas import VisitTallyIn
 from service.kernel.audit import Actor
+from service.kernel.db import in_slices
 from service.kernel.errors import FieldError
 from service.kernel.localtime import to_local
 from service.kernel.validation import check_text
@@ -150,7 +151,9 @@ class TallyFeed(Feed[list[TallyRow]]):
 async def _stored(
     tx: BaseDBAsyncClient, rows: Sequence[TallyRow]
 ) -> dict[tuple[str, str], CounterVisit]:
-    found = await CounterVisit.filter(
-        source__in={r.source for r in rows}, external_id__in=[r.external_id for r in rows]
-    ).using_db(tx)
+    sources = {r.source for r in rows}
+    found = await in_slices(
+        lambda ids: CounterVisit.filter(source__in=sources, external_id__in=ids).using_db(tx),
+        {r.external_id for r in rows},
+    )
     return {(v.source, v.external_id): v for v in found}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.expressions import Subquery
+
 from scoring.credit import figures as credit_figures
 from scoring.credit.rules import Rules
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
@@ -34,7 +36,8 @@ async def ranking(
     )
     if f.kind == "merchant" and (f.district or f.area or f.category):
         merchants = registry.merchants_within(f.district, f.area, f.category)
-        qs = qs.filter(code__in=[str(c) for c in await merchants.values_list("uscc", flat=True)])
+        # A subquery, not a list: a district holds more merchants than a query may bind values.
+        qs = qs.filter(code__in=Subquery(merchants.values("uscc")))
     elif f.kind in ("street", "scenic_spot") and f.district:
         qs = qs.filter(parent=f.district)
     total = await qs.count()
@@ -70,16 +73,16 @@ async def answer_distribution(kind: str, code: str, run: ScoreRun) -> dict[str, 
         TargetKind.SCENIC_SPOT.value,
     ):
         return {}
-    ids = await Response.filter(
+    ids = Response.filter(
         target_code=code,
         excluded=False,
         submitted_at__gte=run.window_since,
         submitted_at__lt=run.window_until,
-    ).values_list("id", flat=True)
+    ).values("id")
     counts: dict[str, dict[str, int]] = {}
-    rows = await Answer.filter(response_id__in=list(ids), value_num__not_isnull=True).values_list(
-        "question_key", "value_num"
-    )
+    rows = await Answer.filter(
+        response_id__in=Subquery(ids), value_num__not_isnull=True
+    ).values_list("question_key", "value_num")
     for key, value in rows:
         bucket = counts.setdefault(str(key), {})
         label = str(int(value))

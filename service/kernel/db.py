@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -144,6 +144,21 @@ T = TypeVar("T")
 IN_LIST_LIMIT = 5_000
 
 
-def chunked(items: Sequence[T], size: int = IN_LIST_LIMIT) -> Iterator[Sequence[T]]:
+def chunked(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+    size = size or IN_LIST_LIMIT  # read when called, so a test can make slices tiny
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+R = TypeVar("R")
+
+
+async def in_slices(
+    query: Callable[[Sequence[T]], Awaitable[Sequence[R]]], values: Iterable[T]
+) -> list[R]:
+    """What ``query`` finds for every value, asked a slice of ``values`` at a time (so that an
+    ``__in`` over a whole register stays under the database's limit of bound values)."""
+    found: list[R] = []
+    for chunk in chunked(list(values)):
+        found.extend(await query(chunk))
+    return found

@@ -6,6 +6,7 @@ Red Shield spot checks and the credit events of failed batches. On SQLite and Po
 from __future__ import annotations
 
 import csv
+import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,13 @@ from scoring.credit.schemas import (
     VisitTallyIn,
 )
 from service.kernel.errors import InvalidInput
-from service.kernel.models import Area, MerchantCategory, Role
+from service.kernel.models import Area, Merchant, MerchantCategory, Role
 from service.kernel.settings import Settings
 from service.kernel.tables import ImportRejected
 from service.register import imports
 from service.register import store as registry
 from service.register.schemas import MerchantIn
+from service.register.uscc import generate
 from tests.helpers import TEST_ACTOR, make_token
 from tests.scoring.credit.test_ingest import M1, M2, make_merchants
 
@@ -413,3 +415,61 @@ async def test_a_register_imported_from_a_file_links_what_waited_for_it(
     assert await CreditEvent.filter(
         merchant_id=linked.merchant_id, kind="complaint_upheld"
     ).exists()
+
+
+# More new merchants than PostgreSQL binds values in one query (32,767): a prefecture's
+# register holds several hundred thousand market entities.
+BIG_REGISTER = 33_000
+
+
+async def test_a_register_larger_than_one_querys_bound_values_imports_and_links(
+    db: Settings, tmp_path: Path
+) -> None:
+    links.register(RULES)
+    await make_merchants()
+    await ingest(closed("W-1", uscc=NEWCOMER, party_name="新店", upheld=True))
+    rng = random.Random(29)
+    codes = {NEWCOMER}
+    while len(codes) < BIG_REGISTER:
+        codes.add(generate(rng, "411702"))
+    path = tmp_path / "merchants.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(("uscc", "name", "category", "district"))
+        writer.writerows((code, f"商户{i}", "retail", "411702") for i, code in enumerate(codes))
+
+    result = await imports.import_merchants(path, actor=TEST_ACTOR)
+
+    assert (result.created, result.updated) == (BIG_REGISTER, 0)
+    assert await Merchant.filter(uscc__in=list(codes)[:1000]).count() == 1000
+    assert await Merchant.filter(district__code="411702").count() >= BIG_REGISTER
+    linked = await Complaint.get(external_id="W-1")
+    assert linked.merchant_id is not None
+    assert await CreditEvent.filter(
+        merchant_id=linked.merchant_id, kind="complaint_upheld"
+    ).exists()
+
+
+async def test_feeds_read_what_they_hold_in_slices_and_decide_the_same(
+    db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slices of one value: every lookup of a feed (stored records, merchants, derived events)
+    # goes through more than one query, as a register-sized feed does.
+    monkeypatch.setattr("service.kernel.db.IN_LIST_LIMIT", 1)
+    links.register(RULES)
+    await make_merchants()
+    sent = [
+        closed("S-1", uscc=M1, upheld=True),
+        closed("S-2", uscc=M2, upheld=True),
+        closed("S-3", uscc=M2, upheld=True),
+    ]
+    first = await ingest(*sent)
+    assert (first.stored, first.updated) == (3, 0)
+    assert await CreditEvent.filter(kind="complaint_upheld").count() == 3
+
+    again = await ingest(*sent[:2], closed("S-3", uscc=M2, upheld=False))
+    assert (again.stored, again.updated, again.unchanged) == (0, 1, 2)
+    upheld = await CreditEvent.filter(kind="complaint_upheld").values_list(
+        "external_ref", flat=True
+    )
+    assert len(upheld) == 2
