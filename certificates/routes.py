@@ -49,12 +49,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # what an empty status list reflects
 
 
 async def _may_see_inactive(request: Request[Any, Any, Any], cert: Certificate) -> bool:
-    """Officials see every certificate; a merchant its own, whatever their status."""
+    """Officials see every certificate of their district (the city's: all); a merchant its
+    own, whatever their status. A district's official is the public elsewhere, as on every
+    other route that acts on a certificate."""
     principal = principal_of(request)
     if principal is None:
         return False
     if principal.role in (Role.OFFICIAL, Role.ADMIN):
-        return True
+        return await scope.holds(
+            await scope.district_of(principal), cert.kind.value, cert.subject_code
+        )
     if principal.role == Role.MERCHANT and principal.merchant_id is not None:
         own = await Merchant.get_or_none(id=principal.merchant_id)
         return own is not None and own.uscc == cert.subject_code

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 import structlog
@@ -48,6 +48,7 @@ from service.middleware import (
     RequestContextMiddleware,
     behind_proxies,
     private_when_setting_cookies,
+    private_when_signed_in,
     security_headers,
 )
 from service.openapi import openapi_config
@@ -112,7 +113,10 @@ def _template_engine(settings: Settings) -> JinjaTemplateEngine:
 def _lang_url(request: Request[Any, Any, Any], lang: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     params.append(("lang", lang))
-    return f"{request.url.path}?{urlencode(params)}"
+    # From the path alone, and never starting "//" or "/\\": a request for "//evil.example/x"
+    # must not become a link off the site (browsers read both as another host).
+    path = "/" + quote(request.url.path, safe="/:@!$&'()*+,;=~-._").lstrip("/\\")
+    return f"{path}?{urlencode(params)}"
 
 
 API_BODY_TYPES = ("application/json", "multipart/form-data")
@@ -221,7 +225,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthenticationMiddleware(),
             DefineMiddleware(FangxinCSRFMiddleware, config=csrf),
         ],
-        before_send=[security_headers(settings.production), private_when_setting_cookies],
+        before_send=[
+            security_headers(settings.production),
+            private_when_setting_cookies,
+            private_when_signed_in,
+        ],
         stores=_stores(settings),
         template_config=TemplateConfig(engine=_template_engine(settings)),
         openapi_config=openapi_config(),

@@ -22,6 +22,7 @@ from litestar.utils import normalize_path
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.kernel import i18n
+from service.kernel.conditional import PRIVATE_CACHE_CONTROL
 from service.kernel.i18n import LANGUAGE_SWITCH
 
 if TYPE_CHECKING:
@@ -203,6 +204,24 @@ async def private_when_setting_cookies(message: Message, scope: Scope) -> None:
         (name, _privately(value) if name.lower() == b"cache-control" else value)
         for name, value in headers
     ]
+
+
+async def private_when_signed_in(message: Message, scope: Scope) -> None:
+    """A before-send hook: what a signed-in person (or a token's holder) is shown is theirs
+    alone, and may hold what a shared machine's next user must not find in the browser's
+    cache: every such response is ``private, no-store``, whatever the handler said. The
+    static files are the same for everyone and keep their own caching."""
+    if message["type"] != "http.response.start" or scope.get("auth") is None:
+        return
+    if scope.get("path", "").startswith("/static/"):
+        return
+    headers = [
+        (name, value)
+        for name, value in message.get("headers") or []
+        if name.lower() != b"cache-control"
+    ]
+    headers.append((b"cache-control", PRIVATE_CACHE_CONTROL.encode()))
+    message["headers"] = headers
 
 
 def _privately(cache_control: bytes) -> bytes:

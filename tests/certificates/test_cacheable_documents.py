@@ -24,7 +24,7 @@ from service.kernel.security import CSRF_COOKIE, SESSION_COOKIE
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import csrf, login, make_account, make_token
 from tests.service.test_security_probe import set_cookies
-from tests.surveys.conftest import make_city
+from tests.surveys.conftest import USCC, make_city
 
 SERIAL = "ZMD-2026-M-000001-O"
 VERIFY = f"/verify/{SERIAL}"
@@ -178,3 +178,28 @@ async def test_pages_with_forms_still_issue_the_csrf_cookie_and_sign_in_works(
     assert not client.cookies
     await make_account("offi", Role.OFFICIAL)
     assert await login(client, "offi") == 303
+
+
+async def test_every_answer_to_a_signed_in_person_is_private_and_not_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    """What a merchant is shown (its page, its credit, even the public home page with its
+    name in the header) stays out of shared caches and the browser's disk."""
+    await make_city()
+    await make_account("shop", Role.MERCHANT, merchant_uscc=USCC)
+    assert await login(client, "shop") == 303
+    for path in ("/merchant", f"/api/v1/merchants/{USCC}/credit", "/account", "/", VERIFY):
+        r = await client.get(path, headers=HTML)
+        assert r.headers.get("cache-control") == PRIVATE_CACHE_CONTROL, (path, r.status_code)
+    # The same files for everyone keep their own caching.
+    static = await client.get("/static/site.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
+
+    client.cookies.clear()
+    bearer = {"authorization": f"Bearer {await make_token(Role.OFFICIAL)}"}
+    for path in (f"/api/v1/merchants/{USCC}/credit", "/api/v1/certificates/status/revocation"):
+        r = await client.get(path, headers=bearer)
+        assert r.status_code == 200 and r.headers["cache-control"] == PRIVATE_CACHE_CONTROL, path
+    # Anonymous, a public document is still public.
+    r = await client.get("/api/v1/certificates/status/revocation")
+    assert r.headers["cache-control"] == PUBLIC_CACHE_CONTROL

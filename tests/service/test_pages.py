@@ -88,6 +88,22 @@ async def test_unknown_page_is_a_friendly_chinese_page(client: httpx.AsyncClient
     assert "页面不存在" in r.text
 
 
+async def test_the_language_link_stays_on_this_site_whatever_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    for path, link in (
+        ("//evil.example/x", "/evil.example/x?lang=en"),
+        ("///evil.example/x", "/evil.example/x?lang=en"),
+        ("/%5C%5Cevil.example/x", "/%5C%5Cevil.example/x?lang=en"),
+        ("/nowhere?q=1", "/nowhere?q=1&amp;lang=en"),
+    ):
+        r = await client.get(httpx.URL(f"http://testserver.local{path}"))
+        assert r.status_code == 404
+        hrefs = re.findall(r'href="([^"]*lang=en[^"]*)"', r.text)
+        assert hrefs == [link], (path, hrefs)
+        assert not EXTERNAL.search(r.text), path
+
+
 async def test_pages_that_need_sign_in_redirect_to_login(client: httpx.AsyncClient) -> None:
     r = await client.get("/account", headers={"accept": "text/html"}, follow_redirects=False)
     assert r.status_code == 303

@@ -630,3 +630,24 @@ async def test_a_district_official_posts_records_of_its_own_district_only(
     assert stored.handling_district.code == mine.district
     ok = await county.post("/api/v1/complaints", json=record("M2", uscc=mine.uscc))
     assert ok.status_code == 200
+
+
+async def test_a_district_official_is_the_public_for_another_districts_inactive_certificate(
+    client: httpx.AsyncClient,
+) -> None:
+    """Its credential and PDF are handed out as acting on it is allowed: in the district."""
+    mine, theirs, _ = await _two_districts()
+    await make_account("county", Role.OFFICIAL, district_code=mine.district)
+    await _as(client, "county")
+    # The PDF of a certificate on hold is signed for nobody (410): its own official learns so.
+    for what, own_status in (("credential", 200), ("pdf", 410)):
+        other = await client.get(f"/api/v1/certificates/{theirs.held}/{what}")
+        assert other.status_code == 403, (what, other.status_code)
+        assert theirs.name not in other.text
+        own = await client.get(f"/api/v1/certificates/{mine.held}/{what}")
+        assert own.status_code == own_status, (what, own.text)
+        assert own.headers["cache-control"] == "private, no-store"
+    # Anonymous, the other district's is refused the same way.
+    client.cookies.clear()
+    anonymous = await client.get(f"/api/v1/certificates/{theirs.held}/credential")
+    assert anonymous.status_code == 403
