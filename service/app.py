@@ -59,6 +59,7 @@ from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
 from service.portal.places import PAGES as PLACE_PAGES
+from service.portal.storefront import PAGES as STOREFRONT_PAGES
 from service.worker import JobScheduler
 
 WEB = Path(__file__).parent / "web"
@@ -69,6 +70,7 @@ SHELL_ROUTES = [
     *LOGIN_PAGES,
     *HOME_PAGES,
     *PLACE_PAGES,
+    *STOREFRONT_PAGES,
     *MERCHANT_PAGES,
     *OFFICIAL_PAGES,
     *JOB_PAGES,

@@ -5,8 +5,10 @@ that followed a link from the search, a ranking or a certificate."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from litestar import get
 from litestar.params import PathParameter
@@ -14,6 +16,7 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q, Subquery
 
+from certificates import issuance
 from certificates.applications.models import Application, ApplicationStatus
 from certificates.commitments import store as commitments
 from certificates.labels import STATUS_LABELS
@@ -86,48 +89,63 @@ def _unique(*lists: list[AdvisoryOut]) -> list[AdvisoryOut]:
     return sorted(seen.values(), key=lambda a: (a.valid_from, a.id), reverse=True)
 
 
-@get("/merchants/{uscc:str}", opt=PUBLIC, include_in_schema=False)
-async def merchant_page(uscc: Annotated[str, PathParameter(max_length=18)]) -> Template:
-    """One merchant as the public sees it; the advisories shown are those naming it or the
-    street, scenic spot or district it trades in."""
+@dataclass(frozen=True, slots=True)
+class Live:
+    """A certificate with its status now (past its validity it is expired, whatever the sweep
+    has yet to record)."""
+
+    cert: Certificate
+    status: Status
+
+
+async def live_certificates(kinds: Collection[Kind], code: str) -> list[Live]:
+    """The subject's certificates that are not expired, newest first, each with its status."""
+    certs = (
+        await Certificate.filter(kind__in=list(kinds), subject_code=code)
+        .exclude(status=Status.EXPIRED)
+        .order_by("-issued_at", "-id")
+    )
+    out = []
+    for cert in certs:
+        state = await issuance.status_at(cert)
+        if state.status != Status.EXPIRED:
+            out.append(Live(cert, state.status))
+    return out
+
+
+async def merchant_context(uscc: str, now: datetime) -> dict[str, Any]:
+    """What the public is shown about one merchant, for its page and its storefront; the
+    advisories are those naming it or the street, scenic spot or district it trades in."""
     merchant = await registry.get_merchant(uscc)
     codes = [c for c in (merchant.district, merchant.street, merchant.scenic_spot) if c]
     areas = {a.code: a for a in await Area.filter(code__in=codes)}
-    now = datetime.now(UTC)
     unit, params = await _score("merchant", merchant.uscc)
     named = await advisories.in_force(now, kind="merchant", code=merchant.uscc)
     around = [await advisories.in_force(now, kind="area", code=c) for c in codes]
-    return Template(
-        "portal/merchant_public.html",
-        context={
-            "m": merchant,
-            "areas": areas,
-            "unit": unit,
-            "params": params,
-            "certificates": await Certificate.filter(kind=Kind.MERCHANT, subject_code=merchant.uscc)
-            .exclude(status=Status.EXPIRED)
-            .order_by("-issued_at"),
-            "statuses": STATUS_LABELS,
-            "advisories": _unique(named, *around),
-            "advisory_categories": ADVISORY_CATEGORIES,
-            "categories": CATEGORY_LABELS,
-            "commitments": await commitments.in_force(merchant.uscc, now),
-            "notice": await _in_notice(merchant.uscc, now),
-            "survey": await _open_survey(TargetKind.MERCHANT, now)
-            if merchant.status == MerchantStatus.ACTIVE
-            else None,
-        },
-    )
+    return {
+        "m": merchant,
+        "areas": areas,
+        "unit": unit,
+        "params": params,
+        "certificates": await live_certificates([Kind.MERCHANT], merchant.uscc),
+        "statuses": STATUS_LABELS,
+        "advisories": _unique(named, *around),
+        "advisory_categories": ADVISORY_CATEGORIES,
+        "categories": CATEGORY_LABELS,
+        "commitments": await commitments.in_force(merchant.uscc, now),
+        "notice": await _in_notice(merchant.uscc, now),
+        "survey": await _open_survey(TargetKind.MERCHANT, now)
+        if merchant.status == MerchantStatus.ACTIVE
+        else None,
+    }
 
 
-@get("/areas/{code:str}", opt=PUBLIC, include_in_schema=False)
-async def area_page(code: Annotated[str, PathParameter(max_length=32)]) -> Template:
-    """A street, scenic spot, district or the city: its score and rank, its certificate, the
-    advisories naming it, its certified merchants and the places within it."""
+async def area_context(code: str, now: datetime) -> dict[str, Any]:
+    """What the public is shown about a street, scenic spot, district or the city, for its
+    page and its storefront."""
     area = await Area.get_or_none(code=code).select_related("parent")
     if area is None:
         raise NotFound(f"No area {code}")
-    now = datetime.now(UTC)
     unit: UnitScore | None = None
     params = Params()
     survey: Survey | None = None
@@ -144,29 +162,36 @@ async def area_page(code: Annotated[str, PathParameter(max_length=32)]) -> Templ
         status=Status.ACTIVE,
         subject_code__in=Subquery(merchants.values("uscc")),
     )
-    return Template(
-        "portal/area_public.html",
-        context={
-            "area": area,
-            "kind_labels": AREA_KIND_LABELS,
-            "notice": await _in_notice(area.code, now),
-            "unit": unit,
-            "params": params,
-            "survey": survey,
-            "certificates": await Certificate.filter(
-                kind__in=[Kind.STREET, Kind.SCENIC_SPOT], subject_code=area.code
-            )
-            .exclude(status=Status.EXPIRED)
-            .order_by("-issued_at"),
-            "statuses": STATUS_LABELS,
-            "advisories": await advisories.in_force(now, kind="area", code=area.code),
-            "advisory_categories": ADVISORY_CATEGORIES,
-            "merchant_count": await merchants.count(),
-            "certified_count": await certified.count(),
-            "certified": await certified.order_by("subject_name").limit(CERTIFIED_SHOWN),
-            "children": await Area.filter(parent_id=area.id).order_by("kind", "code"),
-        },
-    )
+    return {
+        "area": area,
+        "kind_labels": AREA_KIND_LABELS,
+        "notice": await _in_notice(area.code, now),
+        "unit": unit,
+        "params": params,
+        "survey": survey,
+        "certificates": await live_certificates([Kind.STREET, Kind.SCENIC_SPOT], area.code),
+        "statuses": STATUS_LABELS,
+        "advisories": await advisories.in_force(now, kind="area", code=area.code),
+        "advisory_categories": ADVISORY_CATEGORIES,
+        "merchant_count": await merchants.count(),
+        "certified_count": await certified.count(),
+        "certified": await certified.order_by("subject_name").limit(CERTIFIED_SHOWN),
+        "children": await Area.filter(parent_id=area.id).order_by("kind", "code"),
+    }
+
+
+@get("/merchants/{uscc:str}", opt=PUBLIC, include_in_schema=False)
+async def merchant_page(uscc: Annotated[str, PathParameter(max_length=18)]) -> Template:
+    """One merchant as the public sees it."""
+    context = await merchant_context(uscc, datetime.now(UTC))
+    return Template("portal/merchant_public.html", context=context)
+
+
+@get("/areas/{code:str}", opt=PUBLIC, include_in_schema=False)
+async def area_page(code: Annotated[str, PathParameter(max_length=32)]) -> Template:
+    """A street, scenic spot, district or the city: its score and rank, its certificate, the
+    advisories naming it, its certified merchants and the places within it."""
+    return Template("portal/area_public.html", context=await area_context(code, datetime.now(UTC)))
 
 
 PAGES: list[ControllerRouterHandler] = [merchant_page, area_page]

@@ -123,6 +123,12 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/official/advisories/{advisory_id:int}/withdraw"): OFFICIALS,
     ("GET", "/merchants/{uscc:str}"): PUBLIC,
     ("GET", "/areas/{code:str}"): PUBLIC,
+    ("GET", "/m/{uscc:str}"): PUBLIC,
+    ("GET", "/m/{uscc:str}/poster.pdf"): PUBLIC,
+    ("GET", "/m/{uscc:str}/sticker.pdf"): PUBLIC,
+    ("GET", "/a/{code:str}"): PUBLIC,
+    ("GET", "/a/{code:str}/poster.pdf"): PUBLIC,
+    ("GET", "/a/{code:str}/sticker.pdf"): PUBLIC,
     # The yearly review is city-wide: the city bureau builds, excludes and confirms; a
     # district's official reads its district's lines; the lists of a confirmed year are public.
     ("POST", "/api/v1/certificates/reviews"): CITY_OFFICIALS,
