@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 
+from scoring.credit.models import CreditEvent
 from scoring.satisfaction.models import UnitScore
 from service.demo import load_demo
 from service.kernel.models import Merchant
@@ -57,6 +58,21 @@ async def test_a_merchant_and_its_scenic_spot_show_the_advisory_naming_them(
 
     english = await client.get(f"/merchants/{merchant.uscc}", params={"lang": "en"})
     assert "Published satisfaction score" in english.text and "Consumer advisories" in english.text
+
+    # Every demo merchant and area has its storefront: a merchant fined in the demo shows it.
+    fined = (
+        await CreditEvent.filter(kind="penalty_major")
+        .order_by("-occurred_at")
+        .first()
+        .select_related("merchant")
+    )
+    assert fined is not None
+    front = await client.get(f"/m/{fined.merchant.uscc}", headers=HTML)
+    # (in English: the page above chose it)
+    assert front.status_code == 200 and "Major administrative penalty" in front.text
+    assert fined.note in front.text
+    spot_front = await client.get(f"/a/{SHOWCASE_AREAS[0]}", headers=HTML)
+    assert spot_front.status_code == 200 and "景区购物提示" in spot_front.text  # its advisory
 
     # The search result and the rankings lead to these pages.
     found = await client.get("/", params={"q": merchant.name}, headers=HTML)
