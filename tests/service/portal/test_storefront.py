@@ -151,6 +151,9 @@ async def test_too_few_ratings_and_a_clean_record(client: httpx.AsyncClient) -> 
     assert "数据不足" in page.text and "至少需要 16 份" in page.text
     assert "本商户没有公示中的行政处罚或名录记录" in page.text
     assert "这家商户没有证书" in page.text
+    # A code typed by hand in lower case finds the same merchant.
+    typed = await client.get(f"/m/{city.other_merchant.lower()}", headers=HTML)
+    assert typed.status_code == 200 and "天中超市" in typed.text
 
 
 async def test_a_closed_merchant_says_so_and_is_not_rated(client: httpx.AsyncClient) -> None:
