@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -273,11 +271,6 @@ def _cron(job: str, value: object, tz: ZoneInfo) -> str:
 
 
 # -- the lease and the run ------------------------------------------------------------------
-
-
-def worker_name() -> str:
-    """Who runs a slot, as shown to officials: the machine and the process."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:90]
 
 
 async def claim(job: str, slot: datetime, worker: str, *, now: datetime | None = None) -> bool:

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from service import jobs
 from service.jobs import JOBS, Schedule
-from service.kernel.periodic import JobConfig, JobSpec
+from service.kernel.periodic import JobConfig, JobSpec, worker_name
 from service.kernel.settings import Settings
 
 log = structlog.get_logger("fangxin.worker")
@@ -60,7 +60,7 @@ class JobScheduler:
         self.schedule = schedule
         self.specs = specs
         # Distinct per scheduler, so two in one process (tests) race like two machines.
-        self.worker = f"{jobs.worker_name()}:{secrets.token_hex(2)}"
+        self.worker = f"{worker_name()}:{secrets.token_hex(2)}"
         self._scheduler: Any = None
         self._running: set[asyncio.Task[Any]] = set()
 

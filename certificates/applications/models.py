@@ -64,6 +64,8 @@ class Application(Model):
 
     class Meta:
         table = "cert_application"
+        # Besides: a partial unique index on (kind, subject_code) where the status is not final
+        # (migration 0019, raw SQL: Tortoise's partial indexes know only "=" conditions).
         indexes = (("kind", "subject_code"),)
 
 

@@ -28,7 +28,7 @@ from certificates.applications.models import (
 )
 from certificates.applications.schemas import AnswerIn, NoticeOut, ObjectionIn, SubjectOut
 from certificates.applications.store import OFFICIAL_ROLES, objection_out
-from service.kernel import audit, scope
+from service.kernel import audit, db, scope
 from service.kernel.accounts import Principal
 from service.kernel.audit import Actor
 from service.kernel.errors import (
@@ -135,22 +135,32 @@ async def lodge(
     if not is_open(application, now):
         raise Conflict(gettext(NOT_OPEN))
     text, contact, errors = screen(data)
-    address_hash = salted_hash(secret, "objection-address", address) if address else None
-    if address_hash is not None:
-        recent = await Objection.filter(
-            address_hash=address_hash, lodged_at__gte=now - PER_WINDOW
-        ).count()
-        if recent >= PER_ADDRESS:
-            raise TooManyObjections(gettext(RATE_LIMITED))
-    text_hash = hashlib.sha256(normalised(text).encode()).hexdigest()
-    if (
-        not errors
-        and await Objection.filter(application_id=application.id, text_hash=text_hash).exists()
-    ):
-        errors.append(FieldError("text", gettext(DUPLICATE)))
     if errors:
         raise InvalidInput("The objection is not valid", errors)
+    address_hash = salted_hash(secret, "objection-address", address) if address else None
+    text_hash = hashlib.sha256(normalised(text).encode()).hexdigest()
     async with in_transaction() as tx:
+        # The duplicate and the limit are judged and the objection stored in one turn per
+        # notice and per address (always taken in that order): simultaneous objections are
+        # counted one after another, never all against the same count.
+        await db.serialise(tx, Objection, f"application:{application.id}")
+        if address_hash is not None:
+            await db.serialise(tx, Objection, address_hash)
+            recent = (
+                await Objection.filter(address_hash=address_hash, lodged_at__gte=now - PER_WINDOW)
+                .using_db(tx)
+                .count()
+            )
+            if recent >= PER_ADDRESS:
+                raise TooManyObjections(gettext(RATE_LIMITED))
+        if (
+            await Objection.filter(application_id=application.id, text_hash=text_hash)
+            .using_db(tx)
+            .exists()
+        ):
+            raise InvalidInput(
+                "The objection is not valid", [FieldError("text", gettext(DUPLICATE))]
+            )
         objection = await Objection.create(
             using_db=tx,
             application=application,

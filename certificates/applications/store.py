@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from certificates import documents, issuance
@@ -64,6 +66,10 @@ TOO_LONG = N_("At most %(limit)d characters")
 BAD_TEXT = N_("This text contains characters that are not allowed")
 NO_FILES = N_("Attach at least one PDF, JPEG or PNG file")
 PENDING = N_("Your application %(id)s is still open: follow it below")
+STOPPED = N_(
+    "Your application %(id)s was stopped by an upheld objection: you may apply again once the"
+    " bureau has closed it"
+)
 HOLDS = N_("You already hold certificate %(serial)s")
 
 
@@ -132,66 +138,100 @@ async def submit(
         raise InvalidInput("The application is not valid", errors)
     for f in files:
         materials.store(data_dir, f)
-    async with in_transaction() as tx:
-        pending = (
-            await Application.filter(
-                kind=own.kind.value, subject_code=own.code, status__in=transitions.OPEN
-            )
-            .using_db(tx)
-            .first()
+    try:
+        async with in_transaction() as tx:
+            return await _create(tx, who, own, text, files, now=now, is_demo=is_demo)
+    except IntegrityError:
+        # A simultaneous submission for the same subject got in first: the database keeps one
+        # unresolved application per subject (migration 0019), whatever the check above saw.
+        pending = await _unresolved(own)
+        if pending is None:
+            raise
+        raise _still_pending(pending) from None
+
+
+async def _unresolved(own: Subject, conn: BaseDBAsyncClient | None = None) -> Application | None:
+    """The subject's unresolved application (at most one), if any."""
+    return (
+        await Application.filter(
+            kind=own.kind.value, subject_code=own.code, status__in=transitions.UNRESOLVED
         )
-        if pending is not None:
-            raise Conflict(gettext(PENDING) % {"id": pending.id})
-        held = (
-            await Certificate.filter(kind=own.kind, subject_code=own.code, status__in=issuance.HELD)
-            .using_db(tx)
-            .first()
-        )
-        if held is not None:
-            raise Conflict(gettext(HOLDS) % {"serial": held.serial})
-        application = await Application.create(
-            using_db=tx,
-            kind=own.kind.value,
-            subject_code=own.code,
-            subject_name=own.name,
-            district_id=own.district_id,
-            applicant_id=who.account_id,
-            applicant_name=who.name,
-            statement=text,
-            status=S.SUBMITTED,
-            submitted_at=now,
-            is_demo=is_demo,
-        )
-        for f in files:
-            await Material.create(
-                using_db=tx,
-                application=application,
-                filename=f.filename,
-                media_type=f.media_type,
-                size=len(f.content),
-                sha256=f.sha256,
-                uploaded_at=now,
-            )
-        await ApplicationEvent.create(
+        .using_db(conn)
+        .order_by("id")
+        .first()
+    )
+
+
+def _still_pending(pending: Application) -> Conflict:
+    message = STOPPED if pending.status == S.BLOCKED else PENDING
+    return Conflict(gettext(message) % {"id": pending.id})
+
+
+async def _create(
+    tx: BaseDBAsyncClient,
+    who: Principal,
+    own: Subject,
+    text: str,
+    files: Sequence[materials.CheckedFile],
+    *,
+    now: datetime,
+    is_demo: bool,
+) -> Application:
+    """The application, its materials, its first timeline step and audit event, in ``tx``;
+    a Conflict if the subject has an unresolved application or holds a certificate."""
+    pending = await _unresolved(own, tx)
+    if pending is not None:
+        raise _still_pending(pending)
+    held = (
+        await Certificate.filter(kind=own.kind, subject_code=own.code, status__in=issuance.HELD)
+        .using_db(tx)
+        .first()
+    )
+    if held is not None:
+        raise Conflict(gettext(HOLDS) % {"serial": held.serial})
+    application = await Application.create(
+        using_db=tx,
+        kind=own.kind.value,
+        subject_code=own.code,
+        subject_name=own.name,
+        district_id=own.district_id,
+        applicant_id=who.account_id,
+        applicant_name=who.name,
+        statement=text,
+        status=S.SUBMITTED,
+        submitted_at=now,
+        is_demo=is_demo,
+    )
+    for f in files:
+        await Material.create(
             using_db=tx,
             application=application,
-            at=now,
-            old_status=None,
-            new_status=S.SUBMITTED,
-            actor=str(who.actor),
-            reason="",
+            filename=f.filename,
+            media_type=f.media_type,
+            size=len(f.content),
+            sha256=f.sha256,
+            uploaded_at=now,
         )
-        await audit.record(
-            tx,
-            who.actor,
-            "application.submitted",
-            f"application:{application.id}",
-            {
-                "kind": own.kind.value,
-                "subject": own.code,
-                "materials": [f.sha256 for f in files],
-            },
-        )
+    await ApplicationEvent.create(
+        using_db=tx,
+        application=application,
+        at=now,
+        old_status=None,
+        new_status=S.SUBMITTED,
+        actor=str(who.actor),
+        reason="",
+    )
+    await audit.record(
+        tx,
+        who.actor,
+        "application.submitted",
+        f"application:{application.id}",
+        {
+            "kind": own.kind.value,
+            "subject": own.code,
+            "materials": [f.sha256 for f in files],
+        },
+    )
     return application
 
 

@@ -4,8 +4,15 @@ transaction.
 
 submitted → under_review → refused
                          → approved → in_notice → issued
-                                               → blocked (an objection upheld)
+                                               → blocked (an objection upheld) → refused
 submitted → refused (materials plainly wrong need no inspection)
+
+Refused and issued are final; every other status is unresolved, and a subject has at most one
+unresolved application at a time — the database holds to it (a partial unique index,
+migration 0019), so simultaneous submissions cannot both get in. A blocked application stays
+unresolved: it holds back its subject's certificate, and applying again cannot clear it; an
+official's refusal (with its reason, audited) is the way out, after which the applicant may
+apply afresh.
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ NEXT: Final[dict[ApplicationStatus | None, frozenset[ApplicationStatus]]] = {
     S.IN_NOTICE: frozenset({S.ISSUED, S.BLOCKED}),
     S.REFUSED: frozenset(),
     S.ISSUED: frozenset(),
-    S.BLOCKED: frozenset(),
+    S.BLOCKED: frozenset({S.REFUSED}),
 }
-# Still on its way: a subject has at most one of these at a time.
-OPEN: Final = frozenset({S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED, S.IN_NOTICE})
+FINAL: Final = frozenset({S.REFUSED, S.ISSUED})
+# A subject has at most one of these at a time (migration 0019's index says the same in SQL).
+UNRESOLVED: Final = frozenset(S) - FINAL
 
 
 def may_move(old: ApplicationStatus | None, new: ApplicationStatus) -> bool:

@@ -38,6 +38,10 @@ class ScoreRun(Model):
     priors: dict[str, object] = fields.JSONField(default=dict)
     timings: dict[str, object] = fields.JSONField(default=dict)
     fingerprint = fields.CharField(max_length=64, default="")
+    # While it runs, the process computing it (host:pid) renews this lease; a run still
+    # running past it was cut short (its process killed or crashed) and is marked failed.
+    lease_until = fields.DatetimeField(null=True)
+    held_by = fields.CharField(max_length=100, null=True)
 
     class Meta:
         table = "score_run"

@@ -44,6 +44,7 @@ async def runs_page(
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
 ) -> Template | Response[Any]:
     """Every score run, newest first; the whole list as CSV/XLSX."""
+    await runs.fail_stopped()  # a run whose process died shows as failed, not running forever
     if format != "html":
         rows = [
             {

@@ -2,10 +2,17 @@
 
 The computation (load + score) runs on a worker thread, so a long run never blocks request
 handling; the run row says ``running`` until it is stored as a ``draft`` (or ``failed``).
+
+While it runs, the process computing it renews the run's lease. A process killed mid-run
+(a restart, a crash, the out-of-memory killer) renews nothing, so a run still ``running`` past
+its lease is marked ``failed``, with the reason, by whoever looks next (the list, the run,
+a discard, a new run, the weekly job); a failed run may then be discarded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -13,23 +20,34 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import polars as pl
+import structlog
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from scoring.satisfaction.load import Loaded, Window, load
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from scoring.satisfaction.scores import CityScores, Params, score_city
 from service.kernel import audit
-from service.kernel.audit import Actor
+from service.kernel.audit import SYSTEM, Actor
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.periodic import worker_name
 from service.kernel.settings import Settings
 
 DEFAULT_WINDOW_DAYS = 365
 Progress = Callable[[str], None]
+log = structlog.get_logger("fangxin.scoring")
+# Renewed this often while a run computes; generous, as the periodic jobs' lease is (on SQLite
+# a renewal waits behind any long transaction, such as the run's own store of its scores).
+LEASE: Final = timedelta(minutes=10)
+RENEW_EVERY: Final = 60.0
+STOPPED: Final = "The process running it ({holder}) stopped: its lease ran out at {until}"
+DISCARDABLE: Final = frozenset({RunStatus.DRAFT, RunStatus.FAILED})
+WHAT: Final = {RunStatus.DRAFT: "a draft", RunStatus.FAILED: "a failed run"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +91,7 @@ def code_version() -> str:
 
 async def start_run(request: RunRequest, *, actor: Actor, now: datetime | None = None) -> ScoreRun:
     now = now or datetime.now(UTC)
+    await fail_stopped(now)
     params = {**request.params.as_dict(), "window_days": request.window_days}
     async with in_transaction() as conn:
         run = await ScoreRun.create(
@@ -82,6 +101,8 @@ async def start_run(request: RunRequest, *, actor: Actor, now: datetime | None =
             code_version=code_version(),
             window_since=now - timedelta(days=request.window_days),
             window_until=now,
+            lease_until=now + LEASE,
+            held_by=worker_name(),
         )
         await audit.record(conn, actor, "score_run.started", f"score_run:{run.id}", params)
     return run
@@ -96,6 +117,7 @@ async def compute_run(
     params = Params.from_mapping(run.params)
     window = Window(run.window_since, run.window_until)
     timings: dict[str, float] = {}
+    renewing = asyncio.create_task(_renew(run_id))
     try:
         say("loading responses")
         started = time.perf_counter()
@@ -109,34 +131,114 @@ async def compute_run(
         started = time.perf_counter()
         await _store(run, scores, settings)
         timings["store_s"] = round(time.perf_counter() - started, 3)
+    except asyncio.CancelledError:  # the process is stopping: say so now, not at the lease's end
+        with contextlib.suppress(Exception):
+            await _failed(run_id, "Interrupted: the process running it stopped", timings)
+        raise
     except Exception as exc:
+        await _failed(run_id, repr(exc)[:2000], timings)
+        raise
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+    async with in_transaction() as conn:
+        run = await _locked(conn, run_id)
+        given_up = run.status != RunStatus.RUNNING
+        if given_up:
+            # Given up meanwhile (its lease lapsed, then perhaps discarded): what was computed
+            # is not kept, and the run stays as officials last saw it.
+            await UnitScore.filter(run_id=run_id).using_db(conn).delete()
+        else:
+            await _drafted(conn, run, loaded, scores, timings, actor)
+    if given_up:
+        raise Conflict(f"Run {run_id} became {run.status.value} while it computed")
+    return await ScoreRun.get(id=run_id)
+
+
+async def _drafted(
+    conn: BaseDBAsyncClient,
+    run: ScoreRun,
+    loaded: Loaded,
+    scores: CityScores,
+    timings: dict[str, float],
+    actor: Actor,
+) -> None:
+    run.status = RunStatus.DRAFT
+    run.finished_at = datetime.now(UTC)
+    run.timings = dict(timings)
+    run.counts = {**loaded.counts, **_unit_counts(scores)}
+    run.priors = {k: _finite(asdict(v)) for k, v in scores.priors.items()}
+    run.fingerprint = loaded.fingerprint
+    await run.save(
+        using_db=conn,
+        update_fields=["status", "finished_at", "timings", "counts", "priors", "fingerprint"],
+    )
+    await audit.record(
+        conn,
+        actor,
+        "score_run.drafted",
+        f"score_run:{run.id}",
+        {"fingerprint": loaded.fingerprint, **timings},
+    )
+
+
+async def _renew(run_id: int) -> None:
+    """Keep the run's lease while this process computes it."""
+    while True:
+        await asyncio.sleep(RENEW_EVERY)
+        try:
+            await ScoreRun.filter(id=run_id, status=RunStatus.RUNNING).update(
+                lease_until=datetime.now(UTC) + LEASE
+            )
+        except Exception:  # the run itself may still finish; the next renewal may work
+            log.warning("score run lease renewal failed", run=run_id, exc_info=True)
+
+
+async def _locked(conn: BaseDBAsyncClient, run_id: int) -> ScoreRun:
+    run = await ScoreRun.filter(id=run_id).using_db(conn).select_for_update().first()
+    if run is None:
+        raise NotFound(f"No score run {run_id}")
+    return run
+
+
+async def _failed(run_id: int, error: str, timings: dict[str, float]) -> None:
+    """Record the run's failure, unless it is no longer running (given up, discarded)."""
+    async with in_transaction() as conn:
+        run = await _locked(conn, run_id)
+        if run.status != RunStatus.RUNNING:
+            return
         run.status = RunStatus.FAILED
-        run.error = repr(exc)[:2000]
+        run.error = error
         run.finished_at = datetime.now(UTC)
         run.timings = dict(timings)
         # Saved through the model: JSON fields in a queryset update() are not encoded for
         # asyncpg.
-        await run.save(update_fields=["status", "error", "finished_at", "timings"])
-        raise
-    async with in_transaction() as conn:
-        run.status = RunStatus.DRAFT
-        run.finished_at = datetime.now(UTC)
-        run.timings = dict(timings)
-        run.counts = {**loaded.counts, **_unit_counts(scores)}
-        run.priors = {k: _finite(asdict(v)) for k, v in scores.priors.items()}
-        run.fingerprint = loaded.fingerprint
-        await run.save(
-            using_db=conn,
-            update_fields=["status", "finished_at", "timings", "counts", "priors", "fingerprint"],
-        )
-        await audit.record(
-            conn,
-            actor,
-            "score_run.drafted",
-            f"score_run:{run_id}",
-            {"fingerprint": loaded.fingerprint, **timings},
-        )
-    return await ScoreRun.get(id=run_id)
+        await run.save(using_db=conn, update_fields=["status", "error", "finished_at", "timings"])
+
+
+async def fail_stopped(now: datetime | None = None) -> list[int]:
+    """Mark failed, with the reason, every run still running past its lease (its process
+    stopped without finishing it); the ids of those it marked."""
+    now = now or datetime.now(UTC)
+    lapsed = Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    marked = []
+    for run in await ScoreRun.filter(lapsed, status=RunStatus.RUNNING):
+        until = run.lease_until.isoformat() if run.lease_until else "—"
+        error = STOPPED.format(holder=run.held_by or "unknown", until=until)
+        async with in_transaction() as conn:
+            # Judged again under the update: a renewal that came in between keeps it alive.
+            changed = (
+                await ScoreRun.filter(lapsed, id=run.id, status=RunStatus.RUNNING)
+                .using_db(conn)
+                .update(status=RunStatus.FAILED, error=error, finished_at=now)
+            )
+            if changed:
+                await audit.record(
+                    conn, SYSTEM, "score_run.failed", f"score_run:{run.id}", {"error": error}
+                )
+                marked.append(run.id)
+    return marked
 
 
 def _finite(values: dict[str, float]) -> dict[str, float | None]:
@@ -189,26 +291,32 @@ async def run_now(
 
 
 async def get_run(run_id: int) -> ScoreRun:
+    await fail_stopped()
     run = await ScoreRun.get_or_none(id=run_id)
     if run is None:
         raise NotFound(f"No score run {run_id}")
     return run
 
 
-async def _draft_for_update(conn: BaseDBAsyncClient, run_id: int, verb: str) -> ScoreRun:
-    """The run, locked for this transaction; only a draft may be published or discarded."""
-    run = await ScoreRun.filter(id=run_id).using_db(conn).select_for_update().first()
-    if run is None:
-        raise NotFound(f"No score run {run_id}")
-    if run.status != RunStatus.DRAFT:
-        raise Conflict(f"Only a draft can be {verb}; run {run_id} is {run.status.value}")
+async def _for_update(
+    conn: BaseDBAsyncClient,
+    run_id: int,
+    verb: str,
+    allowed: frozenset[RunStatus] = frozenset({RunStatus.DRAFT}),
+) -> ScoreRun:
+    """The run, locked for this transaction; only a draft may be published, a draft or a
+    failed run discarded."""
+    run = await _locked(conn, run_id)
+    if run.status not in allowed:
+        what = " or ".join(WHAT[s] for s in sorted(allowed))
+        raise Conflict(f"Only {what} can be {verb}; run {run_id} is {run.status.value}")
     return run
 
 
 async def publish_run(run_id: int, *, actor: Actor) -> ScoreRun:
     """Publish a draft: it replaces the published run, which stays readable as history."""
     async with in_transaction() as conn:
-        run = await _draft_for_update(conn, run_id, "published")
+        run = await _for_update(conn, run_id, "published")
         now = datetime.now(UTC)
         # Serialise publications: one published-and-current run at any time.
         await audit.chain_lock_for(conn).acquire(conn)
@@ -237,8 +345,9 @@ async def discard_run(run_id: int, reason: str, *, actor: Actor) -> ScoreRun:
         raise InvalidInput(
             "A reason is required", [FieldError("reason", "say why, in at most 500 characters")]
         )
+    await fail_stopped()
     async with in_transaction() as conn:
-        run = await _draft_for_update(conn, run_id, "discarded")
+        run = await _for_update(conn, run_id, "discarded", DISCARDABLE)
         run.status = RunStatus.DISCARDED
         run.discarded_reason = reason
         await run.save(using_db=conn, update_fields=["status", "discarded_reason"])

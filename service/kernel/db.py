@@ -13,6 +13,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.writer import format_migration_name
+from tortoise.models import Model
 
 from service.kernel.settings import Settings
 
@@ -91,6 +92,25 @@ MAX_BIG_ID = 2**63 - 1  # of the tables keyed by a 64-bit id (responses)
 def connection() -> BaseDBAsyncClient:
     conn: BaseDBAsyncClient = connections.get("default")
     return conn
+
+
+async def serialise(conn: BaseDBAsyncClient, model: type[Model], key: str) -> None:
+    """Make the transactions on ``conn`` that name the same (model, key) take turns, each
+    until it commits or rolls back: what one reads after this call, no other can change
+    before it ends — a count checked against a limit stays true until the insert it allows.
+
+    PostgreSQL: a transaction-scoped advisory lock on the hashes of the model's table and the
+    key (two 32-bit keys: a space apart from the single 64-bit keys locked elsewhere). SQLite:
+    a write to the table that changes nothing takes the database's write lock now, so other
+    processes wait their turn (busy timeout) instead of failing when this transaction writes;
+    in one process Tortoise's single connection already runs transactions one at a time."""
+    table = model._meta.db_table
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [table, key]
+        )
+    else:
+        await conn.execute_query(f'DELETE FROM "{table}" WHERE 0')  # noqa: S608 (a model's table)
 
 
 async def migrate(settings: Settings) -> list[str]:

@@ -5,6 +5,8 @@ worker per slot, and records each run.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,12 @@ Details = dict[str, int | str]
 # wherever and whenever it started.
 GRID_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
 WINDOWS: Final = (timedelta(hours=2), timedelta(days=2), timedelta(days=9), timedelta(days=400))
+
+
+def worker_name() -> str:
+    """Who runs a slot (or holds any other lease), as shown to officials: the machine and
+    the process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:90]
 
 
 @dataclass(frozen=True, slots=True)

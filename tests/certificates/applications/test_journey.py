@@ -206,7 +206,38 @@ async def test_an_upheld_objection_blocks_the_application_and_direct_issue(
         )
         assert direct.status_code == 409
         assert await Certificate.all().count() == 0
-        # The merchant may try again; a new application starts from the beginning.
+        # Applying again does not clear the upheld objection: the blocked application is
+        # still unresolved, and the gate still holds the subject back.
+        blocked_id = state["id"]
+        again = await shop.post(
+            "/api/v1/applications",
+            data={"statement": "整改后再次申请"},
+            files={"files": ("b.png", PNG, "image/png")},
+        )
+        assert again.status_code == 409, again.text
+        assert again.headers["content-type"].startswith("application/problem+json")
+        assert (
+            again.json()["detail"]
+            == f"您的申报 {blocked_id} 因异议成立已被中止：待本局办结后方可重新申报"
+        )
+        direct = await official.post(
+            "/api/v1/certificates", json={"kind": "merchant", "subject": city.merchant}
+        )
+        assert direct.status_code == 409
+        assert await Application.all().count() == 1
+        # The officials' way out: refusing the blocked application, with the reason, ends it.
+        page = await official.get(f"/official/applications/{blocked_id}")
+        assert 'name="decision" value="refuse"' in page.text
+        approve = await official.post(
+            f"{base}/decision", json={"decision": "approve", "reason": "再议"}
+        )
+        assert approve.status_code == 409  # a blocked application cannot be approved
+        r = await official.post(
+            f"{base}/decision", json={"decision": "refuse", "reason": "异议成立，不予认定。"}
+        )
+        assert r.status_code == 200, r.text
+        assert [s["new_status"] for s in r.json()["timeline"]][-2:] == ["blocked", "refused"]
+        # Then the merchant may try again; a new application starts from the beginning.
         r = await shop.post(
             "/api/v1/applications",
             data={"statement": "整改后再次申请"},

@@ -43,8 +43,12 @@ def test_the_state_machine_allows_only_its_arrows() -> None:
         (S.APPROVED, S.IN_NOTICE),
         (S.IN_NOTICE, S.ISSUED),
         (S.IN_NOTICE, S.BLOCKED),
+        (S.BLOCKED, S.REFUSED),  # an official closes what an upheld objection stopped
     }
-    assert {S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED, S.IN_NOTICE} == transitions.OPEN
+    assert {S.REFUSED, S.ISSUED} == transitions.FINAL
+    assert {S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED, S.IN_NOTICE, S.BLOCKED} == (
+        transitions.UNRESOLVED
+    )
 
 
 @pytest.mark.parametrize(
