@@ -21,6 +21,7 @@ from service.kernel.security import (
     SESSION_ACCOUNT_KEY,
     SIGNED_IN,
     principal_of,
+    require_session_store,
     rotate_session,
 )
 from service.kernel.settings import Settings
@@ -57,6 +58,7 @@ async def login(
     settings: Settings = request.app.state.settings
     username = (data.get("username") or "").strip()[:64]
     target = safe_next(data.get("next"))
+    await require_session_store(request)
     try:
         account = await accounts.authenticate(
             username,
