@@ -35,13 +35,16 @@ from litestar.utils.scope.state import ScopeState
 from service.kernel.accounts import Principal, principal_for_session, principal_for_token
 from service.kernel.errors import SessionsUnavailable
 from service.kernel.i18n import LANGUAGE_SWITCH
-from service.kernel.models import Role
+from service.kernel.models import Account, Role
 from service.kernel.stores import StoreUnavailable
 
 log = structlog.get_logger("fangxin")
 SESSION_COOKIE: Final = "fangxin_session"
 CSRF_COOKIE: Final = "fangxin_csrf"
 SESSION_ACCOUNT_KEY: Final = "aid"
+# The account's session epoch when the session was opened (service.kernel.accounts.end_sessions);
+# a session without one (opened before epochs existed) is of epoch 0.
+SESSION_EPOCH_KEY: Final = "ep"
 _ROTATED_ID: Final = "fangxin_rotated_session_id"
 # The id of the session that authenticated this request (scope state), what CSRF tokens bind to.
 _SESSION_ID: Final = "fangxin_session_id"
@@ -151,9 +154,8 @@ class AuthenticationMiddleware(ASGIMiddleware):
                 raise NotAuthorizedException("Unknown or revoked API token")
         else:
             session = scope.get("session") or {}
-            account_id = session.get(SESSION_ACCOUNT_KEY) if isinstance(session, dict) else None
-            if isinstance(account_id, int):
-                principal = await principal_for_session(account_id)
+            if isinstance(session, dict):
+                principal = await _session_principal(session)
             if principal is not None:
                 # The session backend loaded the session by this very cookie (the same
                 # parser): CSRF tokens are checked against it, not against header text.
@@ -162,6 +164,19 @@ class AuthenticationMiddleware(ASGIMiddleware):
         scope["user"] = principal
         scope["auth"] = "token" if token else ("session" if principal else None)
         await next_app(scope, receive, send)
+
+
+async def _session_principal(session: dict[str, Any]) -> Principal | None:
+    account_id = session.get(SESSION_ACCOUNT_KEY)
+    epoch = session.get(SESSION_EPOCH_KEY, 0)
+    if not isinstance(account_id, int) or not isinstance(epoch, int):
+        return None
+    return await principal_for_session(account_id, epoch)
+
+
+def session_for(account: Account) -> dict[str, int]:
+    """What a new session holds: the account and its current session epoch."""
+    return {SESSION_ACCOUNT_KEY: account.id, SESSION_EPOCH_KEY: account.session_epoch}
 
 
 class FangxinCSRFMiddleware(CSRFMiddleware):
