@@ -45,6 +45,7 @@ log = structlog.get_logger("fangxin")
 CONNECT_TIMEOUT: Final = 0.25
 REPLY_TIMEOUT: Final = 0.5
 COOLDOWN: Final = 5.0  # seconds without asking Redis after it failed
+FALLBACK_SWEEP_EVERY: Final = 1000  # in-memory rate-limit writes between sweeps of expired ones
 # What an outage looks like to redis-py: refused or reset connections, timeouts, a server
 # still loading its data after a restart (BusyLoadingError is a ConnectionError).
 OUTAGE: Final = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
@@ -175,6 +176,7 @@ class FailOpenStore(Store):
     def __init__(self, primary: GuardedStore) -> None:
         self.primary = primary
         self.fallback = MemoryStore()
+        self._fallback_writes = 0
 
     async def _either(
         self, on_redis: Callable[[], Awaitable[T]], in_memory: Callable[[], Awaitable[T]]
@@ -189,8 +191,18 @@ class FailOpenStore(Store):
     ) -> None:
         await self._either(
             lambda: self.primary.set(key, value, expires_in),
-            lambda: self.fallback.set(key, value, expires_in),
+            lambda: self._set_in_memory(key, value, expires_in),
         )
+
+    async def _set_in_memory(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None
+    ) -> None:
+        # MemoryStore forgets an expired entry only when it is read again: during a long
+        # outage, clients that never come back would pile up without this sweep.
+        self._fallback_writes += 1
+        if self._fallback_writes % FALLBACK_SWEEP_EVERY == 0:
+            await self.fallback.delete_expired()
+        await self.fallback.set(key, value, expires_in)
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         return await self._either(

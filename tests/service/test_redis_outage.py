@@ -25,7 +25,15 @@ import redis
 from service.kernel.models import Role
 from service.kernel.security import SESSION_COOKIE
 from service.kernel.settings import Settings
-from service.kernel.stores import guard_of
+from service.kernel.stores import (
+    COOLDOWN,
+    FALLBACK_SWEEP_EVERY,
+    FailOpenStore,
+    GuardedStore,
+    RedisGuard,
+    StoreUnavailable,
+    guard_of,
+)
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process, with_env
 from tests.helpers import free_port, login, make_account
 from tests.service.test_metrics import METRICS_TOKEN, samples
@@ -223,3 +231,43 @@ async def test_when_redis_comes_back_so_do_sign_in_and_the_sessions_it_kept(
         assert r.status_code == 200 and "老王烩面馆" in r.text
         assert not guard.down
         assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_the_breaker_leaves_redis_alone_for_its_cooldown_then_tries_again() -> None:
+    now = [100.0]
+    uses: list[str] = []
+    guard = RedisGuard(
+        f"redis://127.0.0.1:{free_port()}/0", on_unavailable=uses.append, clock=lambda: now[0]
+    )
+    tries = 0
+
+    async def ping() -> object:
+        nonlocal tries
+        tries += 1
+        return await guard.client.ping()
+
+    try:
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                await guard.call("sessions", ping)
+        assert (tries, uses) == (1, ["sessions"] * 3)  # asked once; counted each time
+        now[0] += COOLDOWN
+        with pytest.raises(StoreUnavailable):
+            await guard.call("rate_limit", ping)
+        assert tries == 2 and guard.down
+    finally:
+        await guard.aclose()
+
+
+async def test_the_in_memory_rate_limits_forget_expired_clients() -> None:
+    guard = RedisGuard(f"redis://127.0.0.1:{free_port()}/0")
+    store = FailOpenStore(GuardedStore(guard, "rate_limit", "test"))
+    try:
+        for i in range(FALLBACK_SWEEP_EVERY - 1):
+            await store.set(f"client-{i}", b"1", expires_in=timedelta(microseconds=1))
+        await store.set("the last", b"1", expires_in=60)
+        assert await store.get("the last") == b"1"
+        assert not await store.fallback.exists("client-0")
+        assert len(store.fallback._store) == 1  # swept, not merely unreadable
+    finally:
+        await guard.aclose()
