@@ -22,7 +22,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
 from certificates.anchor import anchor_for
@@ -40,6 +39,7 @@ from service.kernel.security import (
     role_guard,
 )
 from service.kernel.settings import Settings, get_settings
+from service.kernel.stores import guard_of, redis_stores
 from service.logs import configure_logging
 from service.metrics import ROUTES as METRICS_ROUTES
 from service.metrics import MeasuredApp, RequestMetrics
@@ -81,14 +81,11 @@ log = structlog.get_logger("fangxin")
 SESSION_MAX_AGE = 12 * 3600
 
 
-def _stores(settings: Settings) -> dict[str, Store]:
-    """Sessions and rate limits: Redis when configured, so every worker sees the same ones."""
+def _stores(settings: Settings, metrics: RequestMetrics) -> dict[str, Store]:
+    """Sessions and rate limits: Redis when configured, so every worker sees the same ones;
+    guarded, so that without Redis public pages still work (service.kernel.stores)."""
     if settings.redis_url:
-        root = RedisStore.with_client(url=settings.redis_url, namespace="fangxin")
-        return {
-            "sessions": root.with_namespace("sessions"),
-            "rate_limit": root.with_namespace("rate_limit"),
-        }
+        return redis_stores(settings.redis_url, metrics.redis_unavailable)
     return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
 
 
@@ -173,10 +170,9 @@ EMBEDDED_STOP_GRACE = 2.0
 
 async def close_stores(app: Litestar) -> None:
     """Close the Redis connections behind the shared stores (Litestar leaves them open)."""
-    for name in ("sessions", "rate_limit"):
-        store = app.stores.get(name)
-        if isinstance(store, RedisStore):
-            await store.__aexit__(None, None, None)
+    guard = guard_of(app.stores.get("sessions"))
+    if guard is not None:
+        await guard.aclose()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -204,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         store="rate_limit",
         exclude=["/healthz", "/readyz", "/static/"],
     )
+    metrics = RequestMetrics()
     static = create_static_files_router(
         path="/static",
         directories=[WEB / "static"],
@@ -211,7 +208,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
         cache_control=None,
     )
-    metrics = RequestMetrics()
     app = Litestar(
         route_handlers=[
             *SHELL_ROUTES,
@@ -232,7 +228,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             private_when_setting_cookies,
             private_when_signed_in,
         ],
-        stores=_stores(settings),
+        stores=_stores(settings, metrics),
         template_config=TemplateConfig(engine=_template_engine(settings)),
         openapi_config=openapi_config(),
         exception_handlers={Exception: handle_error},

@@ -197,7 +197,54 @@ def user_passwd(name: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     run_with_db(settings, lambda: accounts.change_password(name, password, actor=cli_actor()))
-    click.echo(f"Changed the password of {name}.")
+    click.echo(f"Changed the password of {name}; every session of the account has ended.")
+
+
+@user.command("lock")
+@click.argument("name")
+def user_lock(name: str) -> None:
+    """Lock an account: no sign-in, and every session of it ends now."""
+    settings = cli_settings()
+    run_with_db(settings, lambda: accounts.set_active(name, False, actor=cli_actor()))
+    click.echo(f"Locked {name}; every session of the account has ended.")
+
+
+@user.command("unlock")
+@click.argument("name")
+def user_unlock(name: str) -> None:
+    """Unlock an account (its holder signs in again: ended sessions stay ended)."""
+    settings = cli_settings()
+    run_with_db(settings, lambda: accounts.set_active(name, True, actor=cli_actor()))
+    click.echo(f"Unlocked {name}.")
+
+
+@user.command("role")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role if r != Role.FEED]))
+@click.option("--merchant", "merchant_uscc", default=None, help="USCC, for a merchant account")
+@click.option("--district", "district_code", default=None, help="District, for an official")
+@click.option("--area", "area_code", default=None, help="Street or spot, for an area manager")
+def user_role(
+    name: str,
+    role: str,
+    merchant_uscc: str | None,
+    district_code: str | None,
+    area_code: str | None,
+) -> None:
+    """Give an account another role, taking its old one away; every session of it ends."""
+    settings = cli_settings()
+    run_with_db(
+        settings,
+        lambda: accounts.change_role(
+            name,
+            Role(role),
+            merchant_uscc=merchant_uscc,
+            district_code=district_code,
+            area_code=area_code,
+            actor=cli_actor(),
+        ),
+    )
+    click.echo(f"{name} is now {role}; every session of the account has ended.")
 
 
 @main.group()

@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 
-from service.kernel.errors import FangxinError
+from service.kernel.errors import FangxinError, SessionsUnavailable
 from service.kernel.schemas import FieldErrorOut, Problem
 
 log = structlog.get_logger("fangxin")
@@ -39,12 +39,20 @@ def _problem(
     detail: str,
     errors: list[FieldErrorOut] | None = None,
     headers: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> Response[Any]:
     request_id = request.scope.get("state", {}).get("request_id")
     if wants_html(request):
         return Template(
             template_name="error.html",
-            context={"status": status, "title": title, "detail": detail, "request_id": request_id},
+            context={
+                "status": status,
+                "title": title,
+                "detail": detail,
+                "request_id": request_id,
+                # Which known trouble this is, for a page that says more than "try later".
+                "reason": reason,
+            },
             status_code=status,
             headers=headers,
         )
@@ -74,6 +82,15 @@ def _database_refused_the_data(exc: BaseException) -> bool:
 
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
+    if isinstance(exc, SessionsUnavailable):
+        return _problem(
+            request,
+            exc.status,
+            exc.title,
+            exc.detail,
+            headers={"retry-after": str(exc.retry_after)},
+            reason="sessions",
+        )
     if isinstance(exc, FangxinError):
         return _problem(
             request,

@@ -92,6 +92,18 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._redis_unavailable = Counter(
+            "fangxin_redis_unavailable",
+            "Store operations done without Redis, by use: rate_limit (counted in this "
+            "process's memory instead), sessions (signed-in requests refused with 503, "
+            "public ones served as anonymous), readiness (a failed /readyz check).",
+            ("use",),
+            registry=self.registry,
+        )
+
+    def redis_unavailable(self, use: str) -> None:
+        """One store operation went without Redis (service.kernel.stores)."""
+        self._redis_unavailable.labels(use).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "OTHER"

@@ -12,6 +12,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type hints
 
@@ -103,7 +104,77 @@ async def change_password(username: str, password: str, *, actor: Actor) -> Acco
         await account.save(
             using_db=conn, update_fields=["password_hash", "failed_logins", "locked_until"]
         )
-        await audit.record(conn, actor, "account.password_changed", f"account:{username}", {})
+        # Whoever held a session under the old password (perhaps the reason for the
+        # change) holds it no longer. API tokens are no account's: they stay.
+        await end_sessions(conn, account)
+        await audit.record(
+            conn, actor, "account.password_changed", f"account:{username}", {"sessions_ended": True}
+        )
+    return account
+
+
+async def end_sessions(conn: BaseDBAsyncClient, account: Account) -> None:
+    """End every session of this account, on every worker, whatever holds them: the
+    sessions remember the epoch they were opened in (``principal_for_session``)."""
+    await Account.filter(id=account.id).using_db(conn).update(session_epoch=F("session_epoch") + 1)
+
+
+async def set_active(username: str, active: bool, *, actor: Actor) -> Account:
+    """Lock an account (no sign-in, every session ended) or unlock it. A session ended by
+    the lock stays ended after the unlock: the holder signs in again."""
+    async with in_transaction() as conn:
+        account = await Account.filter(username=username).using_db(conn).select_for_update().first()
+        if account is None:
+            raise NotFound(f"No account {username}")
+        if account.active != active:
+            account.active = active
+            await account.save(using_db=conn, update_fields=["active"])
+            if not active:
+                await end_sessions(conn, account)
+            action = "account.unlocked" if active else "account.locked"
+            await audit.record(conn, actor, action, f"account:{username}", {})
+    return account
+
+
+async def change_role(
+    username: str,
+    role: Role,
+    *,
+    merchant_uscc: str | None = None,
+    district_code: str | None = None,
+    area_code: str | None = None,
+    actor: Actor,
+) -> Account:
+    """Give an account another role (and what that role is bound to), taking the old one
+    away: every session of the account ends, so nothing opened under the old role goes on.
+    The same rules as for a new account's role."""
+    merchant, district, area, errors = await _bindings(
+        role, merchant_uscc, district_code, area_code
+    )
+    if errors:
+        raise InvalidInput("The role cannot be changed", errors)
+    async with in_transaction() as conn:
+        account = await Account.filter(username=username).using_db(conn).select_for_update().first()
+        if account is None:
+            raise NotFound(f"No account {username}")
+        before = account.role
+        account.role = role
+        account.merchant_id = merchant.id if merchant else None
+        account.district_id = district.id if district else None
+        account.area_id = area.id if area else None
+        await account.save(
+            using_db=conn, update_fields=["role", "merchant_id", "district_id", "area_id"]
+        )
+        await end_sessions(conn, account)
+        details: dict[str, object] = {
+            "from": before.value,
+            "to": role.value,
+            "merchant": merchant_uscc,
+            "district": district_code or None,
+            "area": area_code or None,
+            "sessions_ended": True,
+        }
+        await audit.record(conn, actor, "account.role_changed", f"account:{username}", details)
     return account
 
 
@@ -132,20 +203,10 @@ async def create_account(
             FieldError("username", "3–64 letters, digits, '.', '_' or '-', starting alphanumeric")
         )
     errors.extend(password_problems(password, username))
-    merchant: Merchant | None = None
-    if role == Role.MERCHANT:
-        if not merchant_uscc:
-            errors.append(FieldError("merchant", "a merchant account needs --merchant USCC"))
-        else:
-            merchant = await Merchant.get_or_none(uscc=merchant_uscc)
-            if merchant is None:
-                errors.append(FieldError("merchant", f"no merchant with USCC {merchant_uscc}"))
-    elif merchant_uscc:
-        errors.append(FieldError("merchant", "only merchant accounts are bound to a merchant"))
-    district, district_errors = await _district_for(role, district_code)
-    errors.extend(district_errors)
-    area, area_errors = await _area_for(role, area_code)
-    errors.extend(area_errors)
+    merchant, district, area, binding_errors = await _bindings(
+        role, merchant_uscc, district_code, area_code
+    )
+    errors.extend(binding_errors)
     if await Account.exists(username=username):
         errors.append(FieldError("username", "already taken"))
     if errors:
@@ -170,6 +231,29 @@ async def create_account(
             details["area"] = area.code
         await audit.record(conn, actor, "account.created", f"account:{username}", details)
     return account
+
+
+async def _bindings(
+    role: Role, merchant_uscc: str | None, district_code: str | None, area_code: str | None
+) -> tuple[Merchant | None, Area | None, Area | None, list[FieldError]]:
+    """What an account of this role is bound to — a merchant, a district, an area — or why
+    it cannot be."""
+    errors: list[FieldError] = []
+    merchant: Merchant | None = None
+    if role == Role.MERCHANT:
+        if not merchant_uscc:
+            errors.append(FieldError("merchant", "a merchant account needs --merchant USCC"))
+        else:
+            merchant = await Merchant.get_or_none(uscc=merchant_uscc)
+            if merchant is None:
+                errors.append(FieldError("merchant", f"no merchant with USCC {merchant_uscc}"))
+    elif merchant_uscc:
+        errors.append(FieldError("merchant", "only merchant accounts are bound to a merchant"))
+    district, district_errors = await _district_for(role, district_code)
+    errors.extend(district_errors)
+    area, area_errors = await _area_for(role, area_code)
+    errors.extend(area_errors)
+    return merchant, district, area, errors
 
 
 async def _district_for(
@@ -442,8 +526,10 @@ def principal_for_account(account: Account) -> Principal:
     )
 
 
-async def principal_for_session(account_id: int) -> Principal | None:
-    account = await Account.get_or_none(id=account_id, active=True)
+async def principal_for_session(account_id: int, epoch: int) -> Principal | None:
+    """Who a session belongs to, if the account is active and the session was opened in
+    its current epoch (``end_sessions``): one indexed read, as before the epoch."""
+    account = await Account.get_or_none(id=account_id, active=True, session_epoch=epoch)
     return principal_for_account(account) if account else None
 
 

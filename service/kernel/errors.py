@@ -44,6 +44,22 @@ class LoginFailed(FangxinError):
     title = "Login failed"
 
 
+class SessionsUnavailable(FangxinError):
+    """The session store (Redis) does not answer: nobody can be signed in or recognised as
+    signed in, while public pages go on working (service.kernel.stores)."""
+
+    status = 503
+    title = "Sign-in unavailable"
+    # Seconds a client is told to wait: about the stores' breaker cooldown and a restart.
+    retry_after = 30
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Signing in is temporarily unavailable (the session store does not answer). "
+            "Public pages and survey forms still work; please try again in a few minutes."
+        )
+
+
 def field_error_from(exc: Exception, default_field: str = "body") -> FieldError:
     """A msgspec ValidationError ("Expected `int`, got `str` - at `$.kind`") as a FieldError."""
     message, _, where = str(exc).partition(" - at ")

@@ -118,6 +118,11 @@ class Account(Model):
     )
     active = fields.BooleanField(default=True)
     failed_logins = fields.IntField(default=0)
+    # Every session remembers the epoch it was opened in and is honoured only while it is
+    # still the account's: raising it ends every session of the account at once (a new
+    # password, a lock, a changed role). A database default, so rows older than the column
+    # start at 0 and the sessions open when it was added stay valid.
+    session_epoch = fields.IntField(default=0, db_default=0)
     locked_until = fields.DatetimeField(null=True)
     last_login_at = fields.DatetimeField(null=True)
     is_demo = fields.BooleanField(default=False)

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Final
 
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, FormMultiDict, MutableScopeHeaders
 from litestar.enums import RequestEncodingType, ScopeType
@@ -32,15 +33,23 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession
 from litestar.utils.scope.state import ScopeState
 
 from service.kernel.accounts import Principal, principal_for_session, principal_for_token
+from service.kernel.errors import SessionsUnavailable
 from service.kernel.i18n import LANGUAGE_SWITCH
-from service.kernel.models import Role
+from service.kernel.models import Account, Role
+from service.kernel.stores import StoreUnavailable
 
+log = structlog.get_logger("fangxin")
 SESSION_COOKIE: Final = "fangxin_session"
 CSRF_COOKIE: Final = "fangxin_csrf"
 SESSION_ACCOUNT_KEY: Final = "aid"
+# The account's session epoch when the session was opened (service.kernel.accounts.end_sessions);
+# a session without one (opened before epochs existed) is of epoch 0.
+SESSION_EPOCH_KEY: Final = "ep"
 _ROTATED_ID: Final = "fangxin_rotated_session_id"
 # The id of the session that authenticated this request (scope state), what CSRF tokens bind to.
 _SESSION_ID: Final = "fangxin_session_id"
+# Set (scope state) when this request's session could not be read: the store is down.
+SESSIONS_DOWN: Final = "fangxin_sessions_down"
 _CSRF_RANDOM_LENGTH: Final = 64  # hex characters of the random part of a CSRF token
 
 # Access rules, attached to every route handler as ``opt=``. A handler without one is a
@@ -94,6 +103,10 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
 def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal = principal_of(connection)
     if principal is None:
+        # Not "sign in first" when the session could not be read: the visitor may well be
+        # signed in, and signing in again would fail the same way.
+        if connection.scope.get("state", {}).get(SESSIONS_DOWN):
+            raise SessionsUnavailable()
         raise NotAuthorizedException("Sign in first")
     return principal
 
@@ -141,9 +154,8 @@ class AuthenticationMiddleware(ASGIMiddleware):
                 raise NotAuthorizedException("Unknown or revoked API token")
         else:
             session = scope.get("session") or {}
-            account_id = session.get(SESSION_ACCOUNT_KEY) if isinstance(session, dict) else None
-            if isinstance(account_id, int):
-                principal = await principal_for_session(account_id)
+            if isinstance(session, dict):
+                principal = await _session_principal(session)
             if principal is not None:
                 # The session backend loaded the session by this very cookie (the same
                 # parser): CSRF tokens are checked against it, not against header text.
@@ -152,6 +164,19 @@ class AuthenticationMiddleware(ASGIMiddleware):
         scope["user"] = principal
         scope["auth"] = "token" if token else ("session" if principal else None)
         await next_app(scope, receive, send)
+
+
+async def _session_principal(session: dict[str, Any]) -> Principal | None:
+    account_id = session.get(SESSION_ACCOUNT_KEY)
+    epoch = session.get(SESSION_EPOCH_KEY, 0)
+    if not isinstance(account_id, int) or not isinstance(epoch, int):
+        return None
+    return await principal_for_session(account_id, epoch)
+
+
+def session_for(account: Account) -> dict[str, int]:
+    """What a new session holds: the account and its current session epoch."""
+    return {SESSION_ACCOUNT_KEY: account.id, SESSION_EPOCH_KEY: account.session_epoch}
 
 
 class FangxinCSRFMiddleware(CSRFMiddleware):
@@ -283,7 +308,20 @@ def _csrf_binding_after(scope: Scope, before: str) -> str:
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Server-side sessions whose id can be replaced at login (session fixation defence)."""
+    """Server-side sessions whose id can be replaced at login (session fixation defence),
+    that leave a request anonymous rather than failing it when the store is down."""
+
+    async def load_from_connection(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> dict[str, Any]:
+        try:
+            return await super().load_from_connection(connection)
+        except StoreUnavailable:
+            # Public pages go on for everyone, as for an anonymous visitor; pages that need
+            # the session answer 503 (require_principal). Only a request with a session
+            # cookie reads the store, so visitors without one never meet this.
+            connection.state[SESSIONS_DOWN] = True
+            return {}
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         rotated = connection.state.get(_ROTATED_ID)
@@ -309,9 +347,17 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         # sets no session cookie; only the language cookie changes.
         if connection.state.get(LANGUAGE_SWITCH) and not connection.state.get(_ROTATED_ID):
             return
+        # The session could not be read: it may still exist, so its cookie stays as it is.
+        if connection.state.get(SESSIONS_DOWN):
+            return
         if not scope_session:
             scope_session = Empty
-        await super().store_in_message(scope_session, message, connection)
+        try:
+            await super().store_in_message(scope_session, message, connection)
+        except StoreUnavailable:
+            # The store went down during the request: the response goes out without a
+            # session cookie (the response has started; it can no longer become a 503).
+            log.warning("session not saved: the session store is unavailable")
 
 
 @dataclass
@@ -319,10 +365,22 @@ class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
 
 
+async def require_session_store(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """503 now, before a password is checked, if no session could be saved: a sign-in that
+    succeeded and then left its session behind would look like a wrong password."""
+    try:
+        await connection.app.stores.get("sessions").exists("availability-probe")
+    except StoreUnavailable as exc:
+        raise SessionsUnavailable() from exc
+
+
 async def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Forget the current session id and issue a new one with this response."""
     old = connection.cookies.get(SESSION_COOKIE)
     if old and old != "null":
         store = connection.app.stores.get("sessions")
-        await store.delete(old)
+        try:
+            await store.delete(old)
+        except StoreUnavailable as exc:
+            raise SessionsUnavailable() from exc
     connection.state[_ROTATED_ID] = secrets.token_hex(32)

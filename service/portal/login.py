@@ -18,10 +18,11 @@ from service.kernel.i18n import _
 from service.kernel.privacy import salted_hash
 from service.kernel.security import (
     PUBLIC,
-    SESSION_ACCOUNT_KEY,
     SIGNED_IN,
     principal_of,
+    require_session_store,
     rotate_session,
+    session_for,
 )
 from service.kernel.settings import Settings
 
@@ -57,6 +58,7 @@ async def login(
     settings: Settings = request.app.state.settings
     username = (data.get("username") or "").strip()[:64]
     target = safe_next(data.get("next"))
+    await require_session_store(request)
     try:
         account = await accounts.authenticate(
             username,
@@ -75,7 +77,7 @@ async def login(
             status_code=401,
         )
     await rotate_session(request)
-    request.set_session({SESSION_ACCOUNT_KEY: account.id})
+    request.set_session(session_for(account))
     return Redirect(path=target, status_code=303)
 
 
