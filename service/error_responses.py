@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 
+from service.kernel.disk import DiskFull, disk_full, full_detail
 from service.kernel.errors import FangxinError
 from service.kernel.schemas import FieldErrorOut, Problem
 
@@ -75,6 +76,8 @@ def _database_refused_the_data(exc: BaseException) -> bool:
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
     if isinstance(exc, FangxinError):
+        if isinstance(exc, DiskFull):  # the operators' to fix: say so in the logs too
+            log.error("disk full", path=request.url.path, error=str(exc.__cause__ or exc))
         return _problem(
             request,
             exc.status,
@@ -109,6 +112,11 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         # A value longer than its column, met in a lookup or a write no schema bounded: the
         # input is wrong, not the service. The value itself is not echoed.
         return _problem(request, 422, "Invalid input", "A value is longer than allowed")
+    if disk_full(exc):
+        # A write no helper named (the database's, or a file's): the disk is full, which is
+        # the operators' to fix, not a bug; reads go on working meanwhile.
+        log.error("disk full", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return _problem(request, 507, "Insufficient storage", full_detail("this change"))
     if isinstance(exc, HTTPException):
         headers = dict(exc.headers or {})
         return _problem(
