@@ -29,12 +29,16 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from certificates.coverage import SignedObject, whole_file
+from service.kernel.errors import FangxinError
 
 SIGNATURE_FIELD = "FangxinIssuer"
 KEY_FILE = "issuer-key.pem"
 CERT_FILE = "issuer-cert.pem"
 CERT_YEARS = 10
 RESERVED_BYTES = 4096  # for the signature container made with our generated key
+# What checking an uploaded file may inflate: checking one of ours decodes ~6 KiB in all.
+MAX_INFLATED_STREAM = 2 * 1024 * 1024
+MAX_INFLATED_TOTAL = 8 * 1024 * 1024  # or the file's own size, if larger (≤ 5 MB uploads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,13 +248,55 @@ def _signed_object(reader: Any, sig: Any) -> SignedObject:
     )
 
 
+class InflatesTooMuch(FangxinError):
+    """An uploaded file whose compressed parts would inflate past what checking one of our
+    certificates ever needs: refused unread, before it can take the server's memory."""
+
+    status = 413
+    title = "Payload too large"
+
+
+def too_much(limit: int) -> InflatesTooMuch:
+    return InflatesTooMuch(
+        f"The file holds compressed data that inflates past {limit // 1024:,} KiB, far more "
+        "than a certificate file holds: it was not checked."
+    )
+
+
+def decode_limits() -> Any:
+    """pyHanko's decoding bounds for a file someone hands us. Its defaults (256 MiB a stream
+    and a document) would let a quarter-megabyte upload take gigabytes across a few
+    concurrent checks; checking one of ours decodes a few KiB."""
+    from pyhanko.pdf_utils.decode_limits import (
+        DecodeLimits,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
+
+    return DecodeLimits(
+        per_stream=StreamDecodeLimits(max_output_size=MAX_INFLATED_STREAM),
+        document_budget=DocumentDecodeBudget(base_allowance=MAX_INFLATED_TOTAL, max_ratio=1),
+    )
+
+
 def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
     """Is this PDF signed by our issuing key, unchanged since, and with nothing appended?
 
     pyHanko verifies the cryptography (the signature value, the digest of the signed ranges,
     the signer's certificate); whether those ranges are the whole file is judged from the
     bytes (``certificates.coverage``), never from pyHanko's coverage summary, which an
-    incremental update can fool."""
+    incremental update can fool. A file whose streams would inflate past the bounds above
+    raises ``InflatesTooMuch`` (413)."""
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError
+
+    try:
+        return _check(pdf, config)
+    except PdfDecodeLimitError as exc:
+        raise too_much(MAX_INFLATED_STREAM) from exc
+
+
+def _check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
@@ -258,12 +304,16 @@ def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
     if pdf.lstrip()[:5] != b"%PDF-":
         return NOT_A_PDF
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader = PdfFileReader(BytesIO(pdf), strict=False, decode_limits=decode_limits())
         reader.root  # noqa: B018 - a file without a readable catalogue is no PDF
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # a damaged file: not a document we can read at all
         return NOT_A_PDF
     try:
         sig = _ours_signature(reader)
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # a signature dictionary or container we cannot parse
         return DAMAGED
     if sig is None:
@@ -277,6 +327,8 @@ def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
         status = validate_pdf_signature(
             sig, ValidationContext(trust_roots=[root], allow_fetching=False), skip_diff=True
         )
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # pyhanko's errors for a broken container or byte range
         return DAMAGED
     if not status.valid:

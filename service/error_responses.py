@@ -84,6 +84,7 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
             exc.title,
             exc.detail,
             [FieldErrorOut(e.field, e.message) for e in exc.errors],
+            headers=exc.headers or None,
         )
     if isinstance(exc, NotAuthorizedException) and wants_html(request):
         query = urlencode({"next": request.url.path})
