@@ -251,7 +251,7 @@ def inflating_attachment(pdf: bytes, inflated: int) -> bytes:
     names = writer.root["/Names"]["/EmbeddedFiles"]["/Names"]
     spec_ref = names.raw_get(1)
     spec = spec_ref.get_object()
-    stream = generic.StreamObject(  # type: ignore[no-untyped-call]
+    stream = generic.StreamObject(
         {
             generic.pdf_name("/Type"): generic.pdf_name("/EmbeddedFile"),
             generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
