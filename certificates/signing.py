@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from certificates.coverage import SignedObject, whole_file
+from service.kernel.disk import saving, write_atomically
 from service.kernel.errors import FangxinError
 
 SIGNATURE_FIELD = "FangxinIssuer"
@@ -93,9 +94,15 @@ def ensure_key(folder: Path, issuer_name: str) -> KeyFiles:
         serialization.NoEncryption(),
     )
     descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as fh:
-        fh.write(pem)
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    try:
+        with saving("the generated issuing key"), os.fdopen(descriptor, "wb") as fh:
+            fh.write(pem)
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        write_atomically(files.cert, cert_pem, "the generated issuing certificate")
+    except BaseException:
+        # A key without its certificate (a full disk) would block every later attempt.
+        files.key.unlink(missing_ok=True)
+        raise
     return files
 
 

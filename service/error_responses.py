@@ -76,8 +76,6 @@ def _database_refused_the_data(exc: BaseException) -> bool:
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as problem+json (API) or as a page (browser), never as a trace."""
     if isinstance(exc, FangxinError):
-        if isinstance(exc, DiskFull):  # the operators' to fix: say so in the logs too
-            log.error("disk full", path=request.url.path, error=str(exc.__cause__ or exc))
         return _problem(
             request,
             exc.status,
@@ -114,10 +112,13 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         # input is wrong, not the service. The value itself is not echoed.
         return _problem(request, 422, "Invalid input", "A value is longer than allowed")
     if disk_full(exc):
-        # A write no helper named (the database's, or a file's): the disk is full, which is
-        # the operators' to fix, not a bug; reads go on working meanwhile.
-        log.error("disk full", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
-        return _problem(request, 507, "Insufficient storage", full_detail("this change"))
+        # A write found the disk (or the database's) full: the operators' to fix, not a bug,
+        # and reads go on working meanwhile. DiskFull names what was not saved; a write no
+        # helper wrapped (the database's) is "this change".
+        cause = exc.__cause__ if isinstance(exc, DiskFull) else exc
+        log.error("disk full", path=request.url.path, error=f"{type(cause).__name__}: {cause}")
+        detail = exc.detail if isinstance(exc, DiskFull) else full_detail("this change")
+        return _problem(request, DiskFull.status, DiskFull.title, detail)
     if isinstance(exc, HTTPException):
         headers = dict(exc.headers or {})
         return _problem(

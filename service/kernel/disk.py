@@ -19,8 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-from service.kernel.errors import FangxinError
-
 MiB: Final = 1024 * 1024
 # Below this the data dir counts as full: /readyz fails (a load balancer prefers another
 # machine), whatever the warning threshold (FANGXIN_DISK_WARN_MB) says.
@@ -29,9 +27,17 @@ NO_SPACE_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 POSTGRES_DISK_FULL: Final = "53100"  # SQLSTATE disk_full
 
 
-class DiskFull(FangxinError):
+class DiskFull(Exception):
+    """A write found no space. Not a ``FangxinError``: nobody's input caused it, so no form
+    takes it for a refusal to correct; it reaches the one error handler (507 and a page
+    saying the storage is full) and the commands' (a message, exit 1)."""
+
     status = 507
     title = "Insufficient storage"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def disk_full(exc: BaseException) -> bool:
