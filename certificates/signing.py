@@ -13,6 +13,7 @@ worker thread or process, never on the service's event loop.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from certificates.coverage import SignedObject, whole_file
-from service.kernel.disk import saving, write_atomically
+from service.kernel.disk import write_atomically
 from service.kernel.errors import FangxinError
 
 SIGNATURE_FIELD = "FangxinIssuer"
@@ -49,11 +50,25 @@ class KeyFiles:
 
 
 def ensure_key(folder: Path, issuer_name: str) -> KeyFiles:
-    """The self-signed issuing key and certificate in ``folder``, created once (mode 0600)."""
+    """The self-signed issuing key and certificate in ``folder``, created once (mode 0600).
+
+    Web workers start at once on a fresh data dir and each wants the key: under a lock on
+    the folder one makes it, and the others find it made."""
     files = KeyFiles(folder / KEY_FILE, folder / CERT_FILE)
     if files.key.exists() and files.cert.exists():
         return files
     folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if not (files.key.exists() and files.cert.exists()):
+            _make_key(files, issuer_name)
+    finally:
+        os.close(descriptor)  # and the lock with it
+    return files
+
+
+def _make_key(files: KeyFiles, issuer_name: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -93,17 +108,13 @@ def ensure_key(folder: Path, issuer_name: str) -> KeyFiles:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    write_atomically(files.key, pem, "the generated issuing key", mode=0o600)
     try:
-        with saving("the generated issuing key"), os.fdopen(descriptor, "wb") as fh:
-            fh.write(pem)
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
         write_atomically(files.cert, cert_pem, "the generated issuing certificate")
     except BaseException:
-        # A key without its certificate (a full disk) would block every later attempt.
-        files.key.unlink(missing_ok=True)
+        files.key.unlink(missing_ok=True)  # no key without its certificate (a full disk)
         raise
-    return files
 
 
 @dataclass(frozen=True, slots=True)
