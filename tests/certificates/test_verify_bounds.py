@@ -5,6 +5,9 @@ threads and short queue are told to retry (503) while pages go on answering."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -27,6 +30,7 @@ from tests.certificates.test_cascade import _certificate
 from tests.surveys.conftest import make_city
 from tests.surveys.test_form import _hidden
 
+FANGXIN = str(Path(sys.executable).with_name("fangxin"))
 SERIAL = "ZMD-2026-M-000001-O"
 MiB = 1024 * 1024
 BOMB = 48 * MiB  # the probe's was 250 MiB; enough here to tell bounded from unbounded
@@ -136,7 +140,7 @@ async def test_our_signature_over_an_inflating_attachment_is_refused_413(
 
 
 async def test_a_stream_the_check_must_decode_is_bounded_too(
-    client: httpx.AsyncClient, app_settings: Settings
+    client: httpx.AsyncClient, app_settings: Settings, tmp_path: Path
 ) -> None:
     """The form dictionary every check reads, moved into an object stream that inflates to
     16 MiB at 20:1: under pyHanko's default bounds (64 MiB a stream, 100:1) this 0.7 MB file
@@ -153,6 +157,20 @@ async def test_a_stream_the_check_must_decode_is_bounded_too(
         "/api/v1/certificates/verify", files={"file": ("c.pdf", bomb, "application/pdf")}
     )
     assert r.status_code == 413 and "2,048 KiB" in r.json()["detail"], r.text
+    # The offline command refuses it too, as it does any file that is not genuine (exit 2).
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(bomb)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FANGXIN_")}
+    environ |= {
+        "FANGXIN_DATA_DIR": str(app_settings.data_dir),
+        "FANGXIN_DATABASE_URL": app_settings.database_url,
+        "FANGXIN_ENV": "test",
+    }
+    command = [FANGXIN, "certificates", "check", str(path)]
+    done = await anyio.to_thread.run_sync(
+        lambda: subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120)
+    )
+    assert done.returncode == 2 and "it was not checked" in done.stderr, done.stderr
     # The genuine file still checks as before: the bounds are far above what it needs.
     r = await client.post(
         "/api/v1/certificates/verify", files={"file": ("c.pdf", genuine, "application/pdf")}
