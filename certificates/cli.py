@@ -173,12 +173,23 @@ def certificates_check(file: Path, as_json: bool) -> None:
 
     from certificates import documents, verification
     from certificates.policy import policy_for
-    from certificates.schemas import Verdict
+    from certificates.schemas import PdfCheck, Verdict
+    from certificates.signing import InflatesTooMuch
 
     settings = cli_settings()
     config = documents.signer_config(settings, policy_for(settings.certificate_policy))
     content = file.read_bytes()
-    result = run_with_db(settings, lambda: verification.check_pdf(content, config))
+
+    async def checked() -> PdfCheck | None:
+        try:
+            return await verification.check_pdf(content, config)
+        except InflatesTooMuch as exc:  # refused unread: like any verdict but genuine, 2
+            click.echo(f"{file}: {exc.detail}", err=True)
+            return None
+
+    result = run_with_db(settings, checked)
+    if result is None:
+        sys.exit(2)
     if as_json:
         click.echo(msgspec.json.encode(result).decode())
     else:

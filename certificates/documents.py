@@ -24,6 +24,7 @@ from certificates.render import CertificateDoc, certificate_pdf
 from certificates.signing import SignerConfig, ensure_key, fingerprint, issuing_key, sign
 from scoring.credit.rules import Rules
 from service.kernel.audit import Actor
+from service.kernel.disk import write_atomically
 from service.kernel.errors import FangxinError
 from service.kernel.localtime import localdate
 from service.kernel.models import Area, Merchant
@@ -97,8 +98,8 @@ async def _keep(cert: Certificate, settings: Settings, signed: bytes) -> bytes:
     is thrown away, never handed out."""
     sha256 = hashlib.sha256(signed).hexdigest()
     path = _path(settings, sha256)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(signed)
+    # Whole or not at all: a PDF cut short by a full disk must never be stored (nor served).
+    write_atomically(path, signed, f"the signed PDF of {cert.serial}")
     won = await Certificate.filter(id=cert.id, pdf_sha256=None, status=Status.ACTIVE).update(
         pdf_sha256=sha256
     )

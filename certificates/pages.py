@@ -23,14 +23,16 @@ from certificates.policy import Kind, policy_for
 from certificates.routes import PDF_MAX_BYTES
 from certificates.schemas import PdfCheck
 from certificates.serials import is_valid
+from certificates.signing import InflatesTooMuch
 from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
 from service.kernel.exports import figures_response
-from service.kernel.i18n import current_locale
+from service.kernel.i18n import N_, current_locale
 from service.kernel.i18n import gettext as _
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
 from service.kernel.notices import error_notice, error_redirect, redirect_after
+from service.kernel.pools import Busy
 from service.kernel.security import OFFICIALS, PUBLIC, PUBLIC_DOCUMENT, require_principal
 from service.kernel.settings import Settings
 from service.register import store as registry
@@ -267,13 +269,24 @@ PAGES.append(verify_lookup)
 
 
 def _file_page(
-    result: PdfCheck | None = None, error: str | None = None, status_code: int = 200
+    result: PdfCheck | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Template:
     return Template(
         "certificates/verify_file.html",
         context={"result": result, "error": error, "statuses": STATUS_LABELS},
         status_code=status_code,
+        headers=headers,
     )
+
+
+INFLATES_TOO_MUCH = N_(
+    "This file holds far more compressed data than a certificate file does, so it was not "
+    "checked. A certificate from the bureau is a PDF of a few hundred kilobytes."
+)
+TOO_BUSY = N_("Many files are being checked right now. Please try again in a few seconds.")
 
 
 @get("/verify/upload", opt=PUBLIC, include_in_schema=False)
@@ -302,7 +315,12 @@ async def verify_file(
         return _file_page(error=_("The file is empty."), status_code=422)
     settings: Settings = request.app.state.settings
     config = documents.signer_config(settings, policy_for(settings.certificate_policy))
-    return _file_page(await verification.check_pdf(content, config))
+    try:
+        return _file_page(await verification.check_pdf(content, config))
+    except InflatesTooMuch:
+        return _file_page(error=_(INFLATES_TOO_MUCH), status_code=413)
+    except Busy as exc:
+        return _file_page(error=_(TOO_BUSY), status_code=503, headers=exc.headers)
 
 
 PAGES += [verify_file_form, verify_file]

@@ -13,6 +13,7 @@ worker thread or process, never on the service's event loop.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,12 +30,17 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from certificates.coverage import SignedObject, whole_file
+from service.kernel.disk import write_atomically
+from service.kernel.errors import FangxinError
 
 SIGNATURE_FIELD = "FangxinIssuer"
 KEY_FILE = "issuer-key.pem"
 CERT_FILE = "issuer-cert.pem"
 CERT_YEARS = 10
 RESERVED_BYTES = 4096  # for the signature container made with our generated key
+# What checking an uploaded file may inflate: checking one of ours decodes ~6 KiB in all.
+MAX_INFLATED_STREAM = 2 * 1024 * 1024
+MAX_INFLATED_TOTAL = 8 * 1024 * 1024  # or the file's own size, if larger (≤ 5 MB uploads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +50,25 @@ class KeyFiles:
 
 
 def ensure_key(folder: Path, issuer_name: str) -> KeyFiles:
-    """The self-signed issuing key and certificate in ``folder``, created once (mode 0600)."""
+    """The self-signed issuing key and certificate in ``folder``, created once (mode 0600).
+
+    Web workers start at once on a fresh data dir and each wants the key: under a lock on
+    the folder one makes it, and the others find it made."""
     files = KeyFiles(folder / KEY_FILE, folder / CERT_FILE)
     if files.key.exists() and files.cert.exists():
         return files
     folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if not (files.key.exists() and files.cert.exists()):
+            _make_key(files, issuer_name)
+    finally:
+        os.close(descriptor)  # and the lock with it
+    return files
+
+
+def _make_key(files: KeyFiles, issuer_name: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -88,11 +108,13 @@ def ensure_key(folder: Path, issuer_name: str) -> KeyFiles:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as fh:
-        fh.write(pem)
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return files
+    write_atomically(files.key, pem, "the generated issuing key", mode=0o600)
+    try:
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        write_atomically(files.cert, cert_pem, "the generated issuing certificate")
+    except BaseException:
+        files.key.unlink(missing_ok=True)  # no key without its certificate (a full disk)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,13 +266,55 @@ def _signed_object(reader: Any, sig: Any) -> SignedObject:
     )
 
 
+class InflatesTooMuch(FangxinError):
+    """An uploaded file whose compressed parts would inflate past what checking one of our
+    certificates ever needs: refused unread, before it can take the server's memory."""
+
+    status = 413
+    title = "Payload too large"
+
+
+def too_much(limit: int) -> InflatesTooMuch:
+    return InflatesTooMuch(
+        f"The file holds compressed data that inflates past {limit // 1024:,} KiB, far more "
+        "than a certificate file holds: it was not checked."
+    )
+
+
+def decode_limits() -> Any:
+    """pyHanko's decoding bounds for a file someone hands us. Its defaults (256 MiB a stream
+    and a document) would let a quarter-megabyte upload take gigabytes across a few
+    concurrent checks; checking one of ours decodes a few KiB."""
+    from pyhanko.pdf_utils.decode_limits import (
+        DecodeLimits,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
+
+    return DecodeLimits(
+        per_stream=StreamDecodeLimits(max_output_size=MAX_INFLATED_STREAM),
+        document_budget=DocumentDecodeBudget(base_allowance=MAX_INFLATED_TOTAL, max_ratio=1),
+    )
+
+
 def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
     """Is this PDF signed by our issuing key, unchanged since, and with nothing appended?
 
     pyHanko verifies the cryptography (the signature value, the digest of the signed ranges,
     the signer's certificate); whether those ranges are the whole file is judged from the
     bytes (``certificates.coverage``), never from pyHanko's coverage summary, which an
-    incremental update can fool."""
+    incremental update can fool. A file whose streams would inflate past the bounds above
+    raises ``InflatesTooMuch`` (413)."""
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError
+
+    try:
+        return _check(pdf, config)
+    except PdfDecodeLimitError as exc:
+        raise too_much(MAX_INFLATED_STREAM) from exc
+
+
+def _check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
@@ -258,12 +322,16 @@ def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
     if pdf.lstrip()[:5] != b"%PDF-":
         return NOT_A_PDF
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        reader = PdfFileReader(BytesIO(pdf), strict=False, decode_limits=decode_limits())
         reader.root  # noqa: B018 - a file without a readable catalogue is no PDF
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # a damaged file: not a document we can read at all
         return NOT_A_PDF
     try:
         sig = _ours_signature(reader)
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # a signature dictionary or container we cannot parse
         return DAMAGED
     if sig is None:
@@ -277,6 +345,8 @@ def check(pdf: bytes, config: SignerConfig) -> SignatureCheck:
         status = validate_pdf_signature(
             sig, ValidationContext(trust_roots=[root], allow_fetching=False), skip_diff=True
         )
+    except PdfDecodeLimitError:
+        raise
     except Exception:  # pyhanko's errors for a broken container or byte range
         return DAMAGED
     if not status.valid:

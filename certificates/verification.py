@@ -11,21 +11,25 @@ file that has any is ``altered``, whatever else holds and whatever a library's s
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
-import anyio
-
-from certificates import issuance
+from certificates import issuance, signing
 from certificates.models import Certificate
 from certificates.schemas import PdfCheck, Verdict
-from certificates.signing import SignatureCheck, SignerConfig, check
+from certificates.signing import InflatesTooMuch, SignatureCheck, SignerConfig, check
 from service.kernel.localtime import localdate
+from service.kernel.pools import BlockingPool
 
 ATTACHMENT = "certificate.json"  # written at rendering (render.certificate_pdf)
 MAX_ATTACHMENT_BYTES = 64 * 1024
+# Checks run two at a time in threads, with a short queue: a crowd of uploads (each a PDF
+# parse and a signature check, ~0.1 s) waits its turn or is told to retry, and the threads,
+# memory and interpreter lock that pages need are never all theirs.
+POOL = BlockingPool("certificate file checks", size=2, queue=16, wait=15.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +39,52 @@ class Inspection:
 
 
 def signed_identity(signed_part: bytes) -> dict[str, Any] | None:
-    """The certificate data attached inside the signed revision, or None."""
+    """The certificate data attached inside the signed revision, or None. Inflated at most to
+    ``MAX_ATTACHMENT_BYTES`` (ours is under 1 KiB): past that, ``InflatesTooMuch``."""
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
-        root = PdfFileReader(BytesIO(signed_part), strict=False).root
+        root = PdfFileReader(
+            BytesIO(signed_part), strict=False, decode_limits=signing.decode_limits()
+        ).root
         names = root["/Names"]["/EmbeddedFiles"]["/Names"]
         for i in range(0, len(names) - 1, 2):
             if str(names[i]) == ATTACHMENT:
-                data = names[i + 1].get_object()["/EF"]["/F"].get_object().data
-                if len(data) > MAX_ATTACHMENT_BYTES:
-                    return None
-                found = json.loads(data)
+                data = attachment_bytes(names[i + 1].get_object()["/EF"]["/F"].get_object())
+                found = json.loads(data) if data is not None else None
                 return found if isinstance(found, dict) else None
+    except InflatesTooMuch:
+        raise
+    except PdfDecodeLimitError as exc:
+        raise signing.too_much(signing.MAX_INFLATED_STREAM) from exc
     except Exception:  # no attachment, or a damaged one: the signed part names no certificate
         return None
     return None
 
 
+def attachment_bytes(stream: Any, limit: int = MAX_ATTACHMENT_BYTES) -> bytes | None:
+    """An embedded file's bytes, inflated in one bounded step (never the whole of what a
+    small stream may claim to hold); None for an encoding ours never uses."""
+    filters = stream.get("/Filter")
+    names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
+    if filters is None:
+        data = bytes(stream.encoded_data)
+    elif names == ["/FlateDecode"] and stream.get("/DecodeParms") is None:
+        data = zlib.decompressobj().decompress(stream.encoded_data, limit + 1)
+    else:
+        return None
+    if len(data) > limit:
+        raise signing.too_much(limit)
+    return data
+
+
 def inspect(content: bytes, config: SignerConfig) -> Inspection:
-    """The blocking part (pyhanko): run it off the event loop."""
+    """The blocking part (pyhanko): run it off the event loop, in ``POOL``. The signed part is
+    read for identity only when the signature is ours: another key's file names nothing."""
     signature = check(content, config)
-    identity = signed_identity(signature.signed_part) if signature.signed_part else None
-    return Inspection(signature, identity)
+    signed = signature.signed_part if signature.ours else None
+    return Inspection(signature, signed_identity(signed) if signed else None)
 
 
 def _day_of(moment: datetime) -> set[str]:
@@ -115,7 +142,7 @@ def _detail(verdict: Verdict, signature: SignatureCheck) -> str:
 
 async def check_pdf(content: bytes, config: SignerConfig) -> PdfCheck:
     """The one check of a certificate file: the API, the upload page and the CLI call it."""
-    inspection = await anyio.to_thread.run_sync(inspect, content, config)
+    inspection = await POOL.run(inspect, content, config)
     sig = inspection.signature
     identity = inspection.identity if sig.ours else None
     claimed = identity.get("serial") if identity else None

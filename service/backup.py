@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
+from service.kernel.disk import saving
 from service.kernel.settings import SECRET_FILE, WORKDAYS_FILE, Settings
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -243,7 +244,13 @@ class BackupReport:
 
 
 def backup(settings: Settings, target: Path) -> BackupReport:
-    """Write the database and the data dir's own files to ``target`` (mode 0600)."""
+    """Write the database and the data dir's own files to ``target`` (mode 0600); a disk
+    that fills up meanwhile leaves no partial file and raises ``DiskFull``."""
+    with saving(f"the backup {target.name}"):
+        return _backup(settings, target)
+
+
+def _backup(settings: Settings, target: Path) -> BackupReport:
     backend = backend_for(settings)
     target = target.resolve()
     partial = target.with_name(target.name + ".partial")

@@ -18,6 +18,7 @@ import click
 from service import backup, demo, plugins
 from service.kernel import accounts, audit, db
 from service.kernel.commands import cli_actor, cli_settings, run_with_db
+from service.kernel.disk import DiskFull
 from service.kernel.models import Role
 from service.kernel.plugins import Importer
 from service.kernel.settings import SettingsError
@@ -416,4 +417,7 @@ def _report(fn: Callable[[], T]) -> T:
         return fn()
     except backup.BackupError as exc:
         click.echo(f"fangxin: {exc}", err=True)
+        sys.exit(1)
+    except DiskFull as exc:
+        click.echo(f"fangxin: {exc.detail}", err=True)
         sys.exit(1)

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 
+from service.kernel.disk import DiskFull, disk_full, full_detail
 from service.kernel.errors import FangxinError, SessionsUnavailable
 from service.kernel.schemas import FieldErrorOut, Problem
 
@@ -98,6 +99,7 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
             exc.title,
             exc.detail,
             [FieldErrorOut(e.field, e.message) for e in exc.errors],
+            headers=exc.headers or None,
         )
     if isinstance(exc, NotAuthorizedException) and wants_html(request):
         query = urlencode({"next": request.url.path})
@@ -126,6 +128,14 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         # A value longer than its column, met in a lookup or a write no schema bounded: the
         # input is wrong, not the service. The value itself is not echoed.
         return _problem(request, 422, "Invalid input", "A value is longer than allowed")
+    if disk_full(exc):
+        # A write found the disk (or the database's) full: the operators' to fix, not a bug,
+        # and reads go on working meanwhile. DiskFull names what was not saved; a write no
+        # helper wrapped (the database's) is "this change".
+        cause = exc.__cause__ if isinstance(exc, DiskFull) else exc
+        log.error("disk full", path=request.url.path, error=f"{type(cause).__name__}: {cause}")
+        detail = exc.detail if isinstance(exc, DiskFull) else full_detail("this change")
+        return _problem(request, DiskFull.status, DiskFull.title, detail)
     if isinstance(exc, HTTPException):
         headers = dict(exc.headers or {})
         return _problem(

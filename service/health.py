@@ -8,21 +8,24 @@ check named, so monitoring says which one is missing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from litestar import Request, get
 from litestar.datastructures import State
 from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
-from service.kernel import db
+from service.kernel import db, disk
 from service.kernel.schemas import Problem
 from service.kernel.security import PUBLIC
+from service.kernel.settings import Settings
 from service.kernel.stores import guard_of
 
 
 class NotReady(Problem, omit_defaults=True):
     """A 503 from /readyz: every failing check by name (``database``, ``migrations``,
-    ``redis``), with what went wrong."""
+    ``redis``, ``disk``), with what went wrong."""
 
     checks: dict[str, str] = msgspec.field(default_factory=dict)
 
@@ -34,10 +37,12 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", opt=PUBLIC, tags=["health"], responses={})
-async def readyz(request: Request[object, object, State]) -> Response[dict[str, str] | NotReady]:
-    """The database answers, every migration is applied and, when configured, Redis
-    answers; 503 naming each failing check otherwise. Without Redis public pages and survey
-    submissions still work (rate limits per process), but nobody can sign in."""
+async def readyz(request: Request[object, object, State]) -> Response[dict[str, Any] | NotReady]:
+    """The database answers, every migration is applied, Redis (when configured) answers and
+    the data dir has room (``disk``: its free bytes, and ``ok``, or ``low`` below
+    FANGXIN_DISK_WARN_MB); 503 naming each failing check otherwise. Without Redis public
+    pages and survey submissions still work (rate limits per process), but nobody can sign
+    in; with the data dir full, pages and downloads are served but nothing can be saved."""
     failed: dict[str, str] = {}
     try:
         await db.connection().execute_query("SELECT 1")
@@ -57,12 +62,21 @@ async def readyz(request: Request[object, object, State]) -> Response[dict[str, 
                 f"redis unreachable: {error} (signed-in pages answer 503; public pages "
                 "and survey submissions go on, rate limits per process)"
             )
+    settings: Settings = request.app.state.settings
+    room = disk.space(settings.data_dir, settings.disk_warn_bytes)
+    if room.state == disk.SpaceState.FULL:
+        failed["disk"] = (
+            f"data disk full: {room.free_bytes} bytes free in {room.path} "
+            f"(below {disk.FULL_BELOW}); nothing can be saved"
+        )
     if failed:
         return _not_ready(failed)
-    return Response({"status": "ready"})
+    return Response(
+        {"status": "ready", "disk": {"free_bytes": room.free_bytes, "state": room.state.value}}
+    )
 
 
-def _not_ready(failed: dict[str, str]) -> Response[dict[str, str] | NotReady]:
+def _not_ready(failed: dict[str, str]) -> Response[dict[str, Any] | NotReady]:
     return Response(
         NotReady(
             type="about:blank",

@@ -21,13 +21,16 @@ it: the wrapper answers such a scrape itself, before the application's stack.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import os
 import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import structlog
 from litestar import Request, get
 from litestar.enums import ScopeType
 from litestar.response import Response
@@ -37,6 +40,7 @@ from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
+from prometheus_client.mmap_dict import _INITIAL_MMAP_SIZE, MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from certificates.models import Reply
@@ -58,6 +62,56 @@ _PARAM_TYPE = re.compile(r"\{(\w+):[^}]*\}")
 # ``_created`` series exist only in the in-process mode; without them, one worker and many
 # expose the same series.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+log = structlog.get_logger("fangxin")
+# After a metrics file could not be written (a full disk), the next try after this long.
+METRICS_RETRY_SECONDS: Final = 60.0
+
+
+class ReservedMmapedDict(MmapedDict):
+    """prometheus_client's per-process file of values, with its disk blocks reserved
+    (``posix_fallocate``) before any byte is mapped.
+
+    The client sizes its file with ``truncate``: a sparse file, whose blocks the file system
+    finds only when a page of the mapping is first written. On a full disk that write cannot
+    be refused, so the kernel kills the process with SIGBUS: every web worker died the same
+    way, and uvicorn restarted them into the same death. With the blocks reserved up front a
+    full disk shows at creation or growth, as an ``OSError`` the caller handles
+    (``RequestMetrics.observe``), and writing through the mapping can no longer fail."""
+
+    def __init__(self, filename: str, read_mode: bool = False) -> None:
+        if not read_mode:
+            _reserve_new_file(filename, _INITIAL_MMAP_SIZE)
+        super().__init__(filename, read_mode)  # type: ignore[no-untyped-call]
+
+    def _init_value(self, key: str) -> None:
+        # The entry's size as the file format lays it out (see MmapedDict): a 4-byte length,
+        # the key padded to 8-byte alignment, two doubles.
+        encoded = len(key.encode("utf-8"))
+        size = 4 + encoded + (8 - (encoded + 4) % 8) + 16
+        capacity = self._capacity
+        while self._used + size > capacity:
+            capacity *= 2
+        if capacity != self._capacity:
+            os.posix_fallocate(self._f.fileno(), 0, capacity)  # grows the file: no sparse tail
+        super()._init_value(key)  # type: ignore[no-untyped-call]
+
+
+def _reserve_new_file(filename: str, size: int) -> None:
+    fd = os.open(filename, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(fd).st_size == 0:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError:
+                # An empty file would break every scrape (the collector reads its header).
+                os.unlink(filename)
+                raise
+    finally:
+        os.close(fd)
+
+
+# The client looks its file class up here each time a process opens its file.
+prometheus_values.MmapedDict = ReservedMmapedDict  # type: ignore[attr-defined]
 
 
 def multiprocess() -> bool:
@@ -92,6 +146,7 @@ class RequestMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.paused_until = 0.0  # while a full disk keeps the metrics file from growing
         self._redis_unavailable = Counter(
             "fangxin_redis_unavailable",
             "Store operations done without Redis, by use: rate_limit (counted in this "
@@ -103,13 +158,27 @@ class RequestMetrics:
 
     def redis_unavailable(self, use: str) -> None:
         """One store operation went without Redis (service.kernel.stores)."""
-        self._redis_unavailable.labels(use).inc()
+        # A full disk: observe() says so and pauses; this count never fails the request.
+        with contextlib.suppress(OSError):
+            self._redis_unavailable.labels(use).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request; when the metrics file cannot grow (a full disk), stop counting
+        for a while, saying so once, rather than fail the request."""
+        if self.paused_until and time.monotonic() < self.paused_until:
+            return
         method = method if method in METHODS else "OTHER"
         status_class = f"{status // 100}xx" if 100 <= status < 600 else "5xx"
-        self.requests.labels(method, route, status_class).inc()
-        self.latency.labels(method, route, status_class).observe(seconds)
+        try:
+            self.requests.labels(method, route, status_class).inc()
+            self.latency.labels(method, route, status_class).observe(seconds)
+        except OSError as exc:
+            self.paused_until = time.monotonic() + METRICS_RETRY_SECONDS
+            log.warning(
+                "request metrics paused: their file cannot be written",
+                error=f"{type(exc).__name__}: {exc}",
+                retry_in_seconds=METRICS_RETRY_SECONDS,
+            )
 
 
 class _Collected:

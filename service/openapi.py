@@ -149,7 +149,17 @@ ERRORS: Final[dict[int, tuple[str, str, str]]] = {
         "Something went wrong on our side; the request id identifies it in our logs.",
         "Internal server error",
     ),
-    503: ("Not ready", "migrations pending: 0007_x (run `fangxin migrate`)", "Not ready"),
+    503: (
+        "Not ready, or too busy now: retry after the seconds in Retry-After",
+        "migrations pending: 0007_x (run `fangxin migrate`)",
+        "Not ready",
+    ),
+    507: (
+        "The server's storage is full: nothing was saved (reading goes on working)",
+        "The server's storage is full: the signed PDF of ZMD-2026-M-000001-O could not be "
+        "saved. Reading goes on working; try again once the operators have made room.",
+        "Insufficient storage",
+    ),
 }
 
 
@@ -416,6 +426,8 @@ NOT_MODIFIED: Final = {"description": "Not modified: the If-None-Match tag is th
 # Error statuses an operation answers beyond those every operation of its kind does.
 EXTRA_ERRORS: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("get", "/readyz"): (503,),
+    ("post", "/api/v1/certificates/verify"): (503,),  # every verification slot busy
+    ("get", "/api/v1/certificates/{serial}/pdf"): (507,),  # signed and stored on first download
     ("post", "/api/v1/certificates"): (404,),  # no subject by that code
     ("get", "/api/v1/reports/annual"): (404,),  # no district by that code
     ("get", "/api/v1/reports/annual.pdf"): (404,),
@@ -474,6 +486,7 @@ def error_statuses(
         statuses.add(422)
     if method in UNSAFE:
         statuses.add(409)
+        statuses.add(507)  # a write that found the disk (or the database's) full
         if path.startswith("/api/"):
             statuses.add(415)  # service.app's require_api_content_type
     if "requestBody" in operation:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from tortoise.expressions import Subquery
 
 from service.kernel import scope
+from service.kernel.disk import saving
 from service.kernel.errors import NotFound
 from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
 from service.kernel.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
@@ -215,10 +216,15 @@ async def export_file(slug: str, f: ResponseFilter, fmt: str) -> Path:
     fd, name = tempfile.mkstemp(prefix="fangxin-export-", suffix=f".{fmt}")
     os.close(fd)
     path = Path(name)
-    if fmt == "xlsx":
-        await _write_xlsx(path, slug, f, keys)
-    else:
-        await _write_parquet(path, slug, f, keys)
+    try:
+        with saving("the export"):
+            if fmt == "xlsx":
+                await _write_xlsx(path, slug, f, keys)
+            else:
+                await _write_parquet(path, slug, f, keys)
+    except Exception:
+        await anyio.Path(path).unlink(missing_ok=True)  # no half-written export left behind
+        raise
     return path
 
 

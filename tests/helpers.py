@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+import pytest
 
 from scoring.credit.demo_intake import Targets
 from service.kernel import accounts
@@ -22,6 +28,39 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def small_disk(path: Path, mib: int) -> Iterator[Path]:
+    """A file system of ``mib`` MiB at ``path`` for a test to fill: a tmpfs, which only root
+    may mount; elsewhere the test is skipped, saying so."""
+    path.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=0755", "tmpfs", str(path)]
+    try:
+        done = subprocess.run(mount, capture_output=True, text=True, timeout=30, check=False)
+    except OSError as exc:
+        pytest.skip(f"no small file system to fill: cannot run mount ({exc})")
+    if done.returncode != 0:
+        pytest.skip(f"no small file system to fill: mounting a tmpfs needs root ({done.stderr})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=False, timeout=30)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Fill ``directory``'s file system to the last byte with one file, returned (deleting it
+    makes the room again)."""
+    filler = directory / "filler"
+    with filler.open("ab", buffering=0) as fh:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+    return filler
 
 
 async def make_account(

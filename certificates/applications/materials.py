@@ -5,13 +5,12 @@ content, so that equal files are stored once and no name an applicant chose reac
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from service.kernel.disk import write_atomically
 from service.kernel.errors import FieldError
 from service.kernel.i18n import N_, gettext
 
@@ -99,10 +98,7 @@ def store(data_dir: Path, file: CheckedFile) -> None:
     target = path_of(data_dir, file.sha256)
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    draft = target.with_name(f".{file.sha256}.{os.getpid()}.{secrets.token_hex(4)}")
-    draft.write_bytes(file.content)
-    os.replace(draft, target)
+    write_atomically(target, file.content, f"the file {file.filename}")
 
 
 def read(data_dir: Path, sha256: str) -> bytes:

@@ -34,6 +34,7 @@ from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from scoring.satisfaction.scores import CityScores, Params, score_city
 from service.kernel import audit
 from service.kernel.audit import SYSTEM, Actor
+from service.kernel.disk import saving
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.periodic import worker_name
 from service.kernel.settings import Settings
@@ -263,9 +264,10 @@ async def _store(run: ScoreRun, scores: CityScores, settings: Settings) -> None:
         await UnitScore.filter(run_id=run.id).using_db(conn).delete()
         await UnitScore.bulk_create(rows, batch_size=2000, using_db=conn)
     export = run_dir(settings) / f"run-{run.id}.parquet"
-    await anyio.to_thread.run_sync(
-        lambda: scores.scores.with_columns(pl.lit(run.id).alias("run")).write_parquet(export)
-    )
+    with saving(f"the Parquet copy of score run {run.id}"):
+        await anyio.to_thread.run_sync(
+            lambda: scores.scores.with_columns(pl.lit(run.id).alias("run")).write_parquet(export)
+        )
 
 
 def run_dir(settings: Settings) -> Path:

@@ -18,6 +18,7 @@ import click
 
 from service.kernel import db
 from service.kernel.audit import Actor
+from service.kernel.disk import DiskFull
 from service.kernel.errors import FangxinError
 from service.kernel.settings import Settings, SettingsError, get_settings
 from service.kernel.tables import ImportRejected
@@ -52,6 +53,9 @@ def run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(wrapped())
+    except DiskFull as exc:
+        click.echo(f"fangxin: {exc.detail}", err=True)
+        sys.exit(1)
     except FangxinError as exc:
         click.echo(f"fangxin: {exc.detail}", err=True)
         for e in exc.errors:

@@ -23,6 +23,11 @@ class FangxinError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the error's answer carries (a 503's Retry-After)."""
+        return {}
+
 
 class InvalidInput(FangxinError):
     status = 422

@@ -54,6 +54,8 @@ class Settings:
     jobs_file: Path | None = None
     # A bearer token that reads /metrics and nothing else (a Prometheus scraper's).
     metrics_token: str | None = None
+    # Free space in the data dir below which the officials' desk warns (bytes).
+    disk_warn_bytes: int = 1024 * 1024 * 1024
 
     @property
     def production(self) -> bool:
@@ -213,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or _kept(data_dir, WORKDAYS_FILE),
         jobs_file=_optional_file(env, "FANGXIN_JOBS"),
         metrics_token=_metrics_token(env),
+        disk_warn_bytes=_positive_int(env, "FANGXIN_DISK_WARN_MB", 1024) * 1024 * 1024,
     )
 
 

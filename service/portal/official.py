@@ -31,7 +31,7 @@ from scoring.satisfaction import drilldown, runs
 from scoring.satisfaction.models import RunStatus, ScoreRun
 from scoring.satisfaction.run_pages import trend_chart
 from service import jobs
-from service.kernel import scope
+from service.kernel import disk, scope
 from service.kernel.db import MAX_ID
 from service.kernel.exports import figures_response
 from service.kernel.i18n import N_
@@ -164,8 +164,15 @@ async def desk(
             # A job that failed or did not run: the desk says so, the jobs page says why.
             # The jobs are the city bureau's to watch (a district's official cannot open them).
             "job_problems": [] if district else await jobs.problems(jobs.schedule_for(settings)),
+            # Room left for PDFs, applicants' files and backups: warned of before it runs out.
+            "disk": None if district else _low_disk(settings),
         },
     )
+
+
+def _low_disk(settings: Settings) -> disk.Space | None:
+    room = disk.space(settings.data_dir, settings.disk_warn_bytes)
+    return None if room.state == disk.SpaceState.OK else room
 
 
 def _page_of(total: int, page: int) -> tuple[int, int]:

@@ -3,6 +3,8 @@ ordinary PDF library (pyHanko's writer), for the verify check and outside valida
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -232,3 +234,49 @@ def apply(pdf: bytes, update: Update) -> bytes:
 
 
 Tamper = Callable[[bytes], bytes]
+
+
+def deflate_bomb(inflated: int) -> bytes:
+    """Zeros that inflate to ``inflated`` bytes, deflated to about a thousandth of that."""
+    packer = zlib.compressobj(9)
+    chunk = b"\0" * (1024 * 1024)
+    out = [packer.compress(chunk) for _ in range(inflated // len(chunk))]
+    return b"".join([*out, packer.compress(b"\0" * (inflated % len(chunk))), packer.flush()])
+
+
+def inflating_attachment(pdf: bytes, inflated: int) -> bytes:
+    """The unsigned file with its ``certificate.json`` swapped for one that inflates to
+    ``inflated`` bytes (sign it after, with any key): the memory bomb of issue 29."""
+    writer = _writer(strip_signature(pdf))
+    names = writer.root["/Names"]["/EmbeddedFiles"]["/Names"]
+    spec_ref = names.raw_get(1)
+    spec = spec_ref.get_object()
+    stream = generic.StreamObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/EmbeddedFile"),
+            generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
+        },
+        encoded_data=deflate_bomb(inflated),
+    )
+    spec["/EF"] = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+        {generic.pdf_name("/F"): writer.add_object(stream)}
+    )
+    writer.mark_update(spec_ref)
+    return _written(writer)
+
+
+def inflating_form(pdf: bytes, inflated: int) -> bytes:
+    """An update that moves the form dictionary, which every check reads to find the
+    signature, into an object stream padded to inflate to ``inflated`` bytes."""
+    writer = _writer(pdf)
+    writer.stream_xrefs = True
+    form = generic.DictionaryObject(dict(writer.root["/AcroForm"]))  # type: ignore[no-untyped-call]
+    # Written in hexadecimal (two bytes each): runs of zeros broken by random bytes, which
+    # deflate some 20:1, under pyHanko's default guard against stacked compression (100:1).
+    padding = bytearray(inflated // 2)
+    padding[64::65] = os.urandom(len(padding[64::65]))
+    form[generic.pdf_name("/Padding")] = generic.ByteStringObject(bytes(padding))
+    objects = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
+    writer.root[generic.pdf_name("/AcroForm")] = writer.add_object(form, obj_stream=objects)
+    writer.update_root()  # type: ignore[no-untyped-call]
+    return _written(writer)

@@ -9,4 +9,5 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert r.json() == {"status": "ok"}
     r = await client.get("/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready"}
+    body = r.json()
+    assert body["status"] == "ready" and set(body["disk"]) == {"free_bytes", "state"}

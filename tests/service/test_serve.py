@@ -53,7 +53,7 @@ def test_served_demo_city_answers_health_and_pages(
     served_demo: tuple[str, subprocess.Popen[str]],
 ) -> None:
     base, proc = served_demo
-    assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+    assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
     home = httpx.get(f"{base}/")
     assert home.status_code == 200
     assert "驻马店市" in home.text and "嵖岈山" in home.text
