@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -90,12 +89,10 @@ def key_path(data_dir: Path) -> Path:
 
 
 def contact_key(data_dir: Path) -> ContactKey:
-    """The data dir's contact key, created on first use."""
-    return _load(key_path(data_dir).resolve())
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path) -> ContactKey:
+    """The data dir's contact key, created on first use. Read from the file each time (32
+    bytes, a few times per complaint): a restore that puts the backup's key back is seen at
+    once, by every process."""
+    path = key_path(data_dir)
     if not path.exists():
         _create(path)
     key = path.read_bytes()
@@ -118,8 +115,3 @@ def _create(path: Path) -> None:
             os.link(draft, path)
     finally:
         draft.unlink(missing_ok=True)
-
-
-def forget_cached() -> None:
-    """Read the key files afresh (a restore put another key in place; tests)."""
-    _load.cache_clear()

@@ -125,13 +125,15 @@ class DisputeEvent(Model):
 
 
 class DisputeOffer(Model):
-    """The merchant's offer, one per complaint (the database refuses a second), and the
-    consumer's answer."""
+    """One of the merchant's offers and the consumer's answer. Offers come in rounds, one open
+    at a time: a rejected offer returns the complaint to the merchant while its deadline runs.
+    (dispute, round) is unique, so of two offers sent at once the database keeps one."""
 
     id = fields.IntField(primary_key=True)
-    dispute: fields.OneToOneRelation[Dispute] = fields.OneToOneField(
-        "models.Dispute", related_name="offer", on_delete=fields.CASCADE
+    dispute: fields.ForeignKeyRelation[Dispute] = fields.ForeignKeyField(
+        "models.Dispute", related_name="offers", on_delete=fields.CASCADE
     )
+    round = fields.IntField()  # 1, 2, ...
     kind = fields.CharEnumField(OfferKind, max_length=16)
     amount_fen = fields.BigIntField(default=0)
     note = fields.TextField(default="")
@@ -145,6 +147,7 @@ class DisputeOffer(Model):
 
     class Meta:
         table = "dispute_offer"
+        unique_together = (("dispute", "round"),)
 
 
 class DisputeFile(Model):

@@ -2,8 +2,11 @@
 working-day calendar, the policy's numbers, receipt codes and who handles it once escalated.
 
 submitted ─┬─ (merchant in ODR) ─► with_merchant ─► offered ─► settled (merchant_odr)
-           │                            │              ├──► escalated (rejected, or unanswered)
-           │                            └──────────────┴──► escalated (refused, or deadline)
+           │                            ▲    │   rejected  │
+           │                            └────┼─────────────┤ (the merchant's deadline runs)
+           │                                 │             ├──► escalated (rejected after the
+           │                                 │             │    deadline, or left unanswered)
+           │                                 └─────────────┴──► escalated (refused, deadline)
            └─ (merchant not in ODR) ─► escalated ─► closed (the bureau's handling ended)
 any state before the end ──► withdrawn
 
@@ -17,6 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -24,6 +28,8 @@ from typing import Any, Final
 
 from scoring.credit import workdays
 from scoring.credit.models import Handler, Resolution
+from service.kernel.errors import FieldError
+from service.kernel.i18n import N_, gettext
 
 POLICY_FILE: Final = Path(__file__).parent / "policy.toml"
 
@@ -43,7 +49,8 @@ NEXT: Final[Mapping[DisputeStatus | None, frozenset[DisputeStatus]]] = {
     None: frozenset({S.SUBMITTED}),
     S.SUBMITTED: frozenset({S.WITH_MERCHANT, S.ESCALATED, S.WITHDRAWN}),
     S.WITH_MERCHANT: frozenset({S.OFFERED, S.ESCALATED, S.WITHDRAWN}),
-    S.OFFERED: frozenset({S.SETTLED, S.ESCALATED, S.WITHDRAWN}),
+    # Rejected while the merchant's deadline runs: back to the merchant for a better offer.
+    S.OFFERED: frozenset({S.SETTLED, S.WITH_MERCHANT, S.ESCALATED, S.WITHDRAWN}),
     S.ESCALATED: frozenset({S.CLOSED, S.WITHDRAWN}),
     S.SETTLED: frozenset(),
     S.CLOSED: frozenset(),
@@ -96,8 +103,8 @@ class OfferAnswer(StrEnum):
 class EscalationReason(StrEnum):
     NOT_PARTICIPATING = "not_participating"  # the merchant takes no part in ODR
     REFUSED = "refused"  # the merchant refused, with reasons
-    REJECTED = "rejected"  # the consumer rejected the offer
-    DEADLINE = "deadline"  # the merchant did not answer in time
+    REJECTED = "rejected"  # the consumer rejected an offer once the merchant's time was up
+    DEADLINE = "deadline"  # the merchant did not settle in time
     UNANSWERED = "unanswered"  # the consumer did not answer the offer in time
 
 
@@ -272,6 +279,38 @@ def handler_for(category: str, p: Policy) -> Handler:
 def is_many(complaints: int, merchants: int, p: Policy) -> bool:
     """The professional-claimant flag (职业索赔): shown to officials, never a refusal."""
     return complaints >= p.many_complaints and merchants >= p.many_merchants
+
+
+# --- money ---------------------------------------------------------------------------------
+
+MAX_FEN: Final = 10**12  # ten billion yuan: a consumer's complaint above it is a typo
+_NOT_MONEY = N_("Give an amount in yuan, e.g. 128.50")
+_NEGATIVE = N_("The amount must not be negative")
+_FEN = N_("At most two decimals (fen)")
+_TOO_MUCH = N_("The amount is implausibly large")
+
+
+def fen_field(errors: list[FieldError], field: str, value: float | str) -> int:
+    """An amount in yuan (a number, or its text as a form sends it) as fen; 0 and a
+    FieldError added when it is not one. Blank text is 0."""
+    text = str(value).strip().replace(",", "") if not isinstance(value, bool) else "x"
+    try:
+        exact = Decimal(text or "0")
+    except InvalidOperation:
+        exact = Decimal("NaN")
+    message = None
+    if not exact.is_finite():
+        message = _NOT_MONEY
+    elif exact < 0:
+        message = _NEGATIVE
+    elif (exact * 100) != (exact * 100).to_integral_value():
+        message = _FEN
+    elif exact * 100 > MAX_FEN:
+        message = _TOO_MUCH
+    if message is not None:
+        errors.append(FieldError(field, gettext(message)))
+        return 0
+    return int(exact * 100)
 
 
 # --- receipt codes ---------------------------------------------------------------------------

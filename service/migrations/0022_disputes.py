@@ -204,7 +204,8 @@ class Migration(migrations.Migration):
             name='DisputeOffer',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('dispute', fields.OneToOneField('models.Dispute', source_field='dispute_id', db_constraint=True, to_field='id', related_name='offer', on_delete=OnDelete.CASCADE)),
+                ('dispute', fields.ForeignKeyField('models.Dispute', source_field='dispute_id', db_constraint=True, to_field='id', related_name='offers', on_delete=OnDelete.CASCADE)),
+                ('round', fields.IntField()),
                 ('kind', fields.CharEnumField(description='REFUND: refund\nEXCHANGE: exchange\nREPAIR: repair\nEXPLANATION: explanation', enum_type=OfferKind, max_length=16)),
                 ('amount_fen', fields.BigIntField(default=0)),
                 ('note', fields.TextField(default='', unique=False)),
@@ -214,7 +215,7 @@ class Migration(migrations.Migration):
                 ('answered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('answer_note', fields.TextField(default='', unique=False)),
             ],
-            options={'table': 'dispute_offer', 'app': 'models', 'pk_attr': 'id', 'table_description': "The merchant's offer, one per complaint (the database refuses a second), and the"},
+            options={'table': 'dispute_offer', 'app': 'models', 'unique_together': (('dispute', 'round'),), 'pk_attr': 'id', 'table_description': "One of the merchant's offers and the consumer's answer. Offers come in rounds, one open"},
             bases=['Model'],
         ),
         ops.CreateModel(

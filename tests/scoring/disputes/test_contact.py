@@ -24,18 +24,15 @@ def test_a_number_shows_masked() -> None:
 
 
 def test_the_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
-    contact.forget_cached()
     first = contact.contact_key(tmp_path)
     path = contact.key_path(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    contact.forget_cached()
     assert contact.contact_key(tmp_path) == first  # read back, not made again
     assert [p.name for p in path.parent.iterdir()] == ["contact.key"]  # no drafts left
 
 
 def test_a_sealed_number_opens_only_for_its_complaint(tmp_path: Path) -> None:
-    contact.forget_cached()
     key = contact.contact_key(tmp_path)
     sealed = key.seal("13812341234", "TS-2026-AAAAAA")
     assert "13812341234" not in sealed
@@ -48,7 +45,6 @@ def test_a_sealed_number_opens_only_for_its_complaint(tmp_path: Path) -> None:
 
 
 def test_the_hash_matches_equal_numbers_and_depends_on_the_key(tmp_path: Path) -> None:
-    contact.forget_cached()
     key = contact.contact_key(tmp_path)
     assert key.digest("13812341234") == key.digest("13812341234")
     assert key.digest("13812341234") != key.digest("13812341235")
@@ -56,10 +52,8 @@ def test_the_hash_matches_equal_numbers_and_depends_on_the_key(tmp_path: Path) -
 
 
 def test_a_damaged_key_file_is_refused(tmp_path: Path) -> None:
-    contact.forget_cached()
     path = contact.key_path(tmp_path)
     path.parent.mkdir()
     path.write_bytes(b"short")
     with pytest.raises(contact.ContactKeyError, match="32 bytes"):
         contact.contact_key(tmp_path)
-    contact.forget_cached()
