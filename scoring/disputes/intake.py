@@ -33,7 +33,7 @@ from scoring.credit.models import (
 from scoring.credit.rules import Rules
 from scoring.credit.store import credit_sql
 from scoring.disputes import rules, timeline
-from scoring.disputes.models import Dispute, DisputeOffer
+from scoring.disputes.models import Dispute, DisputeOffer, find
 from scoring.disputes.rules import (
     RESOLUTION_OF,
     DisputeStatus,
@@ -192,7 +192,7 @@ async def for_official(code: str, who: Principal) -> Dispute:
     """The complaint if this official may see it (its district's, or any for the city);
     anything else answers as missing."""
     missing = NotFound(f"No complaint {code}")
-    d = await Dispute.get_or_none(code=code)
+    d = await find(code)
     if d is None or who.role not in OFFICIAL_ROLES:
         raise missing
     district = await scope.district_of(who)

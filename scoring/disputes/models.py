@@ -26,6 +26,8 @@ from scoring.disputes.rules import (
 )
 from service.kernel.models import Area, Merchant
 
+CODE_MAX = 16
+
 
 class Dispute(Model):
     """One complaint filed online, from filing to its end. Once escalated it is worked as
@@ -33,7 +35,7 @@ class Dispute(Model):
     overdue sweep, credit and the annual report read like any other."""
 
     id = fields.IntField(primary_key=True)
-    code = fields.CharField(max_length=16, unique=True)  # the receipt code, TS-2026-7K4M9Q
+    code = fields.CharField(max_length=CODE_MAX, unique=True)  # the receipt code, TS-2026-7K4M9Q
     secret_hash = fields.CharField(max_length=64)  # SHA-256 of the tracking secret
     # The filer's idempotency key: a retried filing finds this row instead of a second one.
     idempotency_key = fields.UUIDField(unique=True, null=True)
@@ -99,6 +101,15 @@ class Dispute(Model):
             ("device_hash", "filed_at"),
             ("closed_at",),
         )
+
+
+async def find(code: str) -> Dispute | None:
+    """The complaint with this receipt code; None for any text that cannot be one (longer
+    than a code is looked up nowhere)."""
+    code = code.strip().upper()
+    if len(code) > CODE_MAX:
+        return None
+    return await Dispute.get_or_none(code=code)
 
 
 class DisputeEvent(Model):

@@ -31,7 +31,7 @@ from tortoise.transactions import in_transaction
 from scoring.credit.models import Followup, Resolution
 from scoring.credit.rules import Rules
 from scoring.disputes import contact, intake, odr, rules, timeline
-from scoring.disputes.models import Dispute, DisputeFile, DisputeFollowup, DisputeOffer
+from scoring.disputes.models import Dispute, DisputeFile, DisputeFollowup, DisputeOffer, find
 from scoring.disputes.rules import (
     Category,
     DisputeStatus,
@@ -56,6 +56,7 @@ from service.kernel.validation import check_text, in_range
 S = DisputeStatus
 EVIDENCE_DIR: Final = "evidence"  # under the data dir; carried by backups
 CODE_ATTEMPTS: Final = 8
+USCC_LENGTH: Final = 18
 
 # What people read (the form, the tracking page, the API), in their language.
 NO_MERCHANT = N_("No merchant with this code takes complaints here")
@@ -172,7 +173,12 @@ async def check_filing(
 ) -> Checked:
     """Every field checked, every problem named (422), before anything is stored."""
     errors: list[FieldError] = []
-    merchant = await Merchant.get_or_none(uscc=data.merchant.strip(), status=MerchantStatus.ACTIVE)
+    uscc = data.merchant.strip()
+    merchant = (
+        await Merchant.get_or_none(uscc=uscc, status=MerchantStatus.ACTIVE)
+        if len(uscc) <= USCC_LENGTH
+        else None
+    )
     if merchant is None:
         errors.append(FieldError("merchant", gettext(NO_MERCHANT)))
     category = _choice(errors, "category", data.category, Category)
@@ -436,7 +442,7 @@ NOT_TRACKED = "No complaint with this code and key"
 async def tracked(code: str, secret: str | None) -> Dispute:
     """The complaint its consumer follows: the receipt code and the tracking secret. A wrong
     secret answers exactly as an unknown code (404)."""
-    d = await Dispute.get_or_none(code=code.strip().upper()) if len(code) <= 32 else None
+    d = await find(code)
     given = hash_token(secret or "")
     if d is None or not secret or not hmac.compare_digest(d.secret_hash, given):
         raise NotFound(NOT_TRACKED)
@@ -651,7 +657,7 @@ async def follow_up(
 
 async def for_merchant(code: str, who: Principal) -> Dispute:
     """The complaint if it is about this merchant's own business; any other is missing."""
-    d = await Dispute.get_or_none(code=code)
+    d = await find(code)
     if d is None or who.role != Role.MERCHANT or d.merchant_id != who.merchant_id:
         raise NotFound(f"No complaint {code}")
     return d

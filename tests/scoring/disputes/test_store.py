@@ -24,6 +24,7 @@ from scoring.disputes.schemas import (
 )
 from scoring.disputes.view import Audience, listing, out
 from service.kernel.errors import Conflict, InvalidInput, NotFound
+from service.kernel.i18n import gettext
 from service.kernel.models import AuditEvent, OutboxMessage
 from service.kernel.settings import Settings
 from service.kernel.uploads import Upload
@@ -269,7 +270,7 @@ async def test_answers_after_a_deadline_are_refused_and_the_complaint_escalates(
     town = await make_town()
     shop = town.principals["shop"]
     late_merchant = await file(db, now=at("2026-09-29"))
-    with pytest.raises(Conflict, match="passed"):
+    with pytest.raises(Conflict, match=gettext(store.DEADLINE_PASSED)):
         await store.merchant_offer(
             late_merchant.dispute.code, REFUND, who=shop, credit=CREDIT, now=at("2026-10-20")
         )
@@ -283,7 +284,7 @@ async def test_answers_after_a_deadline_are_refused_and_the_complaint_escalates(
         silent.dispute.code, REFUND, who=shop, credit=CREDIT, now=at("2026-10-16")
     )
     # Answer due Friday 23 October; on the 26th the consumer's acceptance comes too late.
-    with pytest.raises(Conflict, match="passed"):
+    with pytest.raises(Conflict, match=gettext(store.DEADLINE_PASSED)):
         await store.consumer_accept(
             silent.dispute.code, silent.secret, credit=CREDIT, now=at("2026-10-26")
         )
