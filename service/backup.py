@@ -4,8 +4,9 @@ A backup is one tar file holding what is lost with the machine: the database (SQ
 its online backup API, a consistent copy while the service runs; PostgreSQL through
 pg_dump's custom format), and the data dir's own files — the generated signing key
 (``signing/``), the generated secret (``secret_key``), the store of signed certificate PDFs
-(``pdf/``), applicants' materials (``applications/``) and the bureau's working-day calendar
-(``workdays.toml``). ``manifest.json`` says
+(``pdf/``), applicants' materials (``applications/``), consumers' evidence (``evidence/``),
+the key that seals consumers' telephone numbers (``keys/contact.key``) and the bureau's
+working-day calendar (``workdays.toml``). ``manifest.json`` says
 what it holds, and plainly what it does not: a signing key, secret or file configured outside
 the data dir is kept wherever the operator keeps it, and is named there as not in the backup.
 
@@ -13,7 +14,8 @@ The file holds secrets, so it is written readable by its owner only (0600).
 
 ``restore`` puts the database back and the files into the data dir, which may be a new,
 empty one: certificates signed before the backup then verify with the restored key. A
-signing key or calendar already in the data dir that differs from the backup's is set aside
+signing key, contact key or calendar already in the data dir that differs from the backup's
+is set aside
 (``NAME.before-restore-TIME``), never overwritten: a lost key cannot be made again. Backups
 made before they held files (a bare SQLite file or pg_dump archive) still restore the
 database alone. The dialect's tool is chosen once, in ``backend_for``.
@@ -51,10 +53,16 @@ DATA: Final = "data/"  # the data dir's files sit under this prefix in the archi
 SIGNING_DIR: Final = "signing"  # certificates.documents.signer_config keeps the key here
 PDF_DIR: Final = "pdf"  # Settings.pdf_dir
 _PDF_MEMBER: Final = re.compile(r"data/pdf/([0-9a-f]{2})/(\1[0-9a-f]{62})\.pdf")
-# Applicants' materials (certificates.applications.materials keeps them here), named by
-# their SHA-256 too.
+# Applicants' materials (certificates.applications.materials keeps them here) and consumers'
+# evidence (scoring.disputes.store), named by their SHA-256 too.
 MATERIALS_DIR: Final = "applications"
-_MATERIAL_MEMBER: Final = re.compile(r"data/applications/([0-9a-f]{2})/(\1[0-9a-f]{62})")
+EVIDENCE_DIR: Final = "evidence"
+_MATERIAL_MEMBER: Final = re.compile(
+    r"data/(?:applications|evidence)/([0-9a-f]{2})/(\1[0-9a-f]{62})"
+)
+# The key sealing consumers' telephone numbers (scoring.disputes.contact): without it no
+# sealed number can be read again.
+CONTACT_KEY: Final = "keys/contact.key"
 _CHUNK: Final = 1 << 20
 _OWNER_ONLY: Final = 0o600
 
@@ -167,7 +175,8 @@ class Inventory:
     files: list[DataFile]
     pdfs: list[str]  # relative paths in the content-addressed store
     elsewhere: list[str]
-    materials: list[str] = field(default_factory=list)  # applicants' files, by their hash
+    # applicants' files and consumers' evidence, by their hash
+    materials: list[str] = field(default_factory=list)
 
 
 def inventory(settings: Settings) -> Inventory:
@@ -185,6 +194,8 @@ def inventory(settings: Settings) -> Inventory:
             "and its password (FANGXIN_SIGNING_P12_PASSWORD) are kept outside the data dir and "
             "are NOT in this backup; keep them where the operator keeps them"
         )
+    if (root / CONTACT_KEY).is_file():
+        files.append(DataFile("contact key", CONTACT_KEY, True))
     secret = root / SECRET_FILE
     # Generated into the data dir unless FANGXIN_SECRET_KEY is set: the file is the one in
     # use exactly when it holds the key the service runs with.
@@ -221,14 +232,13 @@ def inventory(settings: Settings) -> Inventory:
             for p in store.glob("??/*.pdf")
             if _PDF_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
         )
-    materials_dir = root / MATERIALS_DIR
-    materials = []
-    if materials_dir.is_dir():
-        materials = sorted(
-            p.relative_to(root).as_posix()
-            for p in materials_dir.glob("??/*")
-            if _MATERIAL_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
-        )
+    materials = sorted(
+        p.relative_to(root).as_posix()
+        for folder in (MATERIALS_DIR, EVIDENCE_DIR)
+        if (root / folder).is_dir()
+        for p in (root / folder).glob("??/*")
+        if _MATERIAL_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
+    )
     return Inventory(files, pdfs, elsewhere, materials)
 
 
@@ -305,7 +315,10 @@ def _backup(settings: Settings, target: Path) -> BackupReport:
     if found.pdfs:
         included.append(f"{len(found.pdfs)} certificate PDF(s) ({PDF_DIR}/)")
     if found.materials:
-        included.append(f"{len(found.materials)} applicants' file(s) ({MATERIALS_DIR}/)")
+        included.append(
+            f"{len(found.materials)} applicants' and consumers' file(s) "
+            f"({MATERIALS_DIR}/, {EVIDENCE_DIR}/)"
+        )
     return BackupReport(
         path=target,
         size=target.stat().st_size,
@@ -410,14 +423,17 @@ def _place_files(
                 os.chmod(path, 0o644 if name in pdfs else _OWNER_ONLY)
                 path.replace(target)
             continue
-        if relative == WORKDAYS_FILE and target.exists() and not _same(target, path):
-            aside = root / f"{WORKDAYS_FILE}.before-restore-{stamp}"
+        kept_aside = (WORKDAYS_FILE, CONTACT_KEY)
+        if relative in kept_aside and target.exists() and not _same(target, path):
+            aside = root / f"{relative}.before-restore-{stamp}"
             target.rename(aside)
             report.set_aside.append(aside)
         # The secret is replaced outright: a fresh data dir generated its own a moment ago,
         # and a different one only logs people out.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        secret = relative == SECRET_FILE or relative.startswith(f"{SIGNING_DIR}/")
+        target.parent.mkdir(
+            mode=0o700 if relative == CONTACT_KEY else 0o777, parents=True, exist_ok=True
+        )
+        secret = relative in (SECRET_FILE, CONTACT_KEY) or relative.startswith(f"{SIGNING_DIR}/")
         os.chmod(path, _OWNER_ONLY if secret else 0o644)
         path.replace(target)
         report.restored.append(relative)

@@ -376,6 +376,16 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "image/jpeg": {"schema": _BINARY},
         "image/png": {"schema": _BINARY},
     },
+    ("get", "/api/v1/track/{code}/files/{file_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
+    ("get", "/api/v1/disputes/{code}/files/{file_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
     ("get", "/.well-known/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/.well-known/jwks.json"): {"application/jwk-set+json": {"schema": _JSON_OBJECT}},

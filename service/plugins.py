@@ -1,8 +1,8 @@
 """The parts the service is composed of, in order: the register, the three domains of the card
-(surveys, scoring, certificates) and the shell's own read models (the annual report, consumer
-advisories). ``create_app``, the ``fangxin`` command, the worker and the demo all compose this
-one list, so each route, command, job, listener and demo step is declared once, in its
-plugin."""
+(surveys, scoring with its complaints filed online, certificates) and the shell's own read
+models (the annual report, consumer advisories). ``create_app``, the ``fangxin`` command, the
+worker and the demo all compose this one list, so each route, command, job, listener and demo
+step is declared once, in its plugin."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from certificates.plugin import PLUGIN as CERTIFICATES
+from scoring.disputes.plugin import PLUGIN as DISPUTES
 from scoring.plugin import PLUGIN as SCORING
 from service.kernel.plugins import Plugin
 from service.kernel.settings import Settings
@@ -19,7 +20,15 @@ from service.register.plugin import PLUGIN as REGISTER
 from service.reports.plugin import PLUGIN as REPORTS
 from surveys.plugin import PLUGIN as SURVEYS
 
-PLUGINS: Final[Sequence[Plugin]] = (REGISTER, SURVEYS, SCORING, CERTIFICATES, REPORTS, ADVISORIES)
+PLUGINS: Final[Sequence[Plugin]] = (
+    REGISTER,
+    SURVEYS,
+    SCORING,
+    DISPUTES,
+    CERTIFICATES,
+    REPORTS,
+    ADVISORIES,
+)
 
 
 def wire(settings: Settings) -> None:

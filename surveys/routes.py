@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -12,13 +9,21 @@ from typing import Annotated, Any, Literal
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import State
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import File, Stream, Template
 from litestar.types import ControllerRouterHandler
 
 from service.kernel import scope
 from service.kernel.db import MAX_BIG_ID
+
+# Re-exported: tests and the load harness know them from here.
+from service.kernel.device import DEVICE_COOKIE as DEVICE_COOKIE
+from service.kernel.device import DEVICE_HEADER as DEVICE_HEADER
+from service.kernel.device import client_ip as _client_ip
+from service.kernel.device import device_cookie as _device_cookie
+from service.kernel.device import device_of as device_of
+from service.kernel.device import signed_device as signed_device
 from service.kernel.errors import InvalidInput, NotFound
 from service.kernel.i18n import current_locale
 from service.kernel.qr import qr_svg
@@ -54,10 +59,6 @@ from surveys.submit import (
     submit,
 )
 
-DEVICE_COOKIE = "fangxin_device"
-# The same signed value as the cookie, for API clients that keep no cookie jar.
-DEVICE_HEADER = "x-device-id"
-DEVICE_MAX_AGE = 400 * 24 * 3600
 HONEYPOT = "website"
 # A submission is small: ten answers and a 500-character comment fit easily.
 SUBMISSION_MAX_BYTES = 64 * 1024
@@ -84,54 +85,6 @@ class CSVDownload(Stream):
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def _sign(secret: str, purpose: str, value: str) -> str:
-    mac = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256)
-    return f"{value}.{mac.hexdigest()[:32]}"
-
-
-def _unsign(secret: str, purpose: str, signed: str | None) -> str | None:
-    if not signed or "." not in signed:
-        return None
-    value = signed.rsplit(".", 1)[0]
-    return value if hmac.compare_digest(_sign(secret, purpose, value), signed) else None
-
-
-def device_of(request: Request[Any, Any, Any]) -> str | None:
-    """The device id from the signed cookie or header. Only ids this server issued count:
-    a made-up one per request would make every submission a new device."""
-    secret = _settings(request).secret_key
-    return _unsign(secret, "device", request.cookies.get(DEVICE_COOKIE)) or _unsign(
-        secret, "device", request.headers.get(DEVICE_HEADER)
-    )
-
-
-def _device_cookie(request: Request[Any, Any, Any]) -> tuple[str, list[Cookie]]:
-    """The visitor's device id, and the cookie that sets it when it is new."""
-    existing = device_of(request)
-    if existing:
-        return existing, []
-    device = secrets.token_urlsafe(16)
-    settings = _settings(request)
-    cookie = Cookie(
-        key=DEVICE_COOKIE,
-        value=signed_device(settings.secret_key, device),
-        max_age=DEVICE_MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=settings.production,
-        path="/",
-    )
-    return device, [cookie]
-
-
-def signed_device(secret: str, device: str) -> str:
-    return _sign(secret, "device", device)
-
-
-def _client_ip(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None
 
 
 def survey_out(

@@ -10,12 +10,12 @@ score has one source of truth: the events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -54,6 +54,9 @@ from service.register import store as registry
 from service.register import uscc
 
 DERIVED_PREFIX = DERIVED_SOURCE_PREFIX  # + the complaint's source
+# The source of the records of complaints filed through Fangxin itself (scoring.disputes),
+# their external id the receipt code: no feed may write under it.
+FANGXIN_SOURCE = "fangxin"
 # The commitments a complaint may say were broken: the values of
 # certificates.commitments.models.CommitmentKind
 # (scoring does not import the packages above it; a test keeps the two in step).
@@ -234,6 +237,10 @@ def check_complaints(
         merchant_id, merchant_district, party_uscc = _party(bad, at, item, kind, register)
         check_text(bad, f"{at}.external_id", item.external_id, 128)
         check_text(bad, f"{at}.source", item.source, 64 - len(DERIVED_PREFIX))
+        if item.source == FANGXIN_SOURCE:
+            bad.append(FieldError(f"{at}.source", "is reserved for complaints filed on Fangxin"))
+        if item.fangxin_ref is not None:
+            check_text(bad, f"{at}.fangxin_ref", item.fangxin_ref, 32)
         check_text(bad, f"{at}.category", item.category, 32)
         status = _choice(bad, f"{at}.status", item.status, ComplaintStatus)
         channel = _choice(bad, f"{at}.channel", item.channel, Channel)
@@ -341,9 +348,15 @@ def _check_status(
         bad.append(FieldError(f"{at}.followup", "is required with followup_at"))
 
 
+def settled_before_the_regulator(row: ComplaintRow | Complaint) -> bool:
+    """Settled by the merchant (online dispute resolution) before the regulator accepted it:
+    the record never reached the regulator's clocks, so none runs against it."""
+    return row.resolution == Resolution.MERCHANT_ODR and row.accepted_at is None
+
+
 def _overdue(row: ComplaintRow | Complaint, now: datetime) -> date | None:
     limits = limits_of(IntakeKind(row.kind), Handler(row.handled_by))
-    if limits is None:
+    if limits is None or settled_before_the_regulator(row):
         return None
     return workdays.overdue_since(
         row.received_at,
@@ -357,7 +370,7 @@ def _overdue(row: ComplaintRow | Complaint, now: datetime) -> date | None:
 
 def _deadlines(row: ComplaintRow) -> workdays.Deadlines | None:
     limits = limits_of(row.kind, row.handled_by)
-    if limits is None:
+    if limits is None or settled_before_the_regulator(row):
         return None
     return workdays.complaint_deadlines(row.received_at, row.accepted_at, *limits)
 
@@ -423,8 +436,64 @@ async def ingest_complaints(
     return await ingest(feed, actor=actor, origin=origin, dry_run=dry_run)
 
 
+class ReceiptBook(Protocol):
+    """The complaints filed through Fangxin itself (scoring.disputes), as the 12315 feed may
+    send them back: by receipt code. Registered by that package (``register_receipts``), so
+    credit does not import it."""
+
+    async def known(self, tx: BaseDBAsyncClient, codes: Collection[str]) -> set[str]:
+        """Which of these codes are receipt codes of complaints filed through Fangxin."""
+
+    async def link(self, tx: BaseDBAsyncClient, refs: Mapping[str, str], now: datetime) -> None:
+        """Record that the feed holds these complaints: receipt code → the feed's reference
+        (``source:external_id``)."""
+
+
+_receipts: ReceiptBook | None = None
+
+
+def register_receipts(book: ReceiptBook | None) -> None:
+    """The receipt book the complaint feed links its records to (None: none)."""
+    global _receipts
+    _receipts = book
+
+
 @dataclass(frozen=True, slots=True)
-class ComplaintFeed(Feed[list[ComplaintRow]]):
+class CheckedComplaints:
+    rows: list[ComplaintRow]  # to store
+    linked: dict[str, str]  # receipt code → the feed's reference: the same complaint
+
+
+async def _link_receipts(
+    tx: BaseDBAsyncClient, items: Sequence[ComplaintIn], rows: list[ComplaintRow]
+) -> tuple[CheckedComplaints, list[FieldError]]:
+    """Split off the records that are a complaint filed through Fangxin: named by
+    ``fangxin_ref``, or by an external id that is a receipt code. A ``fangxin_ref`` naming no
+    such complaint is an error; an external id merely shaped like one is an ordinary record."""
+    if _receipts is None or not rows:
+        return CheckedComplaints(rows, {}), []
+    # The check made a row of every item (it found no error), in the items' order.
+    refs = [item.fangxin_ref or item.external_id for item in items]
+    known = await _receipts.known(tx, set(refs))
+    kept: list[ComplaintRow] = []
+    linked: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for i, (item, row, ref) in enumerate(zip(items, rows, refs, strict=True)):
+        if ref in known:
+            linked[ref] = f"{row.source}:{row.external_id}"
+        elif item.fangxin_ref is not None:
+            errors.append(
+                FieldError(
+                    f"complaints[{i}].fangxin_ref", "no complaint filed through Fangxin has it"
+                )
+            )
+        else:
+            kept.append(row)
+    return CheckedComplaints(kept, linked), errors
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintFeed(Feed[CheckedComplaints]):
     """Complaints take credit exclusively before reading what is stored: two batches resending
     one complaint would otherwise both compare it with the same stored version, and both
     create it or both derive its events."""
@@ -437,17 +506,76 @@ class ComplaintFeed(Feed[list[ComplaintRow]]):
     rules: Rules
     now: datetime
 
-    async def check(self, tx: BaseDBAsyncClient) -> tuple[list[ComplaintRow], list[FieldError]]:
+    async def check(self, tx: BaseDBAsyncClient) -> tuple[CheckedComplaints, list[FieldError]]:
         await credit_sql(tx).lock()
         register = await _register(tx, {i.uscc for i in self.items if i.uscc is not None})
-        return check_complaints(self.items, register, self.now)
+        rows, errors = check_complaints(self.items, register, self.now)
+        if errors:
+            return CheckedComplaints(rows, {}), errors
+        return await _link_receipts(tx, self.items, rows)
 
-    async def write(self, tx: BaseDBAsyncClient, checked: list[ComplaintRow]) -> IngestResult:
-        saved = await _save(tx, checked, self.now)
+    async def write(self, tx: BaseDBAsyncClient, checked: CheckedComplaints) -> IngestResult:
+        if checked.linked and _receipts is not None:
+            await _receipts.link(tx, checked.linked, self.now)
+        saved = await _save(tx, checked.rows, self.now)
         sql = credit_sql(tx)  # the lock taken in check is the transaction's
         changes = await _sync_derived(sql, tx, saved.moved, saved.overdue, self.rules, self.now)
-        unchanged = len(checked) - len(saved.moved)
-        return IngestResult(len(checked), saved.created, saved.updated, unchanged, len(changes))
+        unchanged = len(checked.rows) - len(saved.moved)
+        return IngestResult(
+            len(self.items),
+            saved.created,
+            saved.updated,
+            unchanged,
+            len(changes),
+            len(checked.linked),
+        )
+
+    def audited(self, checked: CheckedComplaints) -> dict[str, object]:
+        return {"linked": sorted(checked.linked)} if checked.linked else {}
+
+
+async def record(
+    tx: BaseDBAsyncClient, row: ComplaintRow, rules: Rules, now: datetime
+) -> tuple[Complaint, list[CreditChanged]]:
+    """One intake record written by Fangxin itself (a complaint filed online, escalated or
+    worked by officials), kept exactly as a feed's record is: the same deadlines, the same
+    overdue marking, the same derived credit events, under the same exclusive credit lock."""
+    sql = credit_sql(tx)
+    await sql.lock()
+    saved = await _save(tx, [row], now)
+    changes = await _sync_derived(sql, tx, saved.moved, saved.overdue, rules, now)
+    stored = (
+        await Complaint.filter(source=row.source, external_id=row.external_id).using_db(tx).get()
+    )
+    return stored, changes
+
+
+def row_of(c: Complaint) -> ComplaintRow:
+    """A stored record as the row that would store it again, to change a field or two."""
+    return ComplaintRow(
+        source=c.source,
+        external_id=c.external_id,
+        kind=IntakeKind(c.kind),
+        merchant_id=c.merchant_id,
+        received_at=c.received_at,
+        accepted_at=c.accepted_at,
+        closed_at=c.closed_at,
+        status=ComplaintStatus(c.status),
+        category=c.category,
+        amount_disputed_fen=c.amount_disputed_fen,
+        amount_recovered_fen=c.amount_recovered_fen,
+        upheld=c.upheld,
+        channel=Channel(c.channel) if c.channel else None,
+        handled_by=Handler(c.handled_by),
+        handling_district_id=c.handling_district_id,
+        resolution=Resolution(c.resolution) if c.resolution else None,
+        followup=Followup(c.followup) if c.followup else None,
+        followup_at=c.followup_at,
+        party_name=c.party_name,
+        party_address=c.party_address,
+        party_uscc=c.party_uscc,
+        broken_commitment=c.broken_commitment,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,9 @@ class IngestResult:
     updated: int
     unchanged: int
     merchants_changed: int
+    # Records that are a complaint filed through Fangxin itself (complaints only): linked to
+    # it, never stored a second time.
+    linked: int = 0
 
 
 class DryRun(Exception):

@@ -76,12 +76,16 @@ class CreditController(Controller):
         reports — stored whole or not at all. A record resent as it moves on updates the stored
         one; an identical resend changes nothing. Upheld and overdue complaints become credit
         events. A record about a party not in the register is kept and linked when the
-        merchant is registered; only malformed records refuse the batch (422, each named)."""
+        merchant is registered; only malformed records refuse the batch (422, each named). A
+        record of a complaint filed through Fangxin (``fangxin_ref``, or an ``external_id``
+        that is its receipt code) is linked to it and counted once (``linked``)."""
         items = await confine.complaints(await scope.of(request), data.complaints)
         r = await complaints.ingest_complaints(
             items, actor=require_principal(request).actor, rules=rules_of(request)
         )
-        return IngestOut(r.received, r.stored, r.updated, r.unchanged, r.merchants_changed)
+        return IngestOut(
+            r.received, r.stored, r.updated, r.unchanged, r.merchants_changed, r.linked
+        )
 
     @post("/visits", opt=FEEDS, request_max_body_size=BATCH_MAX_BYTES, status_code=200)
     async def post_visits(

@@ -56,6 +56,10 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     party_address: str = ""
     # The commitment broken, if any: returns, pay_first, marked_prices (issue 20).
     broken_commitment: str | None = None
+    # The receipt code of the same complaint filed through Fangxin (TS-2026-7K4M9Q), when the
+    # platform carries it (issue 30): the record is linked to it, never counted twice. A record
+    # whose external_id is such a code is linked the same way.
+    fangxin_ref: str | None = None
 
 
 class ComplaintBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -107,12 +111,14 @@ class SpotCheckCampaignBatch(msgspec.Struct, forbid_unknown_fields=True):
     campaigns: Annotated[list[SpotCheckCampaignIn], msgspec.Meta(min_length=1, max_length=50)]
 
 
-class IngestOut(msgspec.Struct):
+class IngestOut(msgspec.Struct, omit_defaults=True):
     received: int
     stored: int  # new records
     updated: int  # complaints whose report moved on
     unchanged: int  # already known, identical: a replay
     merchants_changed: int  # merchants whose credit score or class changed
+    # Complaints filed through Fangxin: linked to it, not stored again (shown when any).
+    linked: int = 0
 
 
 class CreditEventOut(msgspec.Struct):

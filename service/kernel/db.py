@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "service.portal.advisories.models",
     "certificates.applications.models",
     "certificates.commitments.models",
+    "scoring.disputes.models",
 ]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).

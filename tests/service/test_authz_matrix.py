@@ -219,6 +219,28 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/contexts/certificate/v1"): PUBLIC,
     ("POST", "/official/certificates/{serial:str}/decision"): OFFICIALS,
     ("GET", "/metrics"): CITY_OFFICIALS,
+    # Complaints filed online (issue 30): anyone files and, with the secret, follows; the
+    # merchant answers its own; officials work their district's.
+    ("POST", "/api/v1/disputes"): PUBLIC,
+    ("GET", "/api/v1/disputes"): MERCHANTS,
+    ("GET", "/api/v1/disputes/{code:str}"): MERCHANTS,
+    ("GET", "/api/v1/disputes/{code:str}/files/{file_id:int}"): MERCHANTS,
+    ("POST", "/api/v1/disputes/{code:str}/contact"): MERCHANTS,
+    ("POST", "/api/v1/disputes/{code:str}/offer"): MERCHANT_ONLY,
+    ("POST", "/api/v1/disputes/{code:str}/refuse"): MERCHANT_ONLY,
+    ("POST", "/api/v1/disputes/{code:str}/bureau/accept"): OFFICIALS,
+    ("POST", "/api/v1/disputes/{code:str}/bureau/refuse"): OFFICIALS,
+    ("POST", "/api/v1/disputes/{code:str}/bureau/mediator"): OFFICIALS,
+    ("POST", "/api/v1/disputes/{code:str}/bureau/outcome"): OFFICIALS,
+    ("GET", "/api/v1/track/{code:str}"): PUBLIC,
+    ("POST", "/api/v1/track/{code:str}/accept"): PUBLIC,
+    ("POST", "/api/v1/track/{code:str}/reject"): PUBLIC,
+    ("POST", "/api/v1/track/{code:str}/withdraw"): PUBLIC,
+    ("POST", "/api/v1/track/{code:str}/followup"): PUBLIC,
+    ("GET", "/api/v1/track/{code:str}/files/{file_id:int}"): PUBLIC,
+    ("GET", "/api/v1/merchants/{uscc:str}/odr"): PUBLIC,
+    ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
+    ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a
@@ -248,6 +270,7 @@ PLACEHOLDERS = {
     "commitment_id": "999999",
     "purpose": "revocation",
     "username": "nobody",
+    "file_id": "999999",
 }
 
 

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import stat
 import tarfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,26 @@ from certificates.models import (
     YearlyReview,
 )
 from certificates.policy import Kind
+from scoring.credit import store as credit_store
 from scoring.credit.models import Complaint, CreditEvent
+from scoring.disputes import odr, store
+from scoring.disputes.schemas import DisputeIn, FollowupIn, OfferIn
 from scoring.satisfaction import runs
 from service import jobs
 from service.backup import MANIFEST, PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
 from service.kernel import audit, outbox
 from service.kernel import db as dbm
-from service.kernel.accounts import create_token
+from service.kernel.accounts import Principal, create_token
 from service.kernel.audit import Actor
 from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.kernel.settings import Settings
+from service.kernel.uploads import Upload
 from service.portal.advisories import store as advisories
 from service.portal.advisories.schemas import AdvisoryIn
 from surveys.invites import create_invites
 from tests.helpers import SMALL_INTAKE
+from tests.scoring.disputes.conftest import photo
 
 ACTOR = Actor("cli", "test")
 
@@ -93,6 +99,7 @@ async def _fill(settings: Settings) -> None:
         actor=ACTOR,
         district=None,
     )
+    await _a_settled_complaint(settings, now)
     # The demo's reviews found no holders among 500 responses: one line by hand.
     review = await YearlyReview.all().order_by("year").first()
     assert review is not None
@@ -105,6 +112,38 @@ async def _fill(settings: Settings) -> None:
         name="店",
         at=now,
     )
+
+
+async def _a_settled_complaint(settings: Settings, now: datetime) -> None:
+    """A complaint with a photo, settled by a merchant in ODR and followed up."""
+    rules = credit_store.rules_for(None)
+    merchant = await Merchant.filter(status="active").order_by("id").first()
+    assert merchant is not None
+    await odr.join(merchant.id, actor=ACTOR, now=now)
+    filed = await store.file(
+        DisputeIn(
+            merchant=merchant.uscc,
+            category="quality",
+            description="买到的商品有质量问题",
+            occurred_on=now.date().isoformat(),
+            wants="refund",
+            phone="13812341234",
+            client_submission_id=str(uuid.uuid4()),
+            amount="20",
+            consent_contact=True,
+        ),
+        [Upload("photo.jpg", photo())],
+        origin=store.Origin("10.0.0.1", None),
+        secret_key=settings.secret_key,
+        data_dir=settings.data_dir,
+        credit=rules,
+        now=now,
+    )
+    shop = Principal(role=Role.MERCHANT, name="shop", merchant_id=merchant.id)
+    code = filed.dispute.code
+    await store.merchant_offer(code, OfferIn("refund", "20"), who=shop, credit=rules, now=now)
+    await store.consumer_accept(code, filed.secret, credit=rules, now=now)
+    await store.follow_up(code, filed.secret, FollowupIn("satisfied"), now=now)
 
 
 async def _change_everything() -> None:
@@ -207,7 +246,9 @@ async def test_backup_file_carries_the_dialects_format(db: Settings, tmp_path: P
     magic = PGDUMP_MAGIC if db.is_postgres else b"SQLite format 3\x00"
     assert database.startswith(magic)
     assert manifest["database"]["dialect"] == ("postgres" if db.is_postgres else "sqlite")
-    assert manifest["material_store"]["files"] >= 1  # the demo application's letter
+    assert manifest["material_store"]["files"] >= 2  # the application's letter, a photo
+    # The key sealing consumers' telephone numbers travels with them.
+    assert "data/keys/contact.key" in {f["member"] for f in manifest["files"]}
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert not (tmp_path / "fangxin.backup.partial").exists()
     assert os.listdir(tmp_path) == ["fangxin.backup"]  # no scratch left behind

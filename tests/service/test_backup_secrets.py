@@ -21,6 +21,7 @@ import pytest
 from certificates import documents, verification
 from certificates.policy import Kind
 from certificates.schemas import Verdict
+from scoring.disputes import contact
 from service.backup import MANIFEST, BackupError, backup, restore
 from service.kernel import db as dbm
 from service.kernel.models import Merchant
@@ -202,3 +203,26 @@ async def test_a_different_signing_key_already_there_is_set_aside_not_overwritte
     assert (aside / "issuer-key.pem").read_bytes() == b"another key"
     restored = (theirs / "issuer-key.pem").read_bytes()
     assert restored == (old.data_dir / "signing" / "issuer-key.pem").read_bytes()
+
+
+async def test_the_contact_key_comes_back_and_a_different_one_is_set_aside(
+    db: Settings, elsewhere: Settings, tmp_path: Path
+) -> None:
+    old = _own_data_dir(db, tmp_path / "old-machine")
+    sealed = contact.contact_key(old.data_dir).seal("13812341234", "TS-2026-AAAAAA")
+    target = tmp_path / "fangxin.backup"
+    made = backup(old, target)
+    assert "contact key (keys/contact.key)" in made.included
+    # The new machine made a key of its own before the restore (a complaint filed there).
+    theirs = contact.contact_key(elsewhere.data_dir)
+    await dbm.close_db()
+    try:
+        done = restore(elsewhere, target)
+    finally:
+        await dbm.init_db(db)
+    (aside,) = done.set_aside
+    assert aside.name.startswith("contact.key.before-restore-")
+    assert aside.read_bytes() == theirs.key
+    restored = contact.key_path(elsewhere.data_dir)
+    assert stat.S_IMODE(restored.stat().st_mode) == 0o600
+    assert contact.contact_key(elsewhere.data_dir).open(sealed, "TS-2026-AAAAAA") == "13812341234"

@@ -80,6 +80,8 @@ def test_the_default_schedule_runs_the_night_in_order(tmp_path: Path) -> None:
     assert nxt == {
         "certificate_sweep": datetime(2026, 3, 16, 10, 5, tzinfo=BEIJING),
         "credit_recompute": datetime(2026, 3, 17, 0, 15, tzinfo=BEIJING),
+        "dispute_deadlines": datetime(2026, 3, 17, 0, 5, tzinfo=BEIJING),
+        "dispute_contact_purge": datetime(2026, 3, 17, 2, 45, tzinfo=BEIJING),
         "screening": datetime(2026, 3, 17, 1, 30, tzinfo=BEIJING),
         "score_run": datetime(2026, 3, 23, 2, 0, tzinfo=BEIJING),  # the next Monday
         "backup": datetime(2026, 3, 17, 3, 30, tzinfo=BEIJING),
