@@ -90,7 +90,7 @@ KEEP_RUNS: Final = 200  # rows kept per job: 200 days of a daily job, 17 minutes
 # A slot counts as missed when no worker has started it this long after its time.
 LATE_AFTER: Final = timedelta(minutes=10)
 BACKUP_DIR: Final = "backups"
-BACKUP_NAME: Final = re.compile(r"^fangxin-\d{8}T\d{6}Z\.tar$")
+BACKUP_NAME: Final = re.compile(r"fangxin-[0-9]{8}T[0-9]{6}Z\.tar")
 
 
 class JobsConfigError(Exception):
@@ -117,7 +117,7 @@ async def _backup(ctx: JobContext) -> Details:
 
 def prune_backups(directory: Path, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest scheduled backups; other files are left alone."""
-    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.match(p.name))
+    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.fullmatch(p.name))
     gone = ours[:-keep] if len(ours) > keep else []
     for path in gone:
         path.unlink(missing_ok=True)

@@ -30,7 +30,7 @@ QuestionType = Literal["likert5", "scale10", "nps", "single_choice", "multi_choi
 SCALES: dict[str, tuple[int, int]] = {"likert5": (1, 5), "scale10": (1, 10), "nps": (0, 10)}
 SCORED_TYPES = ("likert5", "scale10")
 TEXT_LIMIT = 500
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 WEIGHT_TOLERANCE = 1e-9
 DEFAULTS_DIR = Path(__file__).parent / "questionnaires"
 
@@ -122,7 +122,7 @@ class VersionedQuestions:
 def check_definition(d: Definition) -> list[FieldError]:
     """Every problem of a definition, each naming where it is."""
     errors: list[FieldError] = []
-    if not re.match(r"^[a-z0-9][a-z0-9-]{1,63}$", d.slug):
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,63}", d.slug):
         errors.append(FieldError("slug", "2–64 lower-case letters, digits or '-'"))
     if d.closes_at is not None and d.closes_at <= d.opens_at:
         errors.append(FieldError("closes_at", "must be after opens_at"))
@@ -143,7 +143,7 @@ def check_definition(d: Definition) -> list[FieldError]:
     per_dimension: dict[str, float] = {}
     for i, q in enumerate(d.questions):
         where = f"questions[{i}]" + (f" ({q.key})" if q.key else "")
-        if not KEY_RE.match(q.key):
+        if not KEY_RE.fullmatch(q.key):
             errors.append(FieldError(where, "key: lower-case letters, digits, '_'"))
         if q.key in seen:
             errors.append(FieldError(where, f"duplicate key {q.key!r}"))

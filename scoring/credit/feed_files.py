@@ -55,13 +55,13 @@ COMPLAINT_COLUMNS = (
     "party_address",
     "broken_commitment",
 )
-_ITEM = re.compile(r"^\w+\[(\d+)\]\.(\w+)$")
+_ITEM = re.compile(r"\w+\[([0-9]+)\]\.(\w+)")
 
 
 def _as_rows(exc: InvalidInput, rownums: Sequence[int]) -> ImportRejected:
     errors = []
     for e in exc.errors:
-        m = _ITEM.match(e.field)
+        m = _ITEM.fullmatch(e.field)
         if m:
             errors.append(RowError(rownums[int(m.group(1))], m.group(2), e.message))
         else:
@@ -156,7 +156,9 @@ SPOT_CHECK_COLUMNS = (
     "uscc",
     "party_name",
 )
-_NESTED = re.compile(r"^campaigns\[(\d+)\](?:\.rounds\[(\d+)\](?:\.batches\[(\d+)\])?)?\.(\w+)$")
+_NESTED = re.compile(
+    r"campaigns\[([0-9]+)\](?:\.rounds\[([0-9]+)\](?:\.batches\[([0-9]+)\])?)?\.(\w+)"
+)
 _COLUMN_OF = {"code": "campaign", "name": "campaign_name", "number": "round"}
 
 
@@ -228,7 +230,7 @@ async def import_spot_checks(
     except InvalidInput as exc:
         out = []
         for e in exc.errors:
-            m = _NESTED.match(e.field)
+            m = _NESTED.fullmatch(e.field)
             if m is None:
                 out.append(RowError(0, e.field, e.message))
                 continue

@@ -32,7 +32,7 @@ def equaliser_hash() -> str:
     return _hasher.hash("fangxin-timing-equaliser")
 
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
 MIN_PASSWORD = 12
 # zxcvbn's 3: "safely unguessable", about 10^10 guesses — beyond an online attack and a
 # slow offline one against argon2.
@@ -127,7 +127,7 @@ async def create_account(
     is_demo: bool = False,
 ) -> Account:
     errors: list[FieldError] = []
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         errors.append(
             FieldError("username", "3–64 letters, digits, '.', '_' or '-', starting alphanumeric")
         )

@@ -34,7 +34,7 @@ from service.register.schemas import (
     MerchantPatch,
 )
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 PARENT_KIND = {
     AreaKind.CITY: None,
     AreaKind.DISTRICT: AreaKind.CITY,
@@ -87,7 +87,7 @@ class AreaIndex:
 
 def check_area(data: AreaIn, index: AreaIndex) -> list[FieldError]:
     errors: list[FieldError] = []
-    if not CODE_RE.match(data.code):
+    if not CODE_RE.fullmatch(data.code):
         errors.append(FieldError("code", "1–32 letters, digits, '-' or '_'"))
     check_text(errors, "name_zh", data.name_zh, 100)
     check_text(errors, "name_en", data.name_en, 200)
