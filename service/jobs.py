@@ -74,6 +74,7 @@ from service.kernel.periodic import (
     JobSpec,
 )
 from service.kernel.settings import Settings
+from service.kernel.validation import int_or_none
 from service.plugins import PLUGINS
 
 log = structlog.get_logger("fangxin.jobs")
@@ -477,11 +478,12 @@ def describe_schedule(config: JobConfig) -> tuple[str, dict[str, str]]:
         return N_("every %(n)s s"), {"n": str(config.every)}
     assert config.cron is not None
     minute, hour, day, month, weekday = config.cron.split()
-    simple = minute.isdigit() and day == "*" and month == "*"
+    at_minute, at_hour = int_or_none(minute, max_digits=2), int_or_none(hour, max_digits=2)
+    simple = at_minute is not None and day == "*" and month == "*"
     if simple and hour == "*" and weekday == "*":
         return N_("hourly at minute %(m)s"), {"m": minute}
-    if simple and hour.isdigit():
-        at = f"{int(hour):02d}:{int(minute):02d}"
+    if simple and at_hour is not None:
+        at = f"{at_hour:02d}:{at_minute:02d}"
         if weekday == "*":
             return N_("daily at %(t)s"), {"t": at}
         if weekday.lower() in WEEKDAYS:

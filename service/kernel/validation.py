@@ -1,11 +1,13 @@
 """The input rules every door shares (API bodies, forms, query parameters, imports, feeds):
-one check of a text, one reading of a timestamp, one range for every date and instant.
+one check of a text, one reading of a whole number, one reading of a timestamp, one range for
+every date and instant.
 
 Beyond the range the arithmetic (UTC conversion, a day added) overflows Python's datetime,
 and no survey, complaint or credit event of this bureau lies there."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Final
 
@@ -77,3 +79,33 @@ def check_text(
     elif "\x00" in value:
         errors.append(FieldError(name, "must not contain a NUL character"))
     return text
+
+
+# --- whole numbers ------------------------------------------------------------------------
+
+# A signed 64-bit column holds 18 digits whatever they are; int() refuses 4,300 and more.
+INT_DIGITS_MAX: Final = 18
+_ASCII_DIGITS: Final = re.compile(r"[0-9]+")
+
+
+class NotAnInteger(ValueError):
+    """Text that is not a whole number in ASCII digits; its message is what a FieldError says."""
+
+
+def parse_int(text: str, *, max_digits: int = INT_DIGITS_MAX, negative: bool = False) -> int:
+    """The whole number ``text`` spells in ASCII digits, and nothing else: no space, no "+",
+    no "_", one leading "-" only where ``negative`` numbers make sense, at most ``max_digits``
+    digits. ``str.isdigit()`` is true of "²" and "①", and ``int()`` reads "٣" and "1_0":
+    neither is how a number reaches this service."""
+    digits = text[1:] if negative and text.startswith("-") else text
+    if len(digits) > max_digits or not _ASCII_DIGITS.fullmatch(digits):
+        raise NotAnInteger(f"must be a whole number of at most {max_digits} digits (0-9)")
+    return int(text)
+
+
+def int_or_none(text: str | None, *, max_digits: int = INT_DIGITS_MAX) -> int | None:
+    """``parse_int`` for an optional value where anything else means "not given"."""
+    try:
+        return None if text is None else parse_int(text, max_digits=max_digits)
+    except NotAnInteger:
+        return None
