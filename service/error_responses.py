@@ -19,7 +19,7 @@ from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 from service.kernel.errors import FangxinError
 from service.kernel.schemas import FieldErrorOut, Problem
-from service.kernel.validation import NotAnInteger
+from service.kernel.validation import NotAnInteger, plain_problem
 
 log = structlog.get_logger("fangxin")
 
@@ -88,7 +88,9 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         return Redirect(path=f"/login?{query}", status_code=303)
     if isinstance(exc, ValidationException):
         errors = [
-            FieldErrorOut(str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
+            FieldErrorOut(
+                str(e.get("key") or e.get("source") or "body"), plain_problem(str(e.get("message")))
+            )
             for e in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(e, dict)
         ]

@@ -24,7 +24,7 @@ from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
 from service.kernel.privacy import salted_hash
-from service.kernel.validation import int_or_none
+from service.kernel.validation import NotText, clean_text, int_or_none
 from surveys import quality
 from surveys.models import (
     FlagKind,
@@ -221,15 +221,15 @@ def _choices(q: Question, value: Any, errors: list[FieldError]) -> list[AnswerRo
 
 
 def _text(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | None:
-    if not isinstance(value, str):
+    try:
+        text = clean_text(value).strip() if isinstance(value, str) else None
+    except NotText:
+        text = None
+    if text is None:
         errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
         return None
-    text = value.strip()
     if len(text) > TEXT_LIMIT:
         errors.append(FieldError(f"answers.{q.key}", gettext(TOO_LONG) % {"limit": TEXT_LIMIT}))
-        return None
-    if "\x00" in text:
-        errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
         return None
     return AnswerRow(q.key, None, None, text) if text else None
 

@@ -30,6 +30,7 @@ from scoring.credit.visits import ingest_tallies
 from service.kernel.audit import Actor
 from service.kernel.errors import InvalidInput
 from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.kernel.validation import Text
 
 EVENT_COLUMNS = ("uscc", "kind", "occurred_at", "source", "external_ref", "note", "class")
 COMPLAINT_COLUMNS = (
@@ -163,17 +164,17 @@ _COLUMN_OF = {"code": "campaign", "name": "campaign_name", "number": "round"}
 
 
 class SpotCheckRowIn(msgspec.Struct, forbid_unknown_fields=True):
-    campaign: str
-    campaign_name: str
+    campaign: Text
+    campaign_name: Text
     year: int
     round: int
     held_on: str
-    batch_no: str
-    category: str
+    batch_no: Text
+    category: Text
     failed: bool = False
     case_opened: bool = False
     uscc: str | None = None
-    party_name: str = ""
+    party_name: Text = ""
     district: str | None = None
 
 

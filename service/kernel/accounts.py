@@ -20,6 +20,7 @@ from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput, LoginFailed, NotFound
 from service.kernel.i18n import N_
 from service.kernel.models import Account, ApiToken, Area, AreaKind, AuditEvent, Merchant, Role
+from service.kernel.validation import check_text
 
 _hasher = PasswordHasher()
 
@@ -455,8 +456,10 @@ async def create_token(name: str, role: Role, *, actor: Actor) -> tuple[ApiToken
             "Merchants and area managers sign in with an account, not a token",
             [FieldError("role", "must be feed, official or admin")],
         )
-    if not name.strip() or len(name) > 100:
-        raise InvalidInput("Bad token name", [FieldError("name", "1–100 characters")])
+    errors: list[FieldError] = []
+    name = check_text(errors, "name", name, 100)
+    if errors:
+        raise InvalidInput("Bad token name", errors)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with in_transaction() as conn:
         token = await ApiToken.create(

@@ -46,7 +46,7 @@ def test_the_one_area_check_refuses_a_trailing_new_line_for_every_door() -> None
     index.add("411700", AreaKind.CITY, None)
     for code in (ENDS_IN_A_NEW_LINE, "PRB1\r\n", "\nPRB1", "PRB1\n\n"):
         area = AreaIn(code, AreaKind.DISTRICT, "测试", "Probe", "411700")
-        assert [e.field for e in check_area(area, index)] == ["code"], repr(code)
+        assert [e.field for e in check_area(area, index)[1]] == ["code"], repr(code)
 
 
 async def test_an_imported_code_with_a_new_line_around_it_is_stored_without_it(
