@@ -17,18 +17,20 @@ from service.kernel import audit, scope
 from service.kernel.accounts import Principal
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.models import Merchant, Role
+from service.kernel.validation import check_text
 
 REPLY_DAYS = 21
+TEXT_MAX = 2000  # a reply and a decision's note
 ANSWERABLE = (Status.REVOKED, Status.SUSPENDED)
 
 
 async def submit(serial: str, text: str, *, by: Principal, now: datetime | None = None) -> Reply:
     """The holder replies to the latest revocation or suspension of its certificate."""
     now = now or datetime.now(UTC)
-    if not text.strip() or len(text) > 2000:
-        raise InvalidInput(
-            "The reply cannot be recorded", [FieldError("text", "1–2000 characters")]
-        )
+    errors: list[FieldError] = []
+    text = check_text(errors, "text", text, TEXT_MAX)
+    if errors:
+        raise InvalidInput("The reply cannot be recorded", errors)
     # The reply is published as the holder's own words: only the holder may write it. The
     # bureau speaks through the status change's note and the decision, shown as its own.
     if by.role != Role.MERCHANT:
@@ -52,7 +54,7 @@ async def submit(serial: str, text: str, *, by: Principal, now: datetime | None 
             using_db=tx,
             certificate_id=cert.id,
             change_id=change.id,
-            text=text.strip(),
+            text=text,
             submitted_by=str(by.actor),
             submitted_at=now,
         )
@@ -72,8 +74,10 @@ async def decide(
         raise InvalidInput(
             "The decision cannot be recorded", [FieldError("decision", "upheld or dismissed")]
         ) from None
-    if not note.strip() or len(note) > 2000:
-        raise InvalidInput("Say why", [FieldError("note", "1–2000 characters")])
+    errors: list[FieldError] = []
+    note = check_text(errors, "note", note, TEXT_MAX)
+    if errors:
+        raise InvalidInput("Say why", errors)
     # A district's official decides the replies about its district's certificates only.
     district = await scope.district_of(by)
     if district is not None:
@@ -88,7 +92,7 @@ async def decide(
         if reply.decision is not None:
             raise Conflict(f"Reply {reply_id} was already decided: {reply.decision.value}")
         reply.decision = verdict
-        reply.decision_note = note.strip()
+        reply.decision_note = note
         reply.decided_by = str(by.actor)
         reply.decided_at = now
         await reply.save(using_db=tx)

@@ -32,6 +32,7 @@ from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.conditional import cached_json, cached_responses
 from service.kernel.db import MAX_ID
+from service.kernel.exports import disposition
 from service.kernel.models import Merchant, Role
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -146,7 +147,7 @@ class CertificateController(Controller):
             content,
             media_type="application/pdf",
             headers={
-                "content-disposition": f'inline; filename="{serial}.pdf"',
+                "content-disposition": disposition("inline", f"{serial}.pdf"),
                 "cache-control": "no-store",
             },
         )

@@ -9,6 +9,7 @@ import msgspec
 
 from certificates.models import Status
 from certificates.policy import Kind
+from service.kernel.validation import Text
 
 
 class Subject(msgspec.Struct):
@@ -50,8 +51,8 @@ class StatusList(msgspec.Struct):
 
 
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str  # a reason code, e.g. "false_advertising"
-    note: str = ""
+    reason: Text  # a reason code, e.g. "false_advertising"
+    note: Text = ""
 
 
 class Verdict(StrEnum):
@@ -84,12 +85,12 @@ class PdfCheck(msgspec.Struct):
 
 
 class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):
-    text: str
+    text: Text
 
 
 class ReplyDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: str  # upheld or dismissed
-    note: str
+    note: Text
 
 
 class ReplyOut(msgspec.Struct):
@@ -107,7 +108,7 @@ class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ExcludeIn(msgspec.Struct, forbid_unknown_fields=True):
-    note: str  # why this proposed withdrawal is not made
+    note: Text  # why this proposed withdrawal is not made
 
 
 class ReviewItemOut(msgspec.Struct):

@@ -14,7 +14,7 @@ from certificates.policy import Kind
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 KIND_CODES = {Kind.MERCHANT: "M", Kind.STREET: "ST", Kind.SCENIC_SPOT: "SS"}
-SERIAL = re.compile(r"^([A-Z]{2,6})-(\d{4})-(M|ST|SS)-(\d{6})-([0-9A-Z])$")
+SERIAL = re.compile(r"([A-Z]{2,6})-([0-9]{4})-(M|ST|SS)-([0-9]{6})-([0-9A-Z])")
 
 
 def check_character(body: str) -> str:
@@ -35,10 +35,10 @@ def make_serial(prefix: str, year: int, kind: Kind, sequence: int) -> str:
 
 
 def is_valid(serial: str) -> bool:
-    match = SERIAL.match(serial)
+    match = SERIAL.fullmatch(serial)
     return match is not None and check_character(serial[:-2]) == match.group(5)
 
 
 def sequence_of(serial: str) -> int:
-    match = SERIAL.match(serial)
+    match = SERIAL.fullmatch(serial)
     return int(match.group(4)) if match else 0

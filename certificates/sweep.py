@@ -27,9 +27,12 @@ from service.kernel.audit import Actor
 from service.kernel.db import chunked
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.models import Area, Merchant
+from service.kernel.validation import check_text
 
 SWEEP_LOCK_KEY = 0x46584357  # "FXCW"
 HELD = (Status.ACTIVE, Status.SUSPENDED)
+REASON_MAX = 64  # a reason code
+NOTE_MAX = 2000
 
 
 @dataclass(slots=True)
@@ -183,13 +186,11 @@ async def decide(
     """An official revokes (final), suspends or reinstates a certificate, with a reason;
     ``district``: its official, to whom a certificate of a subject elsewhere is missing."""
     now = now or datetime.now(UTC)
-    errors = []
+    errors: list[FieldError] = []
     if action not in ACTIONS:
         errors.append(FieldError("action", "revoke, suspend or reinstate"))
-    if not reason.strip() or len(reason) > 64:
-        errors.append(FieldError("reason", "a reason code, at most 64 characters"))
-    if len(note) > 2000:
-        errors.append(FieldError("note", "at most 2000 characters"))
+    reason = check_text(errors, "reason", reason, REASON_MAX)
+    note = check_text(errors, "note", note, NOTE_MAX, required=False)
     if errors:
         raise InvalidInput("The decision cannot be recorded", errors)
     new, allowed = ACTIONS[action]
@@ -202,5 +203,5 @@ async def decide(
             raise NotFound(f"No certificate {serial}")
         if cert.status not in allowed:
             raise Conflict(f"{serial} is {cert.status.value}: it cannot be {new.value} now")
-        await change_status(tx, cert, new, reason.strip(), at=now, actor=str(actor), note=note)
+        await change_status(tx, cert, new, reason, at=now, actor=str(actor), note=note)
     return cert

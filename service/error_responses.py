@@ -20,6 +20,7 @@ from tortoise.exceptions import ValidationError as TortoiseValidationError
 from service.kernel.disk import DiskFull, disk_full, full_detail
 from service.kernel.errors import FangxinError, SessionsUnavailable
 from service.kernel.schemas import FieldErrorOut, Problem
+from service.kernel.validation import NotAnInteger, plain_problem
 
 log = structlog.get_logger("fangxin")
 
@@ -106,7 +107,9 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         return Redirect(path=f"/login?{query}", status_code=303)
     if isinstance(exc, ValidationException):
         errors = [
-            FieldErrorOut(str(e.get("key") or e.get("source") or "body"), str(e.get("message")))
+            FieldErrorOut(
+                str(e.get("key") or e.get("source") or "body"), plain_problem(str(e.get("message")))
+            )
             for e in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(e, dict)
         ]
@@ -114,6 +117,10 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         return _problem(
             request, status, "Invalid input" if errors else "Bad request", exc.detail, errors
         )
+    if isinstance(exc, NotAnInteger):
+        # Every door reads numbers with parse_int and names the field; one that forgot to
+        # still answers as the input's fault, not the service's.
+        return _problem(request, 422, "Invalid input", f"A number {exc}")
     if isinstance(exc, UnicodeDecodeError):
         # msgspec meets bytes that are not UTF-8 in a request body before any handler runs.
         return _problem(request, 400, "Bad request", "The request body is not valid UTF-8")

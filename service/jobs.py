@@ -72,6 +72,7 @@ from service.kernel.periodic import (
     JobSpec,
 )
 from service.kernel.settings import Settings
+from service.kernel.validation import int_or_none
 from service.plugins import PLUGINS
 
 log = structlog.get_logger("fangxin.jobs")
@@ -88,7 +89,7 @@ KEEP_RUNS: Final = 200  # rows kept per job: 200 days of a daily job, 17 minutes
 # A slot counts as missed when no worker has started it this long after its time.
 LATE_AFTER: Final = timedelta(minutes=10)
 BACKUP_DIR: Final = "backups"
-BACKUP_NAME: Final = re.compile(r"^fangxin-\d{8}T\d{6}Z\.tar$")
+BACKUP_NAME: Final = re.compile(r"fangxin-[0-9]{8}T[0-9]{6}Z\.tar")
 
 
 class JobsConfigError(Exception):
@@ -115,7 +116,7 @@ async def _backup(ctx: JobContext) -> Details:
 
 def prune_backups(directory: Path, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest scheduled backups; other files are left alone."""
-    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.match(p.name))
+    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.fullmatch(p.name))
     gone = ours[:-keep] if len(ours) > keep else []
     for path in gone:
         path.unlink(missing_ok=True)
@@ -470,11 +471,12 @@ def describe_schedule(config: JobConfig) -> tuple[str, dict[str, str]]:
         return N_("every %(n)s s"), {"n": str(config.every)}
     assert config.cron is not None
     minute, hour, day, month, weekday = config.cron.split()
-    simple = minute.isdigit() and day == "*" and month == "*"
+    at_minute, at_hour = int_or_none(minute, max_digits=2), int_or_none(hour, max_digits=2)
+    simple = at_minute is not None and day == "*" and month == "*"
     if simple and hour == "*" and weekday == "*":
         return N_("hourly at minute %(m)s"), {"m": minute}
-    if simple and hour.isdigit():
-        at = f"{int(hour):02d}:{int(minute):02d}"
+    if simple and at_hour is not None:
+        at = f"{at_hour:02d}:{at_minute:02d}"
         if weekday == "*":
             return N_("daily at %(t)s"), {"t": at}
         if weekday.lower() in WEEKDAYS:

@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Final
 
+from service.kernel.validation import int_or_none
+
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIR: Final = "metrics"
 
@@ -39,7 +41,8 @@ def prepare(data_dir: Path) -> Path:
     root = data_dir / METRICS_DIR
     root.mkdir(parents=True, exist_ok=True)
     for old in root.iterdir():
-        if old.is_dir() and old.name.isdigit() and not _alive(int(old.name)):
+        pid = int_or_none(old.name, max_digits=10)
+        if old.is_dir() and pid is not None and not _alive(pid):
             shutil.rmtree(old, ignore_errors=True)
     mine = root / str(os.getpid())
     shutil.rmtree(mine, ignore_errors=True)  # left by an earlier process with our pid

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from litestar._asgi.asgi_router import ASGIRouter
 
 REQUEST_ID_HEADER: Final = "x-request-id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # Pages of ours load nothing from anywhere else.
 CSP: Final = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -81,7 +81,7 @@ class RequestContextMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         given = _header(scope, REQUEST_ID_HEADER.encode())
-        request_id = given if given and _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         locale, chosen = _locale_for(scope)
         i18n.set_locale(locale)
         scope.setdefault("state", {})["request_id"] = request_id

@@ -25,6 +25,7 @@ from service.kernel.db import chunked, connection
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_
 from service.kernel.models import Area
+from service.kernel.validation import check_text
 from surveys.models import FlagKind, FlagStatus, Response, ResponseFlag, Survey, SurveyVersion
 from surveys.questionnaire import VersionedQuestions
 
@@ -343,13 +344,18 @@ def _ints(values: Iterable[Any]) -> set[int]:
 # --- officials' decisions ---------------------------------------------------------------------
 
 
-def _check_decision(decision: FlagStatus, reason: str) -> None:
+REASON_MAX = 500
+
+
+def _check_decision(decision: FlagStatus, reason: str) -> str:
+    """The reason as kept; InvalidInput naming what is wrong."""
     if decision not in (FlagStatus.CONFIRMED, FlagStatus.CLEARED):
         raise InvalidInput("Bad decision", [FieldError("decision", "confirmed or cleared")])
-    if not reason.strip() or len(reason) > 500:
-        raise InvalidInput(
-            "A reason is required", [FieldError("reason", "say why, in at most 500 characters")]
-        )
+    errors: list[FieldError] = []
+    reason = check_text(errors, "reason", reason, REASON_MAX)
+    if errors:
+        raise InvalidInput("A reason is required", errors)
+    return reason
 
 
 async def _decide(
@@ -393,7 +399,7 @@ async def decide_flag(
     """An official confirms or clears a flag; the response's exclusion follows, audited.
     ``district``: a district's official, to whom a response about a target elsewhere is
     missing."""
-    _check_decision(decision, reason)
+    reason = _check_decision(decision, reason)
     missing = f"Response {response_id} has no {kind.value} flag"
     if district is not None:
         target = await Response.filter(id=response_id).values_list("target_kind", "target_code")
@@ -427,7 +433,7 @@ async def decide_raised_flags(
     """Every raised flag of one kind on responses about one target, decided at once (a surge
     of a real crowd is hundreds of them), each audited as if decided alone. Returns how many.
     ``district``: a district's official, to whom a target elsewhere has no flags."""
-    _check_decision(decision, reason)
+    reason = _check_decision(decision, reason)
     missing = f"No raised {kind.value} flag about {target_code}"
     await scope.require(district, None, target_code, missing)
     async with in_transaction() as conn:

@@ -24,13 +24,14 @@ from tortoise.transactions import in_transaction
 from service.kernel import audit
 from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput, NotFound, field_error_from
+from service.kernel.validation import NotText, clean_text
 from surveys.models import Survey, SurveyVersion, TargetKind
 
 QuestionType = Literal["likert5", "scale10", "nps", "single_choice", "multi_choice", "text"]
 SCALES: dict[str, tuple[int, int]] = {"likert5": (1, 5), "scale10": (1, 10), "nps": (0, 10)}
 SCORED_TYPES = ("likert5", "scale10")
 TEXT_LIMIT = 500
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 WEIGHT_TOLERANCE = 1e-9
 DEFAULTS_DIR = Path(__file__).parent / "questionnaires"
 
@@ -119,10 +120,36 @@ class VersionedQuestions:
         )
 
 
+def _texts(d: Definition) -> list[tuple[str, str]]:
+    """Every text of a definition that a respondent or an official reads, by where it is."""
+    texts = [("title_zh", d.title_zh), ("title_en", d.title_en)]
+    for dim in d.dimensions:
+        texts += [(f"dimensions.{dim.key}.name_zh", dim.name_zh)]
+        texts += [(f"dimensions.{dim.key}.name_en", dim.name_en)]
+    for i, q in enumerate(d.questions):
+        texts += [(f"questions[{i}].text_zh", q.text_zh), (f"questions[{i}].text_en", q.text_en)]
+        for j, c in enumerate(q.choices):
+            where = f"questions[{i}].choices[{j}]"
+            texts += [(f"{where}.text_zh", c.text_zh), (f"{where}.text_en", c.text_en)]
+    return texts
+
+
+def _bad_texts(d: Definition) -> list[FieldError]:
+    """The kernel's text rule over every text (checked here rather than in the structs, which
+    also read the versions stored before the rule)."""
+    errors = []
+    for where, text in _texts(d):
+        try:
+            clean_text(text)
+        except NotText as exc:
+            errors.append(FieldError(where, str(exc)))
+    return errors
+
+
 def check_definition(d: Definition) -> list[FieldError]:
     """Every problem of a definition, each naming where it is."""
-    errors: list[FieldError] = []
-    if not re.match(r"^[a-z0-9][a-z0-9-]{1,63}$", d.slug):
+    errors: list[FieldError] = _bad_texts(d)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,63}", d.slug):
         errors.append(FieldError("slug", "2–64 lower-case letters, digits or '-'"))
     if d.closes_at is not None and d.closes_at <= d.opens_at:
         errors.append(FieldError("closes_at", "must be after opens_at"))
@@ -143,7 +170,7 @@ def check_definition(d: Definition) -> list[FieldError]:
     per_dimension: dict[str, float] = {}
     for i, q in enumerate(d.questions):
         where = f"questions[{i}]" + (f" ({q.key})" if q.key else "")
-        if not KEY_RE.match(q.key):
+        if not KEY_RE.fullmatch(q.key):
             errors.append(FieldError(where, "key: lower-case letters, digits, '_'"))
         if q.key in seen:
             errors.append(FieldError(where, f"duplicate key {q.key!r}"))

@@ -25,6 +25,7 @@ from service.kernel.device import device_cookie as _device_cookie
 from service.kernel.device import device_of as device_of
 from service.kernel.device import signed_device as signed_device
 from service.kernel.errors import InvalidInput, NotFound
+from service.kernel.exports import disposition
 from service.kernel.i18n import current_locale
 from service.kernel.qr import qr_svg
 from service.kernel.security import OFFICIALS, PUBLIC, require_principal
@@ -309,7 +310,7 @@ async def qr_poster(request: Request[Any, Any, State], target: Code) -> Response
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"content-disposition": f'inline; filename="poster-{t.code}.pdf"'},
+        headers={"content-disposition": disposition("inline", f"poster-{t.code}.pdf")},
     )
 
 
@@ -395,7 +396,9 @@ class SurveyController(Controller):
             return CSVDownload(
                 responses.export_csv(survey, f),
                 media_type="text/csv; charset=utf-8",
-                headers={"content-disposition": f'attachment; filename="{survey}-responses.csv"'},
+                headers={
+                    "content-disposition": disposition("attachment", f"{survey}-responses.csv")
+                },
             )
         if format in ("xlsx", "parquet"):
             path = await responses.export_file(survey, f, format)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 
+from service.kernel.validation import Text
 from surveys.models import FlagKind, FlagStatus, TargetKind
 
 
@@ -82,7 +83,7 @@ class ResponsePage(msgspec.Struct):
 
 class FlagDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: FlagStatus
-    reason: str
+    reason: Text
 
 
 class FlagOut(msgspec.Struct):

@@ -24,6 +24,7 @@ from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Area, AreaKind, Merchant, MerchantStatus
 from service.kernel.privacy import salted_hash
+from service.kernel.validation import NotText, clean_text, int_or_none
 from surveys import quality
 from surveys.models import (
     FlagKind,
@@ -180,6 +181,9 @@ TOO_LONG = N_("At most %(limit)d characters")
 BAD_TEXT = N_("This text contains characters that are not allowed")
 
 
+MAX_ANSWER_DIGITS = 3  # no scale of a questionnaire goes beyond 0–100
+
+
 def _number(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | None:
     low, high = q.scale or (0, 0)
     number: int | None = None
@@ -189,8 +193,9 @@ def _number(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | No
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str):
+        # A form sends text: "²", "①" or 5,000 digits are no answer, not a crash.
+        number = int_or_none(value.strip(), max_digits=MAX_ANSWER_DIGITS)
     if number is None or not low <= number <= high:
         errors.append(
             FieldError(f"answers.{q.key}", gettext(OUT_OF_RANGE) % {"low": low, "high": high})
@@ -216,15 +221,15 @@ def _choices(q: Question, value: Any, errors: list[FieldError]) -> list[AnswerRo
 
 
 def _text(q: Question, value: Any, errors: list[FieldError]) -> AnswerRow | None:
-    if not isinstance(value, str):
+    try:
+        text = clean_text(value).strip() if isinstance(value, str) else None
+    except NotText:
+        text = None
+    if text is None:
         errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
         return None
-    text = value.strip()
     if len(text) > TEXT_LIMIT:
         errors.append(FieldError(f"answers.{q.key}", gettext(TOO_LONG) % {"limit": TEXT_LIMIT}))
-        return None
-    if "\x00" in text:
-        errors.append(FieldError(f"answers.{q.key}", gettext(BAD_TEXT)))
         return None
     return AnswerRow(q.key, None, None, text) if text else None
 
@@ -297,9 +302,9 @@ def started_from_token(
 ) -> datetime | None:
     """The issue time of a genuine, fresh token for this survey and target; else None."""
     issued_raw, _, mac = token.partition(".")
-    if not issued_raw.isdigit() or len(issued_raw) > 12:
+    issued = int_or_none(issued_raw, max_digits=12)
+    if issued is None:
         return None
-    issued = int(issued_raw)
     if not hmac.compare_digest(_start_mac(secret, survey_slug, target_code, issued), mac):
         return None
     started = datetime.fromtimestamp(issued, UTC)

@@ -10,7 +10,7 @@ from certificates.applications.models import InspectionKind
 from certificates.applications.schemas import ChecklistItemOut, InspectionIn
 from service.kernel.errors import FieldError
 from service.kernel.i18n import N_
-from service.kernel.validation import FUTURE_TOLERANCE, parse_time
+from service.kernel.validation import FUTURE_TOLERANCE, check_text, parse_time
 
 # What the creation rules of Zhejiang and Ningbo check at a 放心消费 unit, in their order.
 CHECKLIST: Final = {
@@ -28,13 +28,14 @@ KIND_LABELS: Final = {
     InspectionKind.MYSTERY.value: N_("Mystery shopping (暗访)"),
 }
 NOTE_MAX: Final = 2000
+ITEM_NOTE_MAX: Final = 500  # as the schema bounds it
 
 
 def check(
     data: InspectionIn, now: datetime
-) -> tuple[datetime, list[ChecklistItemOut], list[FieldError]]:
-    """When the visit was, the checklist in its fixed order, and every problem by field: each
-    item answered exactly once, nothing unknown."""
+) -> tuple[datetime, list[ChecklistItemOut], str, list[FieldError]]:
+    """When the visit was, the checklist in its fixed order, the note as kept, and every
+    problem by field: each item answered exactly once, nothing unknown."""
     errors: list[FieldError] = []
     if data.kind not in KIND_LABELS:
         errors.append(FieldError("kind", f"must be one of {', '.join(KIND_LABELS)}"))
@@ -45,12 +46,14 @@ def check(
         elif entry.item in seen:
             errors.append(FieldError(f"checklist[{i}].item", "answered twice"))
         else:
-            seen[entry.item] = ChecklistItemOut(entry.item, entry.passed, entry.note.strip())
+            note = check_text(
+                errors, f"checklist[{i}].note", entry.note, ITEM_NOTE_MAX, required=False
+            )
+            seen[entry.item] = ChecklistItemOut(entry.item, entry.passed, note)
     missing = [k for k in CHECKLIST if k not in seen]
     if missing:
         errors.append(FieldError("checklist", f"items not answered: {', '.join(missing)}"))
-    if len(data.note) > NOTE_MAX:
-        errors.append(FieldError("note", f"must be at most {NOTE_MAX} characters"))
+    note = check_text(errors, "note", data.note, NOTE_MAX, required=False)
     visited = now
     if data.visited_at is not None:
         try:
@@ -60,4 +63,4 @@ def check(
         else:
             if visited > now + FUTURE_TOLERANCE:
                 errors.append(FieldError("visited_at", "must not be in the future"))
-    return visited, [seen[k] for k in CHECKLIST if k in seen], errors
+    return visited, [seen[k] for k in CHECKLIST if k in seen], note, errors

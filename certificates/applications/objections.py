@@ -40,7 +40,7 @@ from service.kernel.errors import (
 )
 from service.kernel.i18n import N_, gettext
 from service.kernel.privacy import salted_hash
-from service.kernel.validation import check_text
+from service.kernel.validation import NotText, check_text, clean_text
 
 S = ApplicationStatus
 TEXT_MIN: Final = 10
@@ -74,11 +74,22 @@ class TooManyObjections(FangxinError):
 
 def _bad_characters(text: str) -> bool:
     """Control and format characters (bidi overrides, zero-width joiners used to slip past
-    filters) other than a new line or a tab."""
+    filters) other than a new line or a tab: stricter than the kernel's rule for every text,
+    for the one form anybody may fill in anonymously."""
     return any(
         unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") and c not in _ALLOWED_CONTROLS
         for c in text
     )
+
+
+def _kept(value: str) -> str | None:
+    """The text as kept (the kernel's rule: line breaks, NFC; then this form's own), or None
+    when it holds a character either refuses."""
+    try:
+        text = clean_text(value).strip()
+    except NotText:
+        return None
+    return None if _bad_characters(text) else text
 
 
 def normalised(text: str) -> str:
@@ -90,20 +101,21 @@ def normalised(text: str) -> str:
 
 def screen(data: ObjectionIn) -> tuple[str, str, list[FieldError]]:
     """The text and contact as kept, and every problem by field."""
-    text = data.text.replace("\r\n", "\n").strip()
-    contact = data.contact.strip()
+    kept_text, kept_contact = _kept(data.text), _kept(data.contact)
+    text = data.text.strip() if kept_text is None else kept_text
+    contact = data.contact.strip() if kept_contact is None else kept_contact
     errors: list[FieldError] = []
     if len(text) < TEXT_MIN:
         errors.append(FieldError("text", gettext(TOO_SHORT) % {"limit": TEXT_MIN}))
     elif len(text) > TEXT_MAX:
         errors.append(FieldError("text", gettext(TOO_LONG) % {"limit": TEXT_MAX}))
-    elif _bad_characters(text):
+    elif kept_text is None:
         errors.append(FieldError("text", gettext(BAD_TEXT)))
     elif len(_LINK.findall(text)) > MAX_LINKS:
         errors.append(FieldError("text", gettext(TOO_MANY_LINKS)))
     if len(contact) > CONTACT_MAX:
         errors.append(FieldError("contact", gettext(TOO_LONG) % {"limit": CONTACT_MAX}))
-    elif _bad_characters(contact) or "\n" in contact or _LINK.search(contact):
+    elif kept_contact is None or "\n" in contact or _LINK.search(contact):
         errors.append(FieldError("contact", gettext(BAD_CONTACT)))
     return text, contact, errors
 

@@ -7,36 +7,36 @@ from typing import Annotated
 
 import msgspec
 
-from service.kernel.validation import Timestamp
+from service.kernel.validation import Text, Timestamp
 
 
 class ChecklistItemIn(msgspec.Struct, forbid_unknown_fields=True):
     item: str  # a key of certificates.applications.inspections.CHECKLIST
     passed: bool
-    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    note: Annotated[Text, msgspec.Meta(max_length=500)] = ""
 
 
 class InspectionIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: str  # materials, onsite, mystery_shopping
     checklist: Annotated[list[ChecklistItemIn], msgspec.Meta(max_length=50)]
     passed: bool  # the overall result
-    note: str = ""
+    note: Text = ""
     visited_at: Timestamp | None = None  # default: now
 
 
 class ApplicationDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: str  # approve, refuse
-    reason: str
+    reason: Text
 
 
 class ObjectionIn(msgspec.Struct, forbid_unknown_fields=True):
-    text: str
-    contact: str = ""  # optional: a telephone or e-mail the objector chooses to give
+    text: Text
+    contact: Text = ""  # optional: a telephone or e-mail the objector chooses to give
 
 
 class AnswerIn(msgspec.Struct, forbid_unknown_fields=True):
     outcome: str  # upheld, dismissed
-    reply: str
+    reply: Text
 
 
 class SubjectOut(msgspec.Struct):

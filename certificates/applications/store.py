@@ -52,7 +52,7 @@ from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Area, AreaKind, Merchant, Role
 from service.kernel.settings import Settings
-from service.kernel.validation import check_text
+from service.kernel.validation import NotText, check_text, clean_text
 
 S = ApplicationStatus
 STATEMENT_MAX = 4000
@@ -123,13 +123,15 @@ async def submit(
         errors.append(FieldError("kind", gettext(OWN_KIND) % {"kind": own.kind.value}))
     if subject and subject != own.code:
         errors.append(FieldError("subject", gettext(OWN_SUBJECT) % {"code": own.code}))
-    text = statement.strip()
+    try:
+        text = clean_text(statement).strip()
+    except NotText:
+        text = statement.strip()
+        errors.append(FieldError("statement", gettext(BAD_TEXT)))
     if not text:
         errors.append(FieldError("statement", gettext(EMPTY)))
     elif len(text) > STATEMENT_MAX:
         errors.append(FieldError("statement", gettext(TOO_LONG) % {"limit": STATEMENT_MAX}))
-    elif any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-        errors.append(FieldError("statement", gettext(BAD_TEXT)))
     files, file_errors = materials.check(list(uploads))
     errors += file_errors
     if not files and not file_errors:
@@ -382,7 +384,7 @@ async def record_inspection(
     the first one puts a submitted application under review."""
     now = now or datetime.now(UTC)
     application = await get_for(application_id, who)
-    visited, items, errors = inspections.check(data, now)
+    visited, items, note, errors = inspections.check(data, now)
     if errors:
         raise InvalidInput("The inspection is not valid", errors)
     async with in_transaction() as tx:
@@ -400,7 +402,7 @@ async def record_inspection(
                 "items": [{"item": c.item, "passed": c.passed, "note": c.note} for c in items]
             },
             passed=data.passed,
-            note=data.note.strip(),
+            note=note,
             recorded_by=str(who.actor),
             recorded_at=now,
         )

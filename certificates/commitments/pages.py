@@ -26,6 +26,7 @@ from service.kernel.i18n import N_
 from service.kernel.localtime import LOCAL_TZ, to_local
 from service.kernel.models import Area
 from service.kernel.security import OFFICIALS, require_principal
+from service.kernel.validation import NotAnInteger, parse_int
 
 KIND_LABELS: Final = {
     "returns": N_("Offline no-reason returns"),
@@ -69,8 +70,8 @@ def from_form(data: dict[str, Any], now: datetime) -> tuple[CommitmentIn, list[F
     days: int | None = None
     if text.get("days"):
         try:
-            days = int(text["days"])
-        except ValueError:
+            days = parse_int(text["days"], max_digits=3)
+        except NotAnInteger:
             errors.append(FieldError("days", "must be one of " + ", ".join(map(str, RETURN_DAYS))))
     start = _day(text.get("valid_from", ""), "valid_from", errors)
     end = _day(text.get("valid_until", ""), "valid_until", errors)

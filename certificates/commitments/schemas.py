@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from service.kernel.validation import Timestamp
+from service.kernel.validation import Text, Timestamp
 
 
 class CommitmentIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -14,7 +14,7 @@ class CommitmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
     kind: str  # returns, pay_first, marked_prices
     days: int | None = None  # returns only: 7, 15 or 30
-    exclusions: str = ""  # returns only: what is not taken back, in the merchant's words
+    exclusions: Text = ""  # returns only: what is not taken back, in the merchant's words
     other_branches: bool = False  # returns only: any branch takes goods back (异地异店)
     valid_from: Timestamp | None = None  # default: now
     valid_until: Timestamp | None = None  # default: open-ended

@@ -64,8 +64,8 @@ def check(data: CommitmentIn, now: datetime) -> tuple[Declaration | None, list[F
         errors.append(FieldError("days", f"must be one of {allowed}"))
     elif kind is not None and not returns and data.days is not None:
         errors.append(FieldError("days", "is only for a returns commitment"))
-    check_text(errors, "exclusions", data.exclusions, EXCLUSIONS_MAX, required=False)
-    if kind is not None and not returns and data.exclusions.strip():
+    exclusions = check_text(errors, "exclusions", data.exclusions, EXCLUSIONS_MAX, required=False)
+    if kind is not None and not returns and exclusions:
         errors.append(FieldError("exclusions", "is only for a returns commitment"))
     if kind is not None and not returns and data.other_branches:
         errors.append(FieldError("other_branches", "is only for a returns commitment"))
@@ -93,7 +93,7 @@ def check(data: CommitmentIn, now: datetime) -> tuple[Declaration | None, list[F
         Declaration(
             kind,
             data.days if returns else None,
-            data.exclusions.strip() if returns else "",
+            exclusions if returns else "",
             data.other_branches if returns else False,
             start,
             end,

@@ -27,6 +27,7 @@ from service.kernel.i18n import gettext as _
 from service.kernel.localtime import to_local
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
+from service.kernel.validation import int_or_none
 
 OFFICIAL_PAGE = "/official/reviews"
 FORMATS = ("csv", "xlsx")
@@ -67,9 +68,9 @@ async def lists_of_year(
     """``/lists/2025`` (the page), ``/lists/2025.csv`` or ``/lists/2025.xlsx``: a confirmed
     year's lists; a draft or a year without a review is missing."""
     stem, _dot, fmt = edition.partition(".")
-    if not stem.isdigit() or (fmt and fmt not in FORMATS):
+    year = int_or_none(stem, max_digits=4)
+    if year is None or (fmt and fmt not in FORMATS):
         raise NotFound(f"No list {edition}")
-    year = int(stem)
     if fmt:
         lists = review_lists.public_list(await reviews.get(year, confirmed_only=True))
         return await review_lists.download(lists, fmt)
@@ -124,8 +125,7 @@ async def reviews_page(
 
 
 def _year_of(data: dict[str, str]) -> int | None:
-    raw = data.get("year", "").strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 4 else None
+    return int_or_none(data.get("year", "").strip(), max_digits=4)
 
 
 @post(OFFICIAL_PAGE, opt=CITY_OFFICIALS, include_in_schema=False, status_code=303)

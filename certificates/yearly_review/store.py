@@ -41,6 +41,7 @@ from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.localtime import to_local, year_bounds
 from service.kernel.models import Area
 from service.kernel.settings import Settings
+from service.kernel.validation import check_text
 
 FIRST_YEAR: Final = 2000
 NOTE_MAX: Final = 2000
@@ -336,12 +337,10 @@ async def exclude(
 ) -> ReviewOut:
     """Officials keep a proposed withdrawal from being made, saying why (audited)."""
     now = now or datetime.now(UTC)
-    note = note.strip()
-    if not note or len(note) > NOTE_MAX:
-        raise InvalidInput(
-            "The exclusion needs a note",
-            [FieldError("note", f"a note of 1 to {NOTE_MAX} characters")],
-        )
+    errors: list[FieldError] = []
+    note = check_text(errors, "note", note, NOTE_MAX)
+    if errors:
+        raise InvalidInput("The exclusion needs a note", errors)
     conn = connections.get("default")
     async with in_transaction(conn.connection_name) as tx:
         await _lock(tx)

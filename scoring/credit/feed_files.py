@@ -30,6 +30,7 @@ from scoring.credit.visits import ingest_tallies
 from service.kernel.audit import Actor
 from service.kernel.errors import InvalidInput
 from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.kernel.validation import Text
 
 EVENT_COLUMNS = ("uscc", "kind", "occurred_at", "source", "external_ref", "note", "class")
 COMPLAINT_COLUMNS = (
@@ -55,13 +56,13 @@ COMPLAINT_COLUMNS = (
     "party_address",
     "broken_commitment",
 )
-_ITEM = re.compile(r"^\w+\[(\d+)\]\.(\w+)$")
+_ITEM = re.compile(r"\w+\[([0-9]+)\]\.(\w+)")
 
 
 def _as_rows(exc: InvalidInput, rownums: Sequence[int]) -> ImportRejected:
     errors = []
     for e in exc.errors:
-        m = _ITEM.match(e.field)
+        m = _ITEM.fullmatch(e.field)
         if m:
             errors.append(RowError(rownums[int(m.group(1))], m.group(2), e.message))
         else:
@@ -156,22 +157,24 @@ SPOT_CHECK_COLUMNS = (
     "uscc",
     "party_name",
 )
-_NESTED = re.compile(r"^campaigns\[(\d+)\](?:\.rounds\[(\d+)\](?:\.batches\[(\d+)\])?)?\.(\w+)$")
+_NESTED = re.compile(
+    r"campaigns\[([0-9]+)\](?:\.rounds\[([0-9]+)\](?:\.batches\[([0-9]+)\])?)?\.(\w+)"
+)
 _COLUMN_OF = {"code": "campaign", "name": "campaign_name", "number": "round"}
 
 
 class SpotCheckRowIn(msgspec.Struct, forbid_unknown_fields=True):
-    campaign: str
-    campaign_name: str
+    campaign: Text
+    campaign_name: Text
     year: int
     round: int
     held_on: str
-    batch_no: str
-    category: str
+    batch_no: Text
+    category: Text
     failed: bool = False
     case_opened: bool = False
     uscc: str | None = None
-    party_name: str = ""
+    party_name: Text = ""
     district: str | None = None
 
 
@@ -228,7 +231,7 @@ async def import_spot_checks(
     except InvalidInput as exc:
         out = []
         for e in exc.errors:
-            m = _NESTED.match(e.field)
+            m = _NESTED.fullmatch(e.field)
             if m is None:
                 out.append(RowError(0, e.field, e.message))
                 continue

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from service.kernel.validation import Timestamp
+from service.kernel.validation import Text, Timestamp
 
 BATCH_MAX = 5000  # items per ingest request
 
@@ -16,9 +16,9 @@ class CreditEventIn(msgspec.Struct, forbid_unknown_fields=True):
     uscc: str
     kind: str
     occurred_at: Timestamp
-    source: str
-    external_ref: str
-    note: str = ""
+    source: Text
+    external_ref: Text
+    note: Text = ""
     # The regulator's A–D class, only for kind ``external_class``.
     risk_class: str | None = msgspec.field(default=None, name="class")
 
@@ -31,10 +31,10 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     """One record of the 12315 intake. The fields after ``source`` came with issue 19; a
     payload without them is a complaint handled by the regulator, as before."""
 
-    external_id: str
+    external_id: Text
     received_at: Timestamp
     status: str
-    category: str
+    category: Text
     # The party: a registered merchant by USCC, or one not (yet) in the register by name
     # (and USCC when known). A consultation may name nobody.
     uscc: str | None = None
@@ -43,7 +43,7 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     amount_disputed: float = 0.0  # yuan
     amount_recovered: float = 0.0
     upheld: bool | None = None
-    source: str = "12315"
+    source: Text = "12315"
     kind: str = "complaint"  # consultation, complaint, report
     channel: str | None = None  # hotline, web, wechat, sms, qq, walk_in, letter, other
     handled_by: str = "regulator"  # consumer_association, regulator
@@ -52,8 +52,8 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     resolution: str | None = None
     followup: str | None = None  # the follow-up visit: satisfied, basically_satisfied, ...
     followup_at: Timestamp | None = None
-    party_name: str = ""
-    party_address: str = ""
+    party_name: Text = ""
+    party_address: Text = ""
     # The commitment broken, if any: returns, pay_first, marked_prices (issue 20).
     broken_commitment: str | None = None
     # The receipt code of the same complaint filed through Fangxin (TS-2026-7K4M9Q), when the
@@ -69,13 +69,13 @@ class ComplaintBatch(msgspec.Struct, forbid_unknown_fields=True):
 class VisitTallyIn(msgspec.Struct, forbid_unknown_fields=True):
     """People received in person at one desk on one day (接待来访、咨询)."""
 
-    external_id: str
+    external_id: Text
     day: Annotated[str, msgspec.Meta(description="a local date", examples=["2026-11-02"])]
     visits: int = 0
     consultations: int = 0
     handled_by: str = "regulator"
     district: str | None = None
-    source: str = "counter"
+    source: Text = "counter"
 
 
 class VisitTallyBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -83,12 +83,12 @@ class VisitTallyBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SpotCheckBatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    batch_no: str
-    category: str  # the product category sampled
+    batch_no: Text
+    category: Text  # the product category sampled
     failed: bool = False
     case_opened: bool = False
     uscc: str | None = None
-    party_name: str = ""
+    party_name: Text = ""
 
 
 class SpotCheckRoundIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,8 +100,8 @@ class SpotCheckRoundIn(msgspec.Struct, forbid_unknown_fields=True):
 class SpotCheckCampaignIn(msgspec.Struct, forbid_unknown_fields=True):
     """A Red Shield campaign as it stands: resent as rounds are held, the latest wins."""
 
-    code: str
-    name: str
+    code: Text
+    name: Text
     year: int
     district: str | None = None
     rounds: Annotated[list[SpotCheckRoundIn], msgspec.Meta(max_length=100)] = []

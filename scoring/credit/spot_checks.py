@@ -140,8 +140,7 @@ def check_campaigns(
                 bat = f"{rat}.batches[{k}]"
                 check_text(bad, f"{bat}.batch_no", b.batch_no, BATCH_NO_MAX)
                 check_text(bad, f"{bat}.category", b.category, 64)
-                if len(b.party_name) > 200:
-                    bad.append(FieldError(f"{bat}.party_name", "must be at most 200 characters"))
+                check_text(bad, f"{bat}.party_name", b.party_name, 200, required=False)
                 if b.batch_no in seen:
                     bad.append(FieldError(f"{bat}.batch_no", "is given twice in this round"))
                 seen.add(b.batch_no)

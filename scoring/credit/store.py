@@ -48,6 +48,7 @@ MERCHANT_LOCK_SPACE = 0x4D43
 # Sources of the events derived from complaints (scoring.credit.complaints): never a feed's.
 DERIVED_SOURCE_PREFIX = "complaint:"
 SPOT_CHECK_SOURCE = "spot_check"  # events derived from failed Red Shield batches
+NOTE_MAX = 2000
 EVENT_SCHEMA: dict[str, Any] = {
     "merchant_id": pl.Int64,
     "kind": pl.String,
@@ -123,14 +124,15 @@ def check_events(
                 bad.append(FieldError(f"{at}.occurred_at", "is in the future"))
         except ValueError as exc:
             bad.append(FieldError(f"{at}.occurred_at", str(exc)))
+        # A feed's texts are checked by the one text rule but kept as sent, not cleaned: a
+        # replay is matched by its key and compared by its content with what is stored.
         check_text(bad, f"{at}.source", item.source, 64)
         if item.source.startswith(DERIVED_SOURCE_PREFIX) or item.source == SPOT_CHECK_SOURCE:
             bad.append(
                 FieldError(f"{at}.source", "is reserved for events derived from intake records")
             )
         check_text(bad, f"{at}.external_ref", item.external_ref, 128)
-        if len(item.note) > 2000:
-            bad.append(FieldError(f"{at}.note", "must be at most 2000 characters"))
+        check_text(bad, f"{at}.note", item.note, NOTE_MAX, required=False)
         key = (item.source, item.external_ref)
         if key in seen:
             bad.append(FieldError(f"{at}.external_ref", f"repeats item {seen[key]} of this batch"))

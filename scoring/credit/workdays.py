@@ -43,6 +43,7 @@ from typing import Any, Final
 import chinese_calendar  # type: ignore[import-untyped]
 
 from service.kernel.localtime import LOCAL_TZ, to_local
+from service.kernel.validation import int_or_none
 
 __all__ = [
     "ACCEPT_LIMIT",
@@ -148,11 +149,11 @@ def load_calendar_file(path: Path) -> dict[int, YearCalendar]:
 
 def _entry(path: Path, key: str, value: Any) -> tuple[int, YearCalendar]:
     where = f"{path}: [{key}]"
-    if not (key.isdigit() and len(key) == 4 and 1900 <= int(key) <= 2100):
+    year = int_or_none(key, max_digits=4)
+    if year is None or not 1900 <= year <= 2100:
         raise CalendarFileError(f"{where}: not a year; the file holds one table per year")
     if not isinstance(value, dict):
         raise CalendarFileError(f"{where}: must be a table (official, source, holidays, ...)")
-    year = int(key)
     unknown = sorted(set(value) - set(_KEYS))
     if unknown:
         raise CalendarFileError(

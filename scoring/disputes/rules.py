@@ -15,6 +15,7 @@ Dates are Asia/Shanghai dates; a due date counts to the end of that day.
 
 from __future__ import annotations
 
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -283,6 +284,7 @@ def is_many(complaints: int, merchants: int, p: Policy) -> bool:
 
 # --- money ---------------------------------------------------------------------------------
 
+_MONEY_TEXT: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 MAX_FEN: Final = 10**12  # ten billion yuan: a consumer's complaint above it is a typo
 _NOT_MONEY = N_("Give an amount in yuan, e.g. 128.50")
 _NEGATIVE = N_("The amount must not be negative")
@@ -294,6 +296,9 @@ def fen_field(errors: list[FieldError], field: str, value: float | str) -> int:
     """An amount in yuan (a number, or its text as a form sends it) as fen; 0 and a
     FieldError added when it is not one. Blank text is 0."""
     text = str(value).strip().replace(",", "") if not isinstance(value, bool) else "x"
+    # ASCII digits only: Decimal() also reads "٣", "1_0" and "1e3" (the kernel's parse_int rule).
+    if isinstance(value, str) and text and not _MONEY_TEXT.fullmatch(text):
+        text = "x"
     try:
         exact = Decimal(text or "0")
     except InvalidOperation:
@@ -334,6 +339,7 @@ def looks_like_code(text: str) -> bool:
         len(parts) == 3
         and parts[0] == CODE_PREFIX
         and len(parts[1]) == 4
+        and parts[1].isascii()
         and parts[1].isdigit()
         and len(parts[2]) == CODE_LENGTH
         and all(c in CODE_ALPHABET for c in parts[2])

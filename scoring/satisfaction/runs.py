@@ -38,6 +38,7 @@ from service.kernel.disk import saving
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.periodic import worker_name
 from service.kernel.settings import Settings
+from service.kernel.validation import check_text
 
 DEFAULT_WINDOW_DAYS = 365
 Progress = Callable[[str], None]
@@ -342,11 +343,14 @@ async def publish_run(run_id: int, *, actor: Actor) -> ScoreRun:
     return run
 
 
+REASON_MAX = 500
+
+
 async def discard_run(run_id: int, reason: str, *, actor: Actor) -> ScoreRun:
-    if not reason.strip() or len(reason) > 500:
-        raise InvalidInput(
-            "A reason is required", [FieldError("reason", "say why, in at most 500 characters")]
-        )
+    errors: list[FieldError] = []
+    reason = check_text(errors, "reason", reason, REASON_MAX)
+    if errors:
+        raise InvalidInput("A reason is required", errors)
     await fail_stopped()
     async with in_transaction() as conn:
         run = await _for_update(conn, run_id, "discarded", DISCARDABLE)

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from scoring.satisfaction.models import RunStatus
+from service.kernel.validation import Text
 
 
 class RunIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -15,7 +16,7 @@ class RunIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DiscardIn(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class RunOut(msgspec.Struct):

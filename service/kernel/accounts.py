@@ -21,6 +21,7 @@ from service.kernel.audit import Actor
 from service.kernel.errors import FieldError, InvalidInput, LoginFailed, NotFound
 from service.kernel.i18n import N_
 from service.kernel.models import Account, ApiToken, Area, AreaKind, AuditEvent, Merchant, Role
+from service.kernel.validation import check_text
 
 _hasher = PasswordHasher()
 
@@ -33,7 +34,7 @@ def equaliser_hash() -> str:
     return _hasher.hash("fangxin-timing-equaliser")
 
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
 MIN_PASSWORD = 12
 # zxcvbn's 3: "safely unguessable", about 10^10 guesses — beyond an online attack and a
 # slow offline one against argon2.
@@ -198,7 +199,7 @@ async def create_account(
     is_demo: bool = False,
 ) -> Account:
     errors: list[FieldError] = []
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         errors.append(
             FieldError("username", "3–64 letters, digits, '.', '_' or '-', starting alphanumeric")
         )
@@ -541,8 +542,10 @@ async def create_token(name: str, role: Role, *, actor: Actor) -> tuple[ApiToken
             "Merchants and area managers sign in with an account, not a token",
             [FieldError("role", "must be feed, official or admin")],
         )
-    if not name.strip() or len(name) > 100:
-        raise InvalidInput("Bad token name", [FieldError("name", "1–100 characters")])
+    errors: list[FieldError] = []
+    name = check_text(errors, "name", name, 100)
+    if errors:
+        raise InvalidInput("Bad token name", errors)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with in_transaction() as conn:
         token = await ApiToken.create(

@@ -67,5 +67,8 @@ class SessionsUnavailable(FangxinError):
 
 def field_error_from(exc: Exception, default_field: str = "body") -> FieldError:
     """A msgspec ValidationError ("Expected `int`, got `str` - at `$.kind`") as a FieldError."""
+    # Imported here: the validation rules are built on this module's errors.
+    from service.kernel.validation import plain_problem
+
     message, _, where = str(exc).partition(" - at ")
-    return FieldError(where.strip("`").removeprefix("$.") or default_field, message)
+    return FieldError(where.strip("`").removeprefix("$.") or default_field, plain_problem(message))

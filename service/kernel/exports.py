@@ -5,8 +5,9 @@ must stay text there, never become a formula (OWASP "CSV injection")."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import anyio
 import polars as pl
@@ -23,7 +24,8 @@ EXPORT_TYPES: Final = {
 # What a spreadsheet reads as the start of a formula (tab and CR: some strip them first).
 _TRIGGER: Final = r"^[=+\-@\t\r]"
 # A plain number written as text ("-3", "+1.5e2") computes nothing: left as the number it is.
-_NUMBER: Final = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# ASCII digits only (the regex crate's \d is Unicode); its $ is the end of the text.
+_NUMBER: Final = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 # strings_to_* off: xlsxwriter would otherwise turn text into formulas, numbers or links.
 WORKBOOK_OPTIONS: Final = {
@@ -32,6 +34,16 @@ WORKBOOK_OPTIONS: Final = {
     "strings_to_urls": False,
     "nan_inf_to_errors": True,
 }
+
+
+# What a file name in a header keeps: a name built from a stored code or serial must never
+# carry a quote or a line break into the header (an invalid header drops the connection).
+_NOT_IN_FILENAME: Final = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def disposition(kind: Literal["inline", "attachment"], filename: str) -> str:
+    """A Content-Disposition value for ``filename``, any other character made ``_``."""
+    return f'{kind}; filename="{_NOT_IN_FILENAME.sub("_", filename)}"'
 
 
 def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -100,5 +112,5 @@ async def figures_response(frame: pl.DataFrame, fmt: str, name: str, **meta: Any
     return Response(
         content,
         media_type=EXPORT_TYPES[fmt],
-        headers={"content-disposition": f'attachment; filename="{name}.{fmt}"'},
+        headers={"content-disposition": disposition("attachment", f"{name}.{fmt}")},
     )

@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from service.kernel.settings import Settings
+from service.kernel.validation import int_or_none
 
 Details = dict[str, int | str]
 # Interval slots are counted from this instant, so every worker computes the same slots
@@ -134,4 +135,5 @@ class JobSpec:
         if self.cron is None:
             return (0, 0, 0)
         minute, hour = (f.split(",")[0] for f in self.cron.split()[:2])
-        return (1, int(hour) if hour.isdigit() else -1, int(minute) if minute.isdigit() else 0)
+        at_hour, at_minute = int_or_none(hour, max_digits=2), int_or_none(minute, max_digits=2)
+        return (1, -1 if at_hour is None else at_hour, 0 if at_minute is None else at_minute)

@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from service.kernel.models import Role
+from service.kernel.validation import Text
 
 
 class FieldErrorOut(msgspec.Struct):
@@ -26,7 +27,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Text
     role: Role
 
 

@@ -12,6 +12,8 @@ from typing import Any, get_type_hints
 import msgspec
 import polars as pl
 
+from service.kernel.validation import plain_problem
+
 
 @dataclass(frozen=True, slots=True)
 class RowError:
@@ -107,4 +109,4 @@ def _single(struct: type[msgspec.Struct], name: str) -> type:
 
 def _reason(exc: msgspec.ValidationError) -> str:
     text = str(exc)
-    return text.split(" - at ")[0] if " - at " in text else text
+    return plain_problem(text.split(" - at ")[0] if " - at " in text else text)

@@ -40,7 +40,7 @@ from service.kernel.models import Area, AreaKind, AuditEvent, MerchantCategory
 from service.kernel.notices import error_notice, redirect_after
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
-from service.kernel.validation import require_in_range
+from service.kernel.validation import int_or_none, require_in_range
 from service.register import store as registry
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, ResponseFlag
@@ -261,7 +261,7 @@ async def flag_queue(
 
 
 def _count(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 7 else 0
+    return int_or_none(value, max_digits=6) or 0
 
 
 def _targets_within(district: str | None, area: str | None, category: MerchantCategory | None) -> Q:

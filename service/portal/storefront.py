@@ -80,7 +80,7 @@ def merchant_code(raw: str) -> str:
 
 
 def area_code(raw: str) -> str:
-    if not CODE_RE.match(raw):
+    if not CODE_RE.fullmatch(raw):
         raise NotFound(gettext(NO_AREA))
     return raw
 

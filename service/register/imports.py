@@ -143,8 +143,10 @@ async def _plan_areas(conn: BaseDBAsyncClient, rows: Rows, is_demo: bool) -> Pla
     for _, row in rows:
         index.add(row.code, row.kind, row.parent)
     plan = Plan()
-    for rownum, row in rows:
-        errs = check_area(row, index)
+    kept: list[AreaIn] = []
+    for rownum, given in rows:
+        row, errs = check_area(given, index)
+        kept.append(row)
         old = existing.get(row.code)
         if old is not None and old.kind != row.kind:
             errs.append(FieldError("kind", f"{row.code} is already a {old.kind.value}"))
@@ -154,7 +156,7 @@ async def _plan_areas(conn: BaseDBAsyncClient, rows: Rows, is_demo: bool) -> Pla
             old_parent = old.parent.code if old.parent else None
             errs.extend(await stranded_merchants(conn, row, old_parent))
         plan.errors.extend(_row_errors(rownum, errs))
-    ordered = _parents_first([row for _, row in rows], index)
+    ordered = _parents_first(kept, index)
     changed = [r for r in ordered if _area_changed(existing.get(r.code), r)]
     plan.created = sum(1 for r in changed if r.code not in existing)
     plan.updated = len(changed) - plan.created
@@ -201,8 +203,8 @@ async def _plan_merchants(conn: BaseDBAsyncClient, rows: Rows, is_demo: bool) ->
     plan = Plan()
     creates: list[Merchant] = []
     updates: list[tuple[int, dict[str, Any]]] = []
-    for rownum, row in rows:
-        errs = check_merchant(row, index)
+    for rownum, given in rows:
+        row, errs = check_merchant(given, index)
         if errs:
             plan.errors.extend(_row_errors(rownum, errs))
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from service.kernel.models import AreaKind, MerchantCategory, MerchantStatus
+from service.kernel.validation import Text
 
 
 class AreaOut(msgspec.Struct):
@@ -19,14 +20,14 @@ class AreaOut(msgspec.Struct):
 class AreaIn(msgspec.Struct, forbid_unknown_fields=True):
     code: str
     kind: AreaKind
-    name_zh: str
-    name_en: str
+    name_zh: Text
+    name_en: Text
     parent: str | None = None
 
 
 class AreaPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name_zh: str | msgspec.UnsetType = msgspec.UNSET
-    name_en: str | msgspec.UnsetType = msgspec.UNSET
+    name_zh: Text | msgspec.UnsetType = msgspec.UNSET
+    name_en: Text | msgspec.UnsetType = msgspec.UNSET
     parent: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -45,10 +46,10 @@ class MerchantOut(msgspec.Struct):
 
 class MerchantIn(msgspec.Struct, forbid_unknown_fields=True):
     uscc: str
-    name: str
+    name: Text
     category: MerchantCategory
     district: str
-    address: str = ""
+    address: Text = ""
     street: str | None = None
     scenic_spot: str | None = None
     status: MerchantStatus = MerchantStatus.ACTIVE
@@ -57,9 +58,9 @@ class MerchantIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MerchantPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | msgspec.UnsetType = msgspec.UNSET
+    name: Text | msgspec.UnsetType = msgspec.UNSET
     category: MerchantCategory | msgspec.UnsetType = msgspec.UNSET
-    address: str | msgspec.UnsetType = msgspec.UNSET
+    address: Text | msgspec.UnsetType = msgspec.UNSET
     district: str | msgspec.UnsetType = msgspec.UNSET
     street: str | msgspec.UnsetType | None = msgspec.UNSET
     scenic_spot: str | msgspec.UnsetType | None = msgspec.UNSET

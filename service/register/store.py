@@ -34,7 +34,7 @@ from service.register.schemas import (
     MerchantPatch,
 )
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 PARENT_KIND = {
     AreaKind.CITY: None,
     AreaKind.DISTRICT: AreaKind.CITY,
@@ -85,14 +85,18 @@ class AreaIndex:
         self.parents[code] = parent
 
 
-def check_area(data: AreaIn, index: AreaIndex) -> list[FieldError]:
+def check_area(data: AreaIn, index: AreaIndex) -> tuple[AreaIn, list[FieldError]]:
+    """The area as it is to be kept (its names cleaned), and every field wrong with it."""
     errors: list[FieldError] = []
-    if not CODE_RE.match(data.code):
+    if not CODE_RE.fullmatch(data.code):
         errors.append(FieldError("code", "1–32 letters, digits, '-' or '_'"))
-    check_text(errors, "name_zh", data.name_zh, 100)
-    check_text(errors, "name_en", data.name_en, 200)
+    kept = msgspec.structs.replace(
+        data,
+        name_zh=check_text(errors, "name_zh", data.name_zh, 100),
+        name_en=check_text(errors, "name_en", data.name_en, 200),
+    )
     errors.extend(_check_parent(data.code, data.kind, data.parent, index))
-    return errors
+    return kept, errors
 
 
 def _check_parent(
@@ -113,7 +117,9 @@ def _check_parent(
     return []
 
 
-def check_merchant(data: MerchantIn, index: AreaIndex) -> list[FieldError]:
+def check_merchant(data: MerchantIn, index: AreaIndex) -> tuple[MerchantIn, list[FieldError]]:
+    """The merchant as it is to be kept (its name and address cleaned), and every field
+    wrong with it."""
     errors: list[FieldError] = []
     try:
         uscc.validate(data.uscc)
@@ -125,8 +131,11 @@ def check_merchant(data: MerchantIn, index: AreaIndex) -> list[FieldError]:
                 else ""
             )
             errors.append(FieldError("uscc", f"{exc}{hint}"))
-    check_text(errors, "name", data.name, 200)
-    check_text(errors, "address", data.address, 300, required=False)
+    kept = msgspec.structs.replace(
+        data,
+        name=check_text(errors, "name", data.name, 200),
+        address=check_text(errors, "address", data.address, 300, required=False),
+    )
     if index.kinds.get(data.district) != AreaKind.DISTRICT:
         errors.append(FieldError("district", f"no district with code {data.district}"))
     if data.street and data.scenic_spot:
@@ -141,7 +150,7 @@ def check_merchant(data: MerchantIn, index: AreaIndex) -> list[FieldError]:
             errors.append(FieldError(name, f"no {kind.value} with code {value}"))
         elif index.parents.get(value) != data.district:
             errors.append(FieldError(name, f"{value} is not in district {data.district}"))
-    return errors
+    return kept, errors
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -316,7 +325,7 @@ async def create_area(data: AreaIn, *, actor: Actor, district: Area | None = Non
     scenic spots to it and nothing else."""
     async with in_transaction() as conn:
         index = await AreaIndex.load(conn, district)
-        errors = check_area(data, index)
+        data, errors = check_area(data, index)
         if district is not None and data.kind.value not in scope.PLACES:
             errors.append(FieldError("kind", "a district adds streets and scenic spots only"))
         # Against every area, not the index: codes are unique city-wide (and public).
@@ -353,7 +362,7 @@ async def update_area(
             **{k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET},
         )
         index = await AreaIndex.load(conn, district)
-        errors = check_area(merged, index)
+        merged, errors = check_area(merged, index)
         if merged.parent and would_cycle(code, merged.parent, index):
             errors.append(FieldError("parent", "would make the area its own ancestor"))
         errors.extend(await stranded_merchants(conn, merged, current.parent))
@@ -436,7 +445,7 @@ async def create_merchant(
     """Register a merchant; ``district``: by that district's official, in that district."""
     async with in_transaction() as conn:
         index = await AreaIndex.load(conn, district)
-        errors = check_merchant(data, index)
+        data, errors = check_merchant(data, index)
         if await Merchant.filter(uscc=data.uscc).using_db(conn).exists():
             errors.append(FieldError("uscc", f"a merchant with USCC {data.uscc} exists"))
         if errors:
@@ -471,7 +480,7 @@ async def update_merchant(
             **{k: v for k, v in msgspec.structs.asdict(patch).items() if v is not msgspec.UNSET},
         )
         index = await AreaIndex.load(conn, district)
-        errors = check_merchant(merged, index)
+        merged, errors = check_merchant(merged, index)
         if errors:
             raise InvalidInput("The merchant is not valid", errors)
         changes = _diff(msgspec.to_builtins(current_out), msgspec.to_builtins(merged))

@@ -12,7 +12,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
 from service.kernel import scope
-from service.kernel.exports import EXPORT_TYPES
+from service.kernel.exports import EXPORT_TYPES, disposition
 from service.kernel.security import OFFICIALS
 from service.reports import annual, render
 from service.reports.schemas import AnnualReport
@@ -51,7 +51,9 @@ class ReportController(Controller):
             content,
             media_type=EXPORT_TYPES["xlsx"],
             headers={
-                "content-disposition": f'attachment; filename="{report_name(year, district)}.xlsx"'
+                "content-disposition": disposition(
+                    "attachment", f"{report_name(year, district)}.xlsx"
+                )
             },
         )
 
@@ -68,7 +70,7 @@ class ReportController(Controller):
             content,
             media_type="application/pdf",
             headers={
-                "content-disposition": f'inline; filename="{report_name(year, district)}.pdf"'
+                "content-disposition": disposition("inline", f"{report_name(year, district)}.pdf")
             },
         )
 

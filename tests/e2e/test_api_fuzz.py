@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -25,6 +26,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core import NOT_SET
 from schemathesis.core.result import Ok
 
 from tests.e2e.conftest import Server, served_demo
@@ -164,7 +166,22 @@ BOUNDARY_TIMES = (
     "",
 )
 BOUNDARY_NUMBERS: tuple[object, ...] = (0, -1, 2**63, 1e308, -1e308, "NaN")
-BOUNDARY_STRINGS = ("", "x" * 10_000, "a\x00b", "\u202eevil\u202c", "\u200f\u061c")
+# Text that is not text and numbers that are not numbers (issue 29): each once gave a 500 or
+# was stored and shown reversed. Sent to every field below, and mixed into generated cases.
+HOSTILE_STRINGS = (
+    "\u202eevil\u202c",
+    "a\u000bb",
+    "a\x00b",
+    "\u2066iso\u2069",
+    "\x1b[2J",
+    "²",
+    "①",
+    "--3",
+    "9" * 5000,
+    "².abc",
+    "PRB1\n",
+)
+BOUNDARY_STRINGS = ("", "x" * 10_000, "\u200f\u061c", *HOSTILE_STRINGS)
 
 
 def _boundary_requests(uscc: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -251,3 +268,109 @@ def test_boundary_values_get_a_clear_answer(fuzzed: Server) -> None:
             ):
                 failures.append(f"{method} {path} {str(kwargs)[:200]}: {r.status_code} {kind}")
     assert failures == [], "\n".join(failures)
+
+
+# --- hostile text in generated cases --------------------------------------------------------
+
+HOSTILE_EXAMPLES = int(os.environ.get("FANGXIN_FUZZ_HOSTILE_EXAMPLES", "25"))  # per operation
+# What no text of ours may hold (service.kernel.validation): none may come back from a write.
+NOT_TEXT = frozenset("\x00\x0b\x1b\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _with_hostile_strings(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with some of its strings (anywhere in it) swapped for hostile ones."""
+    if isinstance(value, str):
+        return draw(st.sampled_from(HOSTILE_STRINGS)) if draw(st.booleans()) else value
+    if isinstance(value, list):
+        return [_with_hostile_strings(draw, v) for v in value]
+    if isinstance(value, dict):
+        return {k: _with_hostile_strings(draw, v) for k, v in value.items()}
+    return value
+
+
+def _hostile_cases(operation: Any) -> st.SearchStrategy[Any]:
+    """The operation's generated cases, with hostile strings in their bodies, queries and
+    path parameters: the schema's own patterns keep the generator from ever making them."""
+
+    @st.composite
+    def cases(draw: st.DrawFn) -> Any:
+        case = draw(operation.as_strategy())
+        if case.body is not NOT_SET:
+            case.body = _with_hostile_strings(draw, case.body)
+        case.query = _with_hostile_strings(draw, case.query)
+        case.path_parameters = _with_hostile_strings(draw, case.path_parameters)
+        return case
+
+    return cases()
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(k)
+            yield from _strings(v)
+
+
+def no_hostile_text_kept(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A write that succeeded kept no control or bidi override character: its answer (the
+    record as stored) holds none."""
+    if case.method.upper() in ("POST", "PUT", "PATCH") and 200 <= response.status_code < 300:
+        kind = response.headers.get("content-type", [""])
+        kind = kind[0] if isinstance(kind, list) else kind
+        if kind.startswith("application/json"):
+            kept = [s for s in _strings(response.json()) if NOT_TEXT & set(s)]
+            assert kept == [], f"stored as given: {kept[:3]!r}"
+    return None
+
+
+def _fuzz_hostile(server: Server, headers: dict[str, str]) -> tuple[int, list[str]]:
+    schema = schemathesis.openapi.from_url(f"{server.base}/schema/openapi.json")
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            failures.append(f"the schema: {result.err()}")
+            continue
+        operation = result.ok()
+        key = (operation.method.upper(), operation.path)
+        if key in BACKGROUND_EXAMPLES or key in SLOW_EXAMPLES:
+            continue  # their parameters are numbers and codes, fuzzed above
+        operations += 1
+
+        @given(case=_hostile_cases(operation))
+        @settings(
+            max_examples=HOSTILE_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
+        def run(case: Any) -> None:
+            case.call_and_validate(
+                base_url=server.base,
+                headers=headers,
+                checks=[not_a_server_error, problem_json, no_hostile_text_kept],
+            )
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as exc:  # all operations tried, all reported
+            inner = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
+            why = "; ".join(f"{type(e).__name__}: {e}" for e in inner) or str(exc)
+            failures.append(f"{key[0]} {key[1]}: {exc} [{why}]"[:3000])
+    return operations, failures
+
+
+def test_hostile_text_and_numbers_in_every_field_are_refused_not_kept(fuzzed: Server) -> None:
+    """Every field of every operation, as an official and as a feed: control and bidi
+    characters, superscript and circled digits, a doubled sign, 5,000 digits, a code ending in
+    a line break: never a 500, a refusal as problem+json, nothing of it stored."""
+    for token in (fuzzed.official_token, fuzzed.feed_token):
+        operations, failures = _fuzz_hostile(fuzzed, {"authorization": f"Bearer {token}"})
+        assert operations > 30
+        assert failures == [], "\n\n".join(failures)

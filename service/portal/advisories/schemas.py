@@ -7,12 +7,12 @@ from typing import Annotated
 
 import msgspec
 
-from service.kernel.validation import Timestamp
+from service.kernel.validation import Text, Timestamp
 
 
 class AdvisoryIn(msgspec.Struct, forbid_unknown_fields=True):
-    title: str
-    text: str
+    title: Text
+    text: Text
     category: str  # price, quality, safety, prepaid, online, travel, fraud, other
     valid_from: Timestamp | None = None  # default: now
     valid_until: Timestamp | None = None  # default: until withdrawn

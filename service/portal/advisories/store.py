@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import msgspec
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -25,10 +26,16 @@ TITLE_MAX = 100
 TEXT_MAX = 4000
 
 
-def _check(data: AdvisoryIn, now: datetime) -> tuple[datetime, datetime | None, list[FieldError]]:
+def _check(
+    data: AdvisoryIn, now: datetime
+) -> tuple[AdvisoryIn, datetime, datetime | None, list[FieldError]]:
+    """The advisory as kept (its title and text cleaned), its validity, and every problem."""
     errors: list[FieldError] = []
-    check_text(errors, "title", data.title, TITLE_MAX)
-    check_text(errors, "text", data.text, TEXT_MAX)
+    kept = msgspec.structs.replace(
+        data,
+        title=check_text(errors, "title", data.title, TITLE_MAX),
+        text=check_text(errors, "text", data.text, TEXT_MAX),
+    )
     try:
         AdvisoryCategory(data.category)
     except ValueError:
@@ -53,12 +60,12 @@ def _check(data: AdvisoryIn, now: datetime) -> tuple[datetime, datetime | None, 
             end = moment
     if end is not None and end <= max(start, now - FUTURE_TOLERANCE):
         errors.append(FieldError("valid_until", "must be later than valid_from and now"))
-    return start, end, errors
+    return kept, start, end, errors
 
 
 async def publish(data: AdvisoryIn, *, actor: Actor, district: Area | None) -> AdvisoryOut:
     now = datetime.now(UTC)
-    start, end, errors = _check(data, now)
+    data, start, end, errors = _check(data, now)
     merchants = sorted(set(data.merchants))
     areas = sorted(set(data.areas))
     known_merchants = {
@@ -82,8 +89,8 @@ async def publish(data: AdvisoryIn, *, actor: Actor, district: Area | None) -> A
     async with in_transaction() as tx:
         advisory = await Advisory.create(
             using_db=tx,
-            title=data.title.strip(),
-            text=data.text.strip(),
+            title=data.title,
+            text=data.text,
             category=AdvisoryCategory(data.category),
             valid_from=start,
             valid_until=end,

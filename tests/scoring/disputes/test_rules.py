@@ -12,6 +12,7 @@ import pytest
 from scoring.credit.models import Handler
 from scoring.disputes import rules
 from scoring.disputes.rules import DisputeStatus as S
+from service.kernel.errors import FieldError
 from service.kernel.localtime import LOCAL_TZ
 
 P = rules.policy()
@@ -128,3 +129,13 @@ def test_a_policy_file_with_a_bad_number_is_refused_by_name(tmp_path: Path) -> N
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(rules.PolicyError, match=r"\[odr\] merchant_days"):
         rules.Policy.load(bad)
+
+
+def test_an_amount_is_read_in_ascii_digits_only() -> None:
+    # Decimal() reads each of these as a number; a person typing them meant none.
+    for text in ("٣", "1_0", "1e3", "²", "①", "--3", "12.5.0", "Infinity", "NaN"):
+        errors: list[FieldError] = []
+        assert rules.fen_field(errors, "amount", text) == 0, text
+        assert [e.field for e in errors] == ["amount"], text
+    ok: list[FieldError] = []
+    assert rules.fen_field(ok, "amount", "1,280.50") == 128_050 and ok == []
