@@ -190,7 +190,7 @@ async def test_the_rss_feed_stays_xml_even_with_an_advisory_stored_before_the_ru
     from datetime import UTC, datetime
 
     await Advisory.create(
-        title="旧\u000b提示\u0000",
+        title="旧\u000b提示\u0008",  # (PostgreSQL stores no NUL at all)
         text="正文\u001b\ufffe",
         category=AdvisoryCategory.PRICE,
         valid_from=datetime.now(UTC),
