@@ -119,6 +119,20 @@ MODES: Final = {
     "volunteer": N_("a volunteer mediator"),
     "lawyer": N_("a lawyer mediator"),
 }
+# The form's fields as the error summary names them (each links to its input).
+FIELD_LABELS: Final = {
+    "merchant": N_("Merchant"),
+    "category": N_("What kind of problem"),
+    "description": N_("What happened"),
+    "occurred_on": N_("When it happened"),
+    "amount": N_("Amount involved (yuan)"),
+    "wants": N_("What you want"),
+    "wants_detail": N_("Details"),
+    "files": N_("Evidence"),
+    "phone": N_("Your mobile number"),
+    "consent_contact": N_("Your consent"),
+    "client_submission_id": N_("Form"),
+}
 NEEDS_CONFIRM = N_("Tick the box to confirm you withdraw the complaint")
 FILES_AGAIN = N_("For your safety, files are not kept when a form is refused: choose them again.")
 FORM_FIELDS: Final = (
@@ -144,6 +158,7 @@ def _labels() -> dict[str, Any]:
         "resolutions": RESOLUTIONS,
         "handlers": HANDLERS,
         "modes": MODES,
+        "field_labels": FIELD_LABELS,
         "policy": rules.policy(),
     }
 

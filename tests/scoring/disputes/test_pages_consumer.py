@@ -172,6 +172,7 @@ async def test_a_bad_form_names_every_field_keeps_the_values_and_stores_nothing(
     assert r.status_code == 422
     for name in ("category", "occurred_on", "amount", "wants_detail", "phone", "consent_contact"):
         assert f'id="{name}-error"' in r.text, name
+        assert f'<a href="#{name}">' in r.text, name  # named in the summary too
     assert 'value="2999-01-01"' in r.text and 'value="abc"' in r.text and "坏了" in r.text
     assert "choose them again" in r.text or "重新选择" in r.text
     # The refused form keeps its key: the corrected one is still one complaint.
@@ -208,6 +209,9 @@ async def test_a_wrong_secret_or_code_or_merchant_is_the_friendly_404(
     assert (await client.get("/complain/91110000000000000X")).status_code == 404
     await Merchant.filter(uscc=NO_ODR).update(status=MerchantStatus.CLOSED)
     assert (await client.get(f"/complain/{NO_ODR}")).status_code == 404
+    # Its storefront no longer offers the form.
+    storefront = await client.get(f"/m/{NO_ODR}")
+    assert storefront.status_code == 200 and "/complain/" not in storefront.text
 
 
 async def test_script_in_every_text_field_is_escaped_on_every_page(
