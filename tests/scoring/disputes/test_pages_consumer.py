@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from scoring.credit.models import Complaint
 from scoring.disputes import store
 from scoring.disputes.models import Dispute, DisputeEvent, DisputeFile
 from scoring.disputes.schemas import OfferIn
@@ -257,3 +258,24 @@ async def test_the_storefront_and_the_merchant_page_link_to_the_form(
         assert r.status_code == 200 and f'href="/complain/{SHOP}"' in r.text, page
     home = await client.get("/")
     assert 'id="how-to-complain"' in home.text
+
+
+async def test_an_escalated_complaint_shows_the_bureaus_steps_and_deadline(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_town()
+    form = await client.get(f"/complain/{NO_ODR}")
+    assert "未参加先行和解" in form.text and 'name="_csrf_token"' in form.text
+    # Without the form's CSRF token nothing is filed.
+    data = fields(form.text)
+    del data["_csrf_token"]
+    client.cookies.clear()
+    r = await client.post(f"/complain/{NO_ODR}", data=data, files=NO_FILE)
+    assert r.status_code == 403 and await Dispute.all().count() == 0
+    code, _, link = await file_through_form(client, NO_ODR)
+    d = await Dispute.get(code=code)
+    assert d.status.value == "escalated" and d.complaint_id is not None
+    page = await client.get(link)
+    assert 'id="bureau-h"' in page.text
+    record = await Complaint.get(id=d.complaint_id)
+    assert record.accept_due is not None and record.accept_due.isoformat() in page.text
