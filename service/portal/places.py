@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from litestar import get
+from litestar import Request, get
 from litestar.params import PathParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
@@ -181,9 +181,17 @@ async def area_context(code: str, now: datetime) -> dict[str, Any]:
 
 
 @get("/merchants/{uscc:str}", opt=PUBLIC, include_in_schema=False)
-async def merchant_page(uscc: Annotated[str, PathParameter(max_length=18)]) -> Template:
-    """One merchant as the public sees it."""
+async def merchant_page(
+    request: Request[Any, Any, Any], uscc: Annotated[str, PathParameter(max_length=18)]
+) -> Template:
+    """One merchant as the public sees it (with the complaint link when the app takes them)."""
+    # Here, not at the top: the storefront module builds on this one.
+    from service.portal.storefront import COMPLAIN_PATH, takes_complaints
+
     context = await merchant_context(uscc, datetime.now(UTC))
+    context["complain_url"] = (
+        COMPLAIN_PATH.format(context["m"].uscc) if takes_complaints(request.app) else None
+    )
     return Template("portal/merchant_public.html", context=context)
 
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
 
 import httpx
 import pytest
-from litestar import get
-from litestar.params import PathParameter
 from pypdf import PdfReader
 
 from certificates.models import Certificate
@@ -97,14 +94,13 @@ async def test_a_merchant_storefront_shows_the_public_facts_and_the_actions_firs
     assert page.status_code == 200
     text = page.text
     assert "老王烩面馆" in text and "解放路1号" in text
-    # The actions come first: rating this merchant, verifying a certificate (no complaint
-    # route in this app: no link to one).
+    # The actions come first: rating this merchant, complaining, verifying a certificate.
     actions = text.index('class="storefront-actions"')
     assert actions < text.index('id="certs-h"') < text.index('id="score-h"')
     assert f'href="/s/merchant/{city.merchant}"' in text
     assert 'href="#certificates"' in text and 'action="/verify"' in text
     assert 'href="/verify/upload"' in text
-    assert "/complain/" not in text
+    assert f'href="/complain/{city.merchant}"' in text
     # The certificate's live status (the serious listing revoked it) and its verify link.
     cert = await Certificate.get(id=merchant_cert.id)
     assert cert.status.value == "revoked"
@@ -243,7 +239,9 @@ async def test_the_posters_qr_opens_the_storefront(
             _assert_single_qr(_rasterise_pdf(r.content, tmp_path, f"{path}-{name}"), url)
             text = _pdftotext(r.content, tmp_path)
             assert ("老王烩面馆" if path == "m" else "解放路步行街") in text, text
-            assert "评价" in text and "查验证书" in text and "投诉" not in text
+            assert "评价" in text and "查验证书" in text
+            # A complaint names a merchant, never an area.
+            assert ("投诉" in text) == (path == "m"), text
     # The survey's own QR poster still works beside it.
     survey = await client.get(f"/qr/{city.merchant}/poster.pdf")
     assert survey.status_code == 200
@@ -253,18 +251,12 @@ async def test_the_posters_qr_opens_the_storefront(
     )
 
 
-@get("/complain/{uscc:str}", opt={"public": True}, include_in_schema=False)
-async def _complain_form(uscc: Annotated[str, PathParameter(max_length=18)]) -> str:
-    return uscc
-
-
 async def test_the_complaint_action_appears_once_the_app_takes_complaints(
     app_settings: Settings, tmp_path: Path
 ) -> None:
     await empty_database(app_settings)
     app = make_app(app_settings)
-    assert not storefront.takes_complaints(app)
-    app.register(_complain_form)
+    # The complaint pages (scoring.disputes.pages) serve GET /complain/{uscc}.
     assert storefront.takes_complaints(app)
     async with serve_in_process(app, BASE_URL) as c:
         city = await make_city()
