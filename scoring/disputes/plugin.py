@@ -6,6 +6,7 @@ their retention; the receipt book the 12315 feed links its records to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.kernel.i18n import N_
@@ -38,9 +39,13 @@ class DisputesPlugin(Plugin):
     name = "disputes"
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
+        from scoring.disputes.pages import PAGES
         from scoring.disputes.routes import ROUTES
 
-        return ROUTES
+        return [*ROUTES, *PAGES]
+
+    def templates(self) -> Sequence[Path]:
+        return (Path(__file__).parent / "templates",)
 
     def jobs(self) -> Sequence[JobSpec]:
         return (
