@@ -39,6 +39,8 @@ from service.kernel.settings import Settings
 from service.register.store import Page
 
 PAGE_SIZE: Final = 20
+# A page showing the number in full: kept by no cache, sent to no other site.
+_NO_STORE: Final = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Code = Annotated[str, PathParameter(max_length=32)]
 Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -189,23 +191,30 @@ async def _merchant_detail(
     *,
     errors: list[str] | None = None,
     form: dict[str, Any] | None = None,
+    phone: str | None = None,
     status_code: int = 200,
 ) -> Template:
     who = require_principal(request)
     d = await store.get_for(code, who)
     view = await out(d, Audience.MERCHANT)
+    open_ = view.status in (DisputeStatus.WITH_MERCHANT.value, DisputeStatus.OFFERED.value)
     return Template(
         "disputes/merchant_detail.html",
         context={
             "d": view,
             "due": due(view.merchant_due),
             "may_answer": view.status == DisputeStatus.WITH_MERCHANT.value,
+            # The store gives the merchant the number only while the complaint is with it
+            # and the consumer agreed to share it: the button is offered only then.
+            "may_reveal": open_ and view.share_contact and view.contact is not None,
+            "phone": phone,
             "errors": errors or [],
             "form": form or {},
             "done": request.query_params.get("done"),
             **_labels(),
         },
         status_code=status_code,
+        headers=_NO_STORE if phone else {},
     )
 
 
@@ -221,6 +230,25 @@ async def merchant_file(request: Request[Any, Any, State], code: Code, file_id: 
     settings: Settings = request.app.state.settings
     f = await store.file_for(code, file_id, who=require_principal(request))
     return evidence_response(settings, f)
+
+
+@post(
+    "/merchant/disputes/{code:str}/contact",
+    opt=MERCHANT_ONLY,
+    include_in_schema=False,
+    status_code=200,
+)
+async def merchant_contact_form(request: Request[Any, Any, State], code: Code) -> Template:
+    """The consumer's number in full when the consumer agreed to share it, shown on this
+    answer only; the store audits it and refuses it otherwise (409)."""
+    settings: Settings = request.app.state.settings
+    try:
+        phone = await store.reveal_contact(code, require_principal(request), settings.data_dir)
+    except NotFound:
+        raise
+    except FangxinError as exc:
+        return await _merchant_detail(request, code, errors=_errors(exc), status_code=exc.status)
+    return await _merchant_detail(request, code, phone=phone)
 
 
 async def _merchant_step(
@@ -342,8 +370,7 @@ async def _official_detail(
     who = require_principal(request)
     d = await store.get_for(code, who)
     view = await out(d, Audience.OFFICIAL)
-    # A page showing the number in full: kept by no cache, sent to no other site.
-    headers = {"cache-control": "no-store", "referrer-policy": "no-referrer"} if phone else {}
+    headers = _NO_STORE if phone else {}
     record = await Complaint.get_or_none(id=d.complaint_id) if d.complaint_id else None
     where = stage(view.status, record)
     intake_due = None
@@ -474,6 +501,7 @@ PAGES: list[ControllerRouterHandler] = [
     merchant_disputes,
     merchant_dispute,
     merchant_file,
+    merchant_contact_form,
     offer_form,
     refuse_form,
     official_disputes,

@@ -246,6 +246,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/merchant/disputes"): MERCHANT_ONLY,
     ("GET", "/merchant/disputes/{code:str}"): MERCHANT_ONLY,
     ("GET", "/merchant/disputes/{code:str}/files/{file_id:int}"): MERCHANT_ONLY,
+    ("POST", "/merchant/disputes/{code:str}/contact"): MERCHANT_ONLY,
     ("POST", "/merchant/disputes/{code:str}/offer"): MERCHANT_ONLY,
     ("POST", "/merchant/disputes/{code:str}/refuse"): MERCHANT_ONLY,
     ("GET", "/official/disputes"): OFFICIALS,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import httpx
 
 from scoring.disputes import odr
-from scoring.disputes.models import Dispute, DisputeOffer
+from scoring.disputes.models import Dispute, DisputeFile, DisputeOffer
 from service.kernel.models import AuditEvent, Role
 from tests.conftest import BASE_URL
 from tests.helpers import csrf, login, make_account
-from tests.scoring.disputes.conftest import NO_ODR, make_town
+from tests.scoring.disputes.conftest import NO_ODR, make_town, photo
 from tests.scoring.disputes.test_api import SCRIPT, form, post
 
 ESCAPED = "&lt;script&gt;alert("
@@ -77,10 +77,22 @@ async def test_the_merchant_answers_through_its_pages_and_nobody_else_can(
     client: httpx.AsyncClient,
 ) -> None:
     them = await people(client)
-    filed = await post(client, form(description=SCRIPT, wants="other", wants_detail=SCRIPT))
+    filed = await post(
+        client,
+        form(description=SCRIPT, wants="other", wants_detail=SCRIPT),
+        [("files", ("IMG_1.jpg", photo(), "image/jpeg"))],
+    )
     assert filed.status_code == 201, filed.text
     code, secret = filed.json()["code"], filed.json()["secret"]
     shop = them["shop"]
+    (evidence,) = await DisputeFile.filter(dispute__code=code)
+    got = await shop.get(f"/merchant/disputes/{code}/files/{evidence.id}")
+    assert got.status_code == 200 and got.content.startswith(b"\xff\xd8")
+    assert got.headers["content-disposition"].startswith("attachment")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert (
+        await them["far-shop"].get(f"/merchant/disputes/{code}/files/{evidence.id}")
+    ).status_code == 404
 
     home = await shop.get("/merchant")
     assert 'id="odr"' in home.text and 'href="/merchant/disputes"' in home.text
@@ -91,7 +103,13 @@ async def test_the_merchant_answers_through_its_pages_and_nobody_else_can(
     page = await shop.get(f"/merchant/disputes/{code}")
     assert page.status_code == 200
     assert "138****1234" in page.text and "13812341234" not in page.text
+    assert f'href="/merchant/disputes/{code}/files/{evidence.id}"' in page.text
     assert SCRIPT not in page.text and ESCAPED in page.text
+    # The consumer agreed to share the number: shown on the reveal's answer, audited.
+    r = await submit(shop, f"/merchant/disputes/{code}/contact")
+    assert r.status_code == 200 and "13812341234" in r.text
+    assert "no-store" in r.headers["cache-control"]
+    assert await AuditEvent.filter(action="dispute.contact_revealed").count() == 1
 
     # Another merchant: the complaint does not exist, to read or to answer.
     far = them["far-shop"]
@@ -126,7 +144,8 @@ async def test_the_merchant_answers_through_its_pages_and_nobody_else_can(
     assert (await Dispute.get(code=code)).status == "escalated"
     page = await shop.get(f"/merchant/disputes/{code}")
     assert SCRIPT not in page.text and ESCAPED in page.text
-    assert 'action="/merchant/disputes/' not in page.text  # nothing left to answer
+    assert 'action="/merchant/disputes/' not in page.text  # nothing left to answer or reveal
+    assert (await submit(shop, f"/merchant/disputes/{code}/contact")).status_code == 409
     await close(them)
 
 
