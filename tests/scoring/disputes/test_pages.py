@@ -6,6 +6,8 @@ nothing, and script typed into a field comes back as text."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from scoring.disputes import odr
@@ -230,4 +232,29 @@ async def test_the_official_works_a_complaint_in_its_district_only(
     assert SCRIPT not in page.text and ESCAPED in page.text
     closed = await official.get("/official/disputes?status=closed")
     assert f"/official/disputes/{code}" in closed.text
+    await close(them)
+
+
+async def test_racing_answers_through_the_forms_one_wins_the_rest_are_told(
+    client: httpx.AsyncClient,
+) -> None:
+    them = await people(client)
+    shop = them["shop"]
+    code = (await post(client, form())).json()["code"]
+    token = await csrf(shop)
+    forms = [("offer", {"kind": "refund", "amount": str(10 + i)}) for i in range(3)]
+    forms += [("refuse", {"reason": f"不退 {i}"}) for i in range(3)]
+    answers = await asyncio.gather(
+        *[
+            shop.post(f"/merchant/disputes/{code}/{step}", data={"_csrf_token": token, **data})
+            for step, data in forms
+        ]
+    )
+    assert sorted(r.status_code for r in answers) == [303] + [409] * 5
+    for r in answers:
+        if r.status_code == 409:
+            assert 'role="alert"' in r.text
+    d = await Dispute.get(code=code)
+    offers = await DisputeOffer.filter(dispute_id=d.id).count()
+    assert (d.status, offers) in (("offered", 1), ("escalated", 0))
     await close(them)
