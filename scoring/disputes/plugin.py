@@ -39,10 +39,10 @@ class DisputesPlugin(Plugin):
     name = "disputes"
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
-        from scoring.disputes.pages import PAGES
+        from scoring.disputes import consumer_pages, party_pages
         from scoring.disputes.routes import ROUTES
 
-        return [*ROUTES, *PAGES]
+        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES]
 
     def templates(self) -> Sequence[Path]:
         return (Path(__file__).parent / "templates",)

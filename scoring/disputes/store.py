@@ -691,6 +691,11 @@ async def merchant_offer(
     due = rules.answer_due(now, p)
     try:
         async with in_transaction() as tx:
+            # The complaint's row first, as a refusal racing this offer takes it: the offer's
+            # row would otherwise hold a key-share lock on it that the refusal's escalation
+            # (which sets its unique complaint_id) waits for while this offer waits for the
+            # refusal's row lock: a deadlock, a 500 instead of one 409.
+            await Dispute.filter(id=d.id).using_db(tx).select_for_update().first()
             # The next round: two offers sent at once both take it, and the database's
             # unique (dispute, round) keeps only the first.
             earlier = await DisputeOffer.filter(dispute_id=d.id).using_db(tx).count()

@@ -148,19 +148,27 @@ def next_due(d: Dispute, record_due: date | None) -> date | None:
 
 
 async def listing(
-    who: Principal, *, status: str | None = None, page: int = 1, page_size: int = 50
+    who: Principal,
+    *,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    district: str | None = None,
 ) -> DisputePage:
     """The merchant's own complaints, or an official's district's (all for the city), newest
-    first."""
+    first. ``district`` (an area code) narrows an official's list further: a district's
+    official naming another district sees nothing, never that district's."""
     qs = Dispute.all()
     if who.role == Role.MERCHANT:
         if who.merchant_id is None:
             raise NotFound("This account has no merchant")
         qs = qs.filter(merchant_id=who.merchant_id)
     else:
-        district = await scope.district_of(who)
-        if district is not None:
-            qs = qs.filter(district_id=district.id)
+        own = await scope.district_of(who)
+        if own is not None:
+            qs = qs.filter(district_id=own.id)
+        if district:
+            qs = qs.filter(district__code=district)
     if status:
         try:
             qs = qs.filter(status=DisputeStatus(status))

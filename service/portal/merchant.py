@@ -5,6 +5,7 @@ no route here takes a merchant's identifier, so none can be pointed at another's
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -25,14 +26,18 @@ from certificates.policy import Kind, policy_for
 from scoring.credit import view as credit_view
 from scoring.credit.models import Complaint
 from scoring.credit.routes import rules_of
+from scoring.disputes import odr
+from scoring.disputes.party_pages import odr_context
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from service.kernel.errors import FangxinError, NotFound
+from service.kernel.i18n import N_, gettext
 from service.kernel.models import Merchant
 from service.kernel.security import MERCHANT_ONLY, require_principal
 from service.kernel.settings import Settings
 
 COMPLAINTS_SHOWN = 50
+COMMIT_REQUIRED = N_("Tick the commitment to take part")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ async def _page(
     error: str | None = None,
     status_code: int = 200,
     commitment_form: commitment_pages.FormState | None = None,
+    odr_errors: list[str] | None = None,
 ) -> Template:
     settings: Settings = request.app.state.settings
     merchant = await _merchant_of(request)
@@ -136,6 +142,8 @@ async def _page(
             "reasons": REASON_LABELS,
             "error": error,
             "action": "/merchant/commitments",
+            "odr_errors": odr_errors or [],
+            **await odr_context(merchant),
             **commitment_pages.context(
                 await commitments.of_merchant(merchant.uscc), commitment_form
             ),
@@ -206,4 +214,50 @@ async def end_commitment(
     return Redirect("/merchant?ended=1#commitments", status_code=303)
 
 
-PAGES: list[ControllerRouterHandler] = [merchant_page, reply_form, commitment_form, end_commitment]
+@post("/merchant/odr/join", opt=MERCHANT_ONLY, include_in_schema=False, status_code=303)
+async def odr_join_form(
+    request: Request[Any, Any, State],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template | Redirect:
+    """The merchant joins online dispute resolution, the commitment ticked; refused, the page
+    re-renders with the reason."""
+    merchant = await _merchant_of(request)
+    if data.get("commit") != "on":
+        errors = [f"commit: {gettext(COMMIT_REQUIRED)}"]
+        return await _page(request, odr_errors=errors, status_code=422)
+    return await _odr_step(request, odr.join(merchant.id, actor=require_principal(request).actor))
+
+
+@post("/merchant/odr/leave", opt=MERCHANT_ONLY, include_in_schema=False, status_code=303)
+async def odr_leave_form(
+    request: Request[Any, Any, State],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template | Redirect:
+    """The merchant leaves, with its reason (complaints already with it stay with it)."""
+    merchant = await _merchant_of(request)
+    reason = data.get("reason")
+    step = odr.leave(
+        merchant.id,
+        reason if isinstance(reason, str) else "",
+        actor=require_principal(request).actor,
+    )
+    return await _odr_step(request, step)
+
+
+async def _odr_step(request: Request[Any, Any, State], step: Awaitable[Any]) -> Template | Redirect:
+    try:
+        await step
+    except FangxinError as exc:
+        errors = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.detail]
+        return await _page(request, odr_errors=errors, status_code=exc.status)
+    return Redirect("/merchant?odr=1#odr", status_code=303)
+
+
+PAGES: list[ControllerRouterHandler] = [
+    merchant_page,
+    reply_form,
+    commitment_form,
+    end_commitment,
+    odr_join_form,
+    odr_leave_form,
+]

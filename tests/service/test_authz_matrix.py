@@ -249,6 +249,22 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/merchants/{uscc:str}/odr"): PUBLIC,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
+    ("POST", "/merchant/odr/join"): MERCHANT_ONLY,
+    ("POST", "/merchant/odr/leave"): MERCHANT_ONLY,
+    ("GET", "/merchant/disputes"): MERCHANT_ONLY,
+    ("GET", "/merchant/disputes/{code:str}"): MERCHANT_ONLY,
+    ("GET", "/merchant/disputes/{code:str}/files/{file_id:int}"): MERCHANT_ONLY,
+    ("POST", "/merchant/disputes/{code:str}/contact"): MERCHANT_ONLY,
+    ("POST", "/merchant/disputes/{code:str}/offer"): MERCHANT_ONLY,
+    ("POST", "/merchant/disputes/{code:str}/refuse"): MERCHANT_ONLY,
+    ("GET", "/official/disputes"): OFFICIALS,
+    ("GET", "/official/disputes/{code:str}"): OFFICIALS,
+    ("GET", "/official/disputes/{code:str}/files/{file_id:int}"): OFFICIALS,
+    ("POST", "/official/disputes/{code:str}/contact"): OFFICIALS,
+    ("POST", "/official/disputes/{code:str}/accept"): OFFICIALS,
+    ("POST", "/official/disputes/{code:str}/refuse"): OFFICIALS,
+    ("POST", "/official/disputes/{code:str}/mediator"): OFFICIALS,
+    ("POST", "/official/disputes/{code:str}/outcome"): OFFICIALS,
 }
 
 # Values for path parameters: well-formed but naming nothing, so allowed callers get a

@@ -256,7 +256,7 @@ async def test_the_complaint_action_appears_once_the_app_takes_complaints(
 ) -> None:
     await empty_database(app_settings)
     app = make_app(app_settings)
-    # The complaint pages (scoring.disputes.pages) serve GET /complain/{uscc}.
+    # The complaint pages (scoring.disputes.consumer_pages) serve GET /complain/{uscc}.
     assert storefront.takes_complaints(app)
     async with serve_in_process(app, BASE_URL) as c:
         city = await make_city()
