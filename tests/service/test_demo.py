@@ -20,6 +20,7 @@ from service.kernel.audit import Actor
 from service.kernel.localtime import LOCAL_TZ
 from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.kernel.settings import Settings
+from service.reports import annual
 from surveys.models import Response
 from tests.helpers import SMALL_INTAKE
 
@@ -65,6 +66,10 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
     assert report.intake_records == 37_534
     assert await CounterVisit.all().count() > 0
     assert await SpotCheckBatch.all().count() == 306
+    # Issue 30: its follow-ups give rates with intervals (MIN_ANSWERS answers or more) in
+    # at least two districts of the annual report.
+    year = await annual.annual_report(report.intake_year)
+    assert sum(not d.followups.too_few for d in year.by_district) >= 2
     # Issue 20: commitments, an application in notice, this year's review, advisories.
     assert await Commitment.filter(kind=CommitmentKind.RETURNS).count() > merchants * 0.8
     assert await Application.filter(status=ApplicationStatus.IN_NOTICE).count() == 1
