@@ -39,6 +39,7 @@ class DemoReport:
     certificates: int = 0
     revoked: int = 0
     advisories: int = 0
+    disputes: int = 0
 
     def text(self) -> str:
         if not self.loaded:
@@ -58,6 +59,9 @@ class DemoReport:
             "serious listing; one expired (issued two years ago); one eligible street left "
             "for an official to certify.",
             f"Consumer advisories: {self.advisories} in force (home, a scenic spot, a merchant).",
+            f"Complaints filed online: {self.disputes}, one in every state (with the merchant, "
+            "offered, settled, withdrawn, escalated, refused, in mediation, closed and "
+            "followed up).",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from service.kernel.i18n import N_
 from service.kernel.periodic import Details, JobContext, JobOption, JobSpec
-from service.kernel.plugins import Plugin
+from service.kernel.plugins import DemoStep, Plugin
 from service.kernel.settings import Settings
 
 if TYPE_CHECKING:
@@ -70,6 +70,12 @@ class DisputesPlugin(Plugin):
                 labels={"purged": N_("contacts purged")},
             ),
         )
+
+    def demo(self) -> Sequence[DemoStep]:
+        from scoring.disputes import demo
+
+        # After scoring's records (the plugins' order): the merchants exist, the intake too.
+        return (DemoStep("records", demo.load_disputes),)
 
     def wire(self, settings: Settings) -> None:
         from scoring.disputes import receipts

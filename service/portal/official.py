@@ -43,6 +43,7 @@ from service.kernel.security import CITY_OFFICIALS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
 from service.kernel.validation import int_or_none, require_in_range
 from service.register import store as registry
+from service.reports import annual
 from surveys import quality
 from surveys.models import FlagKind, FlagStatus, ResponseFlag
 from surveys.models import Response as SurveyResponse
@@ -114,6 +115,8 @@ async def desk(
     this_year = to_local(now).year
     district = await scope.of(request)
     figures = await year_figures(year or this_year, district)
+    # 回访满意率 exactly as the annual report computes it, for the desk's district or city.
+    report = await annual.annual_report(figures.year, district.code if district else None)
     # The city is one unit, coded "city"; a district's desk follows its district.
     trend = await (
         drilldown.trend("district", district.code) if district else drilldown.trend("city", "city")
@@ -140,6 +143,10 @@ async def desk(
         "portal/desk.html",
         context={
             "figures": figures,
+            "followups": report.followups,
+            "followups_by_handler": report.followups_by_handler,
+            "online": report.online,
+            "min_answers": annual.MIN_ANSWERS,
             "city_unit": trend[-1]["unit"] if trend else None,
             "trend_chart": chart,
             "district": district,

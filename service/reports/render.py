@@ -21,6 +21,7 @@ from service.kernel import i18n, localtime, pdf
 from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
 from service.kernel.i18n import N_
 from service.reports import charts
+from service.reports.annual import MIN_ANSWERS
 from service.reports.schemas import AnnualReport
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,6 +64,7 @@ def context(report: AnnualReport, gettext: Callable[[str], str]) -> dict[str, An
         "channel_labels": CHANNEL_LABELS,
         "certificate_kinds": CERTIFICATE_KINDS,
         "districts": districts,
+        "min_answers": MIN_ANSWERS,
         "district_chart": charts.bars_svg(
             tuple((d.district_name, float(d.all_channels.total)) for d in districts),
             gettext("Records received"),

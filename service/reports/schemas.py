@@ -30,13 +30,31 @@ class AllChannels(msgspec.Struct):
 
 
 class FollowUps(msgspec.Struct):
-    """The follow-up visits (回访) of the year's closed records: what consumers said."""
+    """The follow-up visits (回访) of the year's records: what consumers said of the handling.
+
+    满意率 = (satisfied + basically satisfied) / answered, where answered = satisfied + basically
+    satisfied + not satisfied; "not reached" is counted apart and is in no denominator. With
+    fewer than ``MIN_ANSWERS`` answers ``too_few`` is true and rate and interval are null."""
 
     satisfied: int
     basically_satisfied: int
     dissatisfied: int
     not_reached: int
-    satisfaction_rate: float | None  # percent of those reached: satisfied or basically
+    satisfaction_rate: float | None  # percent of those answered: satisfied or basically
+    answered: int = 0  # n of the rate
+    ci_low: float | None = None  # 95% Wilson interval, percent with one decimal
+    ci_high: float | None = None
+    too_few: bool = True
+
+
+class OnlineSettlement(msgspec.Struct):
+    """Complaints filed online and closed in the year; how many the merchant settled itself
+    (先行和解, ``merchant_odr``). Closed counts every ending: settled, mediated, refused,
+    withdrawn, terminated."""
+
+    closed: int
+    merchant_odr: int
+    merchant_odr_share: float | None  # percent of closed
 
 
 class SpotChecks(msgspec.Struct):
@@ -80,6 +98,8 @@ class DistrictFigures(msgspec.Struct):
     spot_checks: SpotChecks
     satisfaction: Satisfaction
     certificates: dict[str, CertificateFigures]
+    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association
+    online: OnlineSettlement
 
 
 class ChannelFigures(msgspec.Struct):
@@ -115,3 +135,5 @@ class AnnualReport(msgspec.Struct):
     by_district: list[DistrictFigures]
     by_channel: list[ChannelFigures]
     by_month: list[MonthFigures]
+    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association
+    online: OnlineSettlement

@@ -12,12 +12,15 @@ from certificates.commitments.models import Commitment, CommitmentKind
 from certificates.models import YearlyReview
 from certificates.yearly_review import store as reviews
 from certificates.yearly_review.lists import public_list
-from scoring.credit.models import CounterVisit, SpotCheckBatch
+from scoring.credit.models import Complaint, CounterVisit, SpotCheckBatch
+from scoring.disputes.models import Dispute, DisputeEvent, DisputeFollowup, OdrParticipation
 from service.demo import load_demo
 from service.kernel.accounts import authenticate
 from service.kernel.audit import Actor
+from service.kernel.localtime import LOCAL_TZ
 from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
 from service.kernel.settings import Settings
+from service.reports import annual
 from surveys.models import Response
 from tests.helpers import SMALL_INTAKE
 
@@ -33,6 +36,8 @@ async def _counts() -> dict[str, int]:
         "merchants": await Merchant.all().count(),
         "accounts": await Account.all().count(),
         "audit": await AuditEvent.all().count(),
+        "disputes": await Dispute.all().count(),
+        "dispute_events": await DisputeEvent.all().count(),
     }
 
 
@@ -61,6 +66,10 @@ async def test_demo_fills_an_empty_database_with_a_city_marked_as_demo(db: Setti
     assert report.intake_records == 37_534
     assert await CounterVisit.all().count() > 0
     assert await SpotCheckBatch.all().count() == 306
+    # Issue 30: its follow-ups give rates with intervals (MIN_ANSWERS answers or more) in
+    # at least two districts of the annual report.
+    year = await annual.annual_report(report.intake_year)
+    assert sum(not d.followups.too_few for d in year.by_district) >= 2
     # Issue 20: commitments, an application in notice, this year's review, advisories.
     assert await Commitment.filter(kind=CommitmentKind.RETURNS).count() > merchants * 0.8
     assert await Application.filter(status=ApplicationStatus.IN_NOTICE).count() == 1
@@ -177,3 +186,40 @@ async def test_a_failure_half_way_leaves_no_demo_behind(
     monkeypatch.setattr(accounts, "create_account", real)
     report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
     assert report.loaded
+
+
+async def test_demo_complaints_filed_online_are_in_every_state(db: Settings) -> None:
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
+
+    disputes = await Dispute.all()
+    assert report.disputes == len(disputes) and all(d.is_demo for d in disputes)
+    states = {d.status for d in disputes}
+    assert states == {
+        "with_merchant",
+        "offered",
+        "settled",
+        "withdrawn",
+        "escalated",
+        "closed",
+    }
+    today = datetime.datetime.now(datetime.UTC).astimezone(LOCAL_TZ).date()
+    # With the merchant, its deadline still running; an offer the consumer may still answer.
+    (waiting,) = [d for d in disputes if d.status == "with_merchant"]
+    assert waiting.merchant_due is not None and waiting.merchant_due >= today
+    (offered,) = [d for d in disputes if d.status == "offered"]
+    assert offered.answer_due is not None and offered.answer_due >= today
+    assert [d.resolution for d in disputes if d.status == "settled"] == ["merchant_odr"]
+    # Escalated and awaiting acceptance: one within its 7 working days, one overdue.
+    waiting_ids = [d.complaint_id for d in disputes if d.status == "escalated"]
+    records = await Complaint.filter(id__in=waiting_ids)
+    accepting = [c for c in records if c.accepted_at is None]
+    assert any(c.accept_due is not None and c.accept_due < today for c in accepting)
+    assert any(c.accept_due is not None and c.accept_due >= today for c in accepting)
+    # In mediation (accepted, a named mediator), refused by the bureau, closed with outcome.
+    assert any(d.mediator and d.status == "escalated" for d in disputes)
+    closed = [d for d in disputes if d.status == "closed"]
+    assert any(d.resolution == "refused" for d in closed)
+    assert sum(d.resolution not in ("refused", None) for d in closed) >= 8
+    assert await DisputeFollowup.all().count() >= 9
+    # Some merchants take part in online dispute resolution.
+    assert await OdrParticipation.filter(left_at=None).count() >= 5
