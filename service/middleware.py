@@ -215,6 +215,9 @@ async def private_when_signed_in(message: Message, scope: Scope) -> None:
         return
     if scope.get("path", "").startswith("/static/"):
         return
+    existing = [v for n, v in message.get("headers") or [] if n.lower() == b"cache-control"]
+    if any(b"no-store" in v.lower() and b"public" not in v.lower() for v in existing):
+        return  # already kept by nobody (the metrics say "no-store")
     headers = [
         (name, value)
         for name, value in message.get("headers") or []
