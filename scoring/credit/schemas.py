@@ -59,7 +59,7 @@ class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
     # The receipt code of the same complaint filed through Fangxin (TS-2026-7K4M9Q), when the
     # platform carries it (issue 30): the record is linked to it, never counted twice. A record
     # whose external_id is such a code is linked the same way.
-    fangxin_ref: str | None = None
+    fangxin_ref: Text | None = None
 
 
 class ComplaintBatch(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,10 +10,13 @@ from typing import Annotated
 
 import msgspec
 
+from service.kernel.validation import Text as KernelText
+
 Yuan = Annotated[
     float | str, msgspec.Meta(description="yuan, at most two decimals", examples=["128.50"])
 ]
-Text = Annotated[str, msgspec.Meta(max_length=20_000)]  # the policy's limits are checked after
+# Refused at the door as the kernel's one text rule says; the policy's limits are checked after.
+Text = Annotated[KernelText, msgspec.Meta(max_length=20_000)]
 
 
 class DisputeIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -98,7 +98,9 @@ NOT_FREE_TEXT = {
     "followup", "broken_commitment", "risk_class", "target", "invite_code", "start_token",
     "username", "password", "merchant", "area", "role", "valid_from", "valid_until",
     "occurred_at", "received_at", "accepted_at", "closed_at", "followup_at", "visited_at",
-    "day", "held_on", "merchants", "areas",
+    "day", "held_on", "merchants", "areas", "answer", "mode",
+    # Amounts in yuan, read into fen by one parser that takes ASCII digits and a point only.
+    "amount", "amount_recovered",
 }  # fmt: skip
 # Free text under a name used above for a code: (struct, field).
 FREE_TEXT_UNDER_A_CODE_NAME = {("ComplaintIn", "category"), ("SpotCheckBatchIn", "category")}

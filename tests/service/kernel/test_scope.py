@@ -29,6 +29,7 @@ from surveys.models import FlagKind, Response, ResponseFlag, Survey, TargetKind
 from surveys.questionnaire import default_files, load_file
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import TEST_ACTOR, csrf, login, make_account
+from tests.scoring.disputes.test_scope import routes_naming_a_complaint
 from tests.service.test_authz_matrix import MERCHANTS, OFFICIALS, RULES
 
 MINE_USCC, THEIR_USCC = "9144030071526726XG", "91330100716105852F"
@@ -336,6 +337,8 @@ LISTS = [
     "/official/advisories",  # (those in force are public: it names what the home page does)
     "/official/applications",
     "/api/v1/applications",
+    "/official/disputes",
+    "/api/v1/disputes",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -385,6 +388,9 @@ COVERED = {
     ("POST", "/official/commitments/{uscc:str}"),
     ("POST", "/official/commitments/{uscc:str}/{commitment_id:int}/end"),
 }
+# Every route naming a complaint filed online is tried by another merchant and by an official
+# of another district in tests/scoring/disputes/test_scope.py, read from the route table.
+COVERED |= {r for r in routes_naming_a_complaint() if RULES[r] in (OFFICIALS, MERCHANTS)}
 
 
 def test_every_route_that_names_something_is_tried() -> None:
