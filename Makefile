@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx
+TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime
 
 .PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean
 

@@ -20,7 +20,7 @@ from litestar.params import Body, PathParameter
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-from scoring.disputes import odr, rules, store
+from scoring.disputes import labels, odr, store
 from scoring.disputes.routes import (
     PRIVATE,
     UPLOAD_MAX_BYTES,
@@ -44,81 +44,6 @@ FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENC
 UploadBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 Uscc = Annotated[str, PathParameter(max_length=32)]
 
-CATEGORIES: Final = {
-    "quality": N_("Quality of goods"),
-    "price": N_("Price"),
-    "service": N_("Service"),
-    "contract": N_("Contract or prepaid card"),
-    "false_advertising": N_("False advertising"),
-    "safety": N_("Safety"),
-    "other": N_("Something else"),
-}
-WANTS: Final = {
-    "refund": N_("A refund"),
-    "exchange": N_("An exchange"),
-    "repair": N_("A repair"),
-    "apology": N_("An apology"),
-    "other": N_("Something else"),
-}
-STATUSES: Final = {
-    "submitted": N_("Filed"),
-    "with_merchant": N_("With the merchant"),
-    "offered": N_("The merchant made an offer"),
-    "settled": N_("Settled with the merchant"),
-    "escalated": N_("With the bureau"),
-    "closed": N_("Closed by the bureau"),
-    "withdrawn": N_("Withdrawn"),
-}
-STEPS: Final = {
-    "filed": N_("Complaint filed"),
-    "sent_to_merchant": N_("Sent to the merchant"),
-    "offered": N_("The merchant made an offer"),
-    "refused": N_("The merchant refused"),
-    "accepted": N_("You accepted the offer"),
-    "rejected": N_("You rejected the offer"),
-    "withdrawn": N_("You withdrew the complaint"),
-    "escalated": N_("Passed to the bureau"),
-    "bureau_accepted": N_("The bureau accepted it"),
-    "bureau_refused": N_("The bureau refused it"),
-    "mediator_assigned": N_("Mediation started"),
-    "outcome": N_("Mediation ended"),
-    "followed_up": N_("You answered the follow-up"),
-    "contact_purged": N_("Your telephone number was deleted"),
-    "linked_12315": N_("Linked to the same complaint on 12315"),
-}
-BY: Final = {
-    "consumer": N_("you"),
-    "merchant": N_("the merchant"),
-    "official": N_("the bureau"),
-    "system": N_("automatic"),
-}
-OFFER_KINDS: Final = {
-    "refund": N_("Refund"),
-    "exchange": N_("Exchange"),
-    "repair": N_("Repair"),
-    "explanation": N_("Explanation"),
-}
-FOLLOWUPS: Final = {
-    "satisfied": N_("Satisfied"),
-    "basically_satisfied": N_("Basically satisfied"),
-    "dissatisfied": N_("Not satisfied"),
-}
-RESOLUTIONS: Final = {
-    "merchant_odr": N_("Settled by the merchant"),
-    "mediated": N_("Mediated"),
-    "withdrawn": N_("Withdrawn"),
-}
-HANDLERS: Final = {
-    "regulator": N_("the market-regulation bureau"),
-    "consumer_association": N_("the consumer association"),
-}
-MODES: Final = {
-    "bureau": N_("the bureau's mediation"),
-    "people_mediation": N_("people's mediation"),
-    "court_mediation": N_("court-linked mediation"),
-    "volunteer": N_("a volunteer mediator"),
-    "lawyer": N_("a lawyer mediator"),
-}
 # The form's fields as the error summary names them (each links to its input).
 FIELD_LABELS: Final = {
     "merchant": N_("Merchant"),
@@ -147,20 +72,7 @@ FORM_FIELDS: Final = (
 
 
 def _labels() -> dict[str, Any]:
-    return {
-        "categories": CATEGORIES,
-        "wants_labels": WANTS,
-        "statuses": STATUSES,
-        "steps": STEPS,
-        "by_labels": BY,
-        "offer_kinds": OFFER_KINDS,
-        "followups": FOLLOWUPS,
-        "resolutions": RESOLUTIONS,
-        "handlers": HANDLERS,
-        "modes": MODES,
-        "field_labels": FIELD_LABELS,
-        "policy": rules.policy(),
-    }
+    return {**labels.context(), "field_labels": FIELD_LABELS}
 
 
 def _text(form: dict[str, Any], name: str) -> str:

@@ -23,16 +23,15 @@ from scoring.credit import store as credit_store
 from scoring.credit import workdays
 from scoring.credit.models import Complaint
 from scoring.credit.rules import Rules
-from scoring.disputes import intake, odr, store
+from scoring.disputes import intake, labels, odr, store
 from scoring.disputes.models import Dispute
 from scoring.disputes.routes import evidence_response
-from scoring.disputes.rules import DisputeStatus, MediationMode, OfferKind, Outcome
+from scoring.disputes.rules import DisputeStatus
 from scoring.disputes.schemas import MediatorIn, OfferIn, OutcomeIn, ReasonIn
 from scoring.disputes.view import Audience, listing, out
 from service.kernel import scope
 from service.kernel.accounts import Principal
 from service.kernel.errors import FangxinError, NotFound
-from service.kernel.i18n import N_
 from service.kernel.models import Area, AreaKind, Merchant
 from service.kernel.security import MERCHANT_ONLY, OFFICIALS, require_principal
 from service.kernel.settings import Settings
@@ -44,68 +43,6 @@ _NO_STORE: Final = {"cache-control": "no-store", "referrer-policy": "no-referrer
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Code = Annotated[str, PathParameter(max_length=32)]
 Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
-
-STATUS_LABELS: Final = {
-    "submitted": N_("Filed"),
-    "with_merchant": N_("With the merchant"),
-    "offered": N_("Offer made, awaiting the consumer"),
-    "settled": N_("Settled by the merchant"),
-    "escalated": N_("With the bureau"),
-    "closed": N_("Closed by the bureau"),
-    "withdrawn": N_("Withdrawn"),
-}
-STEP_LABELS: Final = {
-    "filed": N_("Filed"),
-    "sent_to_merchant": N_("Sent to the merchant"),
-    "offered": N_("Offer made"),
-    "refused": N_("Refused by the merchant"),
-    "accepted": N_("Offer accepted"),
-    "rejected": N_("Offer rejected"),
-    "withdrawn": N_("Withdrawn"),
-    "escalated": N_("Escalated to the bureau"),
-    "bureau_accepted": N_("Accepted by the bureau"),
-    "bureau_refused": N_("Refused by the bureau"),
-    "mediator_assigned": N_("Mediator assigned"),
-    "outcome": N_("Outcome recorded"),
-    "followed_up": N_("Follow-up answered"),
-    "contact_purged": N_("Contact purged"),
-    "linked_12315": N_("Linked to the 12315 record"),
-}
-OFFER_LABELS: Final = {
-    "refund": N_("Refund"),
-    "exchange": N_("Exchange"),
-    "repair": N_("Repair"),
-    "explanation": N_("Explanation"),
-}
-WANT_LABELS: Final = {**OFFER_LABELS, "apology": N_("Apology"), "other": N_("Other")}
-MODE_LABELS: Final = {
-    "bureau": N_("Mediation by the bureau"),
-    "people_mediation": N_("People's mediation"),
-    "court_mediation": N_("Court mediation (诉调对接)"),
-    "volunteer": N_("Volunteer mediator"),
-    "lawyer": N_("Lawyer mediator"),
-}
-OUTCOME_LABELS: Final = {"agreement": N_("Agreement"), "no_agreement": N_("No agreement")}
-STAGES: Final = {
-    "awaiting": N_("Awaiting acceptance"),
-    "mediating": N_("In mediation"),
-    "closed": N_("Closed"),
-}
-
-
-def _labels() -> dict[str, Any]:
-    return {
-        "statuses": STATUS_LABELS,
-        "steps": STEP_LABELS,
-        "offer_kinds": OFFER_LABELS,
-        "wants": WANT_LABELS,
-        "modes": MODE_LABELS,
-        "outcomes": OUTCOME_LABELS,
-        "stages": STAGES,
-        "offer_choices": [k.value for k in OfferKind],
-        "mode_choices": [m.value for m in MediationMode],
-        "outcome_choices": [o.value for o in Outcome],
-    }
 
 
 def _credit(request: Request[Any, Any, State]) -> Rules:
@@ -169,7 +106,7 @@ async def merchant_disputes(
 ) -> Template:
     """The merchant's own complaints, newest first, each with its deadline."""
     who = require_principal(request)
-    if status not in STATUS_LABELS:
+    if status not in labels.STATUSES:
         status = None
     rows = await listing(who, status=status, page=page, page_size=PAGE_SIZE)
     return Template(
@@ -180,7 +117,7 @@ async def merchant_disputes(
             "status": status,
             "pages": max(1, -(-rows.total // PAGE_SIZE)),
             "query": f"status={status}" if status else "",
-            **_labels(),
+            **labels.context(),
         },
     )
 
@@ -211,7 +148,7 @@ async def _merchant_detail(
             "errors": errors or [],
             "form": form or {},
             "done": request.query_params.get("done"),
-            **_labels(),
+            **labels.context(),
         },
         status_code=status_code,
         headers=_NO_STORE if phone else {},
@@ -326,7 +263,7 @@ async def official_disputes(
     deadline that runs and where it stands; a city official may narrow it to a district."""
     who = require_principal(request)
     own = await scope.district_of(who)
-    if status not in STATUS_LABELS:
+    if status not in labels.STATUSES:
         status = DisputeStatus.ESCALATED.value if status is None else None
     if own is not None:
         district = None  # the store keeps a district's official to its own district
@@ -353,7 +290,7 @@ async def official_disputes(
             "awaiting": await awaiting_acceptance(who),
             "pages": max(1, -(-rows.total // PAGE_SIZE)),
             "query": query,
-            **_labels(),
+            **labels.context(),
         },
     )
 
@@ -387,7 +324,7 @@ async def _official_detail(
             "errors": errors or [],
             "form": form or {},
             "done": request.query_params.get("done"),
-            **_labels(),
+            **labels.context(),
         },
         status_code=status_code,
         headers=headers,
