@@ -49,8 +49,8 @@ CERT_STATUSES = ("active", "suspended", "revoked", "expired")
 # handler its category would have gone to, but that body never handled it: what the consumer
 # said at the follow-up is of the merchant's settlement, so the merchant is a body of its own.
 # The three partition the records: each follow-up counts under exactly one of them.
-HANDLERS = ("regulator", "consumer_association", "merchant")
 MERCHANT_BODY = "merchant"
+HANDLERS = ("regulator", "consumer_association", MERCHANT_BODY)
 _FEN = Decimal("0.01")
 # Below 30 answers a follow-up rate is printed as "too few answers": at n = 30 and a usual
 # rate near 90% the 95% Wilson interval is already about 74–97% (±11 points), and one answer
