@@ -21,8 +21,8 @@ from service.kernel import i18n, localtime, pdf
 from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
 from service.kernel.i18n import N_
 from service.reports import charts
-from service.reports.annual import MIN_ANSWERS
-from service.reports.schemas import AnnualReport
+from service.reports.annual import HANDLERS, MIN_ANSWERS
+from service.reports.schemas import AnnualReport, FollowUps
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_LOCALE = "zh_CN"
@@ -155,8 +155,58 @@ def _summary_frame(report: AnnualReport) -> pl.DataFrame:
     )
 
 
+# The follow-up sheet's "handled_by" of a row that counts every handling body.
+ALL_BODIES = "all"
+
+
+def _followups_frame(report: AnnualReport) -> pl.DataFrame:
+    """The follow-up figures, one row per place and handling body: the report's scope, then
+    each district, each first for all bodies and then for each of ``HANDLERS``."""
+    places = [(report.district_name or "全市", report.followups, report.followups_by_handler)]
+    places += [(d.district_name, d.followups, d.followups_by_handler) for d in report.by_district]
+    rows = [
+        (name, body, figures)
+        for name, whole, by_body in places
+        for body, figures in ((ALL_BODIES, whole), *((h, by_body[h]) for h in HANDLERS))
+    ]
+    return pl.DataFrame(
+        [_followup_row(name, body, f) for name, body, f in rows],
+        schema={
+            "district": pl.String,
+            "handled_by": pl.String,
+            "satisfied": pl.Int64,
+            "basically_satisfied": pl.Int64,
+            "dissatisfied": pl.Int64,
+            "not_reached": pl.Int64,
+            "answered": pl.Int64,
+            "satisfaction_rate": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "too_few": pl.Boolean,
+        },
+        orient="row",
+    )
+
+
+def _followup_row(name: str, body: str, f: FollowUps) -> tuple[Any, ...]:
+    return (
+        name,
+        body,
+        f.satisfied,
+        f.basically_satisfied,
+        f.dissatisfied,
+        f.not_reached,
+        f.answered,
+        f.satisfaction_rate,
+        f.ci_low,
+        f.ci_high,
+        f.too_few,
+    )
+
+
 def annual_xlsx(report: AnnualReport) -> bytes:
-    """The report's tables as a workbook: the summary by district, channels, months."""
+    """The report's tables as a workbook: the summary by district, the follow-up figures by
+    district and handling body, channels, months."""
     from xlsxwriter import Workbook
 
     channels = pl.DataFrame([_row(c) for c in report.by_channel])
@@ -169,6 +219,7 @@ def annual_xlsx(report: AnnualReport) -> bytes:
     buffer = io.BytesIO()
     with Workbook(buffer, WORKBOOK_OPTIONS) as book:
         neutralise(_summary_frame(report)).write_excel(book, "summary", column_formats=money)
+        neutralise(_followups_frame(report)).write_excel(book, "followups")
         neutralise(channels).write_excel(book, "channels")
         neutralise(months).write_excel(book, "months", column_formats=money)
     return buffer.getvalue()

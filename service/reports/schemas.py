@@ -34,7 +34,12 @@ class FollowUps(msgspec.Struct):
 
     满意率 = (satisfied + basically satisfied) / answered, where answered = satisfied + basically
     satisfied + not satisfied; "not reached" is counted apart and is in no denominator. With
-    fewer than ``MIN_ANSWERS`` answers ``too_few`` is true and rate and interval are null."""
+    fewer than ``MIN_ANSWERS`` answers ``too_few`` is true and rate and interval are null.
+
+    By handling body (``followups_by_handler``): ``regulator``, ``consumer_association``, and
+    ``merchant`` for complaints the merchant settled itself (``merchant_odr``) before the
+    regulator accepted them; the three add up to the whole. A record's answer counts in the
+    year the record was received (a complaint filed online and settled: the day it was filed)."""
 
     satisfied: int
     basically_satisfied: int
@@ -98,7 +103,7 @@ class DistrictFigures(msgspec.Struct):
     spot_checks: SpotChecks
     satisfaction: Satisfaction
     certificates: dict[str, CertificateFigures]
-    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association
+    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
 
 
@@ -135,5 +140,5 @@ class AnnualReport(msgspec.Struct):
     by_district: list[DistrictFigures]
     by_channel: list[ChannelFigures]
     by_month: list[MonthFigures]
-    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association
+    followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
