@@ -163,6 +163,7 @@ class Stack:
     db_url: str
     env: dict[str, str]
     secret: str
+    access_log: Path  # nginx's
 
     def client(self, address: str, *, direct: bool = False) -> httpx.Client:
         """A client whose connections leave from ``address`` (a loopback address)."""
@@ -220,6 +221,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 db_url,
                 env,
                 secret_of(env),
+                home / "nginx" / "access.log",
             )
     finally:
         if name is not None:
@@ -390,6 +392,21 @@ def test_nginx_serves_static_files_and_refuses_large_bodies_as_problems(stack: S
     assert big.status_code == 413
     assert big.headers["content-type"] == "application/problem+json"
     assert big.json()["status"] == 413
+
+
+def test_a_tracking_secret_in_a_link_never_reaches_nginxs_log(stack: Stack) -> None:
+    secret = "Kq7wE2xR9mT4vB8nL3pZ6a"
+    with httpx.Client(base_url=stack.proxy, timeout=30) as client:
+        for path in ("/track/TS-2026-2222ZZ", "/api/v1/track/TS-2026-2222ZZ"):
+            assert client.get(path, params={"k": secret}).status_code == 404  # (no such code)
+        assert client.get("/healthz", params={"probe": "logged"}).status_code == 200
+
+    def logged() -> bool:
+        return "probe=logged" in stack.access_log.read_text()
+
+    wait_until(logged, 10, "nginx logged nothing")  # (its log is written as requests end)
+    log = stack.access_log.read_text()
+    assert secret not in log and "/track/" not in log
 
 
 # The shipped TLS server (deploy/nginx/fangxin.conf), its placeholders replaced.

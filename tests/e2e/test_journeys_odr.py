@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from scoring.credit.workdays import add_working_days, is_workday
 from service.kernel.localtime import LOCAL_TZ
+from service.register.demo_city import SHOWCASE_AREAS
 from tests.conftest import unavailable
 from tests.e2e.conftest import FANGXIN, Server, served_demo
 from tests.e2e.test_journeys import DESKTOP, PHONE, ZH, _shot, _sign_in
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.db
 
 CACHE_SECONDS = 1
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
-DISTRICT = "411702"  # demo-district's
+DISTRICT = "411728"  # demo-district's: where the demo merchant trades (SHOWCASE_AREAS[2])
 CERTIFICATE_LINK = re.compile(r'href="/verify/(?!upload)')  # on the storefront of a holder
 DESCRIPTION = "在店里买的电饭煲用了两天就不能加热，要求退货被拒。<b>不是标记</b>"
 RUN_DEADLINES = """
@@ -152,7 +153,7 @@ def _a_merchant_to_complain_about(server: Server) -> str:
         )
         r.raise_for_status()
         for m in r.json()["items"]:
-            if m.get("street") == "411702-ST02":
+            if m.get("street") in SHOWCASE_AREAS or m.get("scenic_spot") in SHOWCASE_AREAS:
                 continue
             if CERTIFICATE_LINK.search(api.get(f"/m/{m['uscc']}").text):
                 continue
@@ -289,10 +290,10 @@ def test_8_complain_settle_escalate_mediate_follow_up(
     assert is_workday(due)
     # On the last day the job leaves it with the merchant; the next morning it escalates.
     clock.move_to(datetime.combine(due, time(23, 0), LOCAL_TZ))
-    assert _run_deadlines(server) == 0
+    _run_deadlines(server)  # (the demo's own complaints may fall due: not this one)
     assert _dispute(server, code)["status"] == "with_merchant"
     clock.move_to(datetime.combine(due + timedelta(days=1), time(0, 5), LOCAL_TZ))
-    assert _run_deadlines(server) == 1
+    assert _run_deadlines(server) >= 1
     escalated = _dispute(server, code)
     assert escalated["status"] == "escalated" and escalated["intake"]["handled_by"] == "regulator"
     year = date.fromisoformat(escalated["intake"]["received_at"][:10]).year
