@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -268,20 +268,7 @@ async def bureau_refuse(
             closed_at=now,
             resolution=Resolution.REFUSED,
         )
-        await intake.record(tx, row, credit, now)
-        await timeline.step(
-            tx,
-            w.dispute,
-            Step.BUREAU_REFUSED,
-            party_of(who),
-            now=now,
-            to=S.CLOSED,
-            note=reason,
-            closed_at=now,
-            resolution=Resolution.REFUSED,
-            outcome_note=reason,
-        )
-        await offer_followup(tx, w.dispute, now)
+        await _close(tx, w, row, Step.BUREAU_REFUSED, party_of(who), reason, credit, now)
     return w.dispute
 
 
@@ -355,23 +342,41 @@ async def record_outcome(
             amount_recovered_fen=recovered,
             upheld=data.upheld,
         )
-        await intake.record(tx, row, credit, now)
-        await timeline.step(
-            tx,
-            w.dispute,
-            Step.OUTCOME,
-            party_of(who),
-            now=now,
-            to=S.CLOSED,
-            note=note,
-            details={"outcome": outcome.value, "upheld": data.upheld},
-            closed_at=now,
-            resolution=resolution,
-            amount_recovered_fen=recovered,
-            outcome_note=note,
-        )
-        await offer_followup(tx, w.dispute, now)
+        details = {"outcome": outcome.value, "upheld": data.upheld}
+        await _close(tx, w, row, Step.OUTCOME, party_of(who), note, credit, now, details)
     return w.dispute
+
+
+async def _close(
+    tx: BaseDBAsyncClient,
+    w: Worked,
+    row: ComplaintRow,
+    what: Step,
+    by: Party,
+    note: str,
+    credit: Rules,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The bureau's last step, in one transaction: the intake record as ``row`` says (the
+    overdue and credit rules see it as any 12315 record), the complaint closed with the same
+    resolution and amount, and the follow-up offered."""
+    await intake.record(tx, row, credit, now)
+    await timeline.step(
+        tx,
+        w.dispute,
+        what,
+        by,
+        now=now,
+        to=S.CLOSED,
+        note=note,
+        details=details,
+        closed_at=now,
+        resolution=row.resolution,
+        amount_recovered_fen=row.amount_recovered_fen,
+        outcome_note=note,
+    )
+    await offer_followup(tx, w.dispute, now)
 
 
 async def offer_followup(tx: BaseDBAsyncClient, d: Dispute, now: datetime) -> None:

@@ -8,9 +8,10 @@ step that is no longer possible) and changes nothing; another party's complaint 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Protocol
 
 from litestar import Request, get, post
 from litestar.datastructures import State
@@ -73,6 +74,65 @@ def due(on: date | None, now: datetime | None = None) -> Due | None:
         return None
     today = workdays.local_date(now or datetime.now(UTC))
     return Due(on, workdays.working_days_between(today, on), on < today)
+
+
+# --- what both parties' pages do alike -----------------------------------------------------
+
+Form = dict[str, Any]
+
+
+class Detail(Protocol):
+    """A party's page of one complaint, rendered again with errors, the form or the number."""
+
+    async def __call__(
+        self,
+        request: Request[Any, Any, State],
+        code: str,
+        *,
+        errors: list[str] | None = None,
+        form: Form | None = None,
+        phone: str | None = None,
+        status_code: int = 200,
+    ) -> Template: ...
+
+
+async def _evidence(request: Request[Any, Any, State], code: str, file_id: int) -> Any:
+    settings: Settings = request.app.state.settings
+    f = await store.file_for(code, file_id, who=require_principal(request))
+    return evidence_response(settings, f)
+
+
+async def _reveal(request: Request[Any, Any, State], code: str, detail: Detail) -> Template:
+    """The number in full on this answer only; the store audits the look-up, or refuses it
+    (409) and the page says why. Another party's complaint stays a 404."""
+    settings: Settings = request.app.state.settings
+    try:
+        phone = await store.reveal_contact(code, require_principal(request), settings.data_dir)
+    except NotFound:
+        raise
+    except FangxinError as exc:
+        return await detail(request, code, errors=_errors(exc), status_code=exc.status)
+    return await detail(request, code, phone=phone)
+
+
+async def _step(
+    request: Request[Any, Any, State],
+    code: str,
+    step: Awaitable[object],
+    done: str,
+    form: Form,
+    detail: Detail,
+    base: str,
+) -> Any:
+    """A party's step through the store: back to the complaint's page (303) when done; the
+    page again with the form and each error when refused; a 404 stays a 404."""
+    try:
+        await step
+    except NotFound:
+        raise
+    except FangxinError as exc:
+        return await detail(request, code, errors=_errors(exc), form=form, status_code=exc.status)
+    return Redirect(f"{base}/{code}?done={done}", status_code=303)
 
 
 # --- the merchant ----------------------------------------------------------------------------
@@ -164,9 +224,7 @@ async def merchant_dispute(request: Request[Any, Any, State], code: Code) -> Tem
     "/merchant/disputes/{code:str}/files/{file_id:int}", opt=MERCHANT_ONLY, include_in_schema=False
 )
 async def merchant_file(request: Request[Any, Any, State], code: Code, file_id: Id) -> Any:
-    settings: Settings = request.app.state.settings
-    f = await store.file_for(code, file_id, who=require_principal(request))
-    return evidence_response(settings, f)
+    return await _evidence(request, code, file_id)
 
 
 @post(
@@ -178,28 +236,13 @@ async def merchant_file(request: Request[Any, Any, State], code: Code, file_id: 
 async def merchant_contact_form(request: Request[Any, Any, State], code: Code) -> Template:
     """The consumer's number in full when the consumer agreed to share it, shown on this
     answer only; the store audits it and refuses it otherwise (409)."""
-    settings: Settings = request.app.state.settings
-    try:
-        phone = await store.reveal_contact(code, require_principal(request), settings.data_dir)
-    except NotFound:
-        raise
-    except FangxinError as exc:
-        return await _merchant_detail(request, code, errors=_errors(exc), status_code=exc.status)
-    return await _merchant_detail(request, code, phone=phone)
+    return await _reveal(request, code, _merchant_detail)
 
 
 async def _merchant_step(
-    request: Request[Any, Any, State], code: str, step: Any, done: str, form: dict[str, Any]
+    request: Request[Any, Any, State], code: str, step: Awaitable[object], done: str, form: Form
 ) -> Any:
-    try:
-        await step
-    except NotFound:
-        raise
-    except FangxinError as exc:
-        return await _merchant_detail(
-            request, code, errors=_errors(exc), form=form, status_code=exc.status
-        )
-    return Redirect(f"/merchant/disputes/{code}?done={done}", status_code=303)
+    return await _step(request, code, step, done, form, _merchant_detail, "/merchant/disputes")
 
 
 @post(
@@ -338,9 +381,7 @@ async def official_dispute(request: Request[Any, Any, State], code: Code) -> Tem
 
 @get("/official/disputes/{code:str}/files/{file_id:int}", opt=OFFICIALS, include_in_schema=False)
 async def official_file(request: Request[Any, Any, State], code: Code, file_id: Id) -> Any:
-    settings: Settings = request.app.state.settings
-    f = await store.file_for(code, file_id, who=require_principal(request))
-    return evidence_response(settings, f)
+    return await _evidence(request, code, file_id)
 
 
 @post(
@@ -352,28 +393,13 @@ async def official_file(request: Request[Any, Any, State], code: Code, file_id: 
 async def contact_form(request: Request[Any, Any, State], code: Code) -> Template:
     """The consumer's number in full, shown on this answer only (never stored in the page's
     URL or session); the reveal is audited by the store."""
-    settings: Settings = request.app.state.settings
-    try:
-        phone = await store.reveal_contact(code, require_principal(request), settings.data_dir)
-    except NotFound:
-        raise
-    except FangxinError as exc:
-        return await _official_detail(request, code, errors=_errors(exc), status_code=exc.status)
-    return await _official_detail(request, code, phone=phone)
+    return await _reveal(request, code, _official_detail)
 
 
 async def _official_step(
-    request: Request[Any, Any, State], code: str, step: Any, done: str, form: dict[str, Any]
+    request: Request[Any, Any, State], code: str, step: Awaitable[object], done: str, form: Form
 ) -> Any:
-    try:
-        await step
-    except NotFound:
-        raise
-    except FangxinError as exc:
-        return await _official_detail(
-            request, code, errors=_errors(exc), form=form, status_code=exc.status
-        )
-    return Redirect(f"/official/disputes/{code}?done={done}", status_code=303)
+    return await _step(request, code, step, done, form, _official_detail, "/official/disputes")
 
 
 @post(

@@ -59,6 +59,17 @@ class Server:
         )
         return done.stdout
 
+    def add_merchant_account(self, username: str, uscc: str) -> str:
+        """A merchant's account made as the bureau makes one, its password kept with the rest."""
+        password = f"shop-{secrets.token_urlsafe(12)}"
+        subprocess.run(
+            [FANGXIN, "user", "add", username, "--role", "merchant", "--merchant", uscc,
+             "--password-stdin"],
+            env=self.env, input=password + "\n", check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        self.passwords[username] = password
+        return username
+
     def api(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.base,
@@ -144,21 +155,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[object]:
-    # Playwright's sync API keeps an event loop running in this thread while it is open:
-    # it is closed with the module, so that the async tests elsewhere get theirs.
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium under Playwright. Its sync API keeps an event loop running in this
+    thread while it is open: start what needs ``asyncio.run`` (a PostgreSQL database) first,
+    and close it with the module, so that the async tests elsewhere get their loop."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM}: `make test` installs Debian's package")
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[object]:
+    with chromium() as launched:
+        yield launched
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -10,7 +10,6 @@ demo certified, its certificate revoked by an official first, so that it may app
 from __future__ import annotations
 
 import re
-import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import FANGXIN, Server
+from tests.e2e.conftest import Server
 from tests.e2e.test_journeys import DESKTOP, PHONE, ZH, _context, _shot, _sign_in
 
 pytestmark = pytest.mark.db
@@ -71,17 +70,6 @@ def _a_certified_merchant(browser: Browser, server: Server) -> tuple[str, str]:
     pytest.fail("no certified eligible merchant in the demo city")
 
 
-def _add_merchant_account(server: Server, uscc: str) -> str:
-    username, password = "e2e-shop", f"shop-{secrets.token_urlsafe(12)}"
-    subprocess.run(
-        [FANGXIN, "user", "add", username, "--role", "merchant", "--merchant", uscc,
-         "--password-stdin"],
-        env=server.env, input=password + "\n", check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    server.passwords[username] = password
-    return username
-
-
 def _move_notice_into_the_past(server: Server, application_id: int) -> None:
     started = (datetime.now(UTC) - timedelta(days=8)).isoformat()
     subprocess.run(
@@ -100,7 +88,7 @@ def test_6_apply_inspect_notice_object_answer_issue_verify(
             json={"reason": "corrected", "note": "e2e：重新申报"},
         )
         assert r.status_code == 200, r.text
-    user = _add_merchant_account(server, uscc)
+    user = server.add_merchant_account("e2e-shop", uscc)
     letter = tmp_path / "承诺书.pdf"
     letter.write_bytes(PDF)
 

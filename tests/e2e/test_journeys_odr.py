@@ -17,13 +17,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import secrets
 import subprocess
 import time as time_module
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import zxingcpp
@@ -34,7 +34,7 @@ from scoring.credit.workdays import add_working_days, is_workday
 from service.kernel.localtime import LOCAL_TZ
 from service.register.demo_city import SHOWCASE_AREAS
 from tests.conftest import unavailable
-from tests.e2e.conftest import FANGXIN, Server, served_demo
+from tests.e2e.conftest import FANGXIN, Server, chromium, served_demo
 from tests.e2e.test_journeys import DESKTOP, PHONE, ZH, _shot, _sign_in
 
 pytestmark = pytest.mark.db
@@ -81,14 +81,23 @@ class Clock:
         }
 
 
+@dataclass
+class Clocked:
+    server: Server
+    clock: Clock
+    browser: Browser
+
+
 @pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Clock]]:
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clocked]:
+    """This journey's own server under the movable clock, then Chromium (in that order: the
+    server's PostgreSQL database is made with asyncio.run, which Playwright's loop forbids)."""
     if not FAKETIME_LIB.exists():
         unavailable(f"no libfaketime at {FAKETIME_LIB}: `make test` installs Debian's faketime")
     home = tmp_path_factory.mktemp("e2e-odr")
     clock = Clock(home / "faketime")
-    with served_demo(home, **clock.env()) as served:
-        yield served, clock
+    with served_demo(home, **clock.env()) as served, chromium() as launched:
+        yield Clocked(served, clock, cast(Browser, launched))
 
 
 def _context(browser: Browser, server: Server, **kind: Any) -> BrowserContext:
@@ -162,17 +171,6 @@ def _a_merchant_to_complain_about(server: Server) -> str:
     pytest.fail("no merchant for the journey in the demo city")
 
 
-def _add_merchant_account(server: Server, uscc: str) -> str:
-    username, password = "odr-shop", f"shop-{secrets.token_urlsafe(12)}"
-    subprocess.run(
-        [FANGXIN, "user", "add", username, "--role", "merchant", "--merchant", uscc,
-         "--password-stdin"],
-        env=server.env, input=password + "\n", check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    server.passwords[username] = password
-    return username
-
-
 def _followups(server: Server, year: int) -> dict[str, Any]:
     with server.api() as api:
         r = api.get("/api/v1/reports/annual", params={"year": year, "district": DISTRICT})
@@ -203,13 +201,11 @@ def _status(page: Page) -> str:
 
 
 @pytest.mark.timeout(900)  # a demo city of its own is loaded first
-def test_8_complain_settle_escalate_mediate_follow_up(
-    browser: Browser, clocked: tuple[Server, Clock], tmp_path: Path
-) -> None:
-    server, clock = clocked
+def test_8_complain_settle_escalate_mediate_follow_up(clocked: Clocked, tmp_path: Path) -> None:
+    server, clock, browser = clocked.server, clocked.clock, clocked.browser
     axe = Axe()
     uscc = _a_merchant_to_complain_about(server)
-    shop_user = _add_merchant_account(server, uscc)
+    shop_user = server.add_merchant_account("odr-shop", uscc)
 
     # The merchant joins online dispute resolution in its portal, on its phone.
     shop = _context(browser, server, **PHONE)
