@@ -130,6 +130,7 @@ class CreditEventOut(msgspec.Struct):
     note: str
     risk_class: str | None = msgspec.field(name="class")
     points: float  # what the event weighs today
+    repaired_at: datetime | None = None  # credit repair approved: it weighs nothing since
 
 
 class CreditChangeOut(msgspec.Struct):
