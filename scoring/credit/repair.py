@@ -33,6 +33,7 @@ from scoring.credit.models import (
     RepairStatus,
 )
 from scoring.credit.rules import RepairRules, Rules
+from scoring.credit.schemas import RepairableOut, RepairEventOut, RepairFileOut, RepairOut
 from scoring.credit.store import credit_sql, rescore, start_state
 from scoring.credit.workdays import add_working_days, local_date
 from service.kernel import audit, scope, uploads
@@ -64,6 +65,7 @@ NOT_YET = N_("This record may be repaired from %(date)s")
 WAIT = N_("Your application was refused: you may apply again from %(date)s")
 PENDING = N_("Your application %(id)s for this record is still open")
 DECIDED = N_("Application %(id)s was already decided")
+CHOOSE_DECISION = N_("Choose to approve or to refuse")
 NO_REPAIR = N_("Credit repair is not offered under this rule table")
 
 
@@ -435,3 +437,64 @@ async def decide(
         )
         fresh = await CreditRepair.filter(id=repair.id).using_db(tx).get()
     return Decided(fresh, before, after)
+
+
+# --- what callers read ---------------------------------------------------------------------
+
+
+def event_out(e: CreditEvent) -> RepairEventOut:
+    return RepairEventOut(e.id, e.kind, e.occurred_at, e.note, e.repaired_at)
+
+
+async def out(r: CreditRepair, now: datetime | None = None) -> RepairOut:
+    await r.fetch_related("merchant", "event")
+    files = await CreditRepairFile.filter(repair_id=r.id).order_by("id")
+    return RepairOut(
+        id=r.id,
+        uscc=r.merchant.uscc,
+        merchant_name=r.merchant.name,
+        event=event_out(r.event),
+        status=r.status.value,
+        correction=r.correction,
+        signatory=r.signatory,
+        pledge_version=r.pledge_version,
+        pledge_sha256=r.pledge_sha256,
+        applicant_name=r.applicant_name,
+        submitted_at=r.submitted_at,
+        decide_by=r.decide_by,
+        overdue=overdue(r, now or datetime.now(UTC)),
+        decided_at=r.decided_at,
+        decided_by=r.decided_by,
+        decision_reason=r.decision_reason,
+        files=[RepairFileOut(f.id, f.filename, f.media_type, f.size) for f in files],
+    )
+
+
+def repairable_out(r: Repairable, now: datetime) -> RepairableOut:
+    why_not = r.blocker(local_date(now))
+    return RepairableOut(
+        event=event_out(r.event),
+        eligible_on=r.eligible_on,
+        may_apply=why_not is None,
+        why_not=why_not,
+        pending_id=r.pending.id if r.pending else None,
+        reapply_on=r.reapply_on,
+    )
+
+
+async def file_for(repair_id: int, file_id: int, who: Principal) -> CreditRepairFile:
+    """An evidence file of an application the caller may see, else NotFound."""
+    r = await get_for(repair_id, who)
+    f = await CreditRepairFile.get_or_none(id=file_id, repair_id=r.id)
+    if f is None:
+        raise NotFound(f"No file {file_id}")
+    return f
+
+
+def parse_decision(decision: str) -> bool:
+    """approve → True, refuse → False; anything else names the field."""
+    if decision in ("approve", "refuse"):
+        return decision == "approve"
+    raise InvalidInput(
+        "The decision is not valid", [FieldError("decision", gettext(CHOOSE_DECISION))]
+    )

@@ -29,6 +29,7 @@ from service.kernel import events
 from service.kernel.accounts import Principal
 from service.kernel.errors import Conflict, InvalidInput, NotFound
 from service.kernel.events import CreditChanged
+from service.kernel.i18n import gettext
 from service.kernel.localtime import LOCAL_TZ
 from service.kernel.models import Area, AreaKind, AuditEvent, Merchant, MerchantCategory, Role
 from service.kernel.settings import Settings
@@ -102,6 +103,11 @@ async def apply(
     )
 
 
+def said(message: str, **values: str) -> str:
+    """A message as the service says it, in its language (Chinese by default)."""
+    return gettext(message) % values if values else gettext(message)
+
+
 def fields_of(exc: pytest.ExceptionInfo[InvalidInput]) -> dict[str, str]:
     return {e.field: e.message for e in exc.value.errors}
 
@@ -173,7 +179,7 @@ async def test_a_penalty_may_be_repaired_from_the_day_six_months_on(db: Settings
     penalty = await record(SHOP, "penalty_minor", "p1", at("2026-01-15"))
     with pytest.raises(InvalidInput) as refused:
         await apply(db, town.who["shop"], penalty, at("2026-07-14", 23, 59))
-    assert fields_of(refused) == {"event": "This record may be repaired from 2026-07-15"}
+    assert fields_of(refused) == {"event": said(repair.NOT_YET, date="2026-07-15")}
     assert await CreditRepair.all().count() == 0
     applied = await apply(db, town.who["shop"], penalty, at("2026-07-15", 0, 1))
     assert applied.status == "pending"
@@ -187,7 +193,7 @@ async def test_a_food_merchant_waits_twelve_months(db: Settings) -> None:
     for day in ("2026-07-15", "2027-01-14"):
         with pytest.raises(InvalidInput) as refused:
             await apply(db, town.who["cafe"], penalty, at(day, 18))
-        assert fields_of(refused) == {"event": "This record may be repaired from 2027-01-15"}
+        assert fields_of(refused) == {"event": said(repair.NOT_YET, date="2027-01-15")}
     assert (await apply(db, town.who["cafe"], penalty, at("2027-01-15", 8))).status == "pending"
 
 
@@ -213,7 +219,7 @@ async def test_listings_each_by_their_own_rule(db: Settings) -> None:
     assert abnormal.id not in {r.event.id for r in later}
     with pytest.raises(InvalidInput) as refused:
         await apply(db, town.who["shop"], abnormal, at("2026-03-06"))
-    assert fields_of(refused) == {"event": "This record cannot be repaired"}
+    assert fields_of(refused) == {"event": said(repair.NOT_REPAIRABLE)}
     # A serious listing repaired lifts the forced class D.
     applied = await apply(db, town.who["shop"], serious, at("2027-03-01"))
     decided = await repair.decide(
@@ -290,9 +296,7 @@ async def test_a_refusal_may_be_applied_again_after_the_wait(db: Settings) -> No
     # 30 days after 20 July is 19 August.
     with pytest.raises(InvalidInput) as waiting:
         await apply(db, town.who["shop"], penalty, at("2026-08-18", 23))
-    assert fields_of(waiting) == {
-        "event": "Your application was refused: you may apply again from 2026-08-19"
-    }
+    assert fields_of(waiting) == {"event": said(repair.WAIT, date="2026-08-19")}
     again = await apply(db, town.who["shop"], penalty, at("2026-08-19", 9))
     assert again.status == "pending"
     assert await CreditRepair.filter(event_id=penalty.id).count() == 2
