@@ -134,6 +134,7 @@ class ScoringPlugin(Plugin):
 
         return (
             DemoStep("records", demo.load_credit),
+            DemoStep("records", demo.load_repairs),
             DemoStep("records", demo.load_intake),
             DemoStep("derived", demo.publish_run),
         )

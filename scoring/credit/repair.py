@@ -498,3 +498,36 @@ def parse_decision(decision: str) -> bool:
     raise InvalidInput(
         "The decision is not valid", [FieldError("decision", gettext(CHOOSE_DECISION))]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RepairCounts:
+    pending: int
+    overdue: int  # pending past its decision date
+    approved: int
+    refused: int
+
+
+async def counts(
+    district_id: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> RepairCounts:
+    """Applications of a district (None: the city): those awaiting a decision now, how many
+    of them are overdue, and those approved and refused (decided in [since, until) if given)."""
+    now = now or datetime.now(UTC)
+    qs = CreditRepair.all()
+    if district_id is not None:
+        qs = qs.filter(district_id=district_id)
+    decided = qs
+    if since is not None:
+        decided = decided.filter(decided_at__gte=since)
+    if until is not None:
+        decided = decided.filter(decided_at__lt=until)
+    return RepairCounts(
+        pending=await qs.filter(status=S.PENDING).count(),
+        overdue=await qs.filter(status=S.PENDING, decide_by__lt=local_date(now)).count(),
+        approved=await decided.filter(status=S.APPROVED).count(),
+        refused=await decided.filter(status=S.REFUSED).count(),
+    )

@@ -392,3 +392,77 @@ async def test_two_officials_deciding_at_once_decide_once(db: Settings) -> None:
     assert await CreditChange.filter(cause="repair").count() == (
         1 if won[0].repair.status == "approved" else 0
     )
+
+
+async def test_a_repaired_serious_listing_lets_the_sweep_lift_its_streets_hold(
+    db: Settings,
+) -> None:
+    """The street's certificate is held while one of its merchants is on the serious list
+    (policy: none allowed); the repair takes the merchant off, and the sweep lifts the hold as
+    its rules allow (criteria recovered within the grace)."""
+    from dataclasses import replace
+
+    from certificates import revocation, sweep
+    from certificates.models import Certificate, Status
+    from certificates.policy import Kind, Policy
+    from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
+    from tests.certificates.test_cascade import _certificate
+    from tests.surveys.conftest import make_city
+
+    strict = Policy.load()
+    # As in tests/certificates/test_sweep.py: no certified or committed merchants asked, so
+    # the serious list is what decides.
+    policy = replace(
+        strict,
+        areas={
+            k: replace(a, min_certified_share=0.0, min_committed_share=0.0)
+            for k, a in strict.areas.items()
+        },
+    )
+    t0 = at("2026-06-01")
+    city = await make_city()
+    run = await ScoreRun.create(
+        status=RunStatus.PUBLISHED,
+        created_by="test",
+        published_at=t0,
+        window_since=t0,
+        window_until=t0,
+    )
+    await UnitScore.create(
+        run=run, kind="street", code=city.street, n=150, score=90.0, insufficient_data=False
+    )
+    street = await _certificate(
+        Kind.STREET, city.street, "解放路步行街", "ZMD-2026-ST-000002-9", t0
+    )
+    revocation.register(policy)
+    try:
+        # A listing of 1 May 2025 recorded on t0: the street is held at once.
+        when = at("2025-05-01")
+        item = CreditEventIn(city.merchant, "serious_list_added", when.isoformat(), "sfgs", "s1")
+        await store.ingest_events([item], actor=TEST_ACTOR, rules=RULES, now=t0)
+        listed = await CreditEvent.get(external_ref="s1")
+        held = await Certificate.get(id=street.id)
+        assert (held.status, held.status_reason) == (Status.SUSPENDED, "criteria_failed")
+        merchant = await Merchant.get(uscc=city.merchant)
+        shop = Principal(role=Role.MERCHANT, name="shop", merchant_id=merchant.id)
+        applied = await apply(db, shop, listed, at("2026-06-02"))
+        city_official = Principal(role=Role.OFFICIAL, name="city-official")
+        decided = await repair.decide(
+            applied.id,
+            city_official,
+            approve=True,
+            reason="已履行",
+            rules=RULES,
+            now=at("2026-06-03"),
+        )
+        assert decided.before.serious_listed and not decided.after.serious_listed
+        # The credit listener never lifts a hold; the sweep does, once the criteria recover.
+        assert (await Certificate.get(id=street.id)).status == Status.SUSPENDED
+        result = await sweep.sweep(
+            actor=TEST_ACTOR, policy=policy, credit_rules=RULES, now=at("2026-06-04")
+        )
+        assert result.lifted == [street.serial]
+        lifted = await Certificate.get(id=street.id)
+        assert (lifted.status, lifted.status_reason) == (Status.ACTIVE, "criteria_recovered")
+    finally:
+        revocation.register(strict)

@@ -212,6 +212,10 @@ async def test_nobody_reaches_an_application_that_is_not_theirs(client: httpx.As
     assert (await apply(them["shop"], event.id)).status_code == 303
     repair = await CreditRepair.get(event_id=event.id)
     values = {"repair_id": str(repair.id), "file_id": "1"}
+    # The desk counts it for its district's officials and the city's, not for another's.
+    for who, n in (("yicheng", 1), ("city", 1), ("xiping", 0)):
+        desk = await them[who].get("/official")
+        assert f"{n} 件信用修复申请待决定" in desk.text, who
     nowhere = {"repair_id": "999999", "file_id": "999999"}
     audiences = {
         OFFICIALS: [("xiping", "yicheng")],
