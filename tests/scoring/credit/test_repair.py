@@ -466,3 +466,44 @@ async def test_a_repaired_serious_listing_lets_the_sweep_lift_its_streets_hold(
         assert (lifted.status, lifted.status_reason) == (Status.ACTIVE, "criteria_recovered")
     finally:
         revocation.register(strict)
+
+
+async def test_the_annual_report_counts_repairs_by_district(db: Settings) -> None:
+    from service.reports.annual import annual_report
+
+    town = await make_town()
+    shop = await record(SHOP, "penalty_minor", "p1", at("2025-01-15"))
+    cafe = await record(CAFE, "penalty_minor", "c1", at("2025-01-15"))
+    first = await apply(db, town.who["shop"], shop, at("2025-12-30"))
+    await repair.decide(
+        first.id,
+        town.who["city"],
+        approve=True,
+        reason="整改到位",
+        rules=RULES,
+        now=at("2026-01-05"),
+    )
+    second = await apply(db, town.who["cafe"], cafe, at("2026-02-01"))
+    await repair.decide(
+        second.id,
+        town.who["district"],
+        approve=False,
+        reason="材料不足",
+        rules=RULES,
+        now=at("2026-02-10"),
+    )
+    await apply(db, town.who["cafe"], cafe, at("2026-03-15"))  # pending at the year's end
+    last_year, this_year = await annual_report(2025), await annual_report(2026)
+    assert (last_year.repairs.submitted, last_year.repairs.approved) == (1, 0)
+    # Submitted in 2026: the café's two; decided in 2026: the shop's approval, the refusal.
+    r = this_year.repairs
+    assert (r.submitted, r.approved, r.refused) == (2, 1, 1)
+    by = {d.district: d.repairs for d in this_year.by_district}
+    assert (by["411702"].submitted, by["411702"].approved, by["411702"].refused) == (2, 1, 1)
+    assert (by["411721"].submitted, by["411721"].approved) == (0, 0)
+    only = await annual_report(2026, "411721")
+    assert only.repairs.submitted == 0
+    desk = await repair.counts(None, now=at("2026-03-16"))
+    assert (desk.pending, desk.overdue, desk.approved, desk.refused) == (1, 0, 1, 1)
+    far = await repair.counts(town.who["far"].district_id, now=at("2026-03-16"))
+    assert (far.pending, far.approved) == (0, 0)
