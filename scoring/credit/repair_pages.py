@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
@@ -101,11 +101,13 @@ async def merchant_repair(request: Request[Any, Any, State]) -> Template:
     return await _merchant_page(request)
 
 
+# A refused form answers with the page again: HTML, whatever the handler's default type.
 @post(
     "/merchant/credit-repair",
     opt=MERCHANT_ONLY,
     include_in_schema=False,
     status_code=303,
+    media_type=MediaType.HTML,
     request_max_body_size=UPLOAD_MAX_BYTES,
 )
 async def merchant_apply(request: Request[Any, Any, State], data: UploadBody) -> Any:
@@ -208,6 +210,7 @@ async def official_file(
     opt=OFFICIALS,
     include_in_schema=False,
     status_code=303,
+    media_type=MediaType.HTML,
 )
 async def decide_form(request: Request[Any, Any, State], repair_id: Id, data: FormBody) -> Any:
     kept = {k: text_of(data, k) for k in ("decision", "reason")}

@@ -90,7 +90,7 @@ async def test_a_merchant_applies_and_an_official_approves(client: httpx.AsyncCl
         "/merchant/credit-repair",
         data={"_csrf_token": await csrf(shop), "event": str(event.id), "correction": "已整改"},
     )
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.headers
     for field in ("pledge", "signatory", "files"):
         assert f'id="{field}-error"' in r.text, field
     assert "已整改" in r.text  # what was typed comes back
@@ -117,6 +117,7 @@ async def test_a_merchant_applies_and_an_official_approves(client: httpx.AsyncCl
     assert f.content == PDF[1] and f.headers["x-content-type-options"] == "nosniff"
     r = await submit(official, f"/official/credit-repairs/{repair.id}/decision", decision="approve")
     assert r.status_code == 422 and 'id="reason-error"' in r.text
+    assert r.headers["content-type"].startswith("text/html")
     before = await CreditStanding.get(merchant__uscc=SHOP)
     assert (before.score, before.risk_class) == (70.0, "C")
     r = await submit(
