@@ -65,7 +65,8 @@ async def gather(credit_rules: Rules, now: datetime | None = None) -> Facts:
         )
     }
     penalties = dict(
-        await CreditEvent.filter(kind="penalty_major")
+        # A repaired penalty no longer bars a certificate: it no longer counts anywhere.
+        await CreditEvent.filter(kind="penalty_major", repaired_at=None)
         .annotate(last=Max("occurred_at"))
         .group_by("merchant_id")
         .values_list("merchant_id", "last")

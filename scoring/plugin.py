@@ -62,12 +62,22 @@ class ScoringPlugin(Plugin):
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
         from scoring.credit.pages import PAGES as CREDIT_PAGES
+        from scoring.credit.repair_pages import PAGES as REPAIR_PAGES
+        from scoring.credit.repair_routes import ROUTES as REPAIR_ROUTES
         from scoring.credit.routes import ROUTES as CREDIT_ROUTES
         from scoring.satisfaction.pages import PAGES as SCORE_PAGES
         from scoring.satisfaction.routes import ROUTES as SCORE_ROUTES
         from scoring.satisfaction.run_pages import PAGES as RUN_PAGES
 
-        return (*SCORE_ROUTES, *CREDIT_ROUTES, *SCORE_PAGES, *RUN_PAGES, *CREDIT_PAGES)
+        return (
+            *SCORE_ROUTES,
+            *CREDIT_ROUTES,
+            *REPAIR_ROUTES,
+            *SCORE_PAGES,
+            *RUN_PAGES,
+            *CREDIT_PAGES,
+            *REPAIR_PAGES,
+        )
 
     def templates(self) -> Sequence[Path]:
         return (HERE / "satisfaction" / "templates", HERE / "credit" / "templates")
@@ -124,6 +134,7 @@ class ScoringPlugin(Plugin):
 
         return (
             DemoStep("records", demo.load_credit),
+            DemoStep("records", demo.load_repairs),
             DemoStep("records", demo.load_intake),
             DemoStep("derived", demo.publish_run),
         )

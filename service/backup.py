@@ -5,6 +5,7 @@ its online backup API, a consistent copy while the service runs; PostgreSQL thro
 pg_dump's custom format), and the data dir's own files — the generated signing key
 (``signing/``), the generated secret (``secret_key``), the store of signed certificate PDFs
 (``pdf/``), applicants' materials (``applications/``), consumers' evidence (``evidence/``),
+merchants' evidence for credit repair (``repairs/``),
 the key that seals consumers' telephone numbers (``keys/contact.key``) and the bureau's
 working-day calendar (``workdays.toml``). ``manifest.json`` says
 what it holds, and plainly what it does not: a signing key, secret or file configured outside
@@ -54,11 +55,13 @@ SIGNING_DIR: Final = "signing"  # certificates.documents.signer_config keeps the
 PDF_DIR: Final = "pdf"  # Settings.pdf_dir
 _PDF_MEMBER: Final = re.compile(r"data/pdf/([0-9a-f]{2})/(\1[0-9a-f]{62})\.pdf")
 # Applicants' materials (certificates.applications.materials keeps them here) and consumers'
-# evidence (scoring.disputes.store), named by their SHA-256 too.
+# evidence (scoring.disputes.store), merchants' evidence for credit repair
+# (scoring.credit.repair), named by their SHA-256 too.
 MATERIALS_DIR: Final = "applications"
 EVIDENCE_DIR: Final = "evidence"
+REPAIRS_DIR: Final = "repairs"
 _MATERIAL_MEMBER: Final = re.compile(
-    r"data/(?:applications|evidence)/([0-9a-f]{2})/(\1[0-9a-f]{62})"
+    r"data/(?:applications|evidence|repairs)/([0-9a-f]{2})/(\1[0-9a-f]{62})"
 )
 # The key sealing consumers' telephone numbers (scoring.disputes.contact): without it no
 # sealed number can be read again.
@@ -234,7 +237,7 @@ def inventory(settings: Settings) -> Inventory:
         )
     materials = sorted(
         p.relative_to(root).as_posix()
-        for folder in (MATERIALS_DIR, EVIDENCE_DIR)
+        for folder in (MATERIALS_DIR, EVIDENCE_DIR, REPAIRS_DIR)
         if (root / folder).is_dir()
         for p in (root / folder).glob("??/*")
         if _MATERIAL_MEMBER.fullmatch(DATA + p.relative_to(root).as_posix())
@@ -316,8 +319,8 @@ def _backup(settings: Settings, target: Path) -> BackupReport:
         included.append(f"{len(found.pdfs)} certificate PDF(s) ({PDF_DIR}/)")
     if found.materials:
         included.append(
-            f"{len(found.materials)} applicants' and consumers' file(s) "
-            f"({MATERIALS_DIR}/, {EVIDENCE_DIR}/)"
+            f"{len(found.materials)} applicants', consumers' and merchants' file(s) "
+            f"({MATERIALS_DIR}/, {EVIDENCE_DIR}/, {REPAIRS_DIR}/)"
         )
     return BackupReport(
         path=target,

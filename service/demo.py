@@ -40,6 +40,7 @@ class DemoReport:
     revoked: int = 0
     advisories: int = 0
     disputes: int = 0
+    repairs: int = 0
 
     def text(self) -> str:
         if not self.loaded:
@@ -62,6 +63,7 @@ class DemoReport:
             f"Complaints filed online: {self.disputes}, one in every state (with the merchant, "
             "offered, settled, withdrawn, escalated, refused, in mediation, closed and "
             "followed up).",
+            f"Credit repairs: {self.repairs} (one approved, one awaiting an official).",
             "Demo accounts (passwords are shown only now):",
         ]
         lines += [f"  {u:<16} {r:<9} {p}" for u, r, p in self.accounts]

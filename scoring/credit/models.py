@@ -8,7 +8,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from service.kernel.models import Area, Merchant
+from service.kernel.models import Account, Area, Merchant
 
 
 class ComplaintStatus(StrEnum):
@@ -224,6 +224,9 @@ class CreditEvent(Model):
     note = fields.TextField(default="")
     risk_class = fields.CharField(max_length=1, null=True)  # external_class only
     recorded_at = fields.DatetimeField(auto_now_add=True)
+    # Set when an official approved its credit repair (CreditRepair): from then on the event
+    # no longer counts in credit. It is kept, never deleted: the record of what happened.
+    repaired_at = fields.DatetimeField(null=True)
 
     merchant_id: int
 
@@ -277,3 +280,73 @@ class CreditChange(Model):
     class Meta:
         table = "credit_change"
         indexes = (("merchant_id", "changed_at"),)
+
+
+class RepairStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class CreditRepair(Model):
+    """A merchant's application for credit repair (信用修复) of one credit event — a penalty
+    or a listing — with its signed pledge (守信承诺书) and its evidence of the correction, and
+    the official's decision. At most one pending application per event: a partial unique
+    index (migration 0023, raw SQL) holds it whatever simultaneous requests see."""
+
+    id = fields.IntField(primary_key=True)
+    merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(
+        "models.Merchant", related_name="credit_repairs", on_delete=fields.RESTRICT
+    )
+    event: fields.ForeignKeyRelation[CreditEvent] = fields.ForeignKeyField(
+        "models.CreditEvent", related_name="repairs", on_delete=fields.RESTRICT
+    )
+    # The merchant's district when it applied, so that a district's official finds its own.
+    district: fields.ForeignKeyRelation[Area] = fields.ForeignKeyField(
+        "models.Area", related_name="credit_repairs", on_delete=fields.RESTRICT
+    )
+    applicant: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="credit_repairs", null=True, on_delete=fields.SET_NULL
+    )
+    applicant_name = fields.CharField(max_length=100)
+    correction = fields.TextField()  # what the merchant did to correct the fault
+    # The pledge as signed: the name typed under it, the rule table it came from and the
+    # SHA-256 of its text (the text itself is in that table).
+    signatory = fields.CharField(max_length=100)
+    pledge_version = fields.CharField(max_length=32)
+    pledge_sha256 = fields.CharField(max_length=64)
+    status = fields.CharEnumField(RepairStatus, max_length=16, db_index=True)
+    submitted_at = fields.DatetimeField()
+    decide_by = fields.DateField()  # Asia/Shanghai, working days from submission
+    decided_at = fields.DatetimeField(null=True)
+    decided_by = fields.CharField(max_length=100, null=True)
+    decision_reason = fields.TextField(default="")
+    is_demo = fields.BooleanField(default=False)
+
+    merchant_id: int
+    event_id: int
+    district_id: int
+    applicant_id: int | None
+
+    class Meta:
+        table = "credit_repair"
+        indexes = (("merchant_id", "status"), ("district_id", "status"), ("event_id", "status"))
+
+
+class CreditRepairFile(Model):
+    """A file of evidence for a repair, kept under the data directory by its content's hash."""
+
+    id = fields.IntField(primary_key=True)
+    repair: fields.ForeignKeyRelation[CreditRepair] = fields.ForeignKeyField(
+        "models.CreditRepair", related_name="files", on_delete=fields.CASCADE
+    )
+    filename = fields.CharField(max_length=200)
+    media_type = fields.CharField(max_length=32)
+    size = fields.IntField()
+    sha256 = fields.CharField(max_length=64)
+    uploaded_at = fields.DatetimeField()
+
+    repair_id: int
+
+    class Meta:
+        table = "credit_repair_file"

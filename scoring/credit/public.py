@@ -4,7 +4,8 @@ Administrative penalties decided by the ordinary procedure are published (市场
 信息公示规定, art. 2) until three years after publication (art. 14), and a listing on the
 abnormal operations list (经营异常名录) or the serious violation list (严重违法失信名单) is
 public while it lasts. The rest stays with the bureau and the merchant: the credit score, the
-risk class A–D, complaints, spot checks, commendations and repairs are never read here.
+risk class A–D, complaints, spot checks and commendations are never read here. A penalty or
+listing repaired (信用修复) is shown with the day of its repair.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class PublicEntry:
     kind: str
     occurred_at: datetime
     note: str
+    # Credit repair approved (scoring/credit/repair.py): shown as "已信用修复" with the date.
+    repaired_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,13 @@ async def public_record(merchant_id: int, rules: Rules, now: datetime) -> Public
             .order_by("-occurred_at", "-kind", "-id")
             .first()
         )
+        # A repaired listing (its add repaired) is no longer in force; it stays on the record
+        # as repaired until a later removal or listing replaces it.
         if latest is not None and latest.kind == listing.added:
-            listings.append(PublicEntry(listing.name, latest.occurred_at, latest.note))
+            listings.append(
+                PublicEntry(listing.name, latest.occurred_at, latest.note, latest.repaired_at)
+            )
     return PublicRecord(
-        [PublicEntry(e.kind, e.occurred_at, e.note) for e in penalties],
+        [PublicEntry(e.kind, e.occurred_at, e.note, e.repaired_at) for e in penalties],
         listings,
     )

@@ -6,10 +6,12 @@ incremental and the batch results are the same by construction.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -35,6 +37,54 @@ class ListingRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairRule:
+    """Months from the evidence before it may be repaired: ``months``, or ``long_months`` for
+    merchants of the long categories (food, drugs, special equipment)."""
+
+    months: int
+    long_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class RepairRules:
+    """Credit repair (信用修复): which evidence may be repaired, when, and how it is decided."""
+
+    source: str
+    decision_working_days: int
+    reapply_wait_days: int
+    long_categories: frozenset[str]
+    pledge: str
+    kinds: dict[str, RepairRule]
+
+    @property
+    def pledge_sha256(self) -> str:
+        """What the merchant signed, named by its content: the text may change with the table."""
+        return hashlib.sha256(self.pledge.encode("utf-8")).hexdigest()
+
+    def months_for(self, kind: str, category: str) -> int | None:
+        """The minimum period for this kind of evidence of a merchant of this category; None
+        when the kind cannot be repaired."""
+        rule = self.kinds.get(kind)
+        if rule is None:
+            return None
+        return rule.long_months if category in self.long_categories else rule.months
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> RepairRules:
+        return cls(
+            source=str(raw["source"]),
+            decision_working_days=int(raw["decision_working_days"]),
+            reapply_wait_days=int(raw["reapply_wait_days"]),
+            long_categories=frozenset(str(c) for c in raw.get("long_categories", ())),
+            pledge=str(raw["pledge"]),
+            kinds={
+                k: RepairRule(int(v["months"]), int(v.get("long_months", v["months"])))
+                for k, v in raw.get("kinds", {}).items()
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     version: str
     start: float
@@ -44,6 +94,8 @@ class Rules:
     events: dict[str, EventRule]
     listings: tuple[ListingRule, ...]
     decimals: int = 1  # scores are kept and compared at this precision
+    # A city's table without a [repair] section offers no repair.
+    repair: RepairRules | None = None
 
     @property
     def unit(self) -> int:
@@ -70,6 +122,7 @@ class Rules:
                 )
                 for name, v in raw["listings"].items()
             ),
+            repair=RepairRules.parse(raw["repair"]) if "repair" in raw else None,
         )
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -130,6 +130,7 @@ class CreditEventOut(msgspec.Struct):
     note: str
     risk_class: str | None = msgspec.field(name="class")
     points: float  # what the event weighs today
+    repaired_at: datetime | None = None  # credit repair approved: it weighs nothing since
 
 
 class CreditChangeOut(msgspec.Struct):
@@ -153,3 +154,59 @@ class CreditOut(msgspec.Struct):
     rules_version: str
     history: list[CreditChangeOut]
     events: list[CreditEventOut]
+
+
+# --- credit repair (scoring/credit/repair.py) -------------------------------------------------
+
+
+class RepairFileOut(msgspec.Struct):
+    id: int
+    filename: str
+    media_type: str
+    size: int
+
+
+class RepairEventOut(msgspec.Struct):
+    id: int
+    kind: str
+    occurred_at: datetime
+    note: str
+    repaired_at: datetime | None
+
+
+class RepairOut(msgspec.Struct):
+    """An application for credit repair and where it stands."""
+
+    id: int
+    uscc: str
+    merchant_name: str
+    event: RepairEventOut
+    status: str  # pending, approved, refused
+    correction: str
+    signatory: str
+    pledge_version: str
+    pledge_sha256: str
+    applicant_name: str
+    submitted_at: datetime
+    decide_by: date  # Asia/Shanghai, working days from submission
+    overdue: bool
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str
+    files: list[RepairFileOut]
+
+
+class RepairableOut(msgspec.Struct):
+    """One of the merchant's penalties or listings in force, and when it may be repaired."""
+
+    event: RepairEventOut
+    eligible_on: date
+    may_apply: bool
+    why_not: str | None  # when it may not be applied for today
+    pending_id: int | None
+    reapply_on: date | None
+
+
+class RepairDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    decision: Text  # approve, refuse
+    reason: Text

@@ -211,10 +211,13 @@ CHANGE_COLUMNS = (
 )
 
 
+# A repaired event (scoring/credit/repair.py) is kept but counts no more: every read that
+# scores leaves it out.
 _PG_EVENTS = (
     "SELECT merchant_id, kind, (extract(epoch FROM occurred_at) * 1000000)::bigint,"
-    " risk_class FROM credit_event"
+    " risk_class FROM credit_event WHERE repaired_at IS NULL"
 )
+_PG_EVENTS_OF_MERCHANTS = " AND merchant_id = ANY($1::int[])"
 _PG_STANDINGS = (
     "SELECT merchant_id, score, risk_class, abnormal_listed::int, serious_listed::int"
     " FROM credit_standing"
@@ -230,6 +233,7 @@ def _arrow_events(url: str) -> pl.DataFrame:
     try:
         frame = source.read(
             "SELECT merchant_id, kind, occurred_at, risk_class AS class FROM credit_event"
+            " WHERE repaired_at IS NULL"
         )
     finally:
         source.close()
@@ -325,7 +329,9 @@ class PostgresCreditSql:
         if merchant_ids is None:
             frame = await self._frame(_PG_EVENTS, [], schema)
         else:
-            frame = await self._frame(_PG_EVENTS + _PG_OF_MERCHANTS, [list(merchant_ids)], schema)
+            frame = await self._frame(
+                _PG_EVENTS + _PG_EVENTS_OF_MERCHANTS, [list(merchant_ids)], schema
+            )
         return frame.with_columns(pl.col("occurred_at").cast(pl.Datetime("us", "UTC")))
 
     async def standings(self, merchant_ids: Collection[int] | None) -> pl.DataFrame:
@@ -461,10 +467,13 @@ class SqliteCreditSql:
         return [(r[0], r[1], r[2], r[3]) for r in out]
 
     async def events(self, merchant_ids: Collection[int] | None) -> pl.DataFrame:
-        sql = "SELECT merchant_id, kind, occurred_at, risk_class FROM credit_event"
+        sql = (
+            "SELECT merchant_id, kind, occurred_at, risk_class FROM credit_event"
+            " WHERE repaired_at IS NULL"
+        )
         params: tuple[Any, ...] = ()
         if merchant_ids is not None:
-            sql += " WHERE merchant_id IN (SELECT value FROM json_each(?))"
+            sql += " AND merchant_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(merchant_ids)),)
         rows = await self._all(sql, params)
         frame = pl.DataFrame(rows, schema={**EVENT_SCHEMA, "occurred_at": pl.String}, orient="row")

@@ -30,16 +30,20 @@ async def merchant_credit(uscc: str, rules: Rules, now: datetime | None = None) 
         .limit(HISTORY_LIMIT)
     )
     stored = await CreditEvent.filter(merchant_id=merchant.id).order_by("-occurred_at", "-id")
+    # A repaired event weighs nothing: it is weighed as rescoring weighs, without it.
+    counted = [e for e in stored if e.repaired_at is None]
     frame = pl.DataFrame(
         {
-            "merchant_id": [merchant.id] * len(stored),
-            "kind": [e.kind for e in stored],
-            "occurred_at": [e.occurred_at for e in stored],
-            "class": [e.risk_class for e in stored],
+            "merchant_id": [merchant.id] * len(counted),
+            "kind": [e.kind for e in counted],
+            "occurred_at": [e.occurred_at for e in counted],
+            "class": [e.risk_class for e in counted],
         },
         schema=EVENT_SCHEMA,
     )
-    points = event_points(frame, rules, now, key="merchant_id")["points"].to_list()
+    weighed = event_points(frame, rules, now, key="merchant_id")["points"].to_list()
+    by_id = {e.id: p for e, p in zip(counted, weighed, strict=True)}
+    points = [by_id.get(e.id, 0.0) for e in stored]
     start = start_state(rules)
     return CreditOut(
         uscc=merchant.uscc,
@@ -72,6 +76,7 @@ async def merchant_credit(uscc: str, rules: Rules, now: datetime | None = None) 
                 e.note,
                 e.risk_class,
                 round(p, 3),
+                e.repaired_at,
             )
             for e, p in zip(stored, points, strict=True)
         ],

@@ -23,8 +23,10 @@ from certificates.commitments import store as commitments
 from certificates.labels import REASON_LABELS, STATUS_LABELS
 from certificates.models import Certificate, Reply, StatusChange
 from certificates.policy import Kind, policy_for
+from scoring.credit import repair
 from scoring.credit import view as credit_view
 from scoring.credit.models import Complaint
+from scoring.credit.repair_pages import KIND_LABELS as REPAIR_KIND_LABELS
 from scoring.credit.routes import rules_of
 from scoring.disputes import odr
 from scoring.disputes.party_pages import odr_context
@@ -131,6 +133,13 @@ async def _page(
             "area_unit": area_unit,
             "comparison": compare(own, area_unit),
             "credit": await credit_view.merchant_credit(merchant.uscc, rules_of(request)),
+            "repairables": [
+                repair.repairable_out(r, now)
+                for r in await repair.repairables(merchant, rules_of(request), now)
+            ]
+            if rules_of(request).repair
+            else [],
+            "repair_kind_labels": REPAIR_KIND_LABELS,
             "complaints": await Complaint.filter(merchant_id=merchant.id)
             .order_by("-received_at", "-id")
             .limit(COMPLAINTS_SHOWN),

@@ -29,6 +29,7 @@ from service.reports.schemas import (
     CertificateFigures,
     ChannelFigures,
     ConsumerAssociation,
+    CreditRepairs,
     DistrictFigures,
     FollowUps,
     MonthFigures,
@@ -102,6 +103,15 @@ _ONLINE_SQL = (
     " FROM dispute x LEFT JOIN area a ON a.id = x.district_id"
     " WHERE x.closed_at >= $1 AND x.closed_at < $2"
 )
+# Credit repair applications submitted or decided in the year, by the merchant's district.
+_REPAIRS_SQL = (
+    "SELECT r.status, r.submitted_at >= $1 AND r.submitted_at < $2 AS submitted,"
+    " r.decided_at IS NOT NULL AND r.decided_at >= $3 AND r.decided_at < $4 AS decided,"
+    " COALESCE(a.code, '') AS district"
+    " FROM credit_repair r LEFT JOIN area a ON a.id = r.district_id"
+    " WHERE (r.submitted_at >= $5 AND r.submitted_at < $6)"
+    " OR (r.decided_at >= $7 AND r.decided_at < $8)"
+)
 _VISITS_SQL = (
     "SELECT v.day, v.visits + v.consultations AS people, COALESCE(d.code, '') AS district"
     " FROM counter_visit v LEFT JOIN area d ON d.id = v.district_id"
@@ -150,6 +160,7 @@ class Frames:
     certificates: pl.DataFrame
     satisfaction: pl.DataFrame
     online: pl.DataFrame
+    repairs: pl.DataFrame
 
 
 async def read_frames(year: int) -> Frames:
@@ -163,6 +174,7 @@ async def read_frames(year: int) -> Frames:
     runs = await _rows(_RUN_SQL, [since, until])
     sat = await _rows(_SAT_SQL, [runs[0]["id"]]) if runs else []
     online = await _rows(_ONLINE_SQL, [since, until])
+    repairs = await _rows(_REPAIRS_SQL, [since, until] * 4)
     return Frames(
         intake=pl.DataFrame(
             {
@@ -252,6 +264,21 @@ async def read_frames(year: int) -> Frames:
                 "district": [r["district"] for r in online],
             },
             schema={"resolution": pl.String, "district": pl.String},
+        ),
+        repairs=pl.DataFrame(
+            {
+                "status": [r["status"] for r in repairs],
+                # SQLite answers a comparison with 0 or 1.
+                "submitted": [bool(r["submitted"]) for r in repairs],
+                "decided": [bool(r["decided"]) for r in repairs],
+                "district": [r["district"] for r in repairs],
+            },
+            schema={
+                "status": pl.String,
+                "submitted": pl.Boolean,
+                "decided": pl.Boolean,
+                "district": pl.String,
+            },
         ),
     )
 
@@ -350,6 +377,15 @@ def _online(online: pl.DataFrame) -> OnlineSettlement:
     )
 
 
+def _repairs(repairs: pl.DataFrame) -> CreditRepairs:
+    decided = repairs.filter(pl.col("decided"))
+    return CreditRepairs(
+        submitted=int(repairs["submitted"].sum()),
+        approved=decided.filter(pl.col("status") == "approved").height,
+        refused=decided.filter(pl.col("status") == "refused").height,
+    )
+
+
 def _spot_checks(spot: pl.DataFrame) -> SpotChecks:
     return SpotChecks(
         rounds=spot["round_id"].n_unique() if spot.height else 0,
@@ -401,6 +437,7 @@ def figures(
             _of(f.certificates, only),
             f.satisfaction,
             _of(f.online, only),
+            _of(f.repairs, only),
         )
         districts = {only: districts[only]}
     present = set(f.intake["district"]) | set(f.visits["district"]) | set(f.spot["district"])
@@ -420,6 +457,7 @@ def figures(
             certificates=_certificates(_of(f.certificates, code)),
             followups_by_handler=_followups_by_handler(_of(f.intake, code)),
             online=_online(_of(f.online, code)),
+            repairs=_repairs(_of(f.repairs, code)),
         )
         for code, name in rows
     ]
@@ -471,6 +509,7 @@ def figures(
         by_month=months,
         followups_by_handler=_followups_by_handler(f.intake),
         online=_online(f.online),
+        repairs=_repairs(f.repairs),
     )
 
 

@@ -93,6 +93,18 @@ class CertificateFigures(msgspec.Struct):
     withdrawn_in_year: int
 
 
+class CreditRepairs(msgspec.Struct, frozen=True):
+    """Credit repair (信用修复) in the year: applications submitted, and decisions made
+    (approved: the record no longer counts; refused), by the merchant's district."""
+
+    submitted: int
+    approved: int
+    refused: int
+
+
+NO_REPAIRS = CreditRepairs(0, 0, 0)
+
+
 class DistrictFigures(msgspec.Struct):
     district: str  # "" for the city bureau's own (市本级)
     district_name: str
@@ -105,6 +117,7 @@ class DistrictFigures(msgspec.Struct):
     certificates: dict[str, CertificateFigures]
     followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
+    repairs: CreditRepairs = NO_REPAIRS
 
 
 class ChannelFigures(msgspec.Struct):
@@ -142,3 +155,4 @@ class AnnualReport(msgspec.Struct):
     by_month: list[MonthFigures]
     followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
+    repairs: CreditRepairs = NO_REPAIRS

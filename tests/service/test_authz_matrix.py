@@ -257,6 +257,18 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/merchant/disputes/{code:str}/contact"): MERCHANT_ONLY,
     ("POST", "/merchant/disputes/{code:str}/offer"): MERCHANT_ONLY,
     ("POST", "/merchant/disputes/{code:str}/refuse"): MERCHANT_ONLY,
+    ("GET", "/api/v1/credit-repairs"): MERCHANTS,
+    ("POST", "/api/v1/credit-repairs"): MERCHANT_ONLY,
+    ("GET", "/api/v1/credit-repairs/repairable"): MERCHANT_ONLY,
+    ("GET", "/api/v1/credit-repairs/{repair_id:int}"): MERCHANTS,
+    ("GET", "/api/v1/credit-repairs/{repair_id:int}/files/{file_id:int}"): MERCHANTS,
+    ("POST", "/api/v1/credit-repairs/{repair_id:int}/decision"): OFFICIALS,
+    ("GET", "/merchant/credit-repair"): MERCHANT_ONLY,
+    ("POST", "/merchant/credit-repair"): MERCHANT_ONLY,
+    ("GET", "/official/credit-repairs"): OFFICIALS,
+    ("GET", "/official/credit-repairs/{repair_id:int}"): OFFICIALS,
+    ("GET", "/official/credit-repairs/{repair_id:int}/files/{file_id:int}"): OFFICIALS,
+    ("POST", "/official/credit-repairs/{repair_id:int}/decision"): OFFICIALS,
     ("GET", "/official/disputes"): OFFICIALS,
     ("GET", "/official/disputes/{code:str}"): OFFICIALS,
     ("GET", "/official/disputes/{code:str}/files/{file_id:int}"): OFFICIALS,
@@ -295,6 +307,7 @@ PLACEHOLDERS = {
     "purpose": "revocation",
     "username": "nobody",
     "file_id": "999999",
+    "repair_id": "999999",
 }
 
 

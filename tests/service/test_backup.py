@@ -9,7 +9,7 @@ import sqlite3
 import stat
 import tarfile
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ from certificates.models import (
     YearlyReview,
 )
 from certificates.policy import Kind
+from scoring.credit import repair
 from scoring.credit import store as credit_store
 from scoring.credit.models import Complaint, CreditEvent
+from scoring.credit.schemas import CreditEventIn
 from scoring.disputes import odr, store
 from scoring.disputes.schemas import DisputeIn, FollowupIn, OfferIn
 from scoring.satisfaction import runs
@@ -100,6 +102,7 @@ async def _fill(settings: Settings) -> None:
         district=None,
     )
     await _a_settled_complaint(settings, now)
+    await _an_approved_repair(settings, now)
     # The demo's reviews found no holders among 500 responses: one line by hand.
     review = await YearlyReview.all().order_by("year").first()
     assert review is not None
@@ -144,6 +147,27 @@ async def _a_settled_complaint(settings: Settings, now: datetime) -> None:
     await store.merchant_offer(code, OfferIn("refund", "20"), who=shop, credit=rules, now=now)
     await store.consumer_accept(code, filed.secret, credit=rules, now=now)
     await store.follow_up(code, filed.secret, FollowupIn("satisfied"), now=now)
+
+
+async def _an_approved_repair(settings: Settings, now: datetime) -> None:
+    """A penalty repaired (信用修复) with its evidence file: rows in both repair tables."""
+    rules = credit_store.rules_for(None)
+    merchant = await Merchant.filter(status="active").order_by("-id").first()
+    assert merchant is not None
+    when = now - timedelta(days=400)
+    item = CreditEventIn(merchant.uscc, "penalty_minor", when.isoformat(), "backup", "p1")
+    await credit_store.ingest_events([item], actor=ACTOR, rules=rules, now=now)
+    event = await CreditEvent.get(source="backup", external_ref="p1")
+    applied = await repair.submit(
+        Principal(role=Role.MERCHANT, name="shop", merchant_id=merchant.id),
+        repair.RepairForm(event.id, "已整改", "王小明", pledge=True),
+        [Upload("report.pdf", b"%PDF-1.4\n% fixed\n")],
+        rules=rules,
+        data_dir=settings.data_dir,
+        now=now,
+    )
+    city = Principal(role=Role.OFFICIAL, name="city")
+    await repair.decide(applied.id, city, approve=True, reason="整改到位", rules=rules, now=now)
 
 
 async def _change_everything() -> None:

@@ -223,3 +223,15 @@ async def test_demo_complaints_filed_online_are_in_every_state(db: Settings) -> 
     assert await DisputeFollowup.all().count() >= 9
     # Some merchants take part in online dispute resolution.
     assert await OdrParticipation.filter(left_at=None).count() >= 5
+
+
+async def test_demo_credit_repairs_one_approved_one_awaiting(db: Settings) -> None:
+    from scoring.credit.models import CreditEvent, CreditRepair
+
+    report = await load_demo(db, actor=ACTOR, responses=SMALL, intake=SMALL_INTAKE)
+    repairs = await CreditRepair.all().order_by("id")
+    assert report.repairs == len(repairs) == 2 and all(r.is_demo for r in repairs)
+    assert [r.status for r in repairs] == ["approved", "pending"]
+    approved = await CreditEvent.get(id=repairs[0].event_id)
+    assert approved.repaired_at is not None
+    assert (await CreditEvent.get(id=repairs[1].event_id)).repaired_at is None

@@ -29,6 +29,7 @@ from surveys.models import FlagKind, Response, ResponseFlag, Survey, TargetKind
 from surveys.questionnaire import default_files, load_file
 from tests.certificates.test_cascade import _certificate
 from tests.helpers import TEST_ACTOR, csrf, login, make_account
+from tests.scoring.credit.test_repair_pages import routes_naming_a_repair
 from tests.scoring.disputes.test_scope import routes_naming_a_complaint
 from tests.service.test_authz_matrix import MERCHANTS, OFFICIALS, RULES
 
@@ -339,6 +340,8 @@ LISTS = [
     "/api/v1/applications",
     "/official/disputes",
     "/api/v1/disputes",
+    "/official/credit-repairs",
+    "/api/v1/credit-repairs",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -391,6 +394,9 @@ COVERED = {
 # Every route naming a complaint filed online is tried by another merchant and by an official
 # of another district in tests/scoring/disputes/test_scope.py, read from the route table.
 COVERED |= {r for r in routes_naming_a_complaint() if RULES[r] in (OFFICIALS, MERCHANTS)}
+# Every route naming a credit repair application is tried by another merchant and by an
+# official of another district in tests/scoring/credit/test_repair_pages.py.
+COVERED |= {r for r in routes_naming_a_repair() if RULES[r] in (OFFICIALS, MERCHANTS)}
 
 
 def test_every_route_that_names_something_is_tried() -> None:
