@@ -9,7 +9,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
@@ -146,6 +146,7 @@ async def merchant_applications(request: Request[Any, Any, State]) -> Template:
     "/merchant/applications",
     opt=MERCHANT_ONLY,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
     request_max_body_size=UPLOAD_MAX_BYTES,
 )
@@ -163,6 +164,7 @@ async def area_home(request: Request[Any, Any, State]) -> Template:
     "/area",
     opt=AREA_MANAGER_ONLY,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
     request_max_body_size=UPLOAD_MAX_BYTES,
 )

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
@@ -230,7 +230,7 @@ async def _answer(code: str, data: dict[str, Any], form: str, action: Any) -> An
     return Redirect(f"{tracking_link(code, secret)}&done={form}#status", status_code=303)
 
 
-@post("/track/{code:str}/accept", opt=PUBLIC, include_in_schema=False)
+@post("/track/{code:str}/accept", opt=PUBLIC, include_in_schema=False, media_type=MediaType.HTML)
 async def accept(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
     """Accept the merchant's offer."""
     credit = _credit(request)
@@ -239,7 +239,7 @@ async def accept(request: Request[Any, Any, State], code: Code, data: FormBody) 
     )
 
 
-@post("/track/{code:str}/reject", opt=PUBLIC, include_in_schema=False)
+@post("/track/{code:str}/reject", opt=PUBLIC, include_in_schema=False, media_type=MediaType.HTML)
 async def reject(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
     """Reject the merchant's offer, with a reason."""
     credit = _credit(request)
@@ -249,7 +249,7 @@ async def reject(request: Request[Any, Any, State], code: Code, data: FormBody) 
     )
 
 
-@post("/track/{code:str}/withdraw", opt=PUBLIC, include_in_schema=False)
+@post("/track/{code:str}/withdraw", opt=PUBLIC, include_in_schema=False, media_type=MediaType.HTML)
 async def withdraw(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
     """Withdraw the complaint, confirmed by a tick."""
     credit = _credit(request)
@@ -265,7 +265,7 @@ async def withdraw(request: Request[Any, Any, State], code: Code, data: FormBody
     return await _answer(code, data, "withdraw", act)
 
 
-@post("/track/{code:str}/followup", opt=PUBLIC, include_in_schema=False)
+@post("/track/{code:str}/followup", opt=PUBLIC, include_in_schema=False, media_type=MediaType.HTML)
 async def follow_up(code: Code, data: FormBody) -> Any:
     """The one follow-up of an ended complaint."""
     answer = FollowupIn(answer=_text(data, "answer"), comment=_text(data, "comment"))

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final, Protocol
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
@@ -249,6 +249,7 @@ async def _merchant_step(
     "/merchant/disputes/{code:str}/offer",
     opt=MERCHANT_ONLY,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def offer_form(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
@@ -264,6 +265,7 @@ async def offer_form(request: Request[Any, Any, State], code: Code, data: FormBo
     "/merchant/disputes/{code:str}/refuse",
     opt=MERCHANT_ONLY,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def refuse_form(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
@@ -406,6 +408,7 @@ async def _official_step(
     "/official/disputes/{code:str}/accept",
     opt=OFFICIALS,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def accept_form(request: Request[Any, Any, State], code: Code) -> Any:
@@ -418,6 +421,7 @@ async def accept_form(request: Request[Any, Any, State], code: Code) -> Any:
     "/official/disputes/{code:str}/refuse",
     opt=OFFICIALS,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def bureau_refuse_form(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
@@ -432,6 +436,7 @@ async def bureau_refuse_form(request: Request[Any, Any, State], code: Code, data
     "/official/disputes/{code:str}/mediator",
     opt=OFFICIALS,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def mediator_form(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:
@@ -445,6 +450,7 @@ async def mediator_form(request: Request[Any, Any, State], code: Code, data: For
     "/official/disputes/{code:str}/outcome",
     opt=OFFICIALS,
     include_in_schema=False,
+    media_type=MediaType.HTML,
     status_code=303,
 )
 async def outcome_form(request: Request[Any, Any, State], code: Code, data: FormBody) -> Any:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import httpx
 from babel.messages.pofile import read_po
+from litestar.enums import MediaType
 
 from service.demo import load_demo
 from service.kernel import i18n
-from service.kernel.settings import Settings
+from service.kernel.settings import Settings, load_settings
 from tests.helpers import SMALL_INTAKE, TEST_ACTOR
 
 TRANSLATIONS = i18n.CATALOG_DIRS[0]
@@ -199,3 +200,24 @@ async def test_every_route_answers_with_the_security_headers(
         assert "frame-ancestors 'none'" in csp and "http" not in csp, (path, csp)
         assert r.headers.get("x-content-type-options") == "nosniff", path
         assert r.headers.get("referrer-policy"), path
+
+
+def test_every_form_that_may_answer_with_its_page_again_answers_html(tmp_path: Path) -> None:
+    """A page's form handler returns a redirect, or the page again with the refusal named.
+    Typed loosely (``Any``), Litestar answers as JSON: the browser then shows the page's HTML
+    as text. Every such handler declares HTML."""
+    from typing import Any as AnyType
+
+    from service.app import create_app
+
+    app = create_app(load_settings({"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_ENV": "test"}))
+    loose = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.include_in_schema or "POST" not in handler.http_methods:
+                continue
+            if handler.parsed_fn_signature.return_type.annotation is not AnyType:
+                continue
+            if handler.media_type != MediaType.HTML:
+                loose.append(route.path)
+    assert loose == []
