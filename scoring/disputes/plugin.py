@@ -39,10 +39,11 @@ class DisputesPlugin(Plugin):
     name = "disputes"
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
+        from scoring.disclosure.routes import ROUTES as DISCLOSURE
         from scoring.disputes import consumer_pages, party_pages
         from scoring.disputes.routes import ROUTES
 
-        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES]
+        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES, *DISCLOSURE]
 
     def templates(self) -> Sequence[Path]:
         return (Path(__file__).parent / "templates",)

@@ -1,0 +1,127 @@
+"""The complaint records read from the database: one merchant's, or a page of the city's.
+
+Only what disclosure needs is read (kind, dates, status, resolution, category, the
+professional-claim flag of a complaint filed online) — never a party's name, address or a
+consumer's contact. The per-100 figure is over the ratings behind the merchant's published
+score (the current published run's n): the register keeps no date of establishment, and the
+date a merchant entered Fangxin's register is not the day it began trading, so no per-year
+figure is made.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
+from scoring.credit.workdays import LOCAL_TZ
+from scoring.disclosure.rules import Case, ComplaintRecord, Policy, complaint_record, window
+from scoring.disputes.models import Dispute
+from scoring.satisfaction import runs
+from scoring.satisfaction.models import UnitScore
+from service.kernel.db import in_slices
+from service.kernel.models import Merchant
+
+FIELDS = (
+    "id",
+    "merchant_id",
+    "kind",
+    "received_at",
+    "accepted_at",
+    "status",
+    "resolution",
+    "category",
+    "updated_at",
+)
+
+
+def _window_start(now: datetime, p: Policy) -> datetime:
+    """The first instant of the window (its first local day's midnight, in UTC)."""
+    first, _ = window(now, p)
+    return datetime.combine(first, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
+async def _cases(merchant_ids: Sequence[int], now: datetime, p: Policy) -> dict[int, list[Case]]:
+    """The merchants' complaints received in the window, as disclosure reads them."""
+    start = _window_start(now, p)
+    rows = await in_slices(
+        lambda ids: Complaint.filter(
+            merchant_id__in=ids,
+            kind=IntakeKind.COMPLAINT,
+            received_at__gte=start,
+            received_at__lt=now + timedelta(days=1),
+        ).values_list(*FIELDS),
+        merchant_ids,
+    )
+    flagged = set(
+        await in_slices(
+            lambda ids: Dispute.filter(complaint_id__in=ids, flag_many=True).values_list(
+                "complaint_id", flat=True
+            ),
+            [r[0] for r in rows],
+        )
+    )
+    out: dict[int, list[Case]] = defaultdict(list)
+    for cid, mid, kind, received, accepted, status, resolution, category, updated in rows:
+        out[mid].append(
+            Case(
+                kind=IntakeKind(kind),
+                received_at=received,
+                accepted_at=accepted,
+                status=ComplaintStatus(status),
+                resolution=Resolution(resolution) if resolution else None,
+                category=category,
+                updated_at=updated,
+                flagged=cid in flagged,
+            )
+        )
+    return out
+
+
+async def _ratings(usccs: Sequence[str]) -> dict[str, int]:
+    """The ratings behind each merchant's published score (none without a published run)."""
+    run = await runs.current_run()
+    if run is None or not usccs:
+        return {}
+    found = await in_slices(
+        lambda codes: UnitScore.filter(run_id=run.id, kind="merchant", code__in=codes).values_list(
+            "code", "n"
+        ),
+        usccs,
+    )
+    return dict(found)
+
+
+async def merchant_record(merchant: Merchant, now: datetime, p: Policy) -> ComplaintRecord:
+    cases = await _cases([merchant.id], now, p)
+    ratings = await _ratings([merchant.uscc])
+    return complaint_record(cases.get(merchant.id, []), now, p, ratings.get(merchant.uscc))
+
+
+@dataclass(frozen=True, slots=True)
+class CityPage:
+    total: int  # merchants in the register
+    records: list[tuple[Merchant, ComplaintRecord]]  # by USCC
+
+
+async def city_records(now: datetime, p: Policy, *, page: int, page_size: int) -> CityPage:
+    """One page of every registered merchant's record, by USCC (a merchant with no complaint
+    has a record of zeros: that, too, is a fact the public may read)."""
+    merchants = (
+        await Merchant.all()
+        .order_by("uscc")
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .select_related("district")
+    )
+    cases = await _cases([m.id for m in merchants], now, p)
+    ratings = await _ratings([m.uscc for m in merchants])
+    return CityPage(
+        total=await Merchant.all().count(),
+        records=[
+            (m, complaint_record(cases.get(m.id, []), now, p, ratings.get(m.uscc)))
+            for m in merchants
+        ],
+    )
