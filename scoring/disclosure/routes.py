@@ -128,7 +128,9 @@ class ComplaintRecordController(Controller):
         merchant = await Merchant.get_or_none(uscc=uscc.upper()).select_related("district")
         if merchant is None:
             raise NotFound(f"No merchant {uscc}")
-        record = await store.merchant_record(merchant, datetime.now(UTC), policy())
+        record = await store.merchant_record(
+            merchant.id, merchant.uscc, datetime.now(UTC), policy()
+        )
         return cached_json(
             request, record_out(merchant.uscc, merchant.name, record, merchant.district.code)
         )

@@ -94,10 +94,10 @@ async def _ratings(usccs: Sequence[str]) -> dict[str, int]:
     return dict(found)
 
 
-async def merchant_record(merchant: Merchant, now: datetime, p: Policy) -> ComplaintRecord:
-    cases = await _cases([merchant.id], now, p)
-    ratings = await _ratings([merchant.uscc])
-    return complaint_record(cases.get(merchant.id, []), now, p, ratings.get(merchant.uscc))
+async def merchant_record(merchant_id: int, uscc: str, now: datetime, p: Policy) -> ComplaintRecord:
+    cases = await _cases([merchant_id], now, p)
+    ratings = await _ratings([uscc])
+    return complaint_record(cases.get(merchant_id, []), now, p, ratings.get(uscc))
 
 
 @dataclass(frozen=True, slots=True)

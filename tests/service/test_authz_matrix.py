@@ -247,6 +247,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/track/{code:str}/followup"): PUBLIC,
     ("GET", "/track/{code:str}/files/{file_id:int}"): PUBLIC,
     ("GET", "/api/v1/merchants/{uscc:str}/odr"): PUBLIC,
+    # Complaint disclosure (投诉公示): the public record and its open data.
+    ("GET", "/api/v1/merchants/{uscc:str}/complaint-record"): PUBLIC,
+    ("GET", "/api/v1/complaint-records"): PUBLIC,
+    ("GET", "/api/v1/complaint-records/dictionary"): PUBLIC,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
     ("POST", "/merchant/odr/join"): MERCHANT_ONLY,
