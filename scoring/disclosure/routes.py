@@ -16,7 +16,13 @@ from litestar.types import ControllerRouterHandler
 
 from scoring.disclosure import store
 from scoring.disclosure.rules import Exclusion, policy
-from scoring.disclosure.schemas import ComplaintRecordOut, ComplaintRecordPage, record_out
+from scoring.disclosure.schemas import (
+    CityFiguresOut,
+    ComplaintRecordOut,
+    ComplaintRecordPage,
+    city_out,
+    record_out,
+)
 from service.kernel.conditional import cached_bytes, cached_json, cached_responses
 from service.kernel.errors import NotFound
 from service.kernel.exports import EXPORT_TYPES, export_bytes
@@ -157,6 +163,20 @@ class ComplaintRecordController(Controller):
             body = await anyio.to_thread.run_sync(export_bytes, _frame(items), "csv")
             return cached_bytes(request, body, EXPORT_TYPES["csv"])
         return cached_json(request, ComplaintRecordPage(items, city.total, page, page_size))
+
+    @get(
+        "/complaint-records/city",
+        opt=PUBLIC,
+        cache_control=None,
+        media_type=MediaType.JSON,
+        responses=cached_responses(CityFiguresOut, "The city's complaint figures"),
+    )
+    async def city_figures(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """The city's published complaints about registered merchants over the window: by
+        category, by district and by month, and this quarter's most-complained categories
+        (热点); the same exclusions as every merchant's record."""
+        p = policy()
+        return cached_json(request, city_out(await store.city_views(datetime.now(UTC), p), p))
 
     @get("/complaint-records/dictionary", opt=PUBLIC, cache_control=None)
     async def dictionary(self, request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -125,6 +125,7 @@ class Case:
     category: str
     updated_at: datetime
     flagged: bool = False  # filed online from a contact flagged for the 职业索赔 pattern
+    district: str = ""  # the code of the merchant's district, for the city's views
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,4 +255,70 @@ def complaint_record(
         last_update=max((local_date(c.updated_at) for c in in_window), default=None),
         min_cases=p.min_cases,
         policy_version=p.version,
+    )
+
+
+HOT_SHOWN: Final = 5  # the most-complained categories of the quarter (热点) shown
+
+
+@dataclass(frozen=True, slots=True)
+class CityFigures:
+    """The city's published complaints over the window: by category, by the merchant's
+    district and by month of receipt (every month the window touches, zeros too; the first
+    and the last are partial), and the categories most complained about this quarter."""
+
+    window_start: date
+    window_end: date
+    published: int
+    excluded: dict[str, int]
+    by_category: dict[str, int]  # most first, ties by name
+    by_district: dict[str, int]  # most first, ties by code
+    by_month: dict[str, int]  # "2026-01" → count, in order
+    quarter: str  # "2026-Q4": the current quarter (Asia/Shanghai)
+    hot: dict[str, int]  # this quarter's top categories, most first
+
+
+def _ranked(counts: Counter[str], top: int | None = None) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top])
+
+
+def _months(start: date, end: date) -> list[str]:
+    out = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def city_figures(cases: Iterable[Case], now: datetime, p: Policy) -> CityFigures:
+    """The city's views from every merchant's intake records (the same exclusions as each
+    merchant's record: the city's figures are the sum of what its merchants' pages show)."""
+    start, end = window(now, p)
+    excluded = dict.fromkeys((e.value for e in Exclusion), 0)
+    published: list[tuple[Case, date]] = []
+    for c in cases:
+        received = local_date(c.received_at)
+        if c.kind != IntakeKind.COMPLAINT or not start <= received <= end:
+            continue
+        reason = exclusion(c, p)
+        if reason is None:
+            published.append((c, received))
+        else:
+            excluded[reason.value] += 1
+    months = dict.fromkeys(_months(start, end), 0)
+    for _, received in published:
+        months[f"{received.year:04d}-{received.month:02d}"] += 1
+    quarter = (end.month - 1) // 3
+    quarter_start = date(end.year, 3 * quarter + 1, 1)
+    return CityFigures(
+        window_start=start,
+        window_end=end,
+        published=len(published),
+        excluded=excluded,
+        by_category=_ranked(Counter(c.category for c, _ in published)),
+        by_district=_ranked(Counter(c.district for c, _ in published)),
+        by_month=months,
+        quarter=f"{end.year}-Q{quarter + 1}",
+        hot=_ranked(Counter(c.category for c, r in published if r >= quarter_start), HOT_SHOWN),
     )

@@ -7,7 +7,7 @@ from datetime import date
 
 import msgspec
 
-from scoring.disclosure.rules import ComplaintRecord, Rate
+from scoring.disclosure.rules import CityFigures, ComplaintRecord, Policy, Rate
 
 
 class RateOut(msgspec.Struct):
@@ -76,4 +76,36 @@ def record_out(
         min_cases=r.min_cases,
         policy_version=r.policy_version,
         district=district,
+    )
+
+
+class CityFiguresOut(msgspec.Struct):
+    """The city's published complaints about registered merchants over the window."""
+
+    window_start: date
+    window_end: date
+    published: int
+    excluded: dict[str, int]
+    by_category: dict[str, int]
+    by_district: dict[str, int]  # district code → count
+    by_month: dict[str, int]  # YYYY-MM → count; the first and last months are partial
+    quarter: str
+    hot: dict[str, int]  # the quarter's most-complained categories
+    min_cases: int
+    policy_version: str
+
+
+def city_out(c: CityFigures, p: Policy) -> CityFiguresOut:
+    return CityFiguresOut(
+        window_start=c.window_start,
+        window_end=c.window_end,
+        published=c.published,
+        excluded=c.excluded,
+        by_category=c.by_category,
+        by_district=c.by_district,
+        by_month=c.by_month,
+        quarter=c.quarter,
+        hot=c.hot,
+        min_cases=p.min_cases,
+        policy_version=p.version,
     )

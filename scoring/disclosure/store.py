@@ -14,10 +14,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any, cast
+
+from tortoise.queryset import QuerySet
 
 from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
 from scoring.credit.workdays import LOCAL_TZ
-from scoring.disclosure.rules import Case, ComplaintRecord, Policy, complaint_record, window
+from scoring.disclosure.rules import (
+    Case,
+    CityFigures,
+    ComplaintRecord,
+    Policy,
+    city_figures,
+    complaint_record,
+    window,
+)
 from scoring.disputes.models import Dispute
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
@@ -43,28 +54,51 @@ def _window_start(now: datetime, p: Policy) -> datetime:
     return datetime.combine(first, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
+def _in_window(now: datetime, p: Policy) -> QuerySet[Complaint]:
+    return Complaint.filter(
+        kind=IntakeKind.COMPLAINT,
+        merchant_id__isnull=False,
+        received_at__gte=_window_start(now, p),
+        received_at__lt=now + timedelta(days=1),
+    )
+
+
 async def _cases(merchant_ids: Sequence[int], now: datetime, p: Policy) -> dict[int, list[Case]]:
     """The merchants' complaints received in the window, as disclosure reads them."""
-    start = _window_start(now, p)
     rows = await in_slices(
-        lambda ids: Complaint.filter(
-            merchant_id__in=ids,
-            kind=IntakeKind.COMPLAINT,
-            received_at__gte=start,
-            received_at__lt=now + timedelta(days=1),
-        ).values_list(*FIELDS),
+        lambda ids: _in_window(now, p).filter(merchant_id__in=ids).values_list(*FIELDS),
         merchant_ids,
     )
-    flagged = set(
-        await in_slices(
-            lambda ids: Dispute.filter(complaint_id__in=ids, flag_many=True).values_list(
-                "complaint_id", flat=True
-            ),
-            [r[0] for r in rows],
+    return _read(rows, await _flagged([r[0] for r in rows]))
+
+
+async def _flagged(complaint_ids: Sequence[int]) -> set[int]:
+    """Which of these complaints were filed online from a contact flagged for the 职业索赔
+    pattern."""
+
+    async def flagged(ids: Sequence[int]) -> list[int]:
+        found = await Dispute.filter(complaint_id__in=ids, flag_many=True).values_list(
+            "complaint_id", flat=True
         )
-    )
+        return cast("list[int]", found)
+
+    return set(await in_slices(flagged, complaint_ids))
+
+
+def _read(rows: Sequence[tuple[Any, ...]], flagged: set[int]) -> dict[int, list[Case]]:
     out: dict[int, list[Case]] = defaultdict(list)
-    for cid, mid, kind, received, accepted, status, resolution, category, updated in rows:
+    for (
+        cid,
+        mid,
+        kind,
+        received,
+        accepted,
+        status,
+        resolution,
+        category,
+        updated,
+        *district,
+    ) in rows:
         out[mid].append(
             Case(
                 kind=IntakeKind(kind),
@@ -75,6 +109,7 @@ async def _cases(merchant_ids: Sequence[int], now: datetime, p: Policy) -> dict[
                 category=category,
                 updated_at=updated,
                 flagged=cid in flagged,
+                district=district[0] if district else "",
             )
         )
     return out
@@ -125,3 +160,12 @@ async def city_records(now: datetime, p: Policy, *, page: int, page_size: int) -
             for m in merchants
         ],
     )
+
+
+async def city_views(now: datetime, p: Policy) -> CityFigures:
+    """The city's published complaints about registered merchants, by category, district and
+    month: every record of the window read once (the window is a year of one city's 12315
+    complaints about registered merchants, tens of thousands of small rows at most)."""
+    rows = await _in_window(now, p).values_list(*FIELDS, "merchant__district__code")
+    cases = _read(rows, await _flagged([r[0] for r in rows]))
+    return city_figures((c for group in cases.values() for c in group), now, p)

@@ -39,14 +39,16 @@ class DisputesPlugin(Plugin):
     name = "disputes"
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
+        from scoring.disclosure.pages import PAGES as DISCLOSURE_PAGES
         from scoring.disclosure.routes import ROUTES as DISCLOSURE
         from scoring.disputes import consumer_pages, party_pages
         from scoring.disputes.routes import ROUTES
 
-        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES, *DISCLOSURE]
+        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES, *DISCLOSURE, *DISCLOSURE_PAGES]
 
     def templates(self) -> Sequence[Path]:
-        return (Path(__file__).parent / "templates",)
+        here = Path(__file__).parent
+        return (here / "templates", here.parent / "disclosure" / "templates")
 
     def jobs(self) -> Sequence[JobSpec]:
         return (

@@ -251,6 +251,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/merchants/{uscc:str}/complaint-record"): PUBLIC,
     ("GET", "/api/v1/complaint-records"): PUBLIC,
     ("GET", "/api/v1/complaint-records/dictionary"): PUBLIC,
+    ("GET", "/api/v1/complaint-records/city"): PUBLIC,
+    ("GET", "/complaint-records"): PUBLIC,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
     ("POST", "/merchant/odr/join"): MERCHANT_ONLY,

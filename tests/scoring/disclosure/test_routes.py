@@ -12,6 +12,7 @@ from itertools import count
 import httpx
 
 from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
+from scoring.credit.workdays import local_date
 from scoring.disputes.models import Dispute
 from scoring.disputes.rules import Category, DisputeStatus, Want
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
@@ -287,3 +288,34 @@ async def test_the_methodology_explains_the_figures(client: httpx.AsyncClient) -
     assert "每 100 条评价" in text and "Wilson" in text
     assert 'href="/api/v1/complaint-records?format=csv"' in text
     assert 'href="/api/v1/complaint-records/dictionary"' in text
+
+
+async def test_the_city_views_json_and_page(client: httpx.AsyncClient) -> None:
+    """The merchant with exclusions (3 published: 2 quality, 1 price) and 2 price complaints
+    about the other merchant, both in district 411702 (驿城区)."""
+    city = await make_city()
+    await with_exclusions(city.merchant)
+    for _ in range(2):
+        await complaint(city.other_merchant, ComplaintStatus.MEDIATING, category="price")
+    answer = await client.get("/api/v1/complaint-records/city")
+    assert answer.status_code == 200 and answer.headers["etag"]
+    body = answer.json()
+    assert body["published"] == 5
+    assert body["by_category"] == {"price": 3, "quality": 2}
+    assert body["by_district"] == {"411702": 5}
+    assert sum(body["by_month"].values()) == 5 and len(body["by_month"]) in (12, 13)
+    assert body["excluded"]["withdrawn"] == 1 and body["excluded"]["professional_claim"] == 1
+    # All were received 20 days ago: in this quarter the hot list ranks them, else it is empty.
+    today = local_date(datetime.now(UTC))
+    received = local_date(datetime.now(UTC) - timedelta(days=20))
+    same_quarter = (received.year, (received.month - 1) // 3) == (
+        today.year,
+        (today.month - 1) // 3,
+    )
+    assert body["hot"] == ({"price": 3, "quality": 2} if same_quarter else {})
+    page = await client.get("/complaint-records", headers=HTML)
+    assert page.status_code == 200
+    text = page.text
+    assert "驿城区" in text and "价格" in text and "<script" not in text
+    assert text.count('<img class="chart"') >= 3
+    assert 'href="/api/v1/complaint-records?format=csv"' in text

@@ -15,6 +15,7 @@ from scoring.disclosure.rules import (
     Exclusion,
     Policy,
     PolicyError,
+    city_figures,
     complaint_record,
     exclusion,
     months_before,
@@ -188,3 +189,34 @@ def test_a_bad_policy_names_its_key(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match="unknown reason 'rude'"):
         Policy.load(bad)
+
+
+def test_the_city_views() -> None:
+    """Window 2025-12-09 – 2026-12-08, quarter 2026-Q4 (from 1 Oct). Published: 3 quality in
+    district A this quarter, 1 price in B on 2026-01-15, 1 service in B on 2025-12-10 (the
+    window's first, partial month); not: a withdrawn one, and one before the window."""
+
+    def on(day: tuple[int, int, int], **kw: object) -> Case:
+        return dataclasses.replace(case(**kw), received_at=datetime(*day, 4, tzinfo=UTC))  # type: ignore[arg-type]
+
+    cases = [
+        *[on((2026, 11, 2), status=S.CLOSED, resolution=Resolution.MEDIATED) for _ in range(3)],
+        on((2026, 1, 15), status=S.MEDIATING, category="price"),
+        on((2025, 12, 10), status=S.MEDIATING, category="service"),
+        on((2026, 10, 1), status=S.CLOSED, resolution=Resolution.WITHDRAWN),
+        on((2025, 12, 8), status=S.MEDIATING),
+    ]
+    cases = [
+        dataclasses.replace(c, district="A" if c.category == "quality" else "B") for c in cases
+    ]
+    city = city_figures(cases, NOW, P)
+    assert city.published == 5 and city.excluded["withdrawn"] == 1
+    assert city.by_category == {"quality": 3, "price": 1, "service": 1}
+    assert city.by_district == {"A": 3, "B": 2}
+    assert list(city.by_month) == [
+        "2025-12",
+        *(f"2026-{m:02d}" for m in range(1, 13)),
+    ]
+    assert city.by_month["2025-12"] == 1 and city.by_month["2026-01"] == 1
+    assert city.by_month["2026-11"] == 3 and sum(city.by_month.values()) == 5
+    assert city.quarter == "2026-Q4" and city.hot == {"quality": 3}
