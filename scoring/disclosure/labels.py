@@ -11,6 +11,7 @@ from scoring.disputes.labels import CATEGORIES
 from service.kernel.i18n import N_
 
 EXCLUSIONS: Final = {
+    Exclusion.CORRECTED.value: N_("corrected on the merchant's request"),
     Exclusion.WITHDRAWN.value: N_("withdrawn by the consumer"),
     Exclusion.NOT_ACCEPTED.value: N_("not accepted"),
     Exclusion.AWAITING_ACCEPTANCE.value: N_("not yet accepted"),

@@ -9,25 +9,36 @@ from typing import Annotated, Any, Final, Literal
 
 import anyio
 import polars as pl
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import MediaType
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from scoring.disclosure import store
+from scoring.disclosure import corrections, store
+from scoring.disclosure.models import ComplaintCorrection, CorrectionStatus
 from scoring.disclosure.rules import Exclusion, policy
 from scoring.disclosure.schemas import (
     CityFiguresOut,
     ComplaintRecordOut,
     ComplaintRecordPage,
+    CorrectionIn,
+    CorrectionOut,
+    DecisionIn,
     city_out,
     record_out,
 )
 from service.kernel.conditional import cached_bytes, cached_json, cached_responses
-from service.kernel.errors import NotFound
+from service.kernel.db import MAX_ID
+from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.exports import EXPORT_TYPES, export_bytes
 from service.kernel.models import Merchant
-from service.kernel.security import PUBLIC
+from service.kernel.security import (
+    MERCHANT_ONLY,
+    MERCHANTS,
+    OFFICIALS,
+    PUBLIC,
+    require_principal,
+)
 
 PAGE_SIZE_MAX: Final = 500
 # The data dictionary: every field of a record, what it counts and how.
@@ -48,6 +59,8 @@ DICTIONARY: Final[dict[str, Any]] = {
         "merchant_settled": "Published complaints the merchant settled first (先行和解) through "
         "online dispute resolution, before the regulator accepted them",
         "still_open": "Published complaints accepted and not yet ended",
+        "under_correction": "Published complaints the merchant has asked to correct (更正中), "
+        "not yet decided",
         "by_category": "Published complaints by category (CSV: category=count;…)",
         "excluded": "Complaints in the window not published (不予公示), by reason code (CSV: "
         "one column excluded_<code> each)",
@@ -62,6 +75,7 @@ DICTIONARY: Final[dict[str, Any]] = {
         "policy_version": "The disclosure policy the figures follow",
     },
     "exclusion_reasons": {
+        Exclusion.CORRECTED: "Corrected: officials accepted the merchant's request (申请更正)",
         Exclusion.WITHDRAWN: "Withdrawn by the consumer (撤诉)",
         Exclusion.NOT_ACCEPTED: "Not accepted by the regulator (不予受理)",
         Exclusion.AWAITING_ACCEPTANCE: "Not yet accepted or refused: may still be refused",
@@ -75,6 +89,7 @@ DICTIONARY: Final[dict[str, Any]] = {
 }
 
 Uscc = Annotated[str, PathParameter(max_length=18)]
+StatusName = Literal["pending", "accepted", "refused"]
 
 
 def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
@@ -93,6 +108,7 @@ def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
             "terminated": r.terminated,
             "merchant_settled": r.merchant_settled,
             "still_open": r.still_open,
+            "under_correction": r.under_correction,
             "by_category": ";".join(f"{k}={v}" for k, v in r.by_category.items()),
         }
         rates = (("mediation_success", r.mediation_success), ("merchant_first", r.merchant_first))
@@ -196,4 +212,85 @@ def _policy_summary() -> dict[str, object]:
     }
 
 
-ROUTES: list[ControllerRouterHandler] = [ComplaintRecordController]
+class CorrectionController(Controller):
+    """Requests to correct an entry of a merchant's complaint record (申请更正)."""
+
+    path = "/api/v1/complaint-corrections"
+    tags = ["complaint records"]
+
+    @post("/", opt=MERCHANT_ONLY, status_code=201)
+    async def request_correction(
+        self, request: Request[Any, Any, Any], data: JSONBody[CorrectionIn]
+    ) -> CorrectionOut:
+        """The signed-in merchant asks to correct one of its complaints (``complaint_id``, the
+        intake record's id) with a ``reason`` and its ``evidence``; its record shows "更正中"
+        until an official decides. 409 while one is pending or once one was accepted."""
+        who = require_principal(request)
+        if who.merchant_id is None:
+            raise NotFound("This account has no merchant")
+        c = await corrections.request(
+            who.merchant_id,
+            corrections.Request(data.complaint_id, data.reason, data.evidence),
+            actor=who.actor,
+            p=policy(),
+            now=datetime.now(UTC),
+        )
+        return await correction_out(c)
+
+    @get("/", opt=MERCHANTS)
+    async def list_corrections(
+        self,
+        request: Request[Any, Any, Any],
+        status: Annotated[
+            Literal["pending", "accepted", "refused"] | None, QueryParameter()
+        ] = None,
+    ) -> list[CorrectionOut]:
+        """The requests the caller may see: a merchant its own, officials their district's
+        (the city's: all), oldest due first."""
+        who = require_principal(request)
+        found = await corrections.listing(who, CorrectionStatus(status) if status else None)
+        return [await correction_out(c) for c in found]
+
+    @post("/{correction_id:int}/decision", opt=OFFICIALS, status_code=200)
+    async def decide_correction(
+        self,
+        request: Request[Any, Any, Any],
+        correction_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        data: JSONBody[DecisionIn],
+    ) -> CorrectionOut:
+        """An official accepts (the entry leaves the published figures) or refuses a pending
+        request, with a ``note`` saying why; audited."""
+        try:
+            decision = corrections.Decision(data.decision)
+        except ValueError:
+            raise InvalidInput(
+                "Bad decision", [FieldError("decision", "must be accepted or refused")]
+            ) from None
+        c = await corrections.decide(
+            correction_id,
+            decision,
+            data.note,
+            who=require_principal(request),
+            p=policy(),
+            now=datetime.now(UTC),
+        )
+        return await correction_out(c)
+
+
+async def correction_out(c: ComplaintCorrection) -> CorrectionOut:
+    merchant = await corrections.merchant_of(c)
+    return CorrectionOut(
+        id=c.id,
+        complaint_id=c.complaint_id,
+        merchant=merchant.uscc,
+        status=c.status.value,
+        reason=c.reason,
+        evidence=c.evidence,
+        requested_at=c.requested_at,
+        due=c.due,
+        decided_at=c.decided_at,
+        decision_note=c.decision_note,
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [ComplaintRecordController, CorrectionController]

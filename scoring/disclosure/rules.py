@@ -51,6 +51,7 @@ OPEN: Final = frozenset({ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATING})
 class Exclusion(StrEnum):
     """Why a complaint is not published (不予公示)."""
 
+    CORRECTED = "corrected"  # officials accepted the merchant's request to correct it
     WITHDRAWN = "withdrawn"  # the consumer withdrew it (撤诉)
     NOT_ACCEPTED = "not_accepted"  # refused (不予受理)
     AWAITING_ACCEPTANCE = "awaiting_acceptance"  # not yet decided: it may still be refused
@@ -72,6 +73,9 @@ class Policy:
     professional_claims: bool
     # category → the reason code it is excluded under
     excluded_categories: Mapping[str, Exclusion]
+    decide_days: int = 15  # working days officials have to decide a correction
+    reason_max: int = 1000
+    evidence_max: int = 2000
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> Policy:
@@ -104,6 +108,9 @@ class Policy:
             per_ratings=number("rates", "per_ratings"),
             professional_claims=flag,
             excluded_categories=categories,
+            decide_days=number("corrections", "decide_days"),
+            reason_max=number("corrections", "reason_max"),
+            evidence_max=number("corrections", "evidence_max"),
         )
 
 
@@ -126,6 +133,9 @@ class Case:
     updated_at: datetime
     flagged: bool = False  # filed online from a contact flagged for the 职业索赔 pattern
     district: str = ""  # the code of the merchant's district, for the city's views
+    # The merchant's request to correct it (申请更正): pending, accepted, or None (none, or
+    # refused: a refused request leaves the entry as it was).
+    correction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +163,7 @@ class ComplaintRecord:
     terminated: int  # mediation ended without agreement
     merchant_settled: int
     still_open: int
+    under_correction: int  # published, with a correction pending (更正中)
     by_category: dict[str, int]  # published, most first (ties by name)
     excluded: dict[str, int]  # reason code → count, every code present
     mediation_success: Rate
@@ -181,7 +192,10 @@ def window(now: datetime, p: Policy) -> tuple[date, date]:
 
 def exclusion(case: Case, p: Policy) -> Exclusion | None:
     """Why this complaint is not published, or None if it is. One reason each, the first
-    that applies in this order: what the consumer or the regulator did comes first."""
+    that applies in this order: an accepted correction (the entry was wrong), then what the
+    consumer or the regulator did."""
+    if case.correction == "accepted":
+        return Exclusion.CORRECTED
     if case.resolution == Resolution.WITHDRAWN:
         return Exclusion.WITHDRAWN
     if case.status == ComplaintStatus.REJECTED or case.resolution == Resolution.REFUSED:
@@ -246,6 +260,7 @@ def complaint_record(
         terminated=terminated,
         merchant_settled=settled,
         still_open=still_open,
+        under_correction=sum(1 for c in published if c.correction == "pending"),
         by_category=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         excluded=excluded,
         mediation_success=rate(mediated, mediated + terminated, p.min_cases),

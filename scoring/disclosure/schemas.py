@@ -3,11 +3,13 @@ data dictionary (``/api/v1/complaint-records/dictionary``) names every field bel
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated
 
 import msgspec
 
 from scoring.disclosure.rules import CityFigures, ComplaintRecord, Policy, Rate
+from service.kernel.db import MAX_ID
 
 
 class RateOut(msgspec.Struct):
@@ -30,6 +32,7 @@ class ComplaintRecordOut(msgspec.Struct):
     terminated: int
     merchant_settled: int
     still_open: int
+    under_correction: int
     by_category: dict[str, int]
     excluded: dict[str, int]
     mediation_success: RateOut
@@ -66,6 +69,7 @@ def record_out(
         terminated=r.terminated,
         merchant_settled=r.merchant_settled,
         still_open=r.still_open,
+        under_correction=r.under_correction,
         by_category=r.by_category,
         excluded=r.excluded,
         mediation_success=_rate(r.mediation_success),
@@ -109,3 +113,29 @@ def city_out(c: CityFigures, p: Policy) -> CityFiguresOut:
         min_cases=p.min_cases,
         policy_version=p.version,
     )
+
+
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A merchant's request to correct an entry of its record (申请更正)."""
+
+    complaint_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+    reason: Annotated[str, msgspec.Meta(max_length=20_000)]
+    evidence: Annotated[str, msgspec.Meta(max_length=20_000)]
+
+
+class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    decision: Annotated[str, msgspec.Meta(description="accepted or refused")]
+    note: Annotated[str, msgspec.Meta(max_length=20_000)]
+
+
+class CorrectionOut(msgspec.Struct):
+    id: int
+    complaint_id: int
+    merchant: str  # its USCC
+    status: str
+    reason: str
+    evidence: str
+    requested_at: datetime
+    due: date
+    decided_at: datetime | None
+    decision_note: str

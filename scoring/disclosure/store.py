@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 
 from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
 from scoring.credit.workdays import LOCAL_TZ
+from scoring.disclosure.models import ComplaintCorrection, CorrectionStatus
 from scoring.disclosure.rules import (
     Case,
     CityFigures,
@@ -69,7 +70,27 @@ async def _cases(merchant_ids: Sequence[int], now: datetime, p: Policy) -> dict[
         lambda ids: _in_window(now, p).filter(merchant_id__in=ids).values_list(*FIELDS),
         merchant_ids,
     )
-    return _read(rows, await _flagged([r[0] for r in rows]))
+    ids = [r[0] for r in rows]
+    return _read(rows, await _flagged(ids), await _corrections(ids))
+
+
+async def _corrections(complaint_ids: Sequence[int]) -> dict[int, str]:
+    """The correction that bears on each complaint: pending or accepted (there is at most one
+    of either: a request waits for no other, and an accepted one ends the entry's record)."""
+
+    async def bearing(ids: Sequence[int]) -> list[tuple[int, str]]:
+        found = await ComplaintCorrection.filter(
+            complaint_id__in=ids,
+            status__in=(CorrectionStatus.PENDING, CorrectionStatus.ACCEPTED),
+        ).values_list("complaint_id", "status")
+        return cast("list[tuple[int, str]]", found)
+
+    out: dict[int, str] = {}
+    for cid, status in await in_slices(bearing, complaint_ids):
+        # Accepted outranks pending, should a stale pending one remain beside it.
+        if out.get(cid) != CorrectionStatus.ACCEPTED:
+            out[cid] = CorrectionStatus(status).value
+    return out
 
 
 async def _flagged(complaint_ids: Sequence[int]) -> set[int]:
@@ -85,7 +106,9 @@ async def _flagged(complaint_ids: Sequence[int]) -> set[int]:
     return set(await in_slices(flagged, complaint_ids))
 
 
-def _read(rows: Sequence[tuple[Any, ...]], flagged: set[int]) -> dict[int, list[Case]]:
+def _read(
+    rows: Sequence[tuple[Any, ...]], flagged: set[int], corrections: dict[int, str]
+) -> dict[int, list[Case]]:
     out: dict[int, list[Case]] = defaultdict(list)
     for (
         cid,
@@ -110,6 +133,7 @@ def _read(rows: Sequence[tuple[Any, ...]], flagged: set[int]) -> dict[int, list[
                 updated_at=updated,
                 flagged=cid in flagged,
                 district=district[0] if district else "",
+                correction=corrections.get(cid),
             )
         )
     return out
@@ -167,5 +191,6 @@ async def city_views(now: datetime, p: Policy) -> CityFigures:
     month: every record of the window read once (the window is a year of one city's 12315
     complaints about registered merchants, tens of thousands of small rows at most)."""
     rows = await _in_window(now, p).values_list(*FIELDS, "merchant__district__code")
-    cases = _read(rows, await _flagged([r[0] for r in rows]))
+    ids = [r[0] for r in rows]
+    cases = _read(rows, await _flagged(ids), await _corrections(ids))
     return city_figures((c for group in cases.values() for c in group), now, p)

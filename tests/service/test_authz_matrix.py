@@ -253,6 +253,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/complaint-records/dictionary"): PUBLIC,
     ("GET", "/api/v1/complaint-records/city"): PUBLIC,
     ("GET", "/complaint-records"): PUBLIC,
+    ("POST", "/api/v1/complaint-corrections"): MERCHANT_ONLY,
+    ("GET", "/api/v1/complaint-corrections"): MERCHANTS,
+    ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"): OFFICIALS,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
     ("POST", "/merchant/odr/join"): MERCHANT_ONLY,
@@ -301,6 +304,7 @@ PLACEHOLDERS = {
     "purpose": "revocation",
     "username": "nobody",
     "file_id": "999999",
+    "correction_id": "999999",
 }
 
 

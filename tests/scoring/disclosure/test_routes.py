@@ -138,6 +138,7 @@ async def test_the_merchant_record_with_exclusions_and_below_the_minimum(
     assert (body["mediated"], body["merchant_settled"], body["still_open"]) == (1, 1, 1)
     assert body["terminated"] == 0
     assert body["excluded"] == {
+        "corrected": 0,
         "withdrawn": 1,
         "not_accepted": 1,
         "awaiting_acceptance": 1,
@@ -286,6 +287,7 @@ async def test_the_methodology_explains_the_figures(client: httpx.AsyncClient) -
     assert 'id="complaint-record"' in text
     assert "不足 30 件时不显示比率" in text and "近 12 个月" in text
     assert "每 100 条评价" in text and "Wilson" in text
+    assert "15 个工作日内作出决定" in text
     assert 'href="/api/v1/complaint-records?format=csv"' in text
     assert 'href="/api/v1/complaint-records/dictionary"' in text
 

@@ -110,6 +110,7 @@ def test_exclusions_each_under_its_reason() -> None:
     assert record.published == 3
     assert (record.mediated, record.merchant_settled, record.still_open) == (1, 1, 1)
     assert record.excluded == {
+        "corrected": 0,
         "withdrawn": 2,
         "not_accepted": 1,
         "awaiting_acceptance": 1,
