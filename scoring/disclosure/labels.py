@@ -20,4 +20,10 @@ EXCLUSIONS: Final = {
     Exclusion.EXCLUDED_BY_RULES.value: N_("excluded by the rules"),
 }
 
-__all__ = ["CATEGORIES", "EXCLUSIONS"]
+CORRECTION_STATUSES: Final = {
+    "pending": N_("Correction in progress"),
+    "accepted": N_("Corrected"),
+    "refused": N_("Correction refused"),
+}
+
+__all__ = ["CATEGORIES", "CORRECTION_STATUSES", "EXCLUSIONS"]

@@ -10,6 +10,7 @@ import msgspec
 
 from scoring.disclosure.rules import CityFigures, ComplaintRecord, Policy, Rate
 from service.kernel.db import MAX_ID
+from service.kernel.validation import Text as KernelText
 
 
 class RateOut(msgspec.Struct):
@@ -115,17 +116,21 @@ def city_out(c: CityFigures, p: Policy) -> CityFiguresOut:
     )
 
 
+# Refused at the door as the kernel's one text rule says; the policy's limits are checked after.
+Text = Annotated[KernelText, msgspec.Meta(max_length=20_000)]
+
+
 class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
     """A merchant's request to correct an entry of its record (申请更正)."""
 
     complaint_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
-    reason: Annotated[str, msgspec.Meta(max_length=20_000)]
-    evidence: Annotated[str, msgspec.Meta(max_length=20_000)]
+    reason: Text
+    evidence: Text
 
 
 class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     decision: Annotated[str, msgspec.Meta(description="accepted or refused")]
-    note: Annotated[str, msgspec.Meta(max_length=20_000)]
+    note: Text
 
 
 class CorrectionOut(msgspec.Struct):

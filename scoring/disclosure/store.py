@@ -28,6 +28,7 @@ from scoring.disclosure.rules import (
     Policy,
     city_figures,
     complaint_record,
+    exclusion,
     window,
 )
 from scoring.disputes.models import Dispute
@@ -194,3 +195,42 @@ async def city_views(now: datetime, p: Policy) -> CityFigures:
     ids = [r[0] for r in rows]
     cases = _read(rows, await _flagged(ids), await _corrections(ids))
     return city_figures((c for group in cases.values() for c in group), now, p)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One of the merchant's complaints in the window, as the merchant sees it to ask for a
+    correction: published or why not, and the correction bearing on it."""
+
+    id: int
+    received_at: datetime
+    category: str
+    status: str
+    excluded: str | None  # the reason code, None: published
+    correction: str | None
+
+
+async def entries(merchant_id: int, now: datetime, p: Policy) -> list[Entry]:
+    """The merchant's complaints received in the window, newest first."""
+    rows = (
+        await _in_window(now, p)
+        .filter(merchant_id=merchant_id)
+        .order_by("-received_at", "-id")
+        .values_list(*FIELDS)
+    )
+    ids = [r[0] for r in rows]
+    flagged, fixes = await _flagged(ids), await _corrections(ids)
+    out = []
+    for row, case in zip(rows, _read(rows, flagged, fixes).get(merchant_id, []), strict=True):
+        reason = exclusion(case, p)
+        out.append(
+            Entry(
+                row[0],
+                case.received_at,
+                case.category,
+                case.status.value,
+                reason.value if reason else None,
+                case.correction,
+            )
+        )
+    return out

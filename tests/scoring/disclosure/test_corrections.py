@@ -126,3 +126,48 @@ async def test_a_refused_correction_leaves_the_entry(client: httpx.AsyncClient) 
     assert (after["published"], after["still_open"], after["under_correction"]) == (1, 1, 0)
     # Refused is not the end: the merchant may ask again, with better evidence.
     assert (await shop.post(API, json=asked)).status_code == 201
+
+
+async def test_the_pages_a_merchant_asks_and_an_official_decides(
+    client: httpx.AsyncClient,
+) -> None:
+    city = await make_city()
+    await with_exclusions(city.merchant)
+    await make_account("shop", Role.MERCHANT, merchant_uscc=city.merchant)
+    await make_account("yicheng", Role.OFFICIAL, district_code="411702")
+    shop = await signed_in(client, "shop")
+    yicheng = await signed_in(client, "yicheng")
+    assert 'href="/merchant/complaint-corrections"' in (await shop.get("/merchant")).text
+    page = await shop.get("/merchant/complaint-corrections")
+    assert page.status_code == 200
+    # Eight complaints in the window (the consultation and the old one are not): a form each.
+    assert page.text.count('action="/merchant/complaint-corrections"') == 8
+    assert "不予公示" in page.text and "消费者撤回" in page.text and "<script" not in page.text
+    entry = await Complaint.filter(
+        merchant__uscc=city.merchant, status=ComplaintStatus.MEDIATING
+    ).get()
+    blank = {"complaint_id": str(entry.id), "reason": "", "evidence": "x"}
+    refused = await shop.post("/merchant/complaint-corrections", data=blank)
+    assert refused.status_code == 422 and "未提交" in refused.text
+    form = {"complaint_id": str(entry.id), "reason": "已当场退款", "evidence": "退款凭证"}
+    sent = await shop.post("/merchant/complaint-corrections", data=form)
+    assert sent.status_code == 303
+    page = await shop.get(sent.headers["location"])
+    assert "申请已提交。" in page.text and "已当场退款" in page.text and "更正中" in page.text
+    assert page.text.count('action="/merchant/complaint-corrections"') == 7
+
+    assert 'href="/official/complaint-corrections"' in (await yicheng.get("/official")).text
+    queue = await yicheng.get("/official/complaint-corrections")
+    assert queue.status_code == 200 and "老王烩面馆" in queue.text and "退款凭证" in queue.text
+    (request,) = (await yicheng.get(API)).json()
+    decided = await yicheng.post(
+        f"/official/complaint-corrections/{request['id']}/decision",
+        data={"decision": "accepted", "note": "核实无误"},
+    )
+    assert decided.status_code == 303
+    queue = await yicheng.get(decided.headers["location"])
+    assert "决定已记录。" in queue.text and "没有待决定的更正申请。" in queue.text
+    after = await record(client, city.merchant)
+    assert after["still_open"] == 0 and after["published"] == 2
+    page = await shop.get("/merchant/complaint-corrections")
+    assert "已更正" in page.text and "核实无误" in page.text
