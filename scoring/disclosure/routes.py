@@ -51,8 +51,8 @@ DICTIONARY: Final[dict[str, Any]] = {
         "district": "The code of the district it trades in",
         "window_start": "First day (Asia/Shanghai) of the rolling window of receipt",
         "window_end": "Last day of the window: the day the record was computed",
-        "published": "Complaints received in the window that are published: accepted by the "
-        "regulator, or settled first by the merchant",
+        "published": "Complaints received in the window that are published: handled (accepted, "
+        "settled first by the merchant, or closed) and not excluded",
         "mediated": "Published complaints whose mediation reached an agreement (bureau, "
         "people's or court mediation)",
         "terminated": "Published complaints whose mediation ended without agreement",

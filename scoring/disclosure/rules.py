@@ -5,8 +5,9 @@ a figure per 100 published ratings beside the raw count, so a busy supermarket i
 below a stall that sold twice.
 
 What is published is a complaint (an intake record of kind complaint) received in the window
-that the regulator accepted, or that the merchant settled first (先行和解, ``merchant_odr``:
-never accepted, because the merchant settled before the regulator had to). Its figures:
+that was handled: accepted, or ended — settled first by the merchant (先行和解,
+``merchant_odr``: never accepted, because the merchant settled before the regulator had to)
+or closed — unless an exclusion below applies. Its figures:
 
 - published: how many; by category;
 - mediated: mediation reached an agreement (closed as mediated, people's or court mediation);
@@ -200,7 +201,9 @@ def exclusion(case: Case, p: Policy) -> Exclusion | None:
         return Exclusion.WITHDRAWN
     if case.status == ComplaintStatus.REJECTED or case.resolution == Resolution.REFUSED:
         return Exclusion.NOT_ACCEPTED
-    if case.accepted_at is None and case.resolution != Resolution.MERCHANT_ODR:
+    # Received, neither accepted nor refused yet. A record that ended without an acceptance
+    # date (settled first by the merchant, or closed by a handler that keeps none) was handled.
+    if case.status == ComplaintStatus.RECEIVED:
         return Exclusion.AWAITING_ACCEPTANCE
     if case.flagged and p.professional_claims:
         return Exclusion.PROFESSIONAL_CLAIM

@@ -75,10 +75,15 @@ class DisputesPlugin(Plugin):
         )
 
     def demo(self) -> Sequence[DemoStep]:
+        from scoring.disclosure import demo as disclosure_demo
         from scoring.disputes import demo
 
         # After scoring's records (the plugins' order): the merchants exist, the intake too.
-        return (DemoStep("records", demo.load_disputes),)
+        # The correction once all records are committed (it takes its own transaction).
+        return (
+            DemoStep("records", demo.load_disputes),
+            DemoStep("derived", disclosure_demo.load_corrections),
+        )
 
     def wire(self, settings: Settings) -> None:
         from scoring.disputes import receipts

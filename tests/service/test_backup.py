@@ -28,8 +28,6 @@ from certificates.models import (
 from certificates.policy import Kind
 from scoring.credit import store as credit_store
 from scoring.credit.models import Complaint, CreditEvent
-from scoring.disclosure import corrections
-from scoring.disclosure.rules import policy as disclosure_policy
 from scoring.disputes import odr, store
 from scoring.disputes.schemas import DisputeIn, FollowupIn, OfferIn
 from scoring.satisfaction import runs
@@ -102,7 +100,7 @@ async def _fill(settings: Settings) -> None:
         district=None,
     )
     await _a_settled_complaint(settings, now)
-    await _a_correction_request(now)
+    # The demo leaves one request to correct a complaint record pending (申请更正).
     # The demo's reviews found no holders among 500 responses: one line by hand.
     review = await YearlyReview.all().order_by("year").first()
     assert review is not None
@@ -147,20 +145,6 @@ async def _a_settled_complaint(settings: Settings, now: datetime) -> None:
     await store.merchant_offer(code, OfferIn("refund", "20"), who=shop, credit=rules, now=now)
     await store.consumer_accept(code, filed.secret, credit=rules, now=now)
     await store.follow_up(code, filed.secret, FollowupIn("satisfied"), now=now)
-
-
-async def _a_correction_request(now: datetime) -> None:
-    """A merchant asks to correct an entry of its complaint record (申请更正)."""
-    linked = Complaint.filter(kind="complaint", merchant_id__not_isnull=True)
-    entry = await linked.order_by("id").first()
-    assert entry is not None and entry.merchant_id is not None
-    await corrections.request(
-        entry.merchant_id,
-        corrections.Request(entry.id, "投诉对象错误", "营业执照与收据"),
-        actor=ACTOR,
-        p=disclosure_policy(),
-        now=now,
-    )
 
 
 async def _change_everything() -> None:

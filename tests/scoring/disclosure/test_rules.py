@@ -221,3 +221,11 @@ def test_the_city_views() -> None:
     assert city.by_month["2025-12"] == 1 and city.by_month["2026-01"] == 1
     assert city.by_month["2026-11"] == 3 and sum(city.by_month.values()) == 5
     assert city.quarter == "2026-Q4" and city.hot == {"quality": 3}
+
+
+def test_a_record_closed_without_an_acceptance_date_was_handled() -> None:
+    """A feed's record may end with no acceptance date (a handler that keeps none): it was
+    handled, so it is published; only one still merely received awaits acceptance."""
+    closed = case(S.CLOSED, Resolution.MEDIATED, accepted=False)
+    assert exclusion(closed, P) is None
+    assert exclusion(case(S.RECEIVED, accepted=False), P) == Exclusion.AWAITING_ACCEPTANCE
