@@ -290,6 +290,7 @@ async def test_the_methodology_explains_the_figures(client: httpx.AsyncClient) -
     assert "15 个工作日内作出决定" in text
     assert 'href="/api/v1/complaint-records?format=csv"' in text
     assert 'href="/api/v1/complaint-records/dictionary"' in text
+    assert 'href="/complaint-records"' in text
 
 
 async def test_the_city_views_json_and_page(client: httpx.AsyncClient) -> None:
