@@ -156,7 +156,9 @@ async def test_the_pages_a_merchant_asks_and_an_official_decides(
     assert "申请已提交。" in page.text and "已当场退款" in page.text and "更正中" in page.text
     assert page.text.count('action="/merchant/complaint-corrections"') == 7
 
-    assert 'href="/official/complaint-corrections"' in (await yicheng.get("/official")).text
+    desk = (await yicheng.get("/official")).text
+    assert 'href="/official/complaint-corrections"' in desk
+    assert "1 件投诉公示更正申请待决定" in desk
     queue = await yicheng.get("/official/complaint-corrections")
     assert queue.status_code == 200 and "老王烩面馆" in queue.text and "退款凭证" in queue.text
     (request,) = (await yicheng.get(API)).json()
