@@ -39,13 +39,16 @@ class DisputesPlugin(Plugin):
     name = "disputes"
 
     def routes(self) -> Sequence[ControllerRouterHandler]:
+        from scoring.disclosure.pages import PAGES as DISCLOSURE_PAGES
+        from scoring.disclosure.routes import ROUTES as DISCLOSURE
         from scoring.disputes import consumer_pages, party_pages
         from scoring.disputes.routes import ROUTES
 
-        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES]
+        return [*ROUTES, *consumer_pages.PAGES, *party_pages.PAGES, *DISCLOSURE, *DISCLOSURE_PAGES]
 
     def templates(self) -> Sequence[Path]:
-        return (Path(__file__).parent / "templates",)
+        here = Path(__file__).parent
+        return (here / "templates", here.parent / "disclosure" / "templates")
 
     def jobs(self) -> Sequence[JobSpec]:
         return (
@@ -72,10 +75,15 @@ class DisputesPlugin(Plugin):
         )
 
     def demo(self) -> Sequence[DemoStep]:
+        from scoring.disclosure import demo as disclosure_demo
         from scoring.disputes import demo
 
         # After scoring's records (the plugins' order): the merchants exist, the intake too.
-        return (DemoStep("records", demo.load_disputes),)
+        # The correction once all records are committed (it takes its own transaction).
+        return (
+            DemoStep("records", demo.load_disputes),
+            DemoStep("derived", disclosure_demo.load_corrections),
+        )
 
     def wire(self, settings: Settings) -> None:
         from scoring.disputes import receipts

@@ -88,3 +88,23 @@ def _uri(chart: alt.TopLevelMixin) -> str:
 
 def _svg_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+CountRow = tuple[str, int]  # label, count
+
+
+@lru_cache(maxsize=64)
+def count_chart_uri(rows: tuple[CountRow, ...], axis_title: str, *, in_order: bool = False) -> str:
+    """Horizontal bars of counts, largest first — or, ``in_order``, as given (months)."""
+    frame = pl.DataFrame(rows, schema={"name": pl.String, "count": pl.Int64}, orient="row")
+    sort: str | list[str] = [r[0] for r in rows] if in_order else "-x"
+    chart = (
+        alt.Chart(frame)
+        .mark_bar(color="#a4231c")
+        .encode(
+            y=alt.Y("name:N", sort=sort, title=None),
+            x=alt.X("count:Q", title=axis_title, axis=alt.Axis(tickMinStep=1)),
+        )
+        .properties(width=300, height=alt.Step(20))
+    )
+    return _uri(chart)

@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
+from scoring.disclosure import rules as disclosure
 from scoring.satisfaction import charts, runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.scores import Params
@@ -86,7 +87,8 @@ async def scores_page(
 async def methodology_page(request: Request[Any, Any, State]) -> Template:
     run = await runs.current_run()
     params = Params.from_mapping(run.params) if run else Params()
-    return Template("satisfaction/methodology.html", context={"run": run, "params": params})
+    context = {"run": run, "params": params, "disclosure": disclosure.policy()}
+    return Template("satisfaction/methodology.html", context=context)
 
 
 PAGES: list[ControllerRouterHandler] = [scores_page, methodology_page]

@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "certificates.applications.models",
     "certificates.commitments.models",
     "scoring.disputes.models",
+    "scoring.disclosure.models",
 ]
 MIGRATIONS_MODULE = "service.migrations"
 # 20 connections per worker beat 4 by ~25% on submissions (see benchmarks.md).

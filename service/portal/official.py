@@ -27,6 +27,8 @@ from certificates.policy import Kind, policy_for
 from scoring.credit import figures as credit_figures
 from scoring.credit import repair, workdays
 from scoring.credit import store as credit_store
+from scoring.disclosure import corrections
+from scoring.disclosure.models import CorrectionStatus
 from scoring.disputes.party_pages import awaiting_acceptance
 from scoring.satisfaction import drilldown, runs
 from scoring.satisfaction.models import RunStatus, ScoreRun
@@ -169,6 +171,9 @@ async def desk(
             "statuses": STATUS_LABELS,
             "disputes_awaiting": await awaiting_acceptance(require_principal(request)),
             "repairs": await repair.counts(district.id if district else None, now=now),
+            "corrections_pending": len(
+                await corrections.listing(require_principal(request), CorrectionStatus.PENDING)
+            ),
             # Deadlines this year or next counted on a calendar nobody has announced yet.
             "calendar_gaps": workdays.unofficial_years((this_year, this_year + 1)),
             # A job that failed or did not run: the desk says so, the jobs page says why.

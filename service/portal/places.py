@@ -1,7 +1,8 @@
 """The public pages of one merchant and of one area: what the bureau publishes about it —
-its published score with its interval, its certificates with their live status, the
-consumer advisories that name it, and where to rate it. Plain HTML, no script, for a phone
-that followed a link from the search, a ranking or a certificate."""
+its published score with its interval, its certificates with their live status, its
+complaint record (投诉公示), the consumer advisories that name it, and where to rate it.
+Plain HTML, no script, for a phone that followed a link from the search, a ranking or a
+certificate."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from certificates.commitments import store as commitments
 from certificates.labels import STATUS_LABELS
 from certificates.models import Certificate, Status
 from certificates.policy import Kind
+from scoring.disclosure import labels as disclosure_labels
+from scoring.disclosure import rules as disclosure
+from scoring.disclosure import store as disclosure_store
 from scoring.satisfaction import runs
 from scoring.satisfaction.models import UnitScore
 from scoring.satisfaction.scores import Params
@@ -122,6 +126,10 @@ async def merchant_context(uscc: str, now: datetime) -> dict[str, Any]:
     unit, params = await _score("merchant", merchant.uscc)
     named = await advisories.in_force(now, kind="merchant", code=merchant.uscc)
     around = [await advisories.in_force(now, kind="area", code=c) for c in codes]
+    merchant_id: int = (await Merchant.get(uscc=merchant.uscc)).id
+    record = await disclosure_store.merchant_record(
+        merchant_id, merchant.uscc, now, disclosure.policy()
+    )
     return {
         "m": merchant,
         "areas": areas,
@@ -134,6 +142,9 @@ async def merchant_context(uscc: str, now: datetime) -> dict[str, Any]:
         "categories": CATEGORY_LABELS,
         "commitments": await commitments.in_force(merchant.uscc, now),
         "notice": await _in_notice(merchant.uscc, now),
+        "complaint_record": record,
+        "complaint_categories": disclosure_labels.CATEGORIES,
+        "exclusion_labels": disclosure_labels.EXCLUSIONS,
         "survey": await _open_survey(TargetKind.MERCHANT, now)
         if merchant.status == MerchantStatus.ACTIVE
         else None,

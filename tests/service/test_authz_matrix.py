@@ -247,6 +247,19 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/track/{code:str}/followup"): PUBLIC,
     ("GET", "/track/{code:str}/files/{file_id:int}"): PUBLIC,
     ("GET", "/api/v1/merchants/{uscc:str}/odr"): PUBLIC,
+    # Complaint disclosure (投诉公示): the public record and its open data.
+    ("GET", "/api/v1/merchants/{uscc:str}/complaint-record"): PUBLIC,
+    ("GET", "/api/v1/complaint-records"): PUBLIC,
+    ("GET", "/api/v1/complaint-records/dictionary"): PUBLIC,
+    ("GET", "/api/v1/complaint-records/city"): PUBLIC,
+    ("GET", "/complaint-records"): PUBLIC,
+    ("POST", "/api/v1/complaint-corrections"): MERCHANT_ONLY,
+    ("GET", "/api/v1/complaint-corrections"): MERCHANTS,
+    ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"): OFFICIALS,
+    ("GET", "/merchant/complaint-corrections"): MERCHANT_ONLY,
+    ("POST", "/merchant/complaint-corrections"): MERCHANT_ONLY,
+    ("GET", "/official/complaint-corrections"): OFFICIALS,
+    ("POST", "/official/complaint-corrections/{correction_id:int}/decision"): OFFICIALS,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
     ("POST", "/merchant/odr/join"): MERCHANT_ONLY,
@@ -308,6 +321,7 @@ PLACEHOLDERS = {
     "username": "nobody",
     "file_id": "999999",
     "repair_id": "999999",
+    "correction_id": "999999",
 }
 
 

@@ -103,6 +103,7 @@ async def _fill(settings: Settings) -> None:
     )
     await _a_settled_complaint(settings, now)
     await _an_approved_repair(settings, now)
+    # The demo leaves one request to correct a complaint record pending (申请更正).
     # The demo's reviews found no holders among 500 responses: one line by hand.
     review = await YearlyReview.all().order_by("year").first()
     assert review is not None
