@@ -162,6 +162,19 @@ async def test_the_pages_a_merchant_asks_and_an_official_decides(
     queue = await yicheng.get("/official/complaint-corrections")
     assert queue.status_code == 200 and "老王烩面馆" in queue.text and "退款凭证" in queue.text
     (request,) = (await yicheng.get(API)).json()
+    # Another district's official: the request is missing, its queue empty, nothing decided.
+    parent = await Area.get(code="411700")
+    await Area.create(
+        code="411721", kind=AreaKind.DISTRICT, name_zh="西平县", name_en="X", parent=parent
+    )
+    await make_account("xiping", Role.OFFICIAL, district_code="411721")
+    xiping = await signed_in(client, "xiping")
+    elsewhere = await xiping.post(
+        f"/official/complaint-corrections/{request['id']}/decision",
+        data={"decision": "refused", "note": "不属实"},
+    )
+    assert elsewhere.status_code == 404
+    assert "老王烩面馆" not in (await xiping.get("/official/complaint-corrections")).text
     decided = await yicheng.post(
         f"/official/complaint-corrections/{request['id']}/decision",
         data={"decision": "accepted", "note": "核实无误"},

@@ -342,6 +342,8 @@ LISTS = [
     "/api/v1/disputes",
     "/official/credit-repairs",
     "/api/v1/credit-repairs",
+    "/official/complaint-corrections",
+    "/api/v1/complaint-corrections",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -394,6 +396,12 @@ COVERED = {
 # Every route naming a complaint filed online is tried by another merchant and by an official
 # of another district in tests/scoring/disputes/test_scope.py, read from the route table.
 COVERED |= {r for r in routes_naming_a_complaint() if RULES[r] in (OFFICIALS, MERCHANTS)}
+# A request to correct a complaint record, decided from another district (API and page) in
+# tests/scoring/disclosure/test_corrections.py:
+COVERED |= {
+    ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"),
+    ("POST", "/official/complaint-corrections/{correction_id:int}/decision"),
+}
 # Every route naming a credit repair application is tried by another merchant and by an
 # official of another district in tests/scoring/credit/test_repair_pages.py.
 COVERED |= {r for r in routes_naming_a_repair() if RULES[r] in (OFFICIALS, MERCHANTS)}
