@@ -102,7 +102,8 @@ class CreditRepairs(msgspec.Struct, frozen=True):
     refused: int
 
 
-NO_REPAIRS = CreditRepairs(0, 0, 0)
+def no_repairs() -> CreditRepairs:
+    return CreditRepairs(0, 0, 0)
 
 
 class DistrictFigures(msgspec.Struct):
@@ -117,7 +118,8 @@ class DistrictFigures(msgspec.Struct):
     certificates: dict[str, CertificateFigures]
     followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
-    repairs: CreditRepairs = NO_REPAIRS
+    # A factory, not an instance: the OpenAPI schema cannot write a struct as a default.
+    repairs: CreditRepairs = msgspec.field(default_factory=no_repairs)
 
 
 class ChannelFigures(msgspec.Struct):
@@ -155,4 +157,5 @@ class AnnualReport(msgspec.Struct):
     by_month: list[MonthFigures]
     followups_by_handler: dict[str, FollowUps]  # regulator, consumer_association, merchant
     online: OnlineSettlement
-    repairs: CreditRepairs = NO_REPAIRS
+    # A factory, not an instance: the OpenAPI schema cannot write a struct as a default.
+    repairs: CreditRepairs = msgspec.field(default_factory=no_repairs)
