@@ -6,14 +6,16 @@ certificate."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
-from litestar import Request, get
+from litestar import Litestar, Request, get
 from litestar.params import PathParameter
 from litestar.response import Template
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 from tortoise.expressions import Q, Subquery
 
@@ -191,18 +193,33 @@ async def area_context(code: str, now: datetime) -> dict[str, Any]:
     }
 
 
+COMPLAIN_PATH: Final = "/complain/{}"
+_PARAMETER = re.compile(r"\{[^}]*\}")
+
+
+def takes_complaints(app: Litestar) -> bool:
+    """Whether this app serves GET /complain/{uscc} (read from its route table at render time:
+    the complaint pages are another part, and may be absent)."""
+    return any(
+        isinstance(route, HTTPRoute)
+        and _PARAMETER.sub("{}", route.path) == COMPLAIN_PATH
+        and "GET" in route.methods
+        for route in app.routes
+    )
+
+
+def complain_url(app: Litestar, uscc: str) -> str | None:
+    """Where the public complains about this merchant, if this app takes complaints."""
+    return COMPLAIN_PATH.format(uscc) if takes_complaints(app) else None
+
+
 @get("/merchants/{uscc:str}", opt=PUBLIC, include_in_schema=False)
 async def merchant_page(
     request: Request[Any, Any, Any], uscc: Annotated[str, PathParameter(max_length=18)]
 ) -> Template:
     """One merchant as the public sees it (with the complaint link when the app takes them)."""
-    # Here, not at the top: the storefront module builds on this one.
-    from service.portal.storefront import COMPLAIN_PATH, takes_complaints
-
     context = await merchant_context(uscc, datetime.now(UTC))
-    context["complain_url"] = (
-        COMPLAIN_PATH.format(context["m"].uscc) if takes_complaints(request.app) else None
-    )
+    context["complain_url"] = complain_url(request.app, context["m"].uscc)
     return Template("portal/merchant_public.html", context=context)
 
 

@@ -7,16 +7,14 @@ HTML, no script, for a WeChat in-app browser at the door."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 import anyio
-from litestar import Litestar, Request, Response, get
+from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import PathParameter
 from litestar.response import Template
-from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from scoring.credit import public as credit_public
@@ -33,8 +31,6 @@ from service.register.store import CODE_RE
 
 # Where a consumer files a complaint against a merchant; the link is shown only when the app
 # serves it (issue 30, item 2), so a poster or page never sends anyone to a dead end.
-COMPLAIN_PATH: Final = "/complain/{}"
-_PARAMETER = re.compile(r"\{[^}]*\}")
 PUBLIC_LISTING_LABELS: Final = {
     "abnormal": N_("On the abnormal operations list"),
     "serious": N_("On the serious violation list"),
@@ -53,17 +49,6 @@ NO_AREA: Final = N_("No place with this code is registered here.")
 
 # The path's code: anything may arrive; a malformed one is a 404, like an unknown one.
 Code = Annotated[str, PathParameter()]
-
-
-def takes_complaints(app: Litestar) -> bool:
-    """Whether this app serves GET /complain/{uscc} (read from its route table at render time:
-    the complaint pages are another part, and may be absent)."""
-    return any(
-        isinstance(route, HTTPRoute)
-        and _PARAMETER.sub("{}", route.path) == COMPLAIN_PATH
-        and "GET" in route.methods
-        for route in app.routes
-    )
 
 
 def merchant_code(raw: str) -> str:
@@ -102,7 +87,7 @@ async def merchant_storefront_context(
         "public_record": await credit_public.public_record(merchant.id, rules_of(request), now),
         "penalty_labels": PENALTY_LABELS,
         "listing_labels": PUBLIC_LISTING_LABELS,
-        "complain_url": COMPLAIN_PATH.format(uscc) if takes_complaints(request.app) else None,
+        "complain_url": places.complain_url(request.app, uscc),
         "full_page": f"/merchants/{uscc}",
         "poster": posters.storefront_path(Subject.MERCHANT, uscc),
     }
@@ -168,7 +153,7 @@ async def _merchant_poster(
     if merchant is None:
         raise NotFound(gettext(NO_MERCHANT))
     actions = [Action.RATE] if merchant.status == MerchantStatus.ACTIVE else []
-    if takes_complaints(request.app):
+    if places.takes_complaints(request.app):
         actions.append(Action.COMPLAIN)
     actions.append(Action.VERIFY)
     return await _poster(

@@ -18,7 +18,7 @@ from scoring.credit.schemas import CreditEventIn
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from service.kernel.models import Merchant, MerchantStatus, Role
 from service.kernel.settings import Settings
-from service.portal import storefront
+from service.portal import places
 from tests.certificates.test_cascade import _certified_merchant_and_street
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process
 from tests.helpers import TEST_ACTOR, commit_to_returns, login, make_account
@@ -257,7 +257,7 @@ async def test_the_complaint_action_appears_once_the_app_takes_complaints(
     await empty_database(app_settings)
     app = make_app(app_settings)
     # The complaint pages (scoring.disputes.consumer_pages) serve GET /complain/{uscc}.
-    assert storefront.takes_complaints(app)
+    assert places.takes_complaints(app)
     async with serve_in_process(app, BASE_URL) as c:
         city = await make_city()
         page = await c.get(f"/m/{city.merchant}", headers=HTML)
