@@ -386,6 +386,18 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "image/jpeg": {"schema": _BINARY},
         "image/png": {"schema": _BINARY},
     },
+    ("get", "/api/v1/credit-repairs/{repair_id}/files/{file_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
+    ("get", "/api/v1/complaint-records"): {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ComplaintRecordPage"}},
+        "text/csv": {"schema": _TEXT},
+    },
+    ("get", "/api/v1/complaint-records/dictionary"): {
+        "application/json": {"schema": _JSON_OBJECT},
+    },
     ("get", "/.well-known/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/did.json"): {"application/did+json": {"schema": _JSON_OBJECT}},
     ("get", "/.well-known/jwks.json"): {"application/jwk-set+json": {"schema": _JSON_OBJECT}},
