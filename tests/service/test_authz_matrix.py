@@ -260,6 +260,12 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/merchant/complaint-corrections"): MERCHANT_ONLY,
     ("GET", "/official/complaint-corrections"): OFFICIALS,
     ("POST", "/official/complaint-corrections/{correction_id:int}/decision"): OFFICIALS,
+    ("POST", "/api/v1/complaint-corrections/{correction_id:int}/files"): MERCHANT_ONLY,
+    ("GET", "/api/v1/complaint-corrections/{correction_id:int}/files/{file_id:int}"): MERCHANTS,
+    ("GET", "/merchant/complaint-corrections/{correction_id:int}/files/{file_id:int}"): (
+        MERCHANT_ONLY
+    ),
+    ("GET", "/official/complaint-corrections/{correction_id:int}/files/{file_id:int}"): OFFICIALS,
     ("POST", "/api/v1/odr/join"): MERCHANT_ONLY,
     ("POST", "/api/v1/odr/leave"): MERCHANT_ONLY,
     ("POST", "/merchant/odr/join"): MERCHANT_ONLY,
@@ -280,6 +286,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/merchant/credit-repair"): MERCHANT_ONLY,
     ("GET", "/official/credit-repairs"): OFFICIALS,
     ("GET", "/official/credit-repairs/{repair_id:int}"): OFFICIALS,
+    ("GET", "/merchant/credit-repairs/{repair_id:int}/files/{file_id:int}"): MERCHANT_ONLY,
     ("GET", "/official/credit-repairs/{repair_id:int}/files/{file_id:int}"): OFFICIALS,
     ("POST", "/official/credit-repairs/{repair_id:int}/decision"): OFFICIALS,
     ("GET", "/official/disputes"): OFFICIALS,

@@ -401,6 +401,9 @@ COVERED |= {r for r in routes_naming_a_complaint() if RULES[r] in (OFFICIALS, ME
 COVERED |= {
     ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"),
     ("POST", "/official/complaint-corrections/{correction_id:int}/decision"),
+    # …and its files, read by another merchant and another district's official:
+    ("GET", "/api/v1/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
+    ("GET", "/official/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
 }
 # Every route naming a credit repair application is tried by another merchant and by an
 # official of another district in tests/scoring/credit/test_repair_pages.py.
