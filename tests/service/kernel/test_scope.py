@@ -344,6 +344,7 @@ LISTS = [
     "/api/v1/credit-repairs",
     "/official/complaint-corrections",
     "/api/v1/complaint-corrections",
+    "/official/password-resets",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -402,6 +403,9 @@ COVERED |= {
     ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"),
     ("POST", "/official/complaint-corrections/{correction_id:int}/decision"),
 }
+# A reset code for an account of another district, issued by a district's official, in
+# tests/service/portal/test_passwords.py:
+COVERED |= {("POST", "/official/password-resets/{username:str}")}
 # Every route naming a credit repair application is tried by another merchant and by an
 # official of another district in tests/scoring/credit/test_repair_pages.py.
 COVERED |= {r for r in routes_naming_a_repair() if RULES[r] in (OFFICIALS, MERCHANTS)}
