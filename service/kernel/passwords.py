@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 from service.kernel import audit
 from service.kernel.accounts import (
     MIN_PASSWORD,
+    USERNAME_RE,
     Principal,
     hash_token,
     password_problems,
@@ -53,6 +54,7 @@ RESET_MAX_ATTEMPTS: Final = 5  # wrong codes for an account before its code is s
 RESET_ADDRESS_FAILURES: Final = 10  # failed redemptions from one address per window
 RESET_WINDOW: Final = timedelta(hours=1)
 CHANGE_WINDOW: Final = timedelta(minutes=15)
+AUDIT_SCAN: Final = 5000  # recent failures read to count one address's (bounds the read)
 
 # What the forms say, translated by the pages; ``%(n)s`` is MIN_PASSWORD.
 WRONG_CURRENT: Final = N_("This is not your current password.")
@@ -220,9 +222,12 @@ async def issue(
 
 
 async def _address_failures(address: str, now: datetime) -> int:
-    rows = await AuditEvent.filter(
-        action="password_reset.failed", at__gte=now - RESET_WINDOW
-    ).values_list("details", flat=True)
+    rows = (
+        await AuditEvent.filter(action="password_reset.failed", at__gte=now - RESET_WINDOW)
+        .order_by("-id")
+        .limit(AUDIT_SCAN)
+        .values_list("details", flat=True)
+    )
     return sum(1 for d in rows if isinstance(d, dict) and d.get("address") == address)
 
 
@@ -247,13 +252,15 @@ async def redeem(
     if errors:
         raise InvalidInput("The password was not set", errors)
     refused = InvalidInput("The password was not set", [FieldError("code", BAD_CODE)])
+    # What the audit log calls the account asked for: a name as accounts have them, or not.
+    named = username if USERNAME_RE.fullmatch(username) else "(not a username)"
     if await _address_failures(address, now) >= RESET_ADDRESS_FAILURES:
         async with in_transaction() as conn:
             await audit.record(
                 conn,
-                Actor("reset", username[:64]),
+                Actor("reset", named),
                 "password_reset.throttled",
-                f"account:{username[:64]}",
+                f"account:{named}",
                 {"address": address},
             )
         raise refused
@@ -309,9 +316,9 @@ async def redeem(
                 details["code_spent"] = current.revoked_at is not None
             await audit.record(
                 conn,
-                Actor("reset", username[:64]),
+                Actor("reset", named),
                 "password_reset.failed",
-                f"account:{username[:64]}",
+                f"account:{named}",
                 details,
             )
     if reason is not None or account is None:

@@ -16,9 +16,10 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
-from litestar.params import PathParameter, URLEncodedBody
+from litestar.params import PathParameter, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
+from tortoise.expressions import Q
 
 from service.kernel import passwords, scope
 from service.kernel.accounts import MIN_PASSWORD
@@ -40,6 +41,7 @@ from service.kernel.settings import Settings
 CHANGE = "/account/password"
 RESETS = "/official/password-resets"
 REDEEM = "/password-reset"
+LISTED = 200  # accounts listed at once; the search finds the others
 FIELD_MAX = 1024  # longer than any password or code; what is longer is cut, then refused
 FormBody = URLEncodedBody[dict[str, str]]
 
@@ -102,15 +104,22 @@ async def _resets_page(
     request: Request[Any, Any, State],
     *,
     issued: tuple[Account, PasswordReset, str] | None = None,
+    q: str | None = None,
 ) -> Template:
     district = await scope.of(request)
     now = datetime.now(UTC)
-    accounts = (
-        await passwords.resettable(district)
-        .order_by("username")
-        .select_related("merchant", "area")
-        .limit(1000)
-    )
+    found = passwords.resettable(district)
+    q = (q or "").strip()
+    if q:
+        found = found.filter(
+            Q(username__icontains=q)
+            | Q(merchant__name__icontains=q)
+            | Q(merchant__uscc=q.upper())
+            | Q(area__code=q)
+        )
+    accounts = await found.order_by("username").select_related("merchant", "area").limit(LISTED + 1)
+    more = len(accounts) > LISTED
+    accounts = accounts[:LISTED]
     live = {
         r.account_id: r
         for r in await PasswordReset.filter(
@@ -121,6 +130,8 @@ async def _resets_page(
         "portal/password_resets.html",
         context={
             "rows": [(a, live.get(a.id)) for a in accounts],
+            "more": more,
+            "q": q,
             "issued": issued,
             "hours": request.app.state.settings.password_reset_hours,
         },
@@ -128,10 +139,14 @@ async def _resets_page(
 
 
 @get(RESETS, opt=OFFICIALS, include_in_schema=False)
-async def resets_page(request: Request[Any, Any, State]) -> Template:
+async def resets_page(
+    request: Request[Any, Any, State],
+    q: Annotated[str | None, QueryParameter(max_length=64)] = None,
+) -> Template:
     """The merchants' and area managers' accounts of the official's district (or the city's),
-    each with its live reset code, if any."""
-    return await _resets_page(request)
+    each with its live reset code, if any; ``q`` finds one by username, merchant name, USCC
+    or area code."""
+    return await _resets_page(request, q=q)
 
 
 @post(

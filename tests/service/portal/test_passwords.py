@@ -438,6 +438,17 @@ async def test_a_district_official_issues_codes_for_its_district_only(
         await signed_in(city, "cityofficial")
         shown = (await city.get("/official/password-resets", headers=HTML)).text
         assert all(name in shown for name in ("shop1", "shop2", "street1", "street2"))
+        # Found by merchant name, USCC or area code too.
+        for q, found, hidden in (
+            ("商户2", "shop2", "shop1"),
+            (MINE_USCC.lower(), "shop1", "shop2"),
+            ("D2-ST", "street2", "street1"),
+        ):
+            page = (await city.get("/official/password-resets", params={"q": q})).text
+            assert f">{found}<" in page and f">{hidden}<" not in page, q
+        # The district's official searches its own district only.
+        page = (await client.get("/official/password-resets", params={"q": "shop"})).text
+        assert ">shop1<" in page and "shop2" not in page
         assert (await issue(city, "street2")).status_code == 200
         assert (await issue(city, "admin1")).status_code == 404
     finally:
