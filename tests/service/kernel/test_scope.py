@@ -344,6 +344,7 @@ LISTS = [
     "/api/v1/credit-repairs",
     "/official/complaint-corrections",
     "/api/v1/complaint-corrections",
+    "/official/password-resets",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -405,6 +406,9 @@ COVERED |= {
     ("GET", "/api/v1/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
     ("GET", "/official/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
 }
+# A reset code for an account of another district, issued by a district's official, in
+# tests/service/portal/test_passwords.py:
+COVERED |= {("POST", "/official/password-resets/{username:str}")}
 # Every route naming a credit repair application is tried by another merchant and by an
 # official of another district in tests/scoring/credit/test_repair_pages.py.
 COVERED |= {r for r in routes_naming_a_repair() if RULES[r] in (OFFICIALS, MERCHANTS)}
