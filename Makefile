@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime
+TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime systemd
 
 .PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean slim dist test-dist
 
@@ -90,5 +90,16 @@ bench: $(VENV)/.synced-bench
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 	@$(BIN)/python bench/report.py
 
+# The offline installation bundle, dist/fangxin-<version>-offline.tar.gz: our wheel, a wheel of
+# every locked runtime package, the Debian package list, install.sh, the nginx and systemd
+# files (scripts/dist.sh lists them). Building needs the network; installing needs none.
+dist: | $(UV)
+	@UV=$(UV) PYTHON=$(PYTHON) RUN_DEBS="$(RUN_DEBS)" scripts/dist.sh
+
+# The bundle built, installed into a fresh venv with no network, migrated and served; the
+# systemd units verified (tests/deploy/test_dist.py, about DIST_TIME).
+test-dist: $(VENV)/.synced-dev system-run
+	UV=$(UV) FANGXIN_TEST_DIST=1 $(BIN)/pytest -q -m dist tests/deploy/test_dist.py
+
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache dist
