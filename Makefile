@@ -96,8 +96,9 @@ bench: $(VENV)/.synced-bench
 dist: | $(UV)
 	@UV=$(UV) PYTHON=$(PYTHON) RUN_DEBS="$(RUN_DEBS)" scripts/dist.sh
 
-# The bundle built, installed into a fresh venv with no network, migrated and served; the
-# systemd units verified (tests/deploy/test_dist.py, about DIST_TIME).
+# The bundle built, installed into a fresh venv with no network, migrated, served and its
+# worker started (tests/deploy/test_dist.py; about 4 minutes, so not in `make test`, which
+# verifies the systemd units).
 test-dist: $(VENV)/.synced-dev system-run
 	UV=$(UV) FANGXIN_TEST_DIST=1 $(BIN)/pytest -q -m dist tests/deploy/test_dist.py
 
