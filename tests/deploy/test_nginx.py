@@ -465,7 +465,7 @@ def test_the_shipped_tls_server_redirects_http_and_proxies_https(
     conf = _replace_once(conf, "/etc/ssl/fangxin/fullchain.pem", str(chain))
     conf = _replace_once(conf, "/etc/ssl/fangxin/privkey.pem", str(private))
     conf = _replace_once(
-        conf, "/opt/fangxin/.venv/lib/python3.11/site-packages/service/web", str(WEB)
+        conf, "/opt/fangxin/venv/lib/python3.11/site-packages/service/web", str(WEB)
     )
     # This machine may have no IPv6.
     conf = "\n".join(line for line in conf.splitlines() if "[::]" not in line)
