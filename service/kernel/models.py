@@ -137,7 +137,7 @@ class Account(Model):
 
 
 class SecondFactor(Model):
-    """An account's TOTP authenticator (RFC 6238), its secret sealed at rest
+    """The TOTP authenticator (RFC 6238) of an account, its secret sealed at rest
     (service.kernel.sealing, bound to the account). Unconfirmed until the holder has typed
     one code from it; only a confirmed one is asked for at sign-in."""
 
@@ -161,7 +161,7 @@ class SecondFactor(Model):
 
 
 class RecoveryCode(Model):
-    """A single-use code that stands in for the authenticator; only its SHA-256 is kept
+    """A single-use code that stands in for the authenticator, kept as its SHA-256 only
     (80 random bits: a slow hash adds nothing)."""
 
     id = fields.IntField(primary_key=True)
@@ -179,7 +179,7 @@ class RecoveryCode(Model):
 
 
 class ExternalIdentity(Model):
-    """An account's identity at an OpenID Connect provider: (issuer, subject) is the link,
+    """The identity of an account at an OpenID Connect provider: (issuer, subject) is the link,
     never a name or an e-mail address, which a provider may reassign."""
 
     id = fields.IntField(primary_key=True)

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('last_login_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'external_identity', 'app': 'models', 'unique_together': (('issuer', 'subject'),), 'pk_attr': 'id', 'table_description': "An account's identity at an OpenID Connect provider: (issuer, subject) is the link,"},
+            options={'table': 'external_identity', 'app': 'models', 'unique_together': (('issuer', 'subject'),), 'pk_attr': 'id', 'table_description': 'The identity of an account at an OpenID Connect provider: (issuer, subject) is the link,'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'recovery_code', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A single-use code that stands in for the authenticator; only its SHA-256 is kept'},
+            options={'table': 'recovery_code', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A single-use code that stands in for the authenticator, kept as its SHA-256 only'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ('blocked_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'second_factor', 'app': 'models', 'pk_attr': 'id', 'table_description': "An account's TOTP authenticator (RFC 6238), its secret sealed at rest"},
+            options={'table': 'second_factor', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The TOTP authenticator (RFC 6238) of an account, its secret sealed at rest'},
             bases=['Model'],
         ),
     ]

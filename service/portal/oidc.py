@@ -71,7 +71,7 @@ async def oidc_start(
 async def oidc_callback(
     request: Request[object, object, State],
     code: Annotated[str | None, QueryParameter(max_length=2000)] = None,
-    state: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    state_: Annotated[str | None, QueryParameter(name="state", max_length=500)] = None,
     error: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> Redirect | Template:
     settings, provider = _configured(request)
@@ -80,7 +80,7 @@ async def oidc_callback(
     # Taken out whatever follows: one callback per state, never two.
     pending = Pending.from_dict(request.session.pop(SESSION_KEY, None))
     try:
-        if pending is None or not state or not hmac.compare_digest(pending.state, state):
+        if pending is None or not state_ or not hmac.compare_digest(pending.state, state_):
             raise OidcRefused(oidc.REFUSED, "unknown, spent or foreign state")
         if time.time() - pending.started > PENDING_FOR:
             raise OidcRefused(oidc.REFUSED, "state expired")

@@ -60,10 +60,11 @@ async def after_first_factor(
     """Sign in, or hold the sign-in pending until the second factor, as the account needs."""
     settings: Settings = request.app.state.settings
     step = None if second_factor_done else await second_factor.step_for(settings, account)
-    await rotate_session(request)
     if step is None:
-        request.set_session(session_for(account))
+        await _finish(request, account)
         return Redirect(path=target, status_code=303)
+    # The session id rotates when the sign-in completes (``_finish``), not here: a pending
+    # session opens nothing, and the visitor's CSRF token stays the anonymous one it holds.
     request.set_session(
         {
             PENDING: {
