@@ -49,6 +49,11 @@ def codes_on(page: str) -> list[str]:
     )
 
 
+async def audit_actions(subject: str) -> list[str]:
+    rows = await AuditEvent.filter(subject=subject).order_by("id").values_list("action", flat=True)
+    return [str(a) for a in rows]
+
+
 def code_at(secret: str, step_offset: int = 0) -> str:
     totp = pyotp.TOTP(secret)
     return totp.generate_otp(int(datetime.now(UTC).timestamp()) // 30 + step_offset)
@@ -138,9 +143,12 @@ async def test_enrol_then_sign_in_with_a_code_and_with_a_recovery_code_once(
         == secret
     )
     # Only hashes of the recovery codes are kept.
-    hashes = set(
-        await RecoveryCode.filter(account_id=account.id).values_list("code_hash", flat=True)
-    )
+    hashes = {
+        str(h)
+        for h in await RecoveryCode.filter(account_id=account.id).values_list(
+            "code_hash", flat=True
+        )
+    }
     assert len(hashes) == 10 and not any(c in hashes for c in codes)
     assert hashes == {second_factor.hash_recovery_code(c) for c in codes}
 
@@ -165,7 +173,7 @@ async def test_enrol_then_sign_in_with_a_code_and_with_a_recovery_code_once(
                 assert r.status_code == 401
                 assert not await signed_in(other)
     assert await second_factor.recovery_codes_left(account.id) == 9
-    actions = await AuditEvent.filter(subject="account:offi").values_list("action", flat=True)
+    actions = await audit_actions("account:offi")
     for action in (
         "second_factor.enrolment_started",
         "second_factor.enrolled",
@@ -197,7 +205,7 @@ async def test_codes_are_throttled_after_repeated_failures(db: Settings) -> None
     after = later + timedelta(minutes=db.login_lockout_minutes, seconds=31)
     fresh = totp.generate_otp(int(after.timestamp()) // 30)
     assert await second_factor.verify(db, account, fresh, now=after) == "totp"
-    actions = await AuditEvent.filter(subject="account:offi").values_list("action", flat=True)
+    actions = await audit_actions("account:offi")
     assert actions.count("second_factor.failed") == db.login_max_failures
     assert "second_factor.refused_blocked" in actions
 
