@@ -19,6 +19,7 @@ from typing import Any, Final
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.enums import MediaType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
@@ -110,6 +111,8 @@ async def verify_form(request: Request[object, object, State]) -> Template | Red
     pending = await _pending(request)
     if pending is None:
         return _expired()
+    if await second_factor.confirmed_for(pending[0].id) is None:
+        return Redirect(path=ENROL_PATH, status_code=303)  # required, not yet set up
     return Template(template_name="second_factor.html", context={"error": None})
 
 
@@ -217,21 +220,24 @@ async def _confirm(
 async def account_second_factor(request: Request[object, object, State]) -> Template:
     settings: Settings = request.app.state.settings
     who = require_principal(request)
-    assert who.account_id is not None
-    confirmed = await second_factor.confirmed_for(who.account_id)
+    account = await _account(who)
+    confirmed = await second_factor.confirmed_for(account.id)
     return Template(
         template_name="account_second_factor.html",
         context={
             "enrolled_at": confirmed.confirmed_at if confirmed else None,
-            "codes_left": await second_factor.recovery_codes_left(who.account_id),
+            "codes_left": await second_factor.recovery_codes_left(account.id),
             "required": second_factor.required(settings, who.role.value),
         },
     )
 
 
 async def _account(who: Principal) -> Account:
-    assert who.account_id is not None
-    return await Account.get(id=who.account_id)
+    """The signed-in account; a machine's API token has none, and no second factor."""
+    account = await Account.get_or_none(id=who.account_id) if who.account_id else None
+    if account is None:
+        raise PermissionDeniedException("Only a person signed in has a second factor")
+    return account
 
 
 @post(

@@ -200,7 +200,7 @@ async def test_a_token_from_another_issuer_is_refused(city: Settings, provider: 
             r = await client.get(callback, headers=HTML, follow_redirects=False)
         finally:
             oidc.forget()
-        assert r.status_code == 401 and "Single sign-on did not sign you in" in r.text
+        assert r.status_code == 401 and "统一身份认证登录未成功" in r.text
         assert await signed_in_as(client) is None
         assert not await Account.exists()
         [reason] = await refusals()
@@ -245,7 +245,7 @@ async def test_a_claim_mapped_to_merchant_is_refused(city: Settings, provider: s
             r = await client.get(
                 await to_provider_and_back(client, subject), headers=HTML, follow_redirects=False
             )
-            assert r.status_code == 401 and "not given a role here" in r.text
+            assert r.status_code == 401 and "在本系统中没有角色" in r.text
             assert await signed_in_as(client) is None
         assert not await Account.exists()
         assert not await ExternalIdentity.exists()
@@ -278,3 +278,20 @@ async def test_the_second_factor_policy_holds_on_this_path_too(
             r = await mfa.get(await to_provider_and_back(mfa, "wang.fang"), follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"] == "/official"
             assert await signed_in_as(mfa) is not None
+
+
+async def test_a_local_account_is_never_taken_over_by_a_matching_name(
+    city: Settings, provider: str
+) -> None:
+    from tests.helpers import make_account
+
+    user(provider, "attacker", groups="bureau-it", preferred_username="chief")
+    async with app_client(configured(city, provider)) as client:
+        local = await make_account("chief", Role.OFFICIAL)
+        r = await client.get(await to_provider_and_back(client, "attacker"), follow_redirects=False)
+        assert r.status_code == 303
+        page = await signed_in_as(client)
+        assert page is not None and "chief" not in page
+        identity = await ExternalIdentity.get(subject="attacker").prefetch_related("account")
+        assert identity.account.id != local.id and identity.account.username.startswith("sso-")
+        assert (await Account.get(id=local.id)).role == Role.OFFICIAL  # untouched

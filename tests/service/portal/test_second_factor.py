@@ -17,7 +17,7 @@ from service.kernel.models import Account, AuditEvent, RecoveryCode, Role, Secon
 from service.kernel.second_factor import CodeRefused
 from service.kernel.settings import Settings
 from tests.conftest import BASE_URL, empty_database, make_app, serve_in_process, with_env
-from tests.helpers import TEST_ACTOR, csrf, login, make_account
+from tests.helpers import TEST_ACTOR, csrf, login, make_account, make_token
 from tests.service.test_session_epoch import fangxin
 
 HTML = {"accept": "text/html"}
@@ -75,7 +75,7 @@ async def enrol_by_pages(client: httpx.AsyncClient, username: str) -> tuple[str,
     right = code_at(secret)
     wrong = "000000" if right != "000000" else "111111"
     r = await post(client, "/login/second-factor/enrol", code=wrong)
-    assert r.status_code == 401 and "not right" in r.text
+    assert r.status_code == 401 and "验证码不正确" in r.text  # the default language
     assert not await signed_in(client)
     r = await post(client, "/login/second-factor/enrol", code=right)
     assert r.status_code == 200, r.text
@@ -108,7 +108,7 @@ async def test_policy_sends_a_password_only_official_to_enrol_first(
     assert api.status_code == 401
     # Another route to the enrolment's second half is no way round it either.
     verify = await client.get("/login/second-factor", headers=HTML, follow_redirects=False)
-    assert verify.status_code == 200  # the form, whose every code is refused: nothing enrolled
+    assert verify.status_code == 303 and verify.headers["location"] == "/login/second-factor/enrol"
     r = await post(client, "/login/second-factor", code="123456")
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert not await signed_in(client)
@@ -241,18 +241,27 @@ async def test_reset_by_the_administrator_sends_the_holder_to_enrol_again(
     assert await second_factor.reset("offi", actor=TEST_ACTOR) is False
 
 
+async def test_a_machine_token_has_no_second_factor(client: httpx.AsyncClient) -> None:
+    token = await make_token(Role.OFFICIAL)
+    r = await client.get(
+        "/account/second-factor",
+        headers={"authorization": f"Bearer {token}", "accept": "application/json"},
+    )
+    assert r.status_code == 403
+
+
 async def test_enrolment_from_the_account_page_when_not_required(client: httpx.AsyncClient) -> None:
     account = await make_account("offi", Role.OFFICIAL)
     assert await login(client, "offi") == 303  # no policy, nothing enrolled: signed in
     page = await client.get("/account/second-factor", headers=HTML)
-    assert page.status_code == 200 and "Set up a second factor" in page.text
+    assert page.status_code == 200 and 'action="/account/second-factor/enrol"' in page.text
     r = await post(client, "/account/second-factor/enrol")
     assert r.status_code == 200
     secret = secret_on(r.text)
     r = await post(client, "/account/second-factor/enrol", code=code_at(secret))
     assert r.status_code == 200 and len(codes_on(r.text)) == 10
     page = await client.get("/account/second-factor", headers=HTML)
-    assert "Recovery codes left" in page.text
+    assert 'action="/account/second-factor/enrol"' not in page.text and "剩余恢复码" in page.text
     # Enrolled of its own accord: asked at the next sign-in, policy or not.
     async with httpx.AsyncClient(transport=client._transport, base_url=BASE_URL) as other:
         assert await login(other, "offi") == 303
