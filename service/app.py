@@ -58,8 +58,10 @@ from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
+from service.portal.oidc import PAGES as OIDC_PAGES
 from service.portal.passwords import PAGES as PASSWORD_PAGES
 from service.portal.places import PAGES as PLACE_PAGES
+from service.portal.second_factor import PAGES as SECOND_FACTOR_PAGES
 from service.portal.storefront import PAGES as STOREFRONT_PAGES
 from service.worker import JobScheduler
 
@@ -69,6 +71,8 @@ SHELL_ROUTES = [
     *health.ROUTES,
     *admin_api.ROUTES,
     *LOGIN_PAGES,
+    *SECOND_FACTOR_PAGES,
+    *OIDC_PAGES,
     *HOME_PAGES,
     *PLACE_PAGES,
     *STOREFRONT_PAGES,

@@ -66,6 +66,9 @@ _MATERIAL_MEMBER: Final = re.compile(
 # The key sealing consumers' telephone numbers (scoring.disputes.contact): without it no
 # sealed number can be read again.
 CONTACT_KEY: Final = "keys/contact.key"
+# The key sealing staff members' TOTP secrets (service.kernel.second_factor): without it every
+# second factor must be reset.
+SECOND_FACTOR_KEY: Final = "keys/second_factor.key"
 _CHUNK: Final = 1 << 20
 _OWNER_ONLY: Final = 0o600
 
@@ -199,6 +202,8 @@ def inventory(settings: Settings) -> Inventory:
         )
     if (root / CONTACT_KEY).is_file():
         files.append(DataFile("contact key", CONTACT_KEY, True))
+    if (root / SECOND_FACTOR_KEY).is_file():
+        files.append(DataFile("second-factor key", SECOND_FACTOR_KEY, True))
     secret = root / SECRET_FILE
     # Generated into the data dir unless FANGXIN_SECRET_KEY is set: the file is the one in
     # use exactly when it holds the key the service runs with.

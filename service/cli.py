@@ -16,7 +16,7 @@ from typing import TypeVar
 import click
 
 from service import backup, demo, plugins
-from service.kernel import accounts, audit, db
+from service.kernel import accounts, audit, db, second_factor
 from service.kernel.commands import cli_actor, cli_settings, run_with_db
 from service.kernel.disk import DiskFull
 from service.kernel.models import Role
@@ -199,6 +199,17 @@ def user_passwd(name: str, password_stdin: bool) -> None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     run_with_db(settings, lambda: accounts.change_password(name, password, actor=cli_actor()))
     click.echo(f"Changed the password of {name}; every session of the account has ended.")
+
+
+@user.command("reset-2fa")
+@click.argument("name")
+def user_reset_2fa(name: str) -> None:
+    """Remove an account's second factor (a lost phone) and its recovery codes; audited.
+    Its holder sets one up again at the next sign-in where policy requires it."""
+    settings = cli_settings()
+    removed = run_with_db(settings, lambda: second_factor.reset(name, actor=cli_actor()))
+    what = "Removed the second factor of" if removed else "No second factor was set up for"
+    click.echo(f"{what} {name}; every session of the account has ended.")
 
 
 @user.command("lock")

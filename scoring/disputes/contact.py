@@ -14,32 +14,25 @@ signing key: without it no sealed number can be read again.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from service.kernel.sealing import SealingKey, SealingKeyError, read_key
 
 KEY_DIR: Final = "keys"
 KEY_FILE: Final = f"{KEY_DIR}/contact.key"
-KEY_BYTES: Final = 32
-NONCE_BYTES: Final = 12
 # Mainland mobile numbers: 11 digits, 1 then 3–9 (the carriers' ranges).
 MOBILE: Final = re.compile(r"1[3-9]\d{9}")
 _SEPARATORS: Final = re.compile(r"[\s\-()（）]")
 _HASH_LABEL: Final = b"fangxin contact hash v1"
 
 
-class ContactKeyError(Exception):
-    """The contact key file exists but cannot be used."""
+# The contact key file exists but cannot be used, or a number does not open with it.
+ContactKeyError = SealingKeyError
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -63,21 +56,12 @@ class ContactKey:
     key: bytes
 
     def seal(self, phone: str, bound_to: str) -> str:
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(self.key).encrypt(nonce, phone.encode(), bound_to.encode())
-        return base64.b64encode(nonce + sealed).decode("ascii")
+        return SealingKey(self.key).seal(phone, bound_to)
 
     def open(self, sealed: str, bound_to: str) -> str:
         """The number; ContactKeyError when the text was not sealed by this key for this
         complaint."""
-        raw = base64.b64decode(sealed)
-        try:
-            plain = AESGCM(self.key).decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], bound_to.encode()
-            )
-        except InvalidTag:
-            raise ContactKeyError("the contact does not open with this key") from None
-        return plain.decode()
+        return SealingKey(self.key).open(sealed, bound_to)
 
     def digest(self, phone: str) -> str:
         hash_key = hmac.new(self.key, _HASH_LABEL, hashlib.sha256).digest()
@@ -89,29 +73,5 @@ def key_path(data_dir: Path) -> Path:
 
 
 def contact_key(data_dir: Path) -> ContactKey:
-    """The data dir's contact key, created on first use. Read from the file each time (32
-    bytes, a few times per complaint): a restore that puts the backup's key back is seen at
-    once, by every process."""
-    path = key_path(data_dir)
-    if not path.exists():
-        _create(path)
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise ContactKeyError(f"{path}: a contact key is {KEY_BYTES} bytes, not {len(key)}")
-    return ContactKey(key)
-
-
-def _create(path: Path) -> None:
-    """Write a new key under its final name atomically: two processes starting at once both
-    write a draft, one links it into place, and the other then reads that one."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(KEY_BYTES))
-        # Another process may have been first: then its key is the key.
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
+    """The data dir's contact key, created on first use (service.kernel.sealing.read_key)."""
+    return ContactKey(read_key(key_path(data_dir)))

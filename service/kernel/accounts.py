@@ -285,6 +285,11 @@ async def _district_for(
     return area, []
 
 
+async def district_for(role: Role, code: str | None) -> tuple[Area | None, list[FieldError]]:
+    """The district an account of this role may be bound to (single sign-on's claims)."""
+    return await _district_for(role, code)
+
+
 async def _area_for(role: Role, code: str | None) -> tuple[Area | None, list[FieldError]]:
     """The street or scenic spot an area manager's account manages: it needs one, and no
     other role has one."""

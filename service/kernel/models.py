@@ -136,6 +136,68 @@ class Account(Model):
         table = "account"
 
 
+class SecondFactor(Model):
+    """The TOTP authenticator (RFC 6238) of an account, its secret sealed at rest
+    (service.kernel.sealing, bound to the account). Unconfirmed until the holder has typed
+    one code from it; only a confirmed one is asked for at sign-in."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.OneToOneRelation[Account] = fields.OneToOneField(
+        "models.Account", related_name="second_factor", on_delete=fields.CASCADE
+    )
+    secret_sealed = fields.CharField(max_length=200)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The last time step whose code was accepted: a code seen once is refused after.
+    last_step = fields.BigIntField(default=0)
+    # Wrong codes since the last right one, and until when codes are refused after too many.
+    failures = fields.IntField(default=0)
+    blocked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    account_id: int
+
+    class Meta:
+        table = "second_factor"
+
+
+class RecoveryCode(Model):
+    """A single-use code that stands in for the authenticator, kept as its SHA-256 only
+    (80 random bits: a slow hash adds nothing)."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64, unique=True)
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    account_id: int
+
+    class Meta:
+        table = "recovery_code"
+
+
+class ExternalIdentity(Model):
+    """The identity of an account at an OpenID Connect provider: (issuer, subject) is the link,
+    never a name or an e-mail address, which a provider may reassign."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="external_identities", on_delete=fields.CASCADE
+    )
+    issuer = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    account_id: int
+
+    class Meta:
+        table = "external_identity"
+        unique_together = (("issuer", "subject"),)
+
+
 class ApiToken(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)

@@ -98,6 +98,10 @@ class Settings:
     password_reset_hours: int = 24
     # The footer's bureau, contact lines and filing numbers; empty by default.
     site: Site = Site()
+    # Staff sign-in by OpenID Connect (service/kernel/oidc.py); None: local accounts only.
+    oidc: OidcSettings | None = None
+    # Roles that must pass a second factor (TOTP) at every sign-in (kernel/second_factor.py).
+    second_factor_required: frozenset[str] = frozenset()
 
     @property
     def production(self) -> bool:
@@ -117,6 +121,33 @@ class Settings:
     @property
     def pdf_dir(self) -> Path:
         return self.data_dir / "pdf"
+
+
+# Roles a claim value may be mapped to: every role of service.kernel.models.Role (the sign-in
+# refuses all but official and admin, so that a mapping to merchant is refused, not ignored).
+CLAIM_ROLES: tuple[str, ...] = ("merchant", "official", "admin", "feed", "area_manager")
+SECOND_FACTOR_ROLES: tuple[str, ...] = ("official", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """One OpenID Connect provider (the bureau's or the government's single sign-on)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    # The claim naming the staff member's role, and which of its values mean which role.
+    role_claim: str = "fangxin_role"
+    roles: tuple[tuple[str, str], ...] = ()
+    # The claim naming an official's district (an area code); absent or empty: the city bureau.
+    district_claim: str = "fangxin_district"
+    scopes: str = "openid profile"
+    # ``amr`` values (RFC 8176) by which the provider asserts a second factor of its own; a
+    # sign-in asserting one of them is not asked for ours. Empty: ours is always asked.
+    mfa_amr: tuple[str, ...] = ("mfa",)
+
+    def role_for(self, value: str) -> str | None:
+        return dict(self.roles).get(value)
 
 
 def sqlite_path_of(url: str) -> Path:
@@ -260,6 +291,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         disk_warn_bytes=_positive_int(env, "FANGXIN_DISK_WARN_MB", 1024) * 1024 * 1024,
         password_reset_hours=_positive_int(env, "FANGXIN_PASSWORD_RESET_HOURS", 24),
         site=_site(env),
+        oidc=_oidc(env),
+        second_factor_required=_second_factor_required(env),
     )
 
 
@@ -297,6 +330,71 @@ def _site(env: Mapping[str, str]) -> Site:
         icp_number=_site_text(env, "FANGXIN_ICP_NUMBER"),
         public_security_number=police,
     )
+
+
+def _secret_value(env: Mapping[str, str], name: str) -> str | None:
+    """A secret given inline (``NAME``) or, for container secrets, in a file (``NAME_FILE``)."""
+    given = env.get(name) or None
+    path = env.get(f"{name}_FILE") or None
+    if given and path:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE {path!r} cannot be read: {exc}") from exc
+    return given
+
+
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    issuer_raw = env.get("FANGXIN_OIDC_ISSUER") or None
+    if issuer_raw is None:
+        return None
+    issuer = _validate_http_url("FANGXIN_OIDC_ISSUER", issuer_raw)
+    client_id = env.get("FANGXIN_OIDC_CLIENT_ID") or ""
+    secret = _secret_value(env, "FANGXIN_OIDC_CLIENT_SECRET")
+    if not client_id or not secret:
+        raise SettingsError(
+            "FANGXIN_OIDC_CLIENT_ID and FANGXIN_OIDC_CLIENT_SECRET (or _FILE) must be set "
+            "with FANGXIN_OIDC_ISSUER"
+        )
+    roles = []
+    for entry in (e.strip() for e in (env.get("FANGXIN_OIDC_ROLES") or "").split(",")):
+        if not entry:
+            continue
+        value, sep, role = (part.strip() for part in entry.rpartition("="))
+        if not sep or not value or role not in CLAIM_ROLES:
+            raise SettingsError(
+                "FANGXIN_OIDC_ROLES maps claim values to roles, comma-separated, e.g. "
+                f"bureau-official=official,bureau-it=admin (got {entry!r})"
+            )
+        roles.append((value, role))
+    if not roles:
+        raise SettingsError("FANGXIN_OIDC_ROLES must map at least one claim value to a role")
+    amr_raw = env.get("FANGXIN_OIDC_MFA_AMR")
+    mfa_amr = ("mfa",) if amr_raw is None else tuple(a for a in amr_raw.split(",") if a.strip())
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=secret,
+        role_claim=env.get("FANGXIN_OIDC_ROLE_CLAIM") or "fangxin_role",
+        roles=tuple(roles),
+        district_claim=env.get("FANGXIN_OIDC_DISTRICT_CLAIM") or "fangxin_district",
+        scopes=env.get("FANGXIN_OIDC_SCOPES") or "openid profile",
+        mfa_amr=tuple(a.strip() for a in mfa_amr),
+    )
+
+
+def _second_factor_required(env: Mapping[str, str]) -> frozenset[str]:
+    raw = env.get("FANGXIN_SECOND_FACTOR_REQUIRED") or ""
+    roles = frozenset(r.strip() for r in raw.split(",") if r.strip())
+    unknown = roles - set(SECOND_FACTOR_ROLES)
+    if unknown:
+        raise SettingsError(
+            "FANGXIN_SECOND_FACTOR_REQUIRED lists the roles that must use a second factor: "
+            f"official, admin, comma-separated (got {', '.join(sorted(unknown))})"
+        )
+    return roles
 
 
 def _metrics_token(env: Mapping[str, str]) -> str | None:

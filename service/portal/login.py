@@ -21,10 +21,9 @@ from service.kernel.security import (
     SIGNED_IN,
     principal_of,
     require_session_store,
-    rotate_session,
-    session_for,
 )
 from service.kernel.settings import Settings
+from service.portal.second_factor import after_first_factor
 
 SEARCH_PAGE_SIZE = 20
 
@@ -76,9 +75,8 @@ async def login(
             context={"next": target, "error": _(exc.detail), "username": username},
             status_code=401,
         )
-    await rotate_session(request)
-    request.set_session(session_for(account))
-    return Redirect(path=target, status_code=303)
+    # Signed in now, or held for the second factor (service.portal.second_factor).
+    return await after_first_factor(request, account, target, via="password")
 
 
 @post("/logout", opt=SIGNED_IN, include_in_schema=False, status_code=303)

@@ -69,6 +69,16 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/password-reset"): PUBLIC,
     ("GET", "/official/password-resets"): OFFICIALS,
     ("POST", "/official/password-resets/{username:str}"): OFFICIALS,
+    # The second step of signing in: public, since the visitor is not signed in until it is
+    # passed; the page itself checks the pending sign-in in the session.
+    ("GET", "/login/second-factor"): PUBLIC,
+    ("POST", "/login/second-factor"): PUBLIC,
+    ("GET", "/login/second-factor/enrol"): PUBLIC,
+    ("POST", "/login/second-factor/enrol"): PUBLIC,
+    ("GET", "/login/oidc"): PUBLIC,
+    ("GET", "/login/oidc/callback"): PUBLIC,
+    ("GET", "/account/second-factor"): SIGNED_IN,
+    ("POST", "/account/second-factor/enrol"): SIGNED_IN,
     ("GET", "/static/{file_path:path}"): PUBLIC,
     ("HEAD", "/static/{file_path:path}"): PUBLIC,
     ("GET", "/schema"): PUBLIC,

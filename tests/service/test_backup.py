@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from tortoise import Tortoise
 
@@ -36,11 +37,19 @@ from scoring.satisfaction import runs
 from service import jobs
 from service.backup import MANIFEST, PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
-from service.kernel import audit, outbox, passwords
+from service.kernel import audit, outbox, passwords, second_factor
 from service.kernel import db as dbm
 from service.kernel.accounts import Principal, create_token
 from service.kernel.audit import Actor
-from service.kernel.models import Account, Area, AreaKind, AuditEvent, Merchant, Role
+from service.kernel.models import (
+    Account,
+    Area,
+    AreaKind,
+    AuditEvent,
+    ExternalIdentity,
+    Merchant,
+    Role,
+)
 from service.kernel.settings import Settings
 from service.kernel.uploads import Upload
 from service.portal.advisories import store as advisories
@@ -109,6 +118,7 @@ async def _fill(settings: Settings) -> None:
     await _an_approved_repair(settings, now)
     # The demo leaves one request to correct a complaint record pending (申请更正).
     # The demo's reviews found no holders among 500 responses: one line by hand.
+    await _staff_sign_in(settings)
     review = await YearlyReview.all().order_by("year").first()
     assert review is not None
     await ReviewItem.create(
@@ -119,6 +129,20 @@ async def _fill(settings: Settings) -> None:
         code="x",
         name="店",
         at=now,
+    )
+
+
+async def _staff_sign_in(settings: Settings) -> None:
+    """An official with a confirmed authenticator and its recovery codes, and a link to an
+    identity at a single sign-on provider."""
+    official = await Account.filter(role=Role.OFFICIAL).order_by("id").first()
+    assert official is not None
+    enrolment = await second_factor.begin_enrolment(settings, official)
+    now = datetime.now(UTC)
+    code = pyotp.TOTP(enrolment.secret).now()
+    await second_factor.confirm_enrolment(settings, official, code, now=now)
+    await ExternalIdentity.create(
+        account=official, issuer="https://sso.example.gov.cn", subject="s1"
     )
 
 
@@ -278,6 +302,7 @@ async def test_backup_file_carries_the_dialects_format(db: Settings, tmp_path: P
     assert manifest["material_store"]["files"] >= 2  # the application's letter, a photo
     # The key sealing consumers' telephone numbers travels with them.
     assert "data/keys/contact.key" in {f["member"] for f in manifest["files"]}
+    assert "data/keys/second_factor.key" in {f["member"] for f in manifest["files"]}
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert not (tmp_path / "fangxin.backup.partial").exists()
     assert os.listdir(tmp_path) == ["fangxin.backup"]  # no scratch left behind

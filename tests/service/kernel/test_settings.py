@@ -77,3 +77,57 @@ def test_postgres_url_is_accepted(tmp_path: Path) -> None:
         }
     )
     assert s.is_postgres and s.sqlite_path is None
+
+
+def test_single_sign_on_settings(tmp_path: Path) -> None:
+    assert load_settings({"FANGXIN_DATA_DIR": str(tmp_path)}).oidc is None
+    secret = tmp_path / "oidc_secret"
+    secret.write_text("from-a-file\n", encoding="utf-8")
+    env = {
+        "FANGXIN_DATA_DIR": str(tmp_path),
+        "FANGXIN_OIDC_ISSUER": "https://sso.example.gov.cn/realms/zmd/",
+        "FANGXIN_OIDC_CLIENT_ID": "fangxin",
+        "FANGXIN_OIDC_CLIENT_SECRET_FILE": str(secret),
+        "FANGXIN_OIDC_ROLES": "scjgj-staff=official, scjgj-it=admin",
+        "FANGXIN_OIDC_ROLE_CLAIM": "groups",
+        "FANGXIN_OIDC_MFA_AMR": "",
+        "FANGXIN_SECOND_FACTOR_REQUIRED": "official,admin",
+    }
+    s = load_settings(env)
+    assert s.oidc is not None
+    assert s.oidc.issuer == "https://sso.example.gov.cn/realms/zmd"
+    assert s.oidc.client_secret == "from-a-file"
+    assert s.oidc.roles == (("scjgj-staff", "official"), ("scjgj-it", "admin"))
+    assert s.oidc.role_for("scjgj-it") == "admin" and s.oidc.role_for("other") is None
+    assert s.oidc.role_claim == "groups" and s.oidc.district_claim == "fangxin_district"
+    assert s.oidc.mfa_amr == ()  # ours is always asked
+    assert s.second_factor_required == frozenset({"official", "admin"})
+    assert load_settings({**env, "FANGXIN_OIDC_MFA_AMR": "mfa,hwk"}).oidc.mfa_amr == (  # type: ignore[union-attr]
+        "mfa",
+        "hwk",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"FANGXIN_OIDC_ROLES": "staff=boss"}, "FANGXIN_OIDC_ROLES maps claim values"),
+        ({"FANGXIN_OIDC_ROLES": ""}, "at least one claim value"),
+        ({"FANGXIN_OIDC_CLIENT_SECRET": ""}, "FANGXIN_OIDC_CLIENT_SECRET"),
+        ({"FANGXIN_OIDC_ISSUER": "sso.example"}, "FANGXIN_OIDC_ISSUER must be an http"),
+        ({"FANGXIN_OIDC_CLIENT_SECRET_FILE": "/nonexistent"}, "not both"),
+        ({"FANGXIN_SECOND_FACTOR_REQUIRED": "merchant"}, "got merchant"),
+    ],
+)
+def test_bad_single_sign_on_settings_stop_the_start(
+    tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    env = {
+        "FANGXIN_DATA_DIR": str(tmp_path),
+        "FANGXIN_OIDC_ISSUER": "https://sso.example.gov.cn",
+        "FANGXIN_OIDC_CLIENT_ID": "fangxin",
+        "FANGXIN_OIDC_CLIENT_SECRET": "s3cret",
+        "FANGXIN_OIDC_ROLES": "staff=official",
+    }
+    with pytest.raises(SettingsError, match=message):
+        load_settings({**env, **change})
