@@ -30,7 +30,7 @@ from scoring.disclosure.schemas import (
 from service.kernel.conditional import cached_bytes, cached_json, cached_responses
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput, NotFound
-from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.exports import EXPORT_TYPES, Headers, export_bytes
 from service.kernel.models import Merchant
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -170,13 +170,16 @@ class ComplaintRecordController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=PAGE_SIZE_MAX)] = 100,
         format: Annotated[Literal["json", "csv"], QueryParameter()] = "json",
+        headers: Headers = "label",
     ) -> Response[bytes]:
         """Open data: every registered merchant's complaint record, a page at a time, as JSON
         or CSV (``format=csv``), with an ETag. Its fields: ``/complaint-records/dictionary``."""
         city = await store.city_records(datetime.now(UTC), policy(), page=page, page_size=page_size)
         items = [record_out(m.uscc, m.name, r, m.district.code) for m, r in city.records]
         if format == "csv":
-            body = await anyio.to_thread.run_sync(export_bytes, _frame(items), "csv")
+            body = await anyio.to_thread.run_sync(
+                export_bytes, _frame(items), "csv", "complaint_records", headers
+            )
             return cached_bytes(request, body, EXPORT_TYPES["csv"])
         return cached_json(request, ComplaintRecordPage(items, city.total, page, page_size))
 

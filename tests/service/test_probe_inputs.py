@@ -51,13 +51,15 @@ def test_the_neutraliser_quotes_formula_text_and_leaves_numbers() -> None:
         None,
     ]
     assert out["number"].to_list() == frame["number"].to_list()
-    xlsx = export_bytes(frame, "xlsx")
+    # As an audit log's columns, under their machine names.
+    audit = frame.rename({"text": "subject", "number": "id"})
+    xlsx = export_bytes(audit, "xlsx", "audit", "machine")
     assert "<f>" not in _sheet_xml(xlsx)
     back = pl.read_excel(io.BytesIO(xlsx))
-    assert back["text"][0] == "'" + PAYLOAD
-    assert back["number"][0] == -1  # still a number
-    text = export_bytes(frame, "csv").decode("utf-8-sig")
-    assert next(csv.DictReader(io.StringIO(text)))["text"] == "'" + PAYLOAD
+    assert back["subject"][0] == "'" + PAYLOAD
+    assert back["id"][0] == -1  # still a number
+    text = export_bytes(audit, "csv", "audit", "machine").decode("utf-8-sig")
+    assert next(csv.DictReader(io.StringIO(text)))["subject"] == "'" + PAYLOAD
 
 
 async def _commented(client: httpx.AsyncClient) -> None:

@@ -48,15 +48,15 @@ def test_the_filters_give_the_beijing_day_and_refuse_a_naive_moment() -> None:
 def test_spreadsheets_show_beijing_time_and_parquet_keeps_utc() -> None:
     frame = pl.DataFrame({"at": [MORNING]}, schema={"at": pl.Datetime("us", "UTC")})
 
-    text = export_bytes(frame, "csv").decode("utf-8-sig")
+    text = export_bytes(frame, "csv", "audit", "machine").decode("utf-8-sig")
     assert list(csv.DictReader(io.StringIO(text))) == [{"at": "2026-03-16 07:30:00+08:00"}]
 
-    sheet = pl.read_excel(io.BytesIO(export_bytes(frame, "xlsx")))
+    sheet = pl.read_excel(io.BytesIO(export_bytes(frame, "xlsx", "audit", "machine")))
     assert sheet["at"].to_list() == [
         MORNING.astimezone(LOCAL_TZ).replace(tzinfo=None)
     ]  # +08:00 label
 
-    parquet = pl.read_parquet(io.BytesIO(export_bytes(frame, "parquet")))
+    parquet = pl.read_parquet(io.BytesIO(export_bytes(frame, "parquet", "audit")))
     assert parquet["at"].to_list() == [MORNING]
 
 
