@@ -50,7 +50,7 @@ async def eligibility_page(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every subject of a kind against the policy: each criterion's value, requirement and
     result, so the reason for a yes or a no can be read, not guessed. Filtered by district,
@@ -79,7 +79,7 @@ async def eligibility_page(
             for e in shown
         ]
         return await figures_response(
-            pl.DataFrame(rows), format, f"eligibility-{kind.value}", "eligibility", headers
+            pl.DataFrame(rows), format, f"eligibility-{kind.value}", "eligibility", header_row
         )
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     filters = {

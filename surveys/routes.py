@@ -386,7 +386,7 @@ class SurveyController(Controller):
         page: Annotated[int, QueryParameter()] = 1,
         page_size: Annotated[int, QueryParameter()] = 50,
         format: Annotated[Literal["json", "csv", "xlsx", "parquet"], QueryParameter()] = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> ResponsePage | CSVDownload | File:
         """Responses with their answers and flags; ``format=csv|xlsx|parquet`` exports every
         matching response, streamed."""
@@ -395,14 +395,14 @@ class SurveyController(Controller):
         if format == "csv":
             await responses.survey_by_slug(survey)
             return CSVDownload(
-                responses.export_csv(survey, f, headers, current_locale()),
+                responses.export_csv(survey, f, header_row, current_locale()),
                 media_type="text/csv; charset=utf-8",
                 headers={
                     "content-disposition": disposition("attachment", f"{survey}-responses.csv")
                 },
             )
         if format in ("xlsx", "parquet"):
-            path = await responses.export_file(survey, f, format, headers, current_locale())
+            path = await responses.export_file(survey, f, format, header_row, current_locale())
             return File(
                 path=path,
                 media_type=EXPORT_TYPES[format],

@@ -65,7 +65,7 @@ async def latest_lists() -> Template:
 @get("/lists/{edition:str}", opt=PUBLIC, include_in_schema=False)
 async def lists_of_year(
     edition: Annotated[str, PathParameter(max_length=16)],
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[bytes]:
     """``/lists/2025`` (the page), ``/lists/2025.csv`` or ``/lists/2025.xlsx``: a confirmed
     year's lists; a draft or a year without a review is missing."""
@@ -75,7 +75,7 @@ async def lists_of_year(
         raise NotFound(f"No list {edition}")
     if fmt:
         lists = review_lists.public_list(await reviews.get(year, confirmed_only=True))
-        return await review_lists.download(lists, fmt, headers)
+        return await review_lists.download(lists, fmt, header_row)
     return await _lists_page(year)
 
 

@@ -74,14 +74,14 @@ class ReviewController(Controller):
         self,
         year: Year,
         format: Annotated[Literal["json", "csv", "xlsx"], QueryParameter()] = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> PublicList | Response[bytes]:
         """A confirmed year's public lists (红黑榜): named and improved holders (red),
         withdrawn and exited ones with their reasons (black). A draft is not public: 404."""
         lists = review_lists.public_list(await reviews.get(year, confirmed_only=True))
         if format == "json":
             return lists
-        return await review_lists.download(lists, format, headers)
+        return await review_lists.download(lists, format, header_row)
 
 
 ROUTES = [ReviewController]

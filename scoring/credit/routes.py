@@ -143,7 +143,7 @@ class FiguresController(Controller):
         since: Annotated[datetime | None, QueryParameter()] = None,
         until: Annotated[datetime | None, QueryParameter()] = None,
         format: Format = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> Response[Any]:
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
         money in dispute and recovered (yuan), by the district handling them; a whole-city
@@ -154,7 +154,7 @@ class FiguresController(Controller):
         q = credit_figures.ComplaintQuery(period, district, since, until)
         frame = credit_figures.shown(await credit_figures.complaints_report(q), district)
         return await figures_response(
-            frame, format, f"complaints-by-{period}", "complaint_figures", headers, period=period
+            frame, format, f"complaints-by-{period}", "complaint_figures", header_row, period=period
         )
 
     @get("/credit/classes", opt=OFFICIALS)
@@ -163,7 +163,7 @@ class FiguresController(Controller):
         request: Request[Any, Any, State],
         kind: Annotated[Literal["street", "scenic_spot"] | None, QueryParameter()] = None,
         format: Format = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> Response[Any]:
         """Active merchants per street and scenic spot by credit class (A–D), the share in C
         or D, listings, and complaints in the last twelve months; most troubled first."""
@@ -174,7 +174,7 @@ class FiguresController(Controller):
             format,
             "credit-classes",
             "credit_classes",
-            headers,
+            header_row,
             kind=kind,
         )
 

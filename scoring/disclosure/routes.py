@@ -170,7 +170,7 @@ class ComplaintRecordController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=PAGE_SIZE_MAX)] = 100,
         format: Annotated[Literal["json", "csv"], QueryParameter()] = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> Response[bytes]:
         """Open data: every registered merchant's complaint record, a page at a time, as JSON
         or CSV (``format=csv``), with an ETag. Its fields: ``/complaint-records/dictionary``."""
@@ -178,7 +178,7 @@ class ComplaintRecordController(Controller):
         items = [record_out(m.uscc, m.name, r, m.district.code) for m, r in city.records]
         if format == "csv":
             body = await anyio.to_thread.run_sync(
-                export_bytes, _frame(items), "csv", "complaint_records", headers
+                export_bytes, _frame(items), "csv", "complaint_records", header_row
             )
             return cached_bytes(request, body, EXPORT_TYPES["csv"])
         return cached_json(request, ComplaintRecordPage(items, city.total, page, page_size))

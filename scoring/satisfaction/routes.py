@@ -110,7 +110,7 @@ async def export_run(
     request: Request[Any, Any, State],
     run_id: RunId,
     format: Annotated[Literal["csv", "xlsx", "parquet"], QueryParameter()] = "csv",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Response[bytes]:
     """Every unit score of a run, as CSV, XLSX or Parquet; a district's official gets its
     district's units."""
@@ -128,7 +128,7 @@ async def export_run(
         if rows
         else pl.DataFrame(schema=list(EXPORT_COLUMNS))
     )
-    content = await anyio.to_thread.run_sync(export_bytes, frame, format, "run_export", headers)
+    content = await anyio.to_thread.run_sync(export_bytes, frame, format, "run_export", header_row)
     return Response(
         content,
         media_type=EXPORT_TYPES[format],

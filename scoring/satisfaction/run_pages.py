@@ -42,7 +42,7 @@ async def runs_page(
     request: Request[Any, Any, State],
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every score run, newest first; the whole list as CSV/XLSX."""
     await runs.fail_stopped()  # a run whose process died shows as failed, not running forever
@@ -67,7 +67,7 @@ async def runs_page(
             format,
             "score-runs",
             "score_runs",
-            headers,
+            header_row,
         )
     total = await ScoreRun.all().count()
     pages = max(1, -(-total // RUNS_PAGE_SIZE))
@@ -193,7 +193,7 @@ async def rankings_page(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """The published run's rankings for officials, filtered by place and category; the whole
     filtered list as CSV/XLSX."""
@@ -221,7 +221,7 @@ async def rankings_page(
             infer_schema_length=None,
             schema_overrides={"score": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
         )
-        return await figures_response(frame, format, f"rankings-{kind}", "rankings", headers)
+        return await figures_response(frame, format, f"rankings-{kind}", "rankings", header_row)
     if run is not None:
         rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE, within)
     districts = await scope.districts(within).order_by("code")

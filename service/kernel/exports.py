@@ -68,14 +68,16 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# ``?headers=``: the locale's labels for people (the default), or the snake_case machine names
-# for programs, which stay the same across releases and languages.
+# ``?headers=`` (a handler's ``header_row``: ``headers`` is Litestar's own): the locale's
+# labels for people (the default), or the snake_case machine names for programs, which stay
+# the same across releases and languages.
 HeaderStyle = Literal["label", "machine"]
 Headers = Annotated[
     HeaderStyle,
     QueryParameter(
+        name="headers",
         description="label: column headers in the reader's language (Chinese by default); "
-        "machine: the snake_case machine names, stable for programs"
+        "machine: the snake_case machine names, stable for programs",
     ),
 ]
 

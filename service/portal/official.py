@@ -205,7 +205,7 @@ async def flag_queue(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Responses the screening set aside, waiting to be confirmed or cleared; filtered by
     flag, target, district, street or scenic spot and merchant category."""
@@ -233,7 +233,7 @@ async def flag_queue(
             target_code="response__target_code",
         )
         frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema=["response_id", "kind"])
-        return await figures_response(frame, format, "flags", "flags", headers)
+        return await figures_response(frame, format, "flags", "flags", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     flags = (
@@ -302,7 +302,7 @@ async def appeal_queue(
     show: Annotated[Literal["open", "decided"], QueryParameter()] = "open",
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept
     (a district's official: those about its district's certificates)."""
@@ -331,7 +331,7 @@ async def appeal_queue(
             if rows
             else pl.DataFrame(schema=["reply_id", "serial", "subject", "status", "reason", "text"])
         )
-        return await figures_response(frame, format, f"appeals-{show}", "appeals", headers)
+        return await figures_response(frame, format, f"appeals-{show}", "appeals", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     listed = (
@@ -386,7 +386,7 @@ async def audit_log(
     until: Annotated[date | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     format: Export = "html",
-    headers: Headers = "label",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every recorded decision, newest first: filter by action (a prefix such as
     ``certificate.``), actor, subject and days (Beijing days, as the page shows times, both
@@ -420,7 +420,7 @@ async def audit_log(
                 "details": pl.String,
             },
         )
-        return await figures_response(frame, format, "audit-log", "audit", headers)
+        return await figures_response(frame, format, "audit-log", "audit", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     events = await qs.order_by("-id").offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)

@@ -38,7 +38,7 @@ class ReportController(Controller):
         year: Year,
         district: District = None,
         format: Annotated[Literal["json", "xlsx"], QueryParameter()] = "json",
-        headers: Headers = "label",
+        header_row: Headers = "label",
     ) -> AnnualReport | Response[bytes]:
         """The year's figures as the bureau reports them: consumer associations, all
         channels, counter visits, spot checks, satisfaction, certificates, by district,
@@ -47,7 +47,7 @@ class ReportController(Controller):
         report = await annual.annual_report(year, district)
         if format == "json":
             return report
-        content = await anyio.to_thread.run_sync(render.annual_xlsx, report, headers)
+        content = await anyio.to_thread.run_sync(render.annual_xlsx, report, header_row)
         return Response(
             content,
             media_type=EXPORT_TYPES["xlsx"],

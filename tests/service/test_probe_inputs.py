@@ -81,13 +81,13 @@ async def test_a_formula_comment_stays_text_in_the_responses_exports(
     client: httpx.AsyncClient,
 ) -> None:
     await _commented(client)
-    xlsx = await client.get(RESPONSES, params={"format": "xlsx"})
+    xlsx = await client.get(RESPONSES, params={"format": "xlsx", "headers": "machine"})
     assert xlsx.status_code == 200
     assert "<f>" not in _sheet_xml(xlsx.content)
     book = pl.read_excel(io.BytesIO(xlsx.content))
     assert book["comment"].to_list() == ["'" + PAYLOAD]
     assert book["quality"].dtype.is_numeric()
-    r = await client.get(RESPONSES, params={"format": "csv"})
+    r = await client.get(RESPONSES, params={"format": "csv", "headers": "machine"})
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0]["comment"] == "'" + PAYLOAD
     assert rows[0]["quality"] in ("2", "2.0")
@@ -103,12 +103,12 @@ async def test_a_formula_in_the_audit_log_stays_text_in_its_exports(
     await audit.record(connections.get("default"), PAYLOAD, "probe.formula", PAYLOAD, {})
     await make_account("probe-official", Role.OFFICIAL)
     assert await login(client, "probe-official") == 303
-    xlsx = await client.get("/official/audit", params={"format": "xlsx"})
+    xlsx = await client.get("/official/audit", params={"format": "xlsx", "headers": "machine"})
     assert xlsx.status_code == 200, xlsx.text[:300]
     assert "<f>" not in _sheet_xml(xlsx.content)
     book = pl.read_excel(io.BytesIO(xlsx.content))
     assert book.filter(pl.col("action") == "probe.formula")["subject"].to_list() == ["'" + PAYLOAD]
-    r = await client.get("/official/audit", params={"format": "csv"})
+    r = await client.get("/official/audit", params={"format": "csv", "headers": "machine"})
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [x["subject"] for x in rows if x["action"] == "probe.formula"] == ["'" + PAYLOAD]
 

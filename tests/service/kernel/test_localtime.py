@@ -99,7 +99,7 @@ async def test_the_audit_export_is_on_the_beijing_clock(client: httpx.AsyncClien
 
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows and {r["at"] for r in rows} == {"2026-03-16 07:30:00+08:00"}
+    assert rows and {r["时间"] for r in rows} == {"2026-03-16 07:30:00+08:00"}
     # Filtering by day is by the Beijing day too.
     day = await client.get("/official/audit", params={"since": "2026-03-16", "format": "csv"})
     assert len(list(csv.DictReader(io.StringIO(day.content.decode("utf-8-sig"))))) == len(rows)
