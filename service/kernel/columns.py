@@ -338,7 +338,7 @@ _RATES: Final = {
 # Reason codes of complaints left out of the public record (scoring.disclosure.rules).
 EXCLUSIONS: Final = {
     "corrected": N_("Corrected"),
-    "withdrawn": N_("Withdrawn"),
+    "withdrawn": N_("Withdrawn by the consumer"),
     "not_accepted": N_("Not accepted"),
     "awaiting_acceptance": N_("Awaiting acceptance"),
     "professional_claim": N_("Professional claim"),
