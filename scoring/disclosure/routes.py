@@ -27,10 +27,12 @@ from scoring.disclosure.schemas import (
     city_out,
     record_out,
 )
+from service.kernel import columns
 from service.kernel.conditional import cached_bytes, cached_json, cached_responses
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.exports import EXPORT_TYPES, Headers, export_bytes
+from service.kernel.i18n import current_locale
 from service.kernel.models import Merchant
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -90,6 +92,32 @@ DICTIONARY: Final[dict[str, Any]] = {
 
 Uscc = Annotated[str, PathParameter(max_length=18)]
 StatusName = Literal["pending", "accepted", "refused"]
+
+
+_RATE_COLUMNS: Final = tuple(
+    f"{rate}_{part}"
+    for rate in ("mediation_success", "merchant_first")
+    for part in ("k", "n", "percent", "ci_low", "ci_high")
+)
+# The CSV's columns in order: the machine names stay as they are for open data; their labels
+# (the CSV's header by default) come from the one column catalog of every export.
+CSV_COLUMNS: Final = (
+    *("uscc", "name", "district", "window_start", "window_end", "published", "mediated"),
+    *("terminated", "merchant_settled", "still_open", "under_correction", "by_category"),
+    *_RATE_COLUMNS,
+    *(f"excluded_{code}" for code in Exclusion),
+    *("ratings", "per_100_ratings", "last_update", "min_cases", "policy_version"),
+)
+
+
+def csv_columns(locale: str) -> list[dict[str, str]]:
+    """Every CSV column: its machine name, and its label, description and unit in
+    ``locale``, as the export names them (``service.kernel.columns``)."""
+    out = []
+    for name in CSV_COLUMNS:
+        label, description, unit = columns.resolve("complaint_records", name, locale)
+        out.append({"name": name, "label": label, "description": description, "unit": unit})
+    return out
 
 
 def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
@@ -200,7 +228,10 @@ class ComplaintRecordController(Controller):
     @get("/complaint-records/dictionary", opt=PUBLIC, cache_control=None)
     async def dictionary(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """The data dictionary of the complaint records: every field, every exclusion reason."""
-        return cached_json(request, {**DICTIONARY, "policy": _policy_summary()})
+        return cached_json(
+            request,
+            {**DICTIONARY, "policy": _policy_summary(), "columns": csv_columns(current_locale())},
+        )
 
 
 def _policy_summary() -> dict[str, object]:

@@ -203,3 +203,29 @@ async def test_the_interface_language_chooses_the_headers(client: httpx.AsyncCli
         None,
         "The audit event's number",
     )
+
+
+def test_spreadsheet_cells_keep_exact_yuan_and_show_them_as_officials_write() -> None:
+    import zipfile
+
+    frame = pl.DataFrame(
+        {
+            "period": ["2025"],
+            "district": ["411702"],
+            "district_name": ["驿城区"],
+            "received": [12345],
+            "closed": [12000],
+            "closure_rate": [0.972],
+            "overdue": [3],
+            "upheld": [40],
+            "amount_disputed": [18919639.8],
+            "amount_recovered": [5592624.21],
+        }
+    )
+    book = export_bytes(frame, "xlsx", "complaint_figures")
+    sheet = pl.read_excel(io.BytesIO(book), sheet_name="投诉统计")
+    assert sheet["争议金额"].to_list() == [18919639.8]  # the exact yuan, not rounded
+    styles = zipfile.ZipFile(io.BytesIO(book)).read("xl/styles.xml").decode()
+    # Money with two decimals and separators, a fraction as a percentage, counts grouped.
+    for shown in ('formatCode="#,##0.00"', 'formatCode="0.0%"', 'formatCode="#,##0"'):
+        assert shown in styles, shown
