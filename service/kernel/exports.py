@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from xlsxwriter import Workbook
 
 EXPORT_TYPES: Final = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to every text/* type itself
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
