@@ -27,7 +27,7 @@ from certificates.signing import InflatesTooMuch
 from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.conditional import PRIVATE_CACHE_CONTROL, cached_bytes
-from service.kernel.exports import figures_response
+from service.kernel.exports import Headers, figures_response
 from service.kernel.i18n import N_, current_locale
 from service.kernel.i18n import gettext as _
 from service.kernel.models import Area, AreaKind, Merchant, MerchantCategory
@@ -50,6 +50,7 @@ async def eligibility_page(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every subject of a kind against the policy: each criterion's value, requirement and
     result, so the reason for a yes or a no can be read, not guessed. Filtered by district,
@@ -77,7 +78,9 @@ async def eligibility_page(
             }
             for e in shown
         ]
-        return await figures_response(pl.DataFrame(rows), format, f"eligibility-{kind.value}")
+        return await figures_response(
+            pl.DataFrame(rows), format, f"eligibility-{kind.value}", "eligibility", header_row
+        )
     pages = max(1, -(-len(shown) // PAGE_SIZE))
     filters = {
         "kind": kind.value,

@@ -27,7 +27,7 @@ from litestar.template.config import TemplateConfig
 from certificates.anchor import anchor_for
 from service import admin_api, health, jobs, plugins
 from service.error_responses import handle_error
-from service.kernel import accounts, db, i18n, localtime
+from service.kernel import accounts, db, i18n, localtime, numbers
 from service.kernel.security import (
     CSRF_COOKIE,
     PUBLIC,
@@ -109,6 +109,7 @@ def _template_engine(settings: Settings) -> JinjaTemplateEngine:
     )
     env.globals["current_locale"] = i18n.current_locale
     localtime.install(env)  # every date on a page in Asia/Shanghai
+    numbers.install(env)  # money in 万元, rates and counts as officials write them
     env.globals["lang_url"] = _lang_url
     # Printed on the verify and methodology pages: what a verifier pins to check a PDF offline.
     env.globals["trust_anchor"] = anchor_for(settings)

@@ -22,10 +22,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tortoise.expressions import Subquery
 
-from service.kernel import scope
+from service.kernel import columns, scope
 from service.kernel.disk import saving
 from service.kernel.errors import NotFound
-from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
+from service.kernel.exports import (
+    WORKBOOK_OPTIONS,
+    HeaderStyle,
+    Sheet,
+    dictionary,
+    headers_of,
+    neutralise,
+)
 from service.kernel.localtime import XLSX_DATETIME, as_utc, export_text, spreadsheet_datetime
 from service.kernel.models import Area
 from surveys.models import Answer, FlagStatus, Response, ResponseFlag, Survey
@@ -154,15 +161,48 @@ async def batches(slug: str, f: ResponseFilter) -> AsyncIterator[list[ResponseOu
 
 async def question_keys(slug: str) -> list[str]:
     """Every question key of every version, in first-seen order: the export's columns."""
+    return list(await question_texts(slug, "en"))
+
+
+async def question_texts(slug: str, locale: str) -> dict[str, str]:
+    """Every question key of every version, in first-seen order, with its text in
+    ``locale`` (the latest version's): the export's answer columns and their headers."""
     from surveys.models import SurveyVersion
 
     survey = await survey_by_slug(slug)
-    keys: list[str] = []
+    texts: dict[str, str] = {}
+    field = "text_zh" if locale == "zh_CN" else "text_en"
     for v in await SurveyVersion.filter(survey_id=survey.id).order_by("version"):
         for q in v.definition["questions"]:  # type: ignore[attr-defined]
-            if q["key"] not in keys:
-                keys.append(q["key"])
-    return keys
+            texts[q["key"]] = q.get(field) or q["key"]
+    return texts
+
+
+@dataclass(frozen=True, slots=True)
+class ExportHeaders:
+    """The header row of a responses export: the catalog's labels in ``locale`` and each
+    question's text (``headers="machine"``: the machine names and question keys)."""
+
+    keys: list[str]
+    row: list[str]
+    dictionary: pl.DataFrame
+
+
+async def export_headers(slug: str, headers: HeaderStyle, locale: str) -> ExportHeaders:
+    texts = await question_texts(slug, locale)
+    keys = list(texts)
+    schema: dict[str, pl.DataType] = {
+        **dict.fromkeys(BASE_COLUMNS, pl.String()),
+        "id": pl.Int64(),
+        "version": pl.Int32(),
+        "submitted_at": pl.Datetime("us", "UTC"),
+        "duration_ms": pl.Int64(),
+        "invited": pl.Boolean(),
+        "excluded": pl.Boolean(),
+        **dict.fromkeys(keys, pl.String()),
+    }
+    sheet = Sheet(pl.DataFrame(schema=schema), "responses", texts)
+    return ExportHeaders(keys, headers_of(sheet, headers, locale), dictionary([sheet], locale))
 
 
 def _flat(r: ResponseOut, keys: Sequence[str]) -> list[Any]:
@@ -198,28 +238,38 @@ def _batch_frame(batch: Sequence[ResponseOut], keys: Sequence[str]) -> pl.DataFr
     return neutralise(pl.DataFrame(data, strict=False))
 
 
-async def export_csv(slug: str, f: ResponseFilter) -> AsyncIterator[bytes]:
-    keys = await question_keys(slug)
+async def export_csv(
+    slug: str, f: ResponseFilter, headers: HeaderStyle = "label", locale: str = "zh_CN"
+) -> AsyncIterator[bytes]:
+    shown = await export_headers(slug, headers, locale)
+    keys = shown.keys
     buf = io.StringIO()
     writer = csv.writer(buf)
     # A BOM so that Excel opens the UTF-8 (Chinese) text correctly.
-    writer.writerow([*BASE_COLUMNS, *keys])
+    writer.writerow(shown.row)
     yield ("\ufeff" + buf.getvalue()).encode()
     async for batch in batches(slug, f):
         yield _batch_frame(batch, keys).write_csv(include_header=False).encode()
 
 
-async def export_file(slug: str, f: ResponseFilter, fmt: str) -> Path:
+async def export_file(
+    slug: str,
+    f: ResponseFilter,
+    fmt: str,
+    headers: HeaderStyle = "label",
+    locale: str = "zh_CN",
+) -> Path:
     """Write an XLSX or Parquet export to a temporary file batch by batch (the caller
-    streams and deletes it)."""
-    keys = await question_keys(slug)
+    streams and deletes it); an XLSX's headers in ``locale``, with its data dictionary."""
+    shown = await export_headers(slug, headers, locale)
+    keys = shown.keys
     fd, name = tempfile.mkstemp(prefix="fangxin-export-", suffix=f".{fmt}")
     os.close(fd)
     path = Path(name)
     try:
         with saving("the export"):
             if fmt == "xlsx":
-                await _write_xlsx(path, slug, f, keys)
+                await _write_xlsx(path, slug, f, shown, locale)
             else:
                 await _write_parquet(path, slug, f, keys)
     except Exception:
@@ -228,7 +278,9 @@ async def export_file(slug: str, f: ResponseFilter, fmt: str) -> Path:
     return path
 
 
-async def _write_xlsx(path: Path, slug: str, f: ResponseFilter, keys: list[str]) -> None:
+async def _write_xlsx(
+    path: Path, slug: str, f: ResponseFilter, shown: ExportHeaders, locale: str
+) -> None:
     import xlsxwriter
 
     # Hand-built rather than polars' write_excel: constant_memory flushes each row to disk
@@ -239,8 +291,9 @@ async def _write_xlsx(path: Path, slug: str, f: ResponseFilter, keys: list[str])
         # Datetimes are written with this format: submitted_at as a Beijing date-time cell.
         {**WORKBOOK_OPTIONS, "constant_memory": True, "default_date_format": XLSX_DATETIME},
     )
-    sheet = book.add_worksheet("responses")
-    sheet.write_row(0, 0, [*BASE_COLUMNS, *keys])
+    keys = shown.keys
+    sheet = book.add_worksheet(columns.sheet_name("responses", locale))
+    sheet.write_row(0, 0, shown.row)
     row_no = 1
     at = BASE_COLUMNS.index("submitted_at")
     async for batch in batches(slug, f):
@@ -249,6 +302,10 @@ async def _write_xlsx(path: Path, slug: str, f: ResponseFilter, keys: list[str])
             cells[at] = spreadsheet_datetime(r.submitted_at)
             sheet.write_row(row_no, 0, cells)
             row_no += 1
+    words = book.add_worksheet(columns.sheet_name_of(locale))
+    words.write_row(0, 0, shown.dictionary.columns)
+    for i, entry in enumerate(shown.dictionary.iter_rows(), start=1):
+        words.write_row(i, 0, entry)
     await anyio.to_thread.run_sync(book.close)
 
 

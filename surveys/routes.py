@@ -25,7 +25,7 @@ from service.kernel.device import device_cookie as _device_cookie
 from service.kernel.device import device_of as device_of
 from service.kernel.device import signed_device as signed_device
 from service.kernel.errors import InvalidInput, NotFound
-from service.kernel.exports import disposition
+from service.kernel.exports import Headers, disposition
 from service.kernel.i18n import current_locale
 from service.kernel.qr import qr_svg
 from service.kernel.security import OFFICIALS, PUBLIC, require_principal
@@ -386,6 +386,7 @@ class SurveyController(Controller):
         page: Annotated[int, QueryParameter()] = 1,
         page_size: Annotated[int, QueryParameter()] = 50,
         format: Annotated[Literal["json", "csv", "xlsx", "parquet"], QueryParameter()] = "json",
+        header_row: Headers = "label",
     ) -> ResponsePage | CSVDownload | File:
         """Responses with their answers and flags; ``format=csv|xlsx|parquet`` exports every
         matching response, streamed."""
@@ -394,14 +395,14 @@ class SurveyController(Controller):
         if format == "csv":
             await responses.survey_by_slug(survey)
             return CSVDownload(
-                responses.export_csv(survey, f),
+                responses.export_csv(survey, f, header_row, current_locale()),
                 media_type="text/csv",  # with Litestar's "; charset=utf-8"
                 headers={
                     "content-disposition": disposition("attachment", f"{survey}-responses.csv")
                 },
             )
         if format in ("xlsx", "parquet"):
-            path = await responses.export_file(survey, f, format)
+            path = await responses.export_file(survey, f, format, header_row, current_locale())
             return File(
                 path=path,
                 media_type=EXPORT_TYPES[format],

@@ -12,7 +12,7 @@ from litestar.response import Response
 
 from certificates.labels import REASON_LABELS, REVIEW_REASONS
 from certificates.schemas import ListEntry, PublicList, ReviewOut
-from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.exports import EXPORT_TYPES, HeaderStyle, export_bytes
 from service.kernel.i18n import N_, gettext
 
 ALL_REASONS: Final = {**REASON_LABELS, **REVIEW_REASONS}
@@ -114,9 +114,12 @@ def list_frame(lists: PublicList) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMA)
 
 
-async def download(lists: PublicList, fmt: str) -> Response[bytes]:
-    """The lists as CSV or XLSX: text cells neutralised, instants on the bureau's clock."""
-    content = await anyio.to_thread.run_sync(export_bytes, list_frame(lists), fmt)
+async def download(lists: PublicList, fmt: str, headers: HeaderStyle = "label") -> Response[bytes]:
+    """The lists as CSV or XLSX: text cells neutralised, instants on the bureau's clock,
+    headers in the reader's language (or the machine names)."""
+    content = await anyio.to_thread.run_sync(
+        export_bytes, list_frame(lists), fmt, "public_lists", headers
+    )
     return Response(
         content,
         media_type=EXPORT_TYPES[fmt],

@@ -23,6 +23,7 @@ from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FangxinError, FieldError, InvalidInput, NotFound
+from service.kernel.exports import Headers
 from service.kernel.i18n import gettext as _
 from service.kernel.localtime import to_local
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
@@ -64,6 +65,7 @@ async def latest_lists() -> Template:
 @get("/lists/{edition:str}", opt=PUBLIC, include_in_schema=False)
 async def lists_of_year(
     edition: Annotated[str, PathParameter(max_length=16)],
+    header_row: Headers = "label",
 ) -> Template | Response[bytes]:
     """``/lists/2025`` (the page), ``/lists/2025.csv`` or ``/lists/2025.xlsx``: a confirmed
     year's lists; a draft or a year without a review is missing."""
@@ -73,7 +75,7 @@ async def lists_of_year(
         raise NotFound(f"No list {edition}")
     if fmt:
         lists = review_lists.public_list(await reviews.get(year, confirmed_only=True))
-        return await review_lists.download(lists, fmt)
+        return await review_lists.download(lists, fmt, header_row)
     return await _lists_page(year)
 
 

@@ -17,6 +17,7 @@ from certificates.yearly_review import store as reviews
 from scoring.credit import store as credit_store
 from service.kernel import scope
 from service.kernel.db import MAX_ID
+from service.kernel.exports import Headers
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
 
@@ -73,13 +74,14 @@ class ReviewController(Controller):
         self,
         year: Year,
         format: Annotated[Literal["json", "csv", "xlsx"], QueryParameter()] = "json",
+        header_row: Headers = "label",
     ) -> PublicList | Response[bytes]:
         """A confirmed year's public lists (红黑榜): named and improved holders (red),
         withdrawn and exited ones with their reasons (black). A draft is not public: 404."""
         lists = review_lists.public_list(await reviews.get(year, confirmed_only=True))
         if format == "json":
             return lists
-        return await review_lists.download(lists, format)
+        return await review_lists.download(lists, format, header_row)
 
 
 ROUTES = [ReviewController]

@@ -26,7 +26,7 @@ from scoring.credit.schemas import (
     VisitTallyBatch,
 )
 from service.kernel import scope
-from service.kernel.exports import figures_response
+from service.kernel.exports import Headers, figures_response
 from service.kernel.models import Merchant, Role
 from service.kernel.security import FEEDS, MERCHANTS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
@@ -143,6 +143,7 @@ class FiguresController(Controller):
         since: Annotated[datetime | None, QueryParameter()] = None,
         until: Annotated[datetime | None, QueryParameter()] = None,
         format: Format = "json",
+        header_row: Headers = "label",
     ) -> Response[Any]:
         """Complaints per period and district: received, closed, closure rate, overdue, upheld,
         money in dispute and recovered (yuan), by the district handling them; a whole-city
@@ -152,7 +153,9 @@ class FiguresController(Controller):
         district = scope.district_filter(await scope.of(request), district)
         q = credit_figures.ComplaintQuery(period, district, since, until)
         frame = credit_figures.shown(await credit_figures.complaints_report(q), district)
-        return await figures_response(frame, format, f"complaints-by-{period}", period=period)
+        return await figures_response(
+            frame, format, f"complaints-by-{period}", "complaint_figures", header_row, period=period
+        )
 
     @get("/credit/classes", opt=OFFICIALS)
     async def credit_classes(
@@ -160,13 +163,19 @@ class FiguresController(Controller):
         request: Request[Any, Any, State],
         kind: Annotated[Literal["street", "scenic_spot"] | None, QueryParameter()] = None,
         format: Format = "json",
+        header_row: Headers = "label",
     ) -> Response[Any]:
         """Active merchants per street and scenic spot by credit class (A–D), the share in C
         or D, listings, and complaints in the last twelve months; most troubled first."""
         frame = await credit_figures.classes_report(rules_of(request), kind)
         district = scope.district_filter(await scope.of(request), None)
         return await figures_response(
-            classes_within(frame, district), format, "credit-classes", kind=kind
+            classes_within(frame, district),
+            format,
+            "credit-classes",
+            "credit_classes",
+            header_row,
+            kind=kind,
         )
 
 

@@ -29,10 +29,12 @@ from scoring.disclosure.schemas import (
     city_out,
     record_out,
 )
+from service.kernel import columns
 from service.kernel.conditional import cached_bytes, cached_json, cached_responses
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput, NotFound
-from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.exports import EXPORT_TYPES, Headers, export_bytes
+from service.kernel.i18n import current_locale
 from service.kernel.models import Merchant
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -95,6 +97,32 @@ DICTIONARY: Final[dict[str, Any]] = {
 
 Uscc = Annotated[str, PathParameter(max_length=18)]
 StatusName = Literal["pending", "accepted", "refused"]
+
+
+_RATE_COLUMNS: Final = tuple(
+    f"{rate}_{part}"
+    for rate in ("mediation_success", "merchant_first")
+    for part in ("k", "n", "percent", "ci_low", "ci_high")
+)
+# The CSV's columns in order: the machine names stay as they are for open data; their labels
+# (the CSV's header by default) come from the one column catalog of every export.
+CSV_COLUMNS: Final = (
+    *("uscc", "name", "district", "window_start", "window_end", "published", "mediated"),
+    *("terminated", "merchant_settled", "still_open", "under_correction", "by_category"),
+    *_RATE_COLUMNS,
+    *(f"excluded_{code}" for code in Exclusion),
+    *("ratings", "per_100_ratings", "last_update", "min_cases", "policy_version"),
+)
+
+
+def csv_columns(locale: str) -> list[dict[str, str]]:
+    """Every CSV column: its machine name, and its label, description and unit in
+    ``locale``, as the export names them (``service.kernel.columns``)."""
+    out = []
+    for name in CSV_COLUMNS:
+        label, description, unit = columns.resolve("complaint_records", name, locale)
+        out.append({"name": name, "label": label, "description": description, "unit": unit})
+    return out
 
 
 def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
@@ -175,13 +203,16 @@ class ComplaintRecordController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=PAGE_SIZE_MAX)] = 100,
         format: Annotated[Literal["json", "csv"], QueryParameter()] = "json",
+        header_row: Headers = "label",
     ) -> Response[bytes]:
         """Open data: every registered merchant's complaint record, a page at a time, as JSON
         or CSV (``format=csv``), with an ETag. Its fields: ``/complaint-records/dictionary``."""
         city = await store.city_records(datetime.now(UTC), policy(), page=page, page_size=page_size)
         items = [record_out(m.uscc, m.name, r, m.district.code) for m, r in city.records]
         if format == "csv":
-            body = await anyio.to_thread.run_sync(export_bytes, _frame(items), "csv")
+            body = await anyio.to_thread.run_sync(
+                export_bytes, _frame(items), "csv", "complaint_records", header_row
+            )
             return cached_bytes(request, body, EXPORT_TYPES["csv"])
         return cached_json(request, ComplaintRecordPage(items, city.total, page, page_size))
 
@@ -202,7 +233,10 @@ class ComplaintRecordController(Controller):
     @get("/complaint-records/dictionary", opt=PUBLIC, cache_control=None)
     async def dictionary(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """The data dictionary of the complaint records: every field, every exclusion reason."""
-        return cached_json(request, {**DICTIONARY, "policy": _policy_summary()})
+        return cached_json(
+            request,
+            {**DICTIONARY, "policy": _policy_summary(), "columns": csv_columns(current_locale())},
+        )
 
 
 def _policy_summary() -> dict[str, object]:

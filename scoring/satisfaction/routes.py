@@ -22,7 +22,7 @@ from service.kernel import scope
 from service.kernel.audit import Actor
 from service.kernel.conditional import cached_json, cached_responses
 from service.kernel.db import MAX_ID
-from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.exports import EXPORT_TYPES, Headers, export_bytes
 from service.kernel.models import Area, Merchant
 from service.kernel.security import CITY_OFFICIALS, OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
@@ -110,6 +110,7 @@ async def export_run(
     request: Request[Any, Any, State],
     run_id: RunId,
     format: Annotated[Literal["csv", "xlsx", "parquet"], QueryParameter()] = "csv",
+    header_row: Headers = "label",
 ) -> Response[bytes]:
     """Every unit score of a run, as CSV, XLSX or Parquet; a district's official gets its
     district's units."""
@@ -127,7 +128,7 @@ async def export_run(
         if rows
         else pl.DataFrame(schema=list(EXPORT_COLUMNS))
     )
-    content = await anyio.to_thread.run_sync(export_bytes, frame, format)
+    content = await anyio.to_thread.run_sync(export_bytes, frame, format, "run_export", header_row)
     return Response(
         content,
         media_type=EXPORT_TYPES[format],

@@ -21,7 +21,7 @@ from scoring.satisfaction.routes import compute_in_background
 from service.kernel import i18n, scope
 from service.kernel.db import MAX_BIG_ID, MAX_ID
 from service.kernel.errors import FangxinError, NotFound
-from service.kernel.exports import figures_response
+from service.kernel.exports import Headers, figures_response
 from service.kernel.localtime import to_local
 from service.kernel.models import MerchantCategory
 from service.kernel.notices import error_notice, error_redirect, redirect_after
@@ -42,6 +42,7 @@ async def runs_page(
     request: Request[Any, Any, State],
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every score run, newest first; the whole list as CSV/XLSX."""
     await runs.fail_stopped()  # a run whose process died shows as failed, not running forever
@@ -62,7 +63,11 @@ async def runs_page(
             for r in await ScoreRun.all().order_by("-id")
         ]
         return await figures_response(
-            pl.DataFrame(rows, infer_schema_length=None), format, "score-runs"
+            pl.DataFrame(rows, infer_schema_length=None),
+            format,
+            "score-runs",
+            "score_runs",
+            header_row,
         )
     total = await ScoreRun.all().count()
     pages = max(1, -(-total // RUNS_PAGE_SIZE))
@@ -188,6 +193,7 @@ async def rankings_page(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Annotated[Literal["html", "csv", "xlsx"], QueryParameter()] = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """The published run's rankings for officials, filtered by place and category; the whole
     filtered list as CSV/XLSX."""
@@ -215,7 +221,7 @@ async def rankings_page(
             infer_schema_length=None,
             schema_overrides={"score": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
         )
-        return await figures_response(frame, format, f"rankings-{kind}")
+        return await figures_response(frame, format, f"rankings-{kind}", "rankings", header_row)
     if run is not None:
         rows, total = await drilldown.ranking(run, f, (page - 1) * PAGE_SIZE, PAGE_SIZE, within)
     districts = await scope.districts(within).order_by("code")

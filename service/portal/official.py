@@ -36,7 +36,7 @@ from scoring.satisfaction.run_pages import trend_chart
 from service import jobs
 from service.kernel import disk, scope
 from service.kernel.db import MAX_ID
-from service.kernel.exports import figures_response
+from service.kernel.exports import Headers, figures_response
 from service.kernel.i18n import N_
 from service.kernel.localtime import LOCAL_TZ, as_utc, to_local, year_bounds
 from service.kernel.models import Area, AreaKind, AuditEvent, MerchantCategory
@@ -205,6 +205,7 @@ async def flag_queue(
     category: Annotated[MerchantCategory | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Responses the screening set aside, waiting to be confirmed or cleared; filtered by
     flag, target, district, street or scenic spot and merchant category."""
@@ -232,7 +233,7 @@ async def flag_queue(
             target_code="response__target_code",
         )
         frame = pl.DataFrame(rows) if rows else pl.DataFrame(schema=["response_id", "kind"])
-        return await figures_response(frame, format, "flags")
+        return await figures_response(frame, format, "flags", "flags", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     flags = (
@@ -301,6 +302,7 @@ async def appeal_queue(
     show: Annotated[Literal["open", "decided"], QueryParameter()] = "open",
     page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
     format: Export = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Holders' replies to a revocation or suspension: open ones to decide, decided ones kept
     (a district's official: those about its district's certificates)."""
@@ -329,7 +331,7 @@ async def appeal_queue(
             if rows
             else pl.DataFrame(schema=["reply_id", "serial", "subject", "status", "reason", "text"])
         )
-        return await figures_response(frame, format, f"appeals-{show}")
+        return await figures_response(frame, format, f"appeals-{show}", "appeals", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     listed = (
@@ -384,6 +386,7 @@ async def audit_log(
     until: Annotated[date | None, QueryParameter()] = None,
     page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
     format: Export = "html",
+    header_row: Headers = "label",
 ) -> Template | Response[Any]:
     """Every recorded decision, newest first: filter by action (a prefix such as
     ``certificate.``), actor, subject and days (Beijing days, as the page shows times, both
@@ -417,7 +420,7 @@ async def audit_log(
                 "details": pl.String,
             },
         )
-        return await figures_response(frame, format, "audit-log")
+        return await figures_response(frame, format, "audit-log", "audit", header_row)
     total = await qs.count()
     page, pages = _page_of(total, page)
     events = await qs.order_by("-id").offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)

@@ -8,21 +8,23 @@ language while the PDF, which the bureau publishes, is always rendered in Chines
 from __future__ import annotations
 
 import io
+import typing
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import msgspec
 import polars as pl
 from markupsafe import Markup
 
-from service.kernel import i18n, localtime, pdf
-from service.kernel.exports import WORKBOOK_OPTIONS, neutralise
+from service.kernel import i18n, localtime, numbers, pdf
+from service.kernel.exports import WORKBOOK_OPTIONS, HeaderStyle, Sheet, add_sheets
 from service.kernel.i18n import N_
 from service.reports import charts
 from service.reports.annual import HANDLERS, MIN_ANSWERS
-from service.reports.schemas import AnnualReport, FollowUps
+from service.reports.schemas import AnnualReport, ChannelFigures, FollowUps, MonthFigures
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_LOCALE = "zh_CN"
@@ -45,22 +47,12 @@ CERTIFICATE_KINDS = {
 }
 
 
-def wan(yuan: Decimal, places: int | None = None) -> str:
-    """Yuan in 万元: exact with no trailing zeros, as the seed's sentences print it (4205799 →
-    420.5799), or to ``places`` decimals, as tables do."""
-    amount = yuan / 10000
-    if places is not None:
-        return f"{amount:,.{places}f}"
-    return format(amount.normalize(), "f")
-
-
 def context(report: AnnualReport, gettext: Callable[[str], str]) -> dict[str, Any]:
     """What both the page and the PDF show: the report, its figures in 万元 and its charts
     (SVG text, for the PDF to embed and the page to show as images)."""
     districts = [d for d in report.by_district if d.all_channels.total or d.district]
     return {
         "r": report,
-        "wan": wan,
         "channel_labels": CHANNEL_LABELS,
         "certificate_kinds": CERTIFICATE_KINDS,
         "districts": districts,
@@ -90,6 +82,7 @@ def _pdf_env() -> jinja2.Environment:
     )
     env.install_gettext_translations(i18n.translations(PDF_LOCALE), newstyle=True)  # type: ignore[attr-defined]
     localtime.install(env)
+    numbers.install(env)
     return env
 
 
@@ -204,26 +197,44 @@ def _followup_row(name: str, body: str, f: FollowUps) -> tuple[Any, ...]:
     )
 
 
-def annual_xlsx(report: AnnualReport) -> bytes:
+def annual_xlsx(
+    report: AnnualReport, headers: HeaderStyle = "label", locale: str | None = None
+) -> bytes:
     """The report's tables as a workbook: the summary by district, the follow-up figures by
-    district and handling body, channels, months."""
+    district and handling body, channels, months, and the data dictionary; sheet names and
+    headers in ``locale`` (the request's), the exact yuan in the cells."""
     from xlsxwriter import Workbook
 
-    channels = pl.DataFrame([_row(c) for c in report.by_channel])
-    months = pl.DataFrame([_row(m) for m in report.by_month]).with_columns(
-        pl.col("amount_recovered").cast(pl.Float64)
+    channels = pl.DataFrame(
+        [_row(c) for c in report.by_channel], schema=_schema(ChannelFigures), orient="row"
     )
-    money: dict[Any, str] = dict.fromkeys(
-        ("ca_amount_recovered", "amount_disputed", "amount_recovered"), "#,##0.00"
+    months = pl.DataFrame(
+        [_row(m) for m in report.by_month], schema=_schema(MonthFigures), orient="row"
     )
+    sheets = [
+        Sheet(_summary_frame(report), "annual_summary"),
+        Sheet(_followups_frame(report), "annual_followups"),
+        Sheet(channels, "annual_channels"),
+        Sheet(months, "annual_months"),
+    ]
     buffer = io.BytesIO()
     with Workbook(buffer, WORKBOOK_OPTIONS) as book:
-        neutralise(_summary_frame(report)).write_excel(book, "summary", column_formats=money)
-        neutralise(_followups_frame(report)).write_excel(book, "followups")
-        neutralise(channels).write_excel(book, "channels")
-        neutralise(months).write_excel(book, "months", column_formats=money)
+        add_sheets(book, sheets, headers, locale or i18n.current_locale())
     return buffer.getvalue()
 
 
-def _row(struct: Any) -> dict[str, Any]:
-    return {name: getattr(struct, name) for name in struct.__struct_fields__}
+def _schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """A frame schema of a struct of figures: money (Decimal) as a float of yuan."""
+    kinds = {int: pl.Int64, float: pl.Float64, str: pl.String, Decimal: pl.Float64}
+    hints = typing.get_type_hints(struct)
+    return {
+        name: kinds[next(t for t in (*typing.get_args(hints[name]), hints[name]) if t in kinds)]
+        for name in struct.__struct_fields__
+    }
+
+
+def _row(struct: Any) -> tuple[Any, ...]:
+    return tuple(
+        float(v) if isinstance(v, Decimal) else v
+        for v in (getattr(struct, name) for name in struct.__struct_fields__)
+    )

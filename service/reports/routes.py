@@ -12,7 +12,7 @@ from litestar.response import Response
 from litestar.types import ControllerRouterHandler
 
 from service.kernel import scope
-from service.kernel.exports import EXPORT_TYPES, disposition
+from service.kernel.exports import EXPORT_TYPES, Headers, disposition
 from service.kernel.security import OFFICIALS
 from service.reports import annual, render
 from service.reports.schemas import AnnualReport
@@ -38,6 +38,7 @@ class ReportController(Controller):
         year: Year,
         district: District = None,
         format: Annotated[Literal["json", "xlsx"], QueryParameter()] = "json",
+        header_row: Headers = "label",
     ) -> AnnualReport | Response[bytes]:
         """The year's figures as the bureau reports them: consumer associations, all
         channels, counter visits, spot checks, satisfaction, certificates, by district,
@@ -46,7 +47,7 @@ class ReportController(Controller):
         report = await annual.annual_report(year, district)
         if format == "json":
             return report
-        content = await anyio.to_thread.run_sync(render.annual_xlsx, report)
+        content = await anyio.to_thread.run_sync(render.annual_xlsx, report, header_row)
         return Response(
             content,
             media_type=EXPORT_TYPES["xlsx"],

@@ -98,7 +98,7 @@ async def test_a_merchant_sees_its_own_page_and_replies_to_a_revocation(
         assert "已整改，附报告。" in queue.text and own.serial in queue.text
         exported = await officer.get("/official/appeals", params={"format": "csv"})
         (row,) = csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))
-        assert (row["serial"], row["text"], row["status"]) == (
+        assert (row["证书编号"], row["申辩内容"], row["状态"]) == (
             own.serial,
             "已整改，附报告。",
             "revoked",
@@ -154,7 +154,9 @@ async def test_the_desk_shows_the_year_and_the_audit_log_filters_and_exports(
 
     log = await client.get("/official/audit", params={"action": "account."}, headers=HTML)
     assert log.status_code == 200 and "account.create" in log.text
-    exported = await client.get("/official/audit", params={"action": "account.", "format": "csv"})
+    exported = await client.get(
+        "/official/audit", params={"action": "account.", "format": "csv", "headers": "machine"}
+    )
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     expected = await AuditEvent.filter(action__startswith="account.").count()
@@ -250,15 +252,15 @@ async def test_who_qualifies_filters_by_place_and_category_and_exports(
 
     def codes(r: httpx.Response) -> list[str]:
         return sorted(
-            row["code"] for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+            row["代码"] for row in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
         )
 
     every = await client.get(url, params={"kind": "merchant", "format": "csv"})
     assert every.status_code == 200
     assert codes(every) == sorted([city.merchant, city.other_merchant])
     rows = list(csv.DictReader(io.StringIO(every.content.decode("utf-8-sig"))))
-    assert {"eligible", "score", "score_passed", "credit_class"} <= set(rows[0])
-    assert all(r["eligible"] == "false" for r in rows)  # nobody has a published score
+    assert {"符合条件", "已发布得分", "已发布得分：是否达标", "信用等级"} <= set(rows[0])
+    assert all(r["符合条件"] == "false" for r in rows)  # nobody has a published score
     catering = await client.get(
         url, params={"kind": "merchant", "category": "catering", "format": "csv"}
     )
@@ -293,7 +295,7 @@ async def test_the_flag_queue_filters_by_place_exports_and_decides(
 
     def targets(r: httpx.Response) -> list[str]:
         rows = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
-        return sorted(row["target_code"] for row in rows)
+        return sorted(row["被评价对象代码"] for row in rows)
 
     url = "/official/flags"
     every = await client.get(url, params={"format": "csv"})

@@ -51,13 +51,15 @@ def test_the_neutraliser_quotes_formula_text_and_leaves_numbers() -> None:
         None,
     ]
     assert out["number"].to_list() == frame["number"].to_list()
-    xlsx = export_bytes(frame, "xlsx")
+    # As an audit log's columns, under their machine names.
+    audit = frame.rename({"text": "subject", "number": "id"})
+    xlsx = export_bytes(audit, "xlsx", "audit", "machine")
     assert "<f>" not in _sheet_xml(xlsx)
     back = pl.read_excel(io.BytesIO(xlsx))
-    assert back["text"][0] == "'" + PAYLOAD
-    assert back["number"][0] == -1  # still a number
-    text = export_bytes(frame, "csv").decode("utf-8-sig")
-    assert next(csv.DictReader(io.StringIO(text)))["text"] == "'" + PAYLOAD
+    assert back["subject"][0] == "'" + PAYLOAD
+    assert back["id"][0] == -1  # still a number
+    text = export_bytes(audit, "csv", "audit", "machine").decode("utf-8-sig")
+    assert next(csv.DictReader(io.StringIO(text)))["subject"] == "'" + PAYLOAD
 
 
 async def _commented(client: httpx.AsyncClient) -> None:
@@ -79,13 +81,13 @@ async def test_a_formula_comment_stays_text_in_the_responses_exports(
     client: httpx.AsyncClient,
 ) -> None:
     await _commented(client)
-    xlsx = await client.get(RESPONSES, params={"format": "xlsx"})
+    xlsx = await client.get(RESPONSES, params={"format": "xlsx", "headers": "machine"})
     assert xlsx.status_code == 200
     assert "<f>" not in _sheet_xml(xlsx.content)
     book = pl.read_excel(io.BytesIO(xlsx.content))
     assert book["comment"].to_list() == ["'" + PAYLOAD]
     assert book["quality"].dtype.is_numeric()
-    r = await client.get(RESPONSES, params={"format": "csv"})
+    r = await client.get(RESPONSES, params={"format": "csv", "headers": "machine"})
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0]["comment"] == "'" + PAYLOAD
     assert rows[0]["quality"] in ("2", "2.0")
@@ -101,12 +103,12 @@ async def test_a_formula_in_the_audit_log_stays_text_in_its_exports(
     await audit.record(connections.get("default"), PAYLOAD, "probe.formula", PAYLOAD, {})
     await make_account("probe-official", Role.OFFICIAL)
     assert await login(client, "probe-official") == 303
-    xlsx = await client.get("/official/audit", params={"format": "xlsx"})
+    xlsx = await client.get("/official/audit", params={"format": "xlsx", "headers": "machine"})
     assert xlsx.status_code == 200, xlsx.text[:300]
     assert "<f>" not in _sheet_xml(xlsx.content)
     book = pl.read_excel(io.BytesIO(xlsx.content))
     assert book.filter(pl.col("action") == "probe.formula")["subject"].to_list() == ["'" + PAYLOAD]
-    r = await client.get("/official/audit", params={"format": "csv"})
+    r = await client.get("/official/audit", params={"format": "csv", "headers": "machine"})
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [x["subject"] for x in rows if x["action"] == "probe.formula"] == ["'" + PAYLOAD]
 

@@ -322,7 +322,9 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
     english = await client.get(f"/lists/{Y}?lang=en", headers=html)
     assert "Satisfaction score below the standard" in english.text
 
-    rows = list(csv.DictReader(io.StringIO((await client.get(f"/lists/{Y}.csv")).text[1:])))
+    rows = list(
+        csv.DictReader(io.StringIO((await client.get(f"/lists/{Y}.csv?headers=machine")).text[1:]))
+    )
     by = {(r["section"], r["serial"]): r for r in rows}
     assert set(by) == {
         ("entered", certs["merchant"].serial),
@@ -346,10 +348,11 @@ async def test_the_public_sees_a_confirmed_years_lists_as_a_page_csv_and_xlsx(
 
     xlsx = await client.get(f"/api/v1/certificates/reviews/{Y}/list?format=xlsx")
     assert xlsx.status_code == 200
-    sheet = pl.read_excel(io.BytesIO(xlsx.content))
+    # In English: the client chose it above (?lang=en), and exports follow the interface.
+    sheet = pl.read_excel(io.BytesIO(xlsx.content), sheet_name="Public lists")
     assert sheet.height == 8
-    withdrawn = sheet.filter(pl.col("section") == "withdrawn").sort("serial")
-    assert withdrawn["reasons"].to_list() == ["score_below", "score_below,too_few_responses"]
+    withdrawn = sheet.filter(pl.col("Section") == "withdrawn").sort("Serial")
+    assert withdrawn["Reason codes"].to_list() == ["score_below", "score_below,too_few_responses"]
     as_json = (await client.get(f"/api/v1/certificates/reviews/{Y}/list")).json()
     assert as_json["year"] == Y and len(as_json["items"]) == 8
     assert (await client.get(f"/lists/{Y}.pdf")).status_code == 404

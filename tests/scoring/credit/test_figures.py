@@ -151,7 +151,13 @@ async def test_officials_read_the_figures_as_json_csv_and_pages(client: httpx.As
     assert [i["district"] for i in one.json()["items"]] == ["411702"]  # no false city total
     csv = await client.get("/api/v1/complaints/figures", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
-    assert "closure_rate" in csv.content.decode("utf-8-sig").splitlines()[0]
+    assert csv.content.decode("utf-8-sig").splitlines()[0] == (
+        "统计周期,区县,区县名称,受理登记,办结,办结率,超期,投诉成立,争议金额,挽回经济损失"
+    )
+    machine = await client.get(
+        "/api/v1/complaints/figures", params={"format": "csv", "headers": "machine"}
+    )
+    assert "closure_rate" in machine.content.decode("utf-8-sig").splitlines()[0]
     xlsx = await client.get("/api/v1/credit/classes", params={"format": "xlsx"})
     assert xlsx.content[:2] == b"PK"
     bad = await client.get("/api/v1/complaints/figures", params={"period": "decade"})

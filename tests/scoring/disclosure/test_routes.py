@@ -218,7 +218,9 @@ async def test_open_data_paged_json_and_csv_with_etags(client: httpx.AsyncClient
     )
     assert cached.status_code == 304
 
-    sheet = await client.get("/api/v1/complaint-records", params={"format": "csv"})
+    sheet = await client.get(
+        "/api/v1/complaint-records", params={"format": "csv", "headers": "machine"}
+    )
     assert sheet.status_code == 200
     # One charset, once (Litestar adds it to text/* itself: naming it too doubled it).
     assert sheet.headers["content-type"] == "text/csv; charset=utf-8"
@@ -243,6 +245,25 @@ async def test_the_data_dictionary_names_every_field(client: httpx.AsyncClient) 
     assert set(dictionary["exclusion_reasons"]) == set(record["excluded"])
     assert dictionary["policy"]["min_cases"] == 30
     assert dictionary["policy"]["window_months"] == 12
+    # The CSV's columns, named as the CSV names them: the machine names for programs, the
+    # labels (the header people see) from the same catalog as every export.
+    await with_exclusions(city.merchant)
+    sheet = await client.get("/api/v1/complaint-records", params={"format": "csv"})
+    machine = await client.get(
+        "/api/v1/complaint-records", params={"format": "csv", "headers": "machine"}
+    )
+    header = sheet.content.decode("utf-8-sig").splitlines()[0].split(",")
+    names = machine.content.decode("utf-8-sig").splitlines()[0].split(",")
+    listed = dictionary["columns"]
+    assert [c["name"] for c in listed] == names
+    assert [c["label"] for c in listed] == header
+    assert listed[0] == {
+        "name": "uscc",
+        "label": "统一社会信用代码",
+        "description": "商户的统一社会信用代码",
+        "unit": "",
+    }
+    assert header[names.index("excluded_withdrawn")] == "不予公示：消费者撤诉"
 
 
 HTML = {"accept": "text/html"}

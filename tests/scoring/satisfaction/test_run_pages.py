@@ -76,11 +76,13 @@ async def test_rankings_filter_by_place_and_drill_down_to_a_unit(
         "/official/scores", params={"kind": "merchant", "category": "retail", "format": "csv"}
     )
     lines = exported.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("code,name,parent,n,") and len(lines) == 2
+    assert lines[0].startswith("代码,名称,上级,评价数,") and len(lines) == 2
     assert lines[1].startswith(f"{city.other_merchant},天中超市,{city.street},20,")
     xlsx = await client.get("/official/scores", params={"kind": "street", "format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    listed = (await client.get("/official/runs", params={"format": "csv"})).content
+    listed = (
+        await client.get("/official/runs", params={"format": "csv", "headers": "machine"})
+    ).content
     lines = listed.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("id,status,") and lines[1].split(",")[1] == "published"
     unit = await client.get(f"/official/scores/merchant/{city.merchant}")

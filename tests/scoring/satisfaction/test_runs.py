@@ -151,15 +151,15 @@ async def test_a_run_exports_as_csv_xlsx_and_parquet(client: httpx.AsyncClient) 
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == stored
-    merchant = next(row for row in rows if row["kind"] == "merchant")
-    assert merchant["code"] == city.merchant and merchant["n"] == "5"
+    merchant = next(row for row in rows if row["类别"] == "merchant")
+    assert merchant["代码"] == city.merchant and merchant["评价数"] == "5"
     xlsx = pl.read_excel(io.BytesIO((await client.get(url, params={"format": "xlsx"})).content))
     parquet = pl.read_parquet(
         io.BytesIO((await client.get(url, params={"format": "parquet"})).content)
     )
     assert xlsx.height == parquet.height == stored
     assert parquet.filter(pl.col("kind") == "merchant")["mean"][0] == pytest.approx(
-        float(merchant["mean"])
+        float(merchant["平均评分"])
     )
 
 

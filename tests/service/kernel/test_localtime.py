@@ -48,15 +48,15 @@ def test_the_filters_give_the_beijing_day_and_refuse_a_naive_moment() -> None:
 def test_spreadsheets_show_beijing_time_and_parquet_keeps_utc() -> None:
     frame = pl.DataFrame({"at": [MORNING]}, schema={"at": pl.Datetime("us", "UTC")})
 
-    text = export_bytes(frame, "csv").decode("utf-8-sig")
+    text = export_bytes(frame, "csv", "audit", "machine").decode("utf-8-sig")
     assert list(csv.DictReader(io.StringIO(text))) == [{"at": "2026-03-16 07:30:00+08:00"}]
 
-    sheet = pl.read_excel(io.BytesIO(export_bytes(frame, "xlsx")))
+    sheet = pl.read_excel(io.BytesIO(export_bytes(frame, "xlsx", "audit", "machine")))
     assert sheet["at"].to_list() == [
         MORNING.astimezone(LOCAL_TZ).replace(tzinfo=None)
     ]  # +08:00 label
 
-    parquet = pl.read_parquet(io.BytesIO(export_bytes(frame, "parquet")))
+    parquet = pl.read_parquet(io.BytesIO(export_bytes(frame, "parquet", "audit")))
     assert parquet["at"].to_list() == [MORNING]
 
 
@@ -99,7 +99,7 @@ async def test_the_audit_export_is_on_the_beijing_clock(client: httpx.AsyncClien
 
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows and {r["at"] for r in rows} == {"2026-03-16 07:30:00+08:00"}
+    assert rows and {r["时间"] for r in rows} == {"2026-03-16 07:30:00+08:00"}
     # Filtering by day is by the Beijing day too.
     day = await client.get("/official/audit", params={"since": "2026-03-16", "format": "csv"})
     assert len(list(csv.DictReader(io.StringIO(day.content.decode("utf-8-sig"))))) == len(rows)

@@ -121,10 +121,10 @@ async def test_a_year_at_the_seeds_figures_gives_them_back_in_json_and_pdf(
     text = pdf_text(pdf.content)
     for sentence in (
         "全市各级消协共受理消费者投诉746件，已经调查调解完毕721件，结案率达到96.6%，"
-        "为消费者挽回经济损失420.5799万元",
+        "为消费者挽回经济损失420.58万元",  # 4205799 yuan: 万元 with two decimals
         "接待来访、咨询22857人次",
         "对12类流通领域重点商品质量进行抽样检测9次，抽查商品306批次，立案查处105件",
-        "全年共受理消费者咨询、投诉、举报37534件，涉及争议金额1814.2万元，"
+        "全年共受理消费者咨询、投诉、举报37534件，涉及争议金额1814.20万元，"
         "为消费者挽回经济损失525.49万元",
     ):
         assert sentence in text, sentence
@@ -337,8 +337,13 @@ async def test_districts_certificates_satisfaction_page_workbook_and_cli(
     assert bad.json()["errors"][0]["field"] == "year"
 
     book = await client.get("/api/v1/reports/annual", params={"year": 2025, "format": "xlsx"})
-    summary = pl.read_excel(io.BytesIO(book.content), sheet_name="summary")
-    assert summary["total"].to_list() == [3, 1, 1, 1]
+    summary = pl.read_excel(io.BytesIO(book.content), sheet_name="汇总")
+    assert summary["合计"].to_list() == [3, 1, 1, 1]
+    assert summary["消协挽回经济损失"].to_list()[0] == 800.5  # the exact yuan in the cell
+    machine = await client.get(
+        "/api/v1/reports/annual", params={"year": 2025, "format": "xlsx", "headers": "machine"}
+    )
+    summary = pl.read_excel(io.BytesIO(machine.content), sheet_name="汇总")
     assert summary["ca_amount_recovered"].to_list()[0] == 800.5
 
     login_official = await client.get("/official/reports/annual", params={"year": 2025})

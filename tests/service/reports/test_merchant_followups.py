@@ -244,10 +244,12 @@ async def test_merchant_settled_followups_count_once_under_the_merchant(
     assert one["followups_by_handler"]["regulator"]["answered"] == 0
 
     # The workbook: a follow-up sheet by place and handling body, read back cell by cell.
-    book = await client.get("/api/v1/reports/annual", params={"year": 2026, "format": "xlsx"})
+    book = await client.get(
+        "/api/v1/reports/annual", params={"year": 2026, "format": "xlsx", "headers": "machine"}
+    )
     reader = fastexcel.read_excel(book.content)
-    assert reader.sheet_names == ["summary", "followups", "channels", "months"]
-    sheet = pl.read_excel(io.BytesIO(book.content), sheet_name="followups")
+    assert reader.sheet_names == ["汇总", "回访", "按渠道", "按月份", "数据字典"]
+    sheet = pl.read_excel(io.BytesIO(book.content), sheet_name="回访")
     assert sheet.columns == [
         "district",
         "handled_by",
