@@ -38,6 +38,10 @@ NO_ENTRY = "No complaint of this merchant with this id"
 NO_CORRECTION = "No such correction request"
 FILES_DIR = "correction-files"
 NO_FILES = N_("Attach at least one PDF, JPEG or PNG file")
+PENDING = N_("A correction of this entry is pending")
+CORRECTED = N_("This entry was corrected already")
+DECIDED = N_("This request was decided already")
+CHOOSE_DECISION = N_("Choose to accept or to refuse")
 _MB = 1024 * 1024
 
 
@@ -125,9 +129,7 @@ async def request(
         )
         if open_or_done is not None:
             raise Conflict(
-                "A correction of this entry is pending"
-                if open_or_done.status == CorrectionStatus.PENDING
-                else "This entry was corrected already"
+                gettext(PENDING if open_or_done.status == CorrectionStatus.PENDING else CORRECTED)
             )
         due = workdays.add_working_days(workdays.local_date(now), p.decide_days)
         correction = await ComplaintCorrection.create(
@@ -179,7 +181,7 @@ async def attach(
             .get()
         )
         if correction.status != CorrectionStatus.PENDING:
-            raise Conflict("This request was decided already")
+            raise Conflict(gettext(DECIDED))
         held = (
             await ComplaintCorrectionFile.filter(correction_id=correction.id).using_db(tx).count()
         )
@@ -263,7 +265,7 @@ async def decide(
             .get()
         )
         if correction.status != CorrectionStatus.PENDING:
-            raise Conflict("This request was decided already")
+            raise Conflict(gettext(DECIDED))
         correction.status = CorrectionStatus(decision.value)
         correction.decided_at = now
         correction.decided_by = str(who.actor)

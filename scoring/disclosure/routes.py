@@ -33,6 +33,7 @@ from service.kernel.conditional import cached_bytes, cached_json, cached_respons
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.exports import EXPORT_TYPES, export_bytes
+from service.kernel.i18n import gettext
 from service.kernel.models import Merchant
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -310,7 +311,7 @@ class CorrectionController(Controller):
             decision = corrections.Decision(data.decision)
         except ValueError:
             raise InvalidInput(
-                "Bad decision", [FieldError("decision", "must be accepted or refused")]
+                "Bad decision", [FieldError("decision", gettext(corrections.CHOOSE_DECISION))]
             ) from None
         c = await corrections.decide(
             correction_id,

@@ -291,3 +291,46 @@ async def test_files_of_evidence_are_kept_clean_and_read_only_by_the_parties(
     ]
     sent_files = actions[0].details["files"]
     assert isinstance(sent_files, list) and len(sent_files) == 2
+
+
+async def test_the_pages_speak_chinese_and_refuse_ids_past_the_largest(
+    client: httpx.AsyncClient,
+) -> None:
+    """A refused form names the field by its label, not its wire name ("理由：不能为空", never
+    "reason: …"); a conflict reads in Chinese; a decision neither accepted nor refused is
+    asked for in Chinese. A complaint id past the database's largest (PostgreSQL's integer
+    would refuse 99999999999 and answer 500) is no entry: 404, as for anyone else's."""
+    city = await make_city()
+    entry = await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    await make_account("shop", Role.MERCHANT, merchant_uscc=city.merchant)
+    await make_account("city", Role.OFFICIAL)
+    shop = await signed_in(client, "shop")
+    official = await signed_in(client, "city")
+    none = {"files": ("", b"", "application/octet-stream")}
+    form = {"complaint_id": str(entry.id), "reason": "", "evidence": "退款凭证"}
+    blank = await shop.post("/merchant/complaint-corrections", data=form, files=none)
+    assert blank.status_code == 422
+    assert "未提交： 理由：不能为空" in blank.text and "reason:" not in blank.text
+    form["reason"] = "已当场退款"
+    sent = await shop.post("/merchant/complaint-corrections", data=form, files=none)
+    assert sent.status_code == 303
+    twice = await shop.post("/merchant/complaint-corrections", data=form, files=none)
+    assert twice.status_code == 422 and "该条目的更正申请正在办理中" in twice.text
+    assert "A correction" not in twice.text
+    for past in ("99999999999", "2147483648", "0", "-1"):
+        far = {**form, "complaint_id": past}
+        r = await shop.post("/merchant/complaint-corrections", data=far, files=none)
+        assert r.status_code == 404, past
+    (request,) = await ComplaintCorrection.all()
+    path = f"/official/complaint-corrections/{request.id}/decision"
+    unsure = await official.post(path, data={"decision": "maybe", "note": "x"})
+    assert unsure.status_code == 422 and "请选择予以更正或不予更正" in unsure.text
+    assert "decision: ?" not in unsure.text
+    ok = await official.post(path, data={"decision": "refused", "note": "证据不足"})
+    assert ok.status_code == 303
+    late = await official.post(path, data={"decision": "accepted", "note": "x"})
+    assert late.status_code == 422 and "该申请已作出决定" in late.text
+    # The API says the same in the same words.
+    api = await official.post(f"{API}/{request.id}/decision", json={"decision": "x", "note": "x"})
+    assert api.status_code == 422
+    assert api.json()["errors"] == [{"field": "decision", "message": "请选择予以更正或不予更正"}]
