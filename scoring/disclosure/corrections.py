@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -117,7 +118,8 @@ async def request(
         )
         if complaint is None:
             raise NotFound(NO_ENTRY)
-        # One request at a time per entry: two at once would both see none pending.
+        # One request at a time per entry: two at once would both see none pending (the
+        # database holds it too: a partial unique index, migration 0026).
         await serialise(tx, ComplaintCorrection, str(complaint.id))
         open_or_done = (
             await ComplaintCorrection.filter(
@@ -132,17 +134,22 @@ async def request(
                 gettext(PENDING if open_or_done.status == CorrectionStatus.PENDING else CORRECTED)
             )
         due = workdays.add_working_days(workdays.local_date(now), p.decide_days)
-        correction = await ComplaintCorrection.create(
-            complaint_id=complaint.id,
-            merchant_id=merchant_id,
-            status=CorrectionStatus.PENDING,
-            reason=reason,
-            evidence=evidence,
-            requested_at=now,
-            requested_by=str(actor),
-            due=due,
-            using_db=tx,
-        )
+        try:
+            correction = await ComplaintCorrection.create(
+                complaint_id=complaint.id,
+                merchant_id=merchant_id,
+                status=CorrectionStatus.PENDING,
+                reason=reason,
+                evidence=evidence,
+                requested_at=now,
+                requested_by=str(actor),
+                due=due,
+                using_db=tx,
+            )
+        except IntegrityError:
+            # The database's own hold (migration 0026: one pending or accepted request per
+            # complaint), should a writer ever come past the lock.
+            raise Conflict(gettext(PENDING)) from None
         await _keep(tx, correction, kept, now)
         await audit.record(
             tx,

@@ -5,15 +5,23 @@ each step audited. Officials of another district see nothing of it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, date, datetime
 
 import httpx
+import pytest
+from tortoise.exceptions import IntegrityError
 
 from scoring.credit import workdays
 from scoring.credit.models import Complaint, ComplaintStatus, Resolution
-from scoring.disclosure.models import ComplaintCorrection, ComplaintCorrectionFile
-from service.kernel.models import Area, AreaKind, AuditEvent, Role
-from tests.conftest import BASE_URL
+from scoring.disclosure import corrections
+from scoring.disclosure.models import (
+    ComplaintCorrection,
+    ComplaintCorrectionFile,
+    CorrectionStatus,
+)
+from service.kernel.models import Area, AreaKind, AuditEvent, Merchant, Role
+from tests.conftest import BASE_URL, dialect
 from tests.helpers import csrf, login, make_account
 from tests.scoring.disclosure.test_routes import HTML, complaint, with_exclusions
 from tests.service.kernel.test_uploads import png_with_text
@@ -334,3 +342,53 @@ async def test_the_pages_speak_chinese_and_refuse_ids_past_the_largest(
     api = await official.post(f"{API}/{request.id}/decision", json={"decision": "x", "note": "x"})
     assert api.status_code == 422
     assert api.json()["errors"] == [{"field": "decision", "message": "请选择予以更正或不予更正"}]
+
+
+async def test_the_database_holds_one_open_request_per_entry(client: httpx.AsyncClient) -> None:
+    """Past the lock (any future writer): a second pending request about the same entry, or
+    one beside an accepted request, is refused by the database itself; a refused one is not
+    held."""
+    city = await make_city()
+    entry = await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    merchant = await Merchant.get(uscc=city.merchant)
+    row = {
+        "complaint_id": entry.id,
+        "merchant_id": merchant.id,
+        "reason": "r",
+        "evidence": "e",
+        "requested_at": datetime.now(UTC),
+        "requested_by": "account:shop",
+        "due": date(2026, 12, 29),
+    }
+    first = await ComplaintCorrection.create(**row, status=CorrectionStatus.PENDING)
+    with pytest.raises(IntegrityError):
+        await ComplaintCorrection.create(**row, status=CorrectionStatus.PENDING)
+    await ComplaintCorrection.create(**row, status=CorrectionStatus.REFUSED)
+    await ComplaintCorrection.filter(id=first.id).update(status=CorrectionStatus.ACCEPTED)
+    with pytest.raises(IntegrityError):
+        await ComplaintCorrection.create(**row, status=CorrectionStatus.PENDING)
+
+
+async def test_two_requests_at_once_one_is_taken(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the two run side by side on the pool. Without the lock (as a writer that
+    forgot it) both would see none pending; the index lets one in and the other gets the
+    same 409 as a request made after it."""
+    if dialect() != "postgres":
+        pytest.skip("side by side on the pool: the PostgreSQL pass")
+
+    async def no_lock(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr(corrections, "serialise", no_lock)
+    city = await make_city()
+    entry = await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    await make_account("shop", Role.MERCHANT, merchant_uscc=city.merchant)
+    shop = await signed_in(client, "shop")
+    asked = {"complaint_id": entry.id, "reason": "不是本店", "evidence": "监控录像"}
+    answers = await asyncio.gather(*(shop.post(API, json=asked) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    (lost,) = [a for a in answers if a.status_code == 409]
+    assert lost.json()["detail"] == "该条目的更正申请正在办理中"
+    assert await ComplaintCorrection.filter(complaint_id=entry.id).count() == 1
