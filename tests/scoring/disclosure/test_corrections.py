@@ -6,7 +6,7 @@ each step audited. Officials of another district see nothing of it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -392,3 +392,37 @@ async def test_two_requests_at_once_one_is_taken(
     (lost,) = [a for a in answers if a.status_code == 409]
     assert lost.json()["detail"] == "该条目的更正申请正在办理中"
     assert await ComplaintCorrection.filter(complaint_id=entry.id).count() == 1
+
+
+async def test_the_last_update_moves_with_a_decided_correction(client: httpx.AsyncClient) -> None:
+    """Two published complaints last changed 10 days ago and a withdrawn one touched 2 days
+    ago: "last updated" is 10 days ago (what is not published shows nothing, so its changes
+    move no date). A correction of one published entry asked 5 and accepted 3 days ago (it
+    left the figures): 3 days ago, read from the stored request."""
+    city = await make_city()
+    kept = await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    fixed = await complaint(city.merchant, ComplaintStatus.CLOSED, Resolution.MEDIATED)
+    gone = await complaint(city.merchant, ComplaintStatus.CLOSED, Resolution.WITHDRAWN)
+    now = datetime.now(UTC)
+    ago = {d: now - timedelta(days=d) for d in (2, 3, 5, 10)}
+    await Complaint.filter(id__in=[kept.id, fixed.id]).update(updated_at=ago[10])
+    await Complaint.filter(id=gone.id).update(updated_at=ago[2])
+    before = await record(client, city.merchant)
+    assert (before["published"], before["excluded"]) == (2, 1)
+    assert before["last_update"] == workdays.local_date(ago[10]).isoformat()
+    merchant = await Merchant.get(uscc=city.merchant)
+    await ComplaintCorrection.create(
+        complaint_id=fixed.id,
+        merchant_id=merchant.id,
+        status=CorrectionStatus.ACCEPTED,
+        reason="r",
+        evidence="e",
+        requested_at=ago[5],
+        requested_by="account:shop",
+        due=workdays.local_date(ago[5]),
+        decided_at=ago[3],
+        decided_by="account:city",
+    )
+    after = await record(client, city.merchant)
+    assert (after["published"], after["excluded"]) == (1, 2)
+    assert after["last_update"] == workdays.local_date(ago[3]).isoformat()
