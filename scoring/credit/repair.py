@@ -122,6 +122,32 @@ def _in_force(events: Sequence[CreditEvent], rules: Rules) -> set[int]:
     return out
 
 
+async def _repaired_with(tx: BaseDBAsyncClient, event_id: int, rules: Rules) -> list[int]:
+    """The events an approved repair of this one marks repaired: the event itself and, for a
+    listing's add, every unrepaired add of that listing since its last unrepaired removal.
+    Repairing only the latest of two adds would leave the earlier one in force (the credit
+    rules read the latest unrepaired add or remove), while the public record read "repaired"."""
+    event = await CreditEvent.filter(id=event_id).using_db(tx).get()
+    listing = next((x for x in rules.listings if x.added == event.kind), None)
+    if listing is None:
+        return [event.id]
+    mine = await CreditEvent.filter(
+        merchant_id=event.merchant_id,
+        kind__in=(listing.added, listing.removed),
+        repaired_at=None,
+        occurred_at__lte=event.occurred_at,
+    ).using_db(tx)
+    # The credit rules' order: by instant, then by kind (on the same instant a removal wins).
+    upto = sorted((e for e in mine if _order(e) <= _order(event)), key=_order)
+    since = [i for i, e in enumerate(upto) if e.kind == listing.removed]
+    start = since[-1] + 1 if since else 0
+    return sorted({event.id, *(e.id for e in upto[start:] if e.kind == listing.added)})
+
+
+def _order(e: CreditEvent) -> tuple[datetime, str, int]:
+    return (e.occurred_at, e.kind, e.id)
+
+
 async def repairables(
     merchant: Merchant, rules: Rules, now: datetime, conn: BaseDBAsyncClient | None = None
 ) -> list[Repairable]:
@@ -411,9 +437,11 @@ async def decide(
             raise Conflict(gettext(DECIDED) % {"id": repair.id})
         before = await _state(tx, repair.merchant_id, rules)
         after = before
+        repaired = [repair.event_id]
         if approve:
+            repaired = await _repaired_with(tx, repair.event_id, rules)
             await (
-                CreditEvent.filter(id=repair.event_id, repaired_at=None)
+                CreditEvent.filter(id__in=repaired, repaired_at=None)
                 .using_db(tx)
                 .update(repaired_at=now)
             )
@@ -426,6 +454,8 @@ async def decide(
             f"credit_repair:{repair.id}",
             {
                 "event": repair.event_id,
+                # Every event the approval marked repaired (a listing's earlier adds too).
+                "events_repaired": repaired if approve else [],
                 "reason": text,
                 "credit_before": {"score": before.score, "class": before.risk_class},
                 "credit_after": {"score": after.score, "class": after.risk_class},

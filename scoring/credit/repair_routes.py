@@ -17,7 +17,9 @@ from scoring.credit import repair
 from scoring.credit.models import CreditRepairFile, RepairStatus
 from scoring.credit.routes import rules_of
 from scoring.credit.schemas import RepairableOut, RepairDecisionIn, RepairOut
+from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.i18n import gettext
 from service.kernel.security import MERCHANT_ONLY, MERCHANTS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
 from service.kernel.upload_http import attachment, form_uploads
@@ -40,12 +42,16 @@ async def uploads_of(form: dict[str, Any]) -> list[Upload]:
 
 
 def form_of(form: dict[str, Any]) -> repair.RepairForm:
-    """A multipart form as the application it carries; a non-number event names its field."""
+    """A multipart form as the application it carries; an event that is not a number of a
+    row (1 to the database's largest id) names its field, in the reader's language."""
     raw = text_of(form, "event").strip()
     event_id: int | None = None
     if raw:
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
-            raise InvalidInput("The application is not valid", [FieldError("event", "unknown")])
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
+            raise InvalidInput(
+                "The application is not valid",
+                [FieldError("event", gettext(repair.NOT_REPAIRABLE))],
+            )
         event_id = int(raw)
     return repair.RepairForm(
         event_id=event_id,

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -38,6 +39,10 @@ NO_ENTRY = "No complaint of this merchant with this id"
 NO_CORRECTION = "No such correction request"
 FILES_DIR = "correction-files"
 NO_FILES = N_("Attach at least one PDF, JPEG or PNG file")
+PENDING = N_("A correction of this entry is pending")
+CORRECTED = N_("This entry was corrected already")
+DECIDED = N_("This request was decided already")
+CHOOSE_DECISION = N_("Choose to accept or to refuse")
 _MB = 1024 * 1024
 
 
@@ -113,7 +118,8 @@ async def request(
         )
         if complaint is None:
             raise NotFound(NO_ENTRY)
-        # One request at a time per entry: two at once would both see none pending.
+        # One request at a time per entry: two at once would both see none pending (the
+        # database holds it too: a partial unique index, migration 0026).
         await serialise(tx, ComplaintCorrection, str(complaint.id))
         open_or_done = (
             await ComplaintCorrection.filter(
@@ -125,22 +131,25 @@ async def request(
         )
         if open_or_done is not None:
             raise Conflict(
-                "A correction of this entry is pending"
-                if open_or_done.status == CorrectionStatus.PENDING
-                else "This entry was corrected already"
+                gettext(PENDING if open_or_done.status == CorrectionStatus.PENDING else CORRECTED)
             )
         due = workdays.add_working_days(workdays.local_date(now), p.decide_days)
-        correction = await ComplaintCorrection.create(
-            complaint_id=complaint.id,
-            merchant_id=merchant_id,
-            status=CorrectionStatus.PENDING,
-            reason=reason,
-            evidence=evidence,
-            requested_at=now,
-            requested_by=str(actor),
-            due=due,
-            using_db=tx,
-        )
+        try:
+            correction = await ComplaintCorrection.create(
+                complaint_id=complaint.id,
+                merchant_id=merchant_id,
+                status=CorrectionStatus.PENDING,
+                reason=reason,
+                evidence=evidence,
+                requested_at=now,
+                requested_by=str(actor),
+                due=due,
+                using_db=tx,
+            )
+        except IntegrityError:
+            # The database's own hold (migration 0026: one pending or accepted request per
+            # complaint), should a writer ever come past the lock.
+            raise Conflict(gettext(PENDING)) from None
         await _keep(tx, correction, kept, now)
         await audit.record(
             tx,
@@ -179,7 +188,7 @@ async def attach(
             .get()
         )
         if correction.status != CorrectionStatus.PENDING:
-            raise Conflict("This request was decided already")
+            raise Conflict(gettext(DECIDED))
         held = (
             await ComplaintCorrectionFile.filter(correction_id=correction.id).using_db(tx).count()
         )
@@ -263,7 +272,7 @@ async def decide(
             .get()
         )
         if correction.status != CorrectionStatus.PENDING:
-            raise Conflict("This request was decided already")
+            raise Conflict(gettext(DECIDED))
         correction.status = CorrectionStatus(decision.value)
         correction.decided_at = now
         correction.decided_by = str(who.actor)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import anyio
 from litestar import Request, get, post
@@ -25,7 +25,7 @@ from scoring.disclosure.rules import policy
 from scoring.satisfaction.charts import count_chart_uri
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FangxinError, NotFound
-from service.kernel.i18n import _, current_locale
+from service.kernel.i18n import N_, _, current_locale, gettext
 from service.kernel.models import Area, AreaKind, Merchant
 from service.kernel.security import MERCHANT_ONLY, OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
@@ -82,8 +82,28 @@ def _field(data: dict[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+COLON: Final = N_("%(field)s: %(message)s")
+# What the forms' fields are called on the pages: a field's problem reads "理由：不能为空",
+# never the wire name ("reason: …").
+FIELD_LABELS: Final = {
+    "complaint_id": N_("Complaint"),
+    "reason": N_("Reason"),
+    "evidence": N_("Evidence"),
+    "files": N_("Files"),
+    "decision": N_("Decision"),
+    "note": N_("Note"),
+}
+
+
 def _problem(exc: FangxinError) -> str:
-    return "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
+    """Each field's problem under the field's own name, in the reader's language (the
+    messages are translated where they are raised)."""
+
+    def one(field: str, message: str) -> str:
+        label = FIELD_LABELS.get(field)
+        return gettext(COLON) % {"field": _(label), "message": message} if label else message
+
+    return "; ".join(one(e.field, e.message) for e in exc.errors) or exc.detail
 
 
 async def _merchant_page(
@@ -135,10 +155,11 @@ async def merchant_correction_form(
     who = require_principal(request)
     if who.merchant_id is None:
         raise NotFound("This account has no merchant")
-    try:
-        complaint_id = int(_field(data, "complaint_id"))
-    except ValueError:
-        raise NotFound(corrections.NO_ENTRY) from None
+    raw = _field(data, "complaint_id").strip()
+    # A number of a row, or no entry: a larger one would overflow the database's integer.
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
+        raise NotFound(corrections.NO_ENTRY)
+    complaint_id = int(raw)
     asked = corrections.Request(complaint_id, _field(data, "reason"), _field(data, "evidence"))
     p = policy()
     settings: Settings = request.app.state.settings
@@ -224,7 +245,9 @@ async def official_decision_form(
     try:
         decision = corrections.Decision(_field(data, "decision"))
     except ValueError:
-        return await _official_page(request, error="decision: ?", status_code=422)
+        return await _official_page(
+            request, error=gettext(corrections.CHOOSE_DECISION), status_code=422
+        )
     try:
         await corrections.decide(
             correction_id,

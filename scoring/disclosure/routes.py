@@ -34,7 +34,7 @@ from service.kernel.conditional import cached_bytes, cached_json, cached_respons
 from service.kernel.db import MAX_ID
 from service.kernel.errors import FieldError, InvalidInput, NotFound
 from service.kernel.exports import EXPORT_TYPES, Headers, export_bytes
-from service.kernel.i18n import current_locale
+from service.kernel.i18n import current_locale, gettext
 from service.kernel.models import Merchant
 from service.kernel.security import (
     MERCHANT_ONLY,
@@ -69,18 +69,23 @@ DICTIONARY: Final[dict[str, Any]] = {
         "under_correction": "Published complaints the merchant has asked to correct (更正中), "
         "not yet decided",
         "by_category": "Published complaints by category (CSV: category=count;…)",
-        "excluded": "Complaints in the window not published (不予公示), by reason code (CSV: "
-        "one column excluded_<code> each)",
+        "excluded": "Complaints in the window not published (不予公示), in all. Never by "
+        "reason for one merchant: for a small shop a reason such as a professional-claim "
+        "pattern or personal data could point at the consumer. The reasons are counted only "
+        "over the city (/api/v1/complaint-records/city, excluded by reason code)",
         "mediation_success": "mediated of (mediated + terminated), as k, n, percent and its 95% "
         "Wilson interval ci_low–ci_high; percent and interval null below min_cases",
         "merchant_first": "merchant_settled of published, shown the same way",
-        "ratings": "Ratings behind the merchant's published satisfaction score (null: none)",
+        "ratings": "Ratings of the merchant received over the same window (the responses "
+        "satisfaction scoring counts, screened ones left out); null below min_ratings",
         "per_100_ratings": "published × 100 / ratings, one decimal: complaints in proportion "
-        "to how many consumers rated it",
-        "last_update": "The latest day any complaint in the window changed (null: none)",
+        "to how many consumers rated it over the same days; null below min_ratings",
+        "last_update": "The latest day a published complaint changed, or a correction of one "
+        "was asked for or decided (null: none)",
         "min_cases": "Below this n no rate is shown",
         "policy_version": "The disclosure policy the figures follow",
     },
+    # The reason codes of the city's figures' ``excluded`` (never given per merchant).
     "exclusion_reasons": {
         Exclusion.CORRECTED: "Corrected: officials accepted the merchant's request (申请更正)",
         Exclusion.WITHDRAWN: "Withdrawn by the consumer (撤诉)",
@@ -126,8 +131,7 @@ def csv_columns(locale: str) -> list[dict[str, str]]:
 
 
 def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
-    """The CSV's flat table: one row per merchant, rates and exclusions in columns of their
-    own."""
+    """The CSV's flat table: one row per merchant, rates in columns of their own."""
     rows = []
     for r in items:
         row: dict[str, object] = {
@@ -153,8 +157,8 @@ def _frame(items: list[ComplaintRecordOut]) -> pl.DataFrame:
                 f"{name}_ci_low": rate.ci_low,
                 f"{name}_ci_high": rate.ci_high,
             }
-        row |= {f"excluded_{code}": n for code, n in r.excluded.items()}
         row |= {
+            "excluded": r.excluded,
             "ratings": r.ratings,
             "per_100_ratings": r.per_100_ratings,
             "last_update": r.last_update,
@@ -178,8 +182,8 @@ class ComplaintRecordController(Controller):
     )
     async def merchant_record(self, request: Request[Any, Any, Any], uscc: Uscc) -> Response[bytes]:
         """The merchant's public complaint record (投诉公示) over the policy's rolling window:
-        counts, rates with n and 95% Wilson intervals (none below the minimum of cases), the
-        exclusions by reason code and a figure per 100 published ratings."""
+        counts, rates with n and 95% Wilson intervals (none below the minimum of cases), how
+        many were not published (in all, no reasons) and a figure per 100 ratings."""
         merchant = await Merchant.get_or_none(uscc=uscc.upper()).select_related("district")
         if merchant is None:
             raise NotFound(f"No merchant {uscc}")
@@ -246,6 +250,7 @@ def _policy_summary() -> dict[str, object]:
         "window_months": p.window_months,
         "min_cases": p.min_cases,
         "per_ratings": p.per_ratings,
+        "min_ratings": p.min_ratings,
         "professional_claims_excluded": p.professional_claims,
         "excluded_categories": {k: v.value for k, v in p.excluded_categories.items()},
     }
@@ -339,7 +344,7 @@ class CorrectionController(Controller):
             decision = corrections.Decision(data.decision)
         except ValueError:
             raise InvalidInput(
-                "Bad decision", [FieldError("decision", "must be accepted or refused")]
+                "Bad decision", [FieldError("decision", gettext(corrections.CHOOSE_DECISION))]
             ) from None
         c = await corrections.decide(
             correction_id,

@@ -1,8 +1,11 @@
 """A merchant's public complaint record (投诉公示), pure: which complaints are published, which
 are not and why (不予公示, each under a reason code), and the figures, honestly — every rate
 with its n and a 95% Wilson interval, no rate at all below the policy's minimum of cases, and
-a figure per 100 published ratings beside the raw count, so a busy supermarket is not ranked
-below a stall that sold twice.
+a figure per 100 ratings received over the same window beside the raw count (none below the
+policy's minimum of ratings), so a busy supermarket is not ranked below a stall that sold
+twice. Per merchant only the total not published is given, never its reasons: for a small shop
+"one professional-claim pattern" or "one about personal data" would point at a known customer;
+the reasons are counted only over the city.
 
 What is published is a complaint (an intake record of kind complaint) received in the window
 that was handled: accepted, or ended — settled first by the merchant (先行和解,
@@ -61,6 +64,13 @@ class Exclusion(StrEnum):
     EXCLUDED_BY_RULES = "excluded_by_rules"  # a category the rules keep out
 
 
+# Reasons never named to the merchant either (its own correction page says only "not
+# published"): the merchant knows its customers, and "professional-claim pattern" or "about
+# personal data" beside an entry's date and category would say which of them.
+UNNAMED: Final = frozenset({Exclusion.PROFESSIONAL_CLAIM, Exclusion.PERSONAL_DATA})
+NOT_PUBLISHED: Final = "not_published"  # what such an entry's reason reads as
+
+
 class PolicyError(ValueError):
     """A disclosure policy that cannot be used, naming the key."""
 
@@ -79,13 +89,14 @@ class Policy:
     evidence_max: int = 2000
     files_max: int = 5
     file_max_mb: int = 10
+    min_ratings: int = 30  # below this many ratings in the window, no per-100 figure
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> Policy:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
 
-        def number(table: str, key: str) -> int:
-            value = raw.get(table, {}).get(key)
+        def number(table: str, key: str, default: int | None = None) -> int:
+            value = raw.get(table, {}).get(key, default)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise PolicyError(f"{path}: [{table}] {key} must be a whole number >= 1")
             return value
@@ -109,6 +120,7 @@ class Policy:
             window_months=number("window", "months"),
             min_cases=number("rates", "min_cases"),
             per_ratings=number("rates", "per_ratings"),
+            min_ratings=number("rates", "min_ratings", 30),
             professional_claims=flag,
             excluded_categories=categories,
             decide_days=number("corrections", "decide_days"),
@@ -141,6 +153,8 @@ class Case:
     # The merchant's request to correct it (申请更正): pending, accepted, or None (none, or
     # refused: a refused request leaves the entry as it was).
     correction: str | None = None
+    # The latest request or decision of a correction of it (any outcome), None: never asked.
+    correction_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +184,16 @@ class ComplaintRecord:
     still_open: int
     under_correction: int  # published, with a correction pending (更正中)
     by_category: dict[str, int]  # published, most first (ties by name)
-    excluded: dict[str, int]  # reason code → count, every code present
+    # Not published (不予公示), in all: per merchant never by reason, which for a small shop
+    # could point at the consumer (the city's figures alone break it down).
+    excluded: int
     mediation_success: Rate
     merchant_first: Rate
-    ratings: int | None  # published ratings the per-100 figure is over; None: no score
+    ratings: int | None  # ratings received in the window; None: fewer than min_ratings
     per_100_ratings: float | None
-    last_update: date | None  # the latest change of any record the window holds
+    # The latest change of what the record shows: a published entry's, or a correction's
+    # request or decision about one (an excluded complaint's changes show nothing).
+    last_update: date | None
     min_cases: int
     policy_version: str
 
@@ -225,26 +243,37 @@ def rate(k: int, n: int, minimum: int) -> Rate:
     return Rate(k, n, one_decimal(100 * k / n), one_decimal(100 * low), one_decimal(100 * high))
 
 
+def _last_update(published: Iterable[Case], corrected: Iterable[Case]) -> date | None:
+    """The latest change the record shows: a published entry's own, or a request or
+    decision of a correction about a published entry or one taken out by its correction."""
+    stamps = [c.updated_at for c in published]
+    stamps += [c.correction_at for c in (*published, *corrected) if c.correction_at is not None]
+    return max((local_date(t) for t in stamps), default=None)
+
+
 def complaint_record(
     cases: Iterable[Case], now: datetime, p: Policy, ratings: int | None = None
 ) -> ComplaintRecord:
     """The record as of ``now`` from the merchant's intake records (any kind, any date: only
-    complaints received in the window count). ``ratings``: the ratings behind its published
-    score, for the per-100 figure (None or 0: no such figure)."""
+    complaints received in the window count). ``ratings``: the ratings the merchant received
+    over the same window, for the per-100 figure (None or below ``min_ratings``: none)."""
     start, end = window(now, p)
     in_window = [
         c
         for c in cases
         if c.kind == IntakeKind.COMPLAINT and start <= local_date(c.received_at) <= end
     ]
-    excluded = dict.fromkeys((e.value for e in Exclusion), 0)
+    excluded = 0
     published: list[Case] = []
+    corrected: list[Case] = []
     for c in in_window:
         reason = exclusion(c, p)
         if reason is None:
             published.append(c)
         else:
-            excluded[reason.value] += 1
+            excluded += 1
+            if reason == Exclusion.CORRECTED:
+                corrected.append(c)
     mediated = sum(
         1 for c in published if c.status == ComplaintStatus.CLOSED and c.resolution in MEDIATED
     )
@@ -256,6 +285,8 @@ def complaint_record(
     settled = sum(1 for c in published if c.resolution == Resolution.MERCHANT_ODR)
     still_open = sum(1 for c in published if c.status in OPEN)
     counts = Counter(c.category for c in published)
+    if ratings is not None and ratings < p.min_ratings:
+        ratings = None
     per_100 = None
     if ratings:
         per_100 = one_decimal(len(published) * p.per_ratings / ratings)
@@ -274,7 +305,7 @@ def complaint_record(
         merchant_first=rate(settled, len(published), p.min_cases),
         ratings=ratings or None,
         per_100_ratings=per_100,
-        last_update=max((local_date(c.updated_at) for c in in_window), default=None),
+        last_update=_last_update(published, corrected),
         min_cases=p.min_cases,
         policy_version=p.version,
     )

@@ -35,7 +35,7 @@ class ComplaintRecordOut(msgspec.Struct):
     still_open: int
     under_correction: int
     by_category: dict[str, int]
-    excluded: dict[str, int]
+    excluded: int  # in all: never by reason per merchant
     mediation_success: RateOut
     merchant_first: RateOut
     ratings: int | None

@@ -2,10 +2,11 @@
 
 Only what disclosure needs is read (kind, dates, status, resolution, category, the
 professional-claim flag of a complaint filed online) — never a party's name, address or a
-consumer's contact. The per-100 figure is over the ratings behind the merchant's published
-score (the current published run's n): the register keeps no date of establishment, and the
-date a merchant entered Fangxin's register is not the day it began trading, so no per-year
-figure is made.
+consumer's contact. The per-100 figure is over the ratings the merchant received in the same
+window (the responses scoring counts: not excluded by screening), counted for a page of
+merchants in one grouped query: the register keeps no date of establishment, and the date a
+merchant entered Fangxin's register is not the day it began trading, so no per-year figure
+is made.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
 from scoring.credit.workdays import LOCAL_TZ
 from scoring.disclosure.models import ComplaintCorrection, CorrectionStatus
 from scoring.disclosure.rules import (
+    NOT_PUBLISHED,
+    UNNAMED,
     Case,
     CityFigures,
     ComplaintRecord,
@@ -32,10 +36,9 @@ from scoring.disclosure.rules import (
     window,
 )
 from scoring.disputes.models import Dispute
-from scoring.satisfaction import runs
-from scoring.satisfaction.models import UnitScore
 from service.kernel.db import in_slices
 from service.kernel.models import Merchant
+from surveys.models import Response, TargetKind
 
 FIELDS = (
     "id",
@@ -50,18 +53,24 @@ FIELDS = (
 )
 
 
-def _window_start(now: datetime, p: Policy) -> datetime:
-    """The first instant of the window (its first local day's midnight, in UTC)."""
-    first, _ = window(now, p)
-    return datetime.combine(first, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
+def _edges(now: datetime, p: Policy) -> tuple[datetime, datetime]:
+    """The window's first instant and the first instant after it: its first local day's
+    midnight and the midnight after its last, in UTC."""
+    first, last = window(now, p)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
+
+    return midnight(first), midnight(last + timedelta(days=1))
 
 
 def _in_window(now: datetime, p: Policy) -> QuerySet[Complaint]:
+    start, end = _edges(now, p)
     return Complaint.filter(
         kind=IntakeKind.COMPLAINT,
         merchant_id__isnull=False,
-        received_at__gte=_window_start(now, p),
-        received_at__lt=now + timedelta(days=1),
+        received_at__gte=start,
+        received_at__lt=end,
     )
 
 
@@ -75,22 +84,34 @@ async def _cases(merchant_ids: Sequence[int], now: datetime, p: Policy) -> dict[
     return _read(rows, await _flagged(ids), await _corrections(ids))
 
 
-async def _corrections(complaint_ids: Sequence[int]) -> dict[int, str]:
+@dataclass(frozen=True, slots=True)
+class _Corrections:
+    bearing: dict[int, str]  # complaint → the correction bearing on it: pending or accepted
+    changed: dict[int, datetime]  # complaint → its corrections' latest request or decision
+
+
+async def _corrections(complaint_ids: Sequence[int]) -> _Corrections:
     """The correction that bears on each complaint: pending or accepted (there is at most one
-    of either: a request waits for no other, and an accepted one ends the entry's record)."""
+    of either: a request waits for no other, and an accepted one ends the entry's record);
+    and when any correction of it was last asked for or decided (refused ones too: a refusal
+    takes "更正中" off the record)."""
 
-    async def bearing(ids: Sequence[int]) -> list[tuple[int, str]]:
-        found = await ComplaintCorrection.filter(
-            complaint_id__in=ids,
-            status__in=(CorrectionStatus.PENDING, CorrectionStatus.ACCEPTED),
-        ).values_list("complaint_id", "status")
-        return cast("list[tuple[int, str]]", found)
+    async def read(ids: Sequence[int]) -> list[tuple[int, str, datetime, datetime | None]]:
+        found = await ComplaintCorrection.filter(complaint_id__in=ids).values_list(
+            "complaint_id", "status", "requested_at", "decided_at"
+        )
+        return cast("list[tuple[int, str, datetime, datetime | None]]", found)
 
-    out: dict[int, str] = {}
-    for cid, status in await in_slices(bearing, complaint_ids):
+    out = _Corrections({}, {})
+    for cid, status, requested, decided in await in_slices(read, complaint_ids):
+        latest = max(requested, decided) if decided is not None else requested
+        if cid not in out.changed or latest > out.changed[cid]:
+            out.changed[cid] = latest
+        if status not in (CorrectionStatus.PENDING, CorrectionStatus.ACCEPTED):
+            continue
         # Accepted outranks pending, should a stale pending one remain beside it.
-        if out.get(cid) != CorrectionStatus.ACCEPTED:
-            out[cid] = CorrectionStatus(status).value
+        if out.bearing.get(cid) != CorrectionStatus.ACCEPTED:
+            out.bearing[cid] = CorrectionStatus(status).value
     return out
 
 
@@ -108,7 +129,7 @@ async def _flagged(complaint_ids: Sequence[int]) -> set[int]:
 
 
 def _read(
-    rows: Sequence[tuple[Any, ...]], flagged: set[int], corrections: dict[int, str]
+    rows: Sequence[tuple[Any, ...]], flagged: set[int], corrections: _Corrections
 ) -> dict[int, list[Case]]:
     out: dict[int, list[Case]] = defaultdict(list)
     for (
@@ -134,29 +155,40 @@ def _read(
                 updated_at=updated,
                 flagged=cid in flagged,
                 district=district[0] if district else "",
-                correction=corrections.get(cid),
+                correction=corrections.bearing.get(cid),
+                correction_at=corrections.changed.get(cid),
             )
         )
     return out
 
 
-async def _ratings(usccs: Sequence[str]) -> dict[str, int]:
-    """The ratings behind each merchant's published score (none without a published run)."""
-    run = await runs.current_run()
-    if run is None or not usccs:
-        return {}
-    found = await in_slices(
-        lambda codes: UnitScore.filter(run_id=run.id, kind="merchant", code__in=codes).values_list(
-            "code", "n"
-        ),
-        usccs,
-    )
-    return dict(found)
+async def _ratings(usccs: Sequence[str], now: datetime, p: Policy) -> dict[str, int]:
+    """The ratings each merchant received over the record's window (the same local days as
+    its complaints): the responses about it that scoring counts, those no screening
+    excluded. One grouped query for a page of merchants."""
+    start, end = _edges(now, p)
+
+    async def counted(codes: Sequence[str]) -> list[tuple[str, int]]:
+        found = (
+            await Response.filter(
+                target_kind=TargetKind.MERCHANT,
+                target_code__in=codes,
+                excluded=False,
+                submitted_at__gte=start,
+                submitted_at__lt=end,
+            )
+            .annotate(n=Count("id"))
+            .group_by("target_code")
+            .values_list("target_code", "n")
+        )
+        return cast("list[tuple[str, int]]", found)
+
+    return dict(await in_slices(counted, usccs)) if usccs else {}
 
 
 async def merchant_record(merchant_id: int, uscc: str, now: datetime, p: Policy) -> ComplaintRecord:
     cases = await _cases([merchant_id], now, p)
-    ratings = await _ratings([uscc])
+    ratings = await _ratings([uscc], now, p)
     return complaint_record(cases.get(merchant_id, []), now, p, ratings.get(uscc))
 
 
@@ -177,7 +209,7 @@ async def city_records(now: datetime, p: Policy, *, page: int, page_size: int) -
         .select_related("district")
     )
     cases = await _cases([m.id for m in merchants], now, p)
-    ratings = await _ratings([m.uscc for m in merchants])
+    ratings = await _ratings([m.uscc for m in merchants], now, p)
     return CityPage(
         total=await Merchant.all().count(),
         records=[
@@ -206,7 +238,8 @@ class Entry:
     received_at: datetime
     category: str
     status: str
-    excluded: str | None  # the reason code, None: published
+    # The reason code, None: published; NOT_PUBLISHED for a reason not named (rules.UNNAMED).
+    excluded: str | None
     correction: str | None
 
 
@@ -223,13 +256,14 @@ async def entries(merchant_id: int, now: datetime, p: Policy) -> list[Entry]:
     out = []
     for row, case in zip(rows, _read(rows, flagged, fixes).get(merchant_id, []), strict=True):
         reason = exclusion(case, p)
+        code = None if reason is None else NOT_PUBLISHED if reason in UNNAMED else reason.value
         out.append(
             Entry(
                 row[0],
                 case.received_at,
                 case.category,
                 case.status.value,
-                reason.value if reason else None,
+                code,
                 case.correction,
             )
         )

@@ -146,7 +146,6 @@ async def merchant_context(uscc: str, now: datetime) -> dict[str, Any]:
         "notice": await _in_notice(merchant.uscc, now),
         "complaint_record": record,
         "complaint_categories": disclosure_labels.CATEGORIES,
-        "exclusion_labels": disclosure_labels.EXCLUSIONS,
         "survey": await _open_survey(TargetKind.MERCHANT, now)
         if merchant.status == MerchantStatus.ACTIVE
         else None,

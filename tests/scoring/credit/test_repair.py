@@ -507,3 +507,46 @@ async def test_the_annual_report_counts_repairs_by_district(db: Settings) -> Non
     assert (desk.pending, desk.overdue, desk.approved, desk.refused) == (1, 0, 1, 1)
     far = await repair.counts(town.who["far"].district_id, now=at("2026-03-16"))
     assert (far.pending, far.approved) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("listing", "on"), [("abnormal_list", "2026-05-04"), ("serious_list", "2027-05-04")]
+)
+async def test_a_listing_added_twice_is_repaired_whole(db: Settings, listing: str, on: str) -> None:
+    """Listed (abnormal list; serious list, repairable a year on) on 1 March, removed on 1
+    April, listed again on 1 May and once more on 3 May (two adds, no removal between). Only
+    the latest add is offered; its approved repair marks both adds since the removal
+    repaired, so the merchant is off the list for the credit rules too (before the fix the
+    earlier add of 1 May kept it listed while the public record read "repaired"). The add
+    before the removal is left as it was: the removal already ended it."""
+    town = await make_town()
+    flag = listing.removesuffix("_list")
+    old = await record(SHOP, f"{listing}_added", "a0", at("2026-03-01"))
+    await record(SHOP, f"{listing}_removed", "r0", at("2026-04-01"))
+    first = await record(SHOP, f"{listing}_added", "a1", at("2026-05-01"))
+    second = await record(SHOP, f"{listing}_added", "a2", at("2026-05-03"))
+    offered = await repair.repairables(town.shop, RULES, at(on))
+    assert [r.event.id for r in offered] == [second.id]
+    applied = await apply(db, town.who["shop"], second, at(on))
+    decided = await repair.decide(
+        applied.id,
+        town.who["city"],
+        approve=True,
+        reason="已整改",
+        rules=RULES,
+        now=at(on, 11),
+    )
+    assert getattr(decided.before, f"{flag}_listed") and not getattr(
+        decided.after, f"{flag}_listed"
+    )
+    repaired = {e.external_ref: e.repaired_at for e in await CreditEvent.all()}
+    assert repaired["a1"] == repaired["a2"] == at(on, 11)
+    assert repaired["a0"] is None and repaired["r0"] is None
+    standing = await CreditStanding.get(merchant_id=town.shop.id)
+    assert not getattr(standing, f"{flag}_listed")
+    assert await repair.repairables(town.shop, RULES, at(on, 12)) == []
+    (entry,) = (await public_record(town.shop.id, RULES, at(on, 12))).listings
+    assert entry.repaired_at == at(on, 11)
+    (audit_row,) = await AuditEvent.filter(action="credit_repair.approved")
+    assert audit_row.details["events_repaired"] == [first.id, second.id]
+    assert old.id not in audit_row.details["events_repaired"]

@@ -247,3 +247,29 @@ async def test_nobody_reaches_an_application_that_is_not_theirs(client: httpx.As
         r = await them["city"].get(url)
         assert "天中超市" in r.text, url
     await close(them)
+
+
+async def test_an_event_past_the_largest_id_is_named_in_chinese(
+    client: httpx.AsyncClient,
+) -> None:
+    """An event id of 10 digits past the database's largest (2 147 483 647) would overflow
+    PostgreSQL's integer (a 500): it is refused as any event that cannot be repaired, the
+    field named in the reader's language, on the API and on the page. Nothing stored."""
+    them = await people(client)
+    shop = them["shop"]
+    token = {"x-csrftoken": await csrf(shop)}
+    fields = {"correction": "已整改", "signatory": "李四", "pledge": "on"}
+    for past in ("9999999999", "2147483648", "0"):
+        r = await shop.post(
+            "/api/v1/credit-repairs",
+            data={**fields, "event": past},
+            files=[("files", PDF)],
+            headers=token,
+        )
+        assert r.status_code == 422, (past, r.text)
+        assert r.json()["errors"] == [{"field": "event", "message": "该记录不可申请信用修复"}]
+        page = await apply(shop, 0, event=past)
+        assert page.status_code == 422 and 'id="event-error"' in page.text
+        assert "该记录不可申请信用修复" in page.text and "unknown" not in page.text
+    assert await CreditRepair.all().count() == 0
+    await close(them)

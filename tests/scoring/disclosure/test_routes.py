@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
@@ -13,10 +14,13 @@ import httpx
 
 from scoring.credit.models import Complaint, ComplaintStatus, IntakeKind, Resolution
 from scoring.credit.workdays import local_date
+from scoring.disclosure import store
+from scoring.disclosure.rules import policy
 from scoring.disputes.models import Dispute
 from scoring.disputes.rules import Category, DisputeStatus, Want
 from scoring.satisfaction.models import RunStatus, ScoreRun, UnitScore
 from service.kernel.models import Merchant
+from surveys.models import Response, Survey, TargetKind
 from tests.surveys.conftest import make_city
 
 _ids = count(1)
@@ -93,9 +97,29 @@ async def with_exclusions(uscc: str) -> None:
     await c.save()
 
 
+async def ratings(uscc: str, *at: datetime, excluded: bool = False) -> None:
+    """Ratings of the merchant submitted at these instants."""
+    survey = await Survey.get(slug="merchant")
+    await Response.bulk_create(
+        [
+            Response(
+                survey=survey,
+                version=1,
+                target_kind=TargetKind.MERCHANT,
+                target_code=uscc,
+                client_submission_id=uuid.uuid4(),
+                submitted_at=t,
+                excluded=excluded,
+            )
+            for t in at
+        ]
+    )
+
+
 async def above_minimum(uscc: str) -> None:
-    """As the pure test: 10 settled first, 27 mediated, 9 terminated, 4 open (50), and a
-    published score over 400 ratings."""
+    """As the pure test: 10 settled first, 27 mediated, 9 terminated, 4 open (50); 250 ratings
+    over the record's window (and a published score over 400 ratings of another window, which
+    the per-100 figure does not read)."""
     for _ in range(10):
         await complaint(uscc, ComplaintStatus.CLOSED, Resolution.MERCHANT_ODR, accepted=False)
     for _ in range(27):
@@ -123,6 +147,7 @@ async def above_minimum(uscc: str) -> None:
         ci_high=84.0,
         insufficient_data=False,
     )
+    await ratings(uscc, *(now - timedelta(days=d % 300, hours=1) for d in range(250)))
 
 
 async def test_the_merchant_record_with_exclusions_and_below_the_minimum(
@@ -137,15 +162,9 @@ async def test_the_merchant_record_with_exclusions_and_below_the_minimum(
     assert body["published"] == 3
     assert (body["mediated"], body["merchant_settled"], body["still_open"]) == (1, 1, 1)
     assert body["terminated"] == 0
-    assert body["excluded"] == {
-        "corrected": 0,
-        "withdrawn": 1,
-        "not_accepted": 1,
-        "awaiting_acceptance": 1,
-        "professional_claim": 1,
-        "personal_data": 1,
-        "excluded_by_rules": 0,
-    }
+    # Not published: the total only (withdrawn, refused, awaiting acceptance, flagged, about
+    # personal data): per merchant a reason could point at the consumer.
+    assert body["excluded"] == 5
     assert body["by_category"] == {"quality": 2, "price": 1}
     # Below the minimum (30): the counts, no rate.
     assert body["mediation_success"] == {
@@ -194,7 +213,8 @@ async def test_above_the_minimum_the_rates_with_their_intervals(client: httpx.As
         "ci_low": 11.2,
         "ci_high": 33.0,
     }
-    assert body["ratings"] == 400 and body["per_100_ratings"] == 12.5
+    # 50 × 100 / 250 ratings received over the same window.
+    assert body["ratings"] == 250 and body["per_100_ratings"] == 20.0
 
 
 async def test_open_data_paged_json_and_csv_with_etags(client: httpx.AsyncClient) -> None:
@@ -228,7 +248,8 @@ async def test_open_data_paged_json_and_csv_with_etags(client: httpx.AsyncClient
     rows = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
     assert [r["uscc"] for r in rows] == [city.other_merchant, city.merchant]
     mine = rows[1]
-    assert mine["published"] == "3" and mine["excluded_withdrawn"] == "1"
+    assert mine["published"] == "3" and mine["excluded"] == "5"
+    assert not [column for column in mine if column.startswith("excluded_")]
     assert mine["by_category"] == "quality=2;price=1"
     assert mine["merchant_first_n"] == "3" and mine["merchant_first_percent"] == ""
     for personal in PERSONAL:
@@ -242,7 +263,8 @@ async def test_the_data_dictionary_names_every_field(client: httpx.AsyncClient) 
     record = (await client.get(f"/api/v1/merchants/{city.merchant}/complaint-record")).json()
     dictionary = (await client.get("/api/v1/complaint-records/dictionary")).json()
     assert set(dictionary["fields"]) == set(record)
-    assert set(dictionary["exclusion_reasons"]) == set(record["excluded"])
+    city_figures = (await client.get("/api/v1/complaint-records/city")).json()
+    assert set(dictionary["exclusion_reasons"]) == set(city_figures["excluded"])
     assert dictionary["policy"]["min_cases"] == 30
     assert dictionary["policy"]["window_months"] == 12
     # The CSV's columns, named as the CSV names them: the machine names for programs, the
@@ -280,19 +302,24 @@ async def test_the_storefront_and_the_merchant_page_show_the_record(
         assert page.status_code == 200, path
         text = page.text
         assert 'id="complaint-record"' in text and "投诉公示" in text
-        assert "受理投诉" in text and "<strong>50</strong>" in text
-        assert "每百条评价 12.5 件（共 400 条评价）" in text
+        # Published, not "accepted": 10 of the 50 the merchant settled first were never
+        # accepted by the bureau.
+        assert "公示投诉" in text and "受理投诉" not in text and "<strong>50</strong>" in text
+        assert "每百条评价 20.0 件（共 250 条评价）" in text
         assert "调解成功率" in text and "<strong>75.0%</strong>" in text
         assert "95% 置信区间 58.9–86.2%" in text and "36 件中 27 件" in text
         assert "<strong>20.0%</strong>" in text and "95% 置信区间 11.2–33.0%" in text
         assert 'href="/methodology#complaint-record"' in text
         assert "<script" not in text
-    # Below the minimum: counts only, and the exclusions by reason; nothing personal.
+    # Below the minimum: counts only, and how many were not published in all, never why (for
+    # a small shop "one professional-claim pattern" points at a known customer); nothing
+    # personal.
     text = (await client.get(f"/m/{city.other_merchant}", headers=HTML)).text
     assert "1 件中 1 件" in text and "件数过少，不计算比率（至少需 30 件）" in text
     assert "3 件中 1 件" in text
     assert "依公示规则不予公示：5 件" in text
-    assert "消费者撤回 1" in text and "疑似职业索赔 1" in text and "涉及个人信息 1" in text
+    for reason in ("消费者撤回", "疑似职业索赔", "涉及个人信息", "不予受理", "尚未受理"):
+        assert reason not in text
     for personal in PERSONAL:
         assert personal not in text
 
@@ -308,7 +335,9 @@ async def test_the_methodology_explains_the_figures(client: httpx.AsyncClient) -
     text = (await client.get("/methodology", headers=HTML)).text
     assert 'id="complaint-record"' in text
     assert "不足 30 件时不显示比率" in text and "近 12 个月" in text
-    assert "每 100 条评价" in text and "Wilson" in text
+    assert "每收到 100 条评价" in text and "Wilson" in text
+    assert "评价不足 30 条时不提供该数字" in text
+    assert "经营者的记录只列出不予公示的总件数，不列原因" in text
     assert "15 个工作日内作出决定" in text
     assert 'href="/api/v1/complaint-records?format=csv"' in text
     assert 'href="/api/v1/complaint-records/dictionary"' in text
@@ -344,3 +373,48 @@ async def test_the_city_views_json_and_page(client: httpx.AsyncClient) -> None:
     assert "驿城区" in text and "价格" in text and "<script" not in text
     assert text.count('<img class="chart"') >= 3
     assert 'href="/api/v1/complaint-records?format=csv"' in text
+
+
+async def test_the_per_100_figure_is_over_the_ratings_of_the_same_days(
+    client: httpx.AsyncClient,
+) -> None:
+    """One published complaint. The window's first instant is its first local day's midnight
+    (16:00 UTC the day before), its end the midnight after today. Counted: 28 ratings inside
+    and one at the very first instant (29). Not counted: one a second before the window, one
+    set aside by screening, one about the other merchant — and the published score's n of 500
+    over some other window (with too little data besides). 29 < 30: no figure. One more
+    rating today: 30, so 1 × 100 / 30 = 3.33… → 3.3."""
+    city = await make_city()
+    await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    now = datetime.now(UTC)
+    start, end = store._edges(now, policy())
+    assert end - start >= timedelta(days=365)
+    run = await ScoreRun.create(
+        status=RunStatus.PUBLISHED,
+        created_by="test",
+        published_at=now,
+        window_since=now - timedelta(days=30),
+        window_until=now,
+        params={},
+    )
+    await UnitScore.create(
+        run=run, kind="merchant", code=city.merchant, n=500, score=80.0, insufficient_data=True
+    )
+    await ratings(city.merchant, start, *(now - timedelta(days=10 * d) for d in range(28)))
+    await ratings(city.merchant, start - timedelta(seconds=1))
+    await ratings(city.merchant, now - timedelta(days=1), excluded=True)
+    await ratings(city.other_merchant, now - timedelta(days=1))
+    path = f"/api/v1/merchants/{city.merchant}/complaint-record"
+    body = (await client.get(path)).json()
+    assert (body["published"], body["ratings"], body["per_100_ratings"]) == (1, None, None)
+    await ratings(city.merchant, now)
+    body = (await client.get(path)).json()
+    assert (body["ratings"], body["per_100_ratings"]) == (30, 3.3)
+    # The open data's page counts the same, for every merchant of the page at once.
+    page = (await client.get("/api/v1/complaint-records")).json()
+    by_uscc = {r["uscc"]: r for r in page["items"]}
+    assert (by_uscc[city.merchant]["ratings"], by_uscc[city.merchant]["per_100_ratings"]) == (
+        30,
+        3.3,
+    )
+    assert by_uscc[city.other_merchant]["ratings"] is None

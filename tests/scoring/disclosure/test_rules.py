@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def mediated(n: int, **kw: object) -> list[Case]:
 
 
 def test_the_shipped_policy() -> None:
-    assert (P.window_months, P.min_cases, P.per_ratings) == (12, 30, 100)
+    assert (P.window_months, P.min_cases, P.per_ratings, P.min_ratings) == (12, 30, 100, 30)
     assert P.professional_claims
     assert P.excluded_categories["personal_information"] == Exclusion.PERSONAL_DATA
 
@@ -85,7 +86,7 @@ def test_below_the_minimum_only_counts() -> None:
     assert (record.merchant_first.k, record.merchant_first.n) == (0, 3)
     assert record.per_100_ratings is None and record.ratings is None
     assert record.by_category == {"quality": 3}
-    assert sum(record.excluded.values()) == 0
+    assert record.excluded == 0
 
 
 def test_exclusions_each_under_its_reason() -> None:
@@ -109,15 +110,17 @@ def test_exclusions_each_under_its_reason() -> None:
     record = complaint_record(cases, NOW, P)
     assert record.published == 3
     assert (record.mediated, record.merchant_settled, record.still_open) == (1, 1, 1)
-    assert record.excluded == {
-        "corrected": 0,
-        "withdrawn": 2,
-        "not_accepted": 1,
-        "awaiting_acceptance": 1,
-        "professional_claim": 1,
-        "personal_data": 1,
-        "excluded_by_rules": 0,
+    reasons = Counter(exclusion(c, P) for c in cases[:9])
+    assert reasons == {
+        None: 3,
+        Exclusion.WITHDRAWN: 2,
+        Exclusion.NOT_ACCEPTED: 1,
+        Exclusion.AWAITING_ACCEPTANCE: 1,
+        Exclusion.PROFESSIONAL_CLAIM: 1,
+        Exclusion.PERSONAL_DATA: 1,
     }
+    # The merchant's record holds the total only, never the reasons.
+    assert record.excluded == 6
     assert record.by_category == {"quality": 2, "price": 1}
     # The latest change of a record in the window: the newest received 30 days ago, changed
     # two days later (the one 400 days old does not count).
@@ -229,3 +232,41 @@ def test_a_record_closed_without_an_acceptance_date_was_handled() -> None:
     closed = case(S.CLOSED, Resolution.MEDIATED, accepted=False)
     assert exclusion(closed, P) is None
     assert exclusion(case(S.RECEIVED, accepted=False), P) == Exclusion.AWAITING_ACCEPTANCE
+
+
+def test_no_figure_per_100_ratings_below_the_minimum_of_ratings() -> None:
+    """One published complaint over 2 ratings would read "50.0 per 100 ratings": the stall
+    that sold twice. Below min_ratings (30) no figure, and no count of ratings either; at 30:
+    1·100/30 = 3.33… → 3.3."""
+    one = [case(S.MEDIATING)]
+    for few in (2, 29):
+        record = complaint_record(one, NOW, P, ratings=few)
+        assert (record.ratings, record.per_100_ratings) == (None, None)
+    at_minimum = complaint_record(one, NOW, P, ratings=30)
+    assert (at_minimum.ratings, at_minimum.per_100_ratings) == (30, 3.3)
+    assert complaint_record(one, NOW, P, ratings=0).per_100_ratings is None
+
+
+def test_the_last_update_follows_what_the_record_shows() -> None:
+    """A published complaint changed on 2026-11-10 (received 30 days ago, changed 2 days
+    later). A withdrawn one touched on 2026-12-01 changes nothing published: it does not move
+    the date. A correction decided on 2026-12-03 (accepted: an entry left the figures) and a
+    request on 2026-12-05 about a published one (更正中 appeared) each do."""
+    published = case(S.MEDIATING)
+    withdrawn = dataclasses.replace(
+        case(S.CLOSED, Resolution.WITHDRAWN), updated_at=datetime(2026, 12, 1, 3, tzinfo=UTC)
+    )
+    assert complaint_record([published, withdrawn], NOW, P).last_update == date(2026, 11, 10)
+    corrected = dataclasses.replace(
+        case(S.CLOSED, Resolution.MEDIATED),
+        correction="accepted",
+        correction_at=datetime(2026, 12, 3, 3, tzinfo=UTC),
+    )
+    record = complaint_record([published, withdrawn, corrected], NOW, P)
+    assert (record.published, record.excluded, record.last_update) == (1, 2, date(2026, 12, 3))
+    # 2026-12-04 20:00 UTC is already the 5th in Beijing.
+    asked = dataclasses.replace(
+        published, correction="pending", correction_at=datetime(2026, 12, 4, 20, tzinfo=UTC)
+    )
+    record = complaint_record([asked, withdrawn, corrected], NOW, P)
+    assert (record.under_correction, record.last_update) == (1, date(2026, 12, 5))
