@@ -25,7 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from certificates.anchor import anchor_for
-from service import admin_api, health, jobs, plugins
+from service import admin_api, health, imports_api, jobs, plugins
 from service.error_responses import handle_error
 from service.kernel import accounts, db, i18n, localtime
 from service.kernel.security import (
@@ -67,6 +67,7 @@ WEB = Path(__file__).parent / "web"
 SHELL_ROUTES = [
     *health.ROUTES,
     *admin_api.ROUTES,
+    *imports_api.ROUTES,
     *LOGIN_PAGES,
     *HOME_PAGES,
     *PLACE_PAGES,

@@ -30,6 +30,8 @@ from scoring.credit.store import IngestResult, ingest_events
 from scoring.credit.visits import ingest_tallies
 from service.kernel.audit import Actor
 from service.kernel.errors import InvalidInput
+from service.kernel.plugins import FileImported, FileImporter
+from service.kernel.settings import Settings
 from service.kernel.tables import ImportRejected, RowError, load_table, row_structs
 from service.kernel.validation import Text
 
@@ -258,3 +260,25 @@ async def import_spot_checks(
             out.append(RowError(where.get(key, 0), _COLUMN_OF.get(name, name), e.message))
         raise ImportRejected(out) from exc
     return FileIngestResult.of(result, table.encoding)
+
+
+def file_importer(kind: str) -> FileImporter:
+    """``fangxin import``'s feed kinds for ``POST /api/v1/imports/{kind}``."""
+
+    async def run(path: Path, settings: Settings, actor: Actor, dry_run: bool) -> FileImported:
+        from scoring.credit.store import rules_for
+
+        if kind == "visits":
+            r = await import_visits(path, actor=actor, dry_run=dry_run)
+        else:
+            importer = {
+                "credit": import_events,
+                "complaints": import_complaints,
+                "spot-checks": import_spot_checks,
+            }[kind]
+            rules = rules_for(settings.credit_rules)
+            r = await importer(path, actor=actor, rules=rules, dry_run=dry_run)
+        counts = {k: v for k, v in asdict(r).items() if k != "encoding"}
+        return FileImported(kind, r.encoding, dry_run, counts)
+
+    return run

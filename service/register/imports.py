@@ -25,6 +25,8 @@ from service.kernel.db import chunked
 from service.kernel.errors import FieldError
 from service.kernel.events import MerchantRegistered
 from service.kernel.models import Area, Merchant
+from service.kernel.plugins import FileImported, FileImporter
+from service.kernel.settings import Settings
 from service.kernel.tables import ImportRejected, RowError, load_table, row_structs
 from service.register.schemas import AreaIn, MerchantIn
 from service.register.store import (
@@ -284,3 +286,14 @@ async def import_merchant_structs(
     rows: Sequence[MerchantIn], *, actor: Actor, is_demo: bool = False, source: str = "api"
 ) -> ImportResult:
     return await import_structs(MERCHANTS, rows, actor=actor, is_demo=is_demo, source=source)
+
+
+def file_importer(kind: str) -> FileImporter:
+    """``import_file`` for ``POST /api/v1/imports/{kind}``."""
+
+    async def run(path: Path, settings: Settings, actor: Actor, dry_run: bool) -> FileImported:
+        r = await import_file(KINDS[kind], path, actor=actor, dry_run=dry_run)
+        counts = {"rows": r.rows, "created": r.created, "updated": r.updated}
+        return FileImported(kind, r.encoding, dry_run, {**counts, "unchanged": r.unchanged})
+
+    return run
