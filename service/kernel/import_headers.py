@@ -76,7 +76,7 @@ def C(  # noqa: N802 - a table of constructors reads best short
 _USCC = ("信用代码", "社会信用代码", "统一代码")
 _DISTRICT = ("区县", "区县代码", "所属区县代码", "辖区")
 _HANDLED_BY = "regulator（市场监管部门）或 consumer_association（消费者协会）"
-_TIME = "日期时间，如 2026-05-12 09:30（北京时间）"
+_TIME = "日期时间，带时区，如 2026-05-12T09:30:00+08:00"
 
 AREAS = ImportKind(
     "areas",
@@ -161,7 +161,7 @@ CREDIT = ImportKind(
             "类型",
             required=True,
         ),
-        C("occurred_at", "发生时间", _TIME, "2026-05-12 09:30", "发生日期", required=True),
+        C("occurred_at", "发生时间", _TIME, "2026-05-12T09:30:00+08:00", "发生日期", required=True),
         C("source", "来源", "提供事件的系统或部门", "市场监管执法系统", "数据来源", required=True),
         C(
             "external_ref",
@@ -196,8 +196,8 @@ COMPLAINTS = ImportKind(
             *_USCC,
             "被投诉方统一社会信用代码",
         ),
-        C("received_at", "登记时间", _TIME, "2026-05-12 09:30", "接收时间", required=True),
-        C("accepted_at", "受理时间", _TIME + "；未受理留空", "2026-05-13 10:00"),
+        C("received_at", "登记时间", _TIME, "2026-05-12T09:30:00+08:00", "接收时间", required=True),
+        C("accepted_at", "受理时间", _TIME + "；未受理留空", "2026-05-13T10:00:00+08:00"),
         C("closed_at", "办结时间", _TIME + "；未办结留空", ""),
         C("status", "处理状态", "received、accepted、closed 等", "accepted", "状态", required=True),
         C("category", "问题类别", "投诉的问题类别", "餐饮服务", "投诉类别", required=True),

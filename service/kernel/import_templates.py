@@ -22,7 +22,7 @@ Format = Literal["xlsx", "csv"]
 FORMATS: Final = ("xlsx", "csv")
 MEDIA_TYPES: Final = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
 }
 DICTIONARY_SHEET: Final = "填写说明"
 DICTIONARY_HEADER: Final = ("列名", "字段名（英文列名）", "是否必填", "说明", "示例")
