@@ -14,7 +14,7 @@ from typing import Any, Final, get_type_hints
 import msgspec
 import polars as pl
 
-from service.kernel import import_headers
+from service.kernel import import_headers, progress
 from service.kernel.validation import plain_problem
 
 
@@ -157,24 +157,36 @@ def row_structs(
 ) -> tuple[list[tuple[int, Any]], list[RowError]]:
     parsed: list[tuple[int, Any]] = []
     errors: list[RowError] = []
-    for i, raw in enumerate(df.iter_rows(named=True)):
-        rownum = i + 2
-        row = {k: v for k, v in raw.items() if v is not None}
-        for k, v in defaults.items():
-            row.setdefault(k, v)
-        row_errors = []
-        for name in struct.__struct_fields__:
-            try:
-                msgspec.convert(
-                    {name: row[name]} if name in row else {}, _single(struct, name), strict=False
-                )
-            except msgspec.ValidationError as exc:
-                row_errors.append(RowError(rownum, name, _reason(exc)))
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        parsed.append((rownum, msgspec.convert(row, struct, strict=False)))
+    with progress.task("Checking rows", df.height) as shown:
+        for i, raw in enumerate(df.iter_rows(named=True)):
+            _check_row(struct, defaults, i + 2, raw, parsed, errors)
+            shown.advance()
     return parsed, errors
+
+
+def _check_row(
+    struct: type[msgspec.Struct],
+    defaults: Mapping[str, Any],
+    rownum: int,
+    raw: dict[str, Any],
+    parsed: list[tuple[int, Any]],
+    errors: list[RowError],
+) -> None:
+    row = {k: v for k, v in raw.items() if v is not None}
+    for k, v in defaults.items():
+        row.setdefault(k, v)
+    row_errors = []
+    for name in struct.__struct_fields__:
+        try:
+            msgspec.convert(
+                {name: row[name]} if name in row else {}, _single(struct, name), strict=False
+            )
+        except msgspec.ValidationError as exc:
+            row_errors.append(RowError(rownum, name, _reason(exc)))
+    if row_errors:
+        errors.extend(row_errors)
+        return
+    parsed.append((rownum, msgspec.convert(row, struct, strict=False)))
 
 
 _single_cache: dict[tuple[type, str], type] = {}
