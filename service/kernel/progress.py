@@ -20,6 +20,9 @@ PLAIN_STEPS: Final = 10  # plain lines for the whole work
 _FLUSH_EVERY: Final = 500  # steps between two updates of a bar
 
 _ON: ContextVar[TextIO | None] = ContextVar("fangxin_progress", default=None)
+# The bar on screen: work inside another's (a report's figures, a demo step's rows) shows
+# nothing of its own, rich keeping one live display at a time.
+_BAR: ContextVar[bool] = ContextVar("fangxin_progress_bar", default=False)
 
 
 @contextmanager
@@ -106,10 +109,12 @@ def task(label: str, total: int) -> Iterator[Task]:
     """A piece of work of ``total`` steps, shown as the command's stream allows (see the
     module); outside ``reporting`` a task counts and shows nothing."""
     stream = _ON.get()
-    if stream is None or total <= 0:
+    bar = None
+    if stream is None or total <= 0 or _BAR.get():
         t = Task(label, total)
     elif stream.isatty():
         t = _Bar(label, total, stream)
+        bar = _BAR.set(True)
     elif total >= PLAIN_MIN_TOTAL:
         t = _Plain(label, total, stream)
     else:
@@ -118,3 +123,5 @@ def task(label: str, total: int) -> Iterator[Task]:
         yield t
     finally:
         t.finish()
+        if bar is not None:
+            _BAR.reset(bar)
