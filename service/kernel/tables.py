@@ -1,6 +1,8 @@
 """Tables a person hands us (CSV or XLSX exports of a register or a feed): read as text
 columns, each row checked field by field, every problem named by row and column, so a file is
-taken whole or refused whole with all its problems listed."""
+taken whole or refused whole with all its problems listed. Headers may be Chinese or English
+(``import_headers``); a CSV may be UTF-8, UTF-8 with a BOM or GB18030/GBK, and what it was read
+as is named to the person who sent it."""
 
 from __future__ import annotations
 
@@ -82,13 +84,6 @@ def decode_csv(content: bytes) -> tuple[str, str]:
             encoding = UTF8
         return text, encoding
     raise ImportRejected([RowError(0, "file", NEITHER.format(why=not_utf8))])
-
-
-def read_table(
-    path: Path, columns: Iterable[str], required: Iterable[str], kind: str | None = None
-) -> pl.DataFrame:
-    """``load_table``'s rows alone."""
-    return load_table(path, columns, required, kind).frame
 
 
 def load_table(
