@@ -54,6 +54,7 @@ from service.middleware import (
 from service.openapi import openapi_config
 from service.portal.accounts import PAGES as ACCOUNT_PAGES
 from service.portal.home import PAGES as HOME_PAGES
+from service.portal.imports import PAGES as IMPORT_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
@@ -76,6 +77,7 @@ SHELL_ROUTES = [
     *OFFICIAL_PAGES,
     *JOB_PAGES,
     *ACCOUNT_PAGES,
+    *IMPORT_PAGES,
     *METRICS_ROUTES,
 ]
 log = structlog.get_logger("fangxin")

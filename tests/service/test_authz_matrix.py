@@ -287,6 +287,8 @@ RULES: dict[tuple[str, str], str] = {
     # and the feeds' files are.
     ("GET", "/api/v1/imports/templates/{name:str}"): CITY_OFFICIALS,
     ("POST", "/api/v1/imports/{kind:str}"): CITY_OFFICIALS,
+    ("GET", "/official/imports"): CITY_OFFICIALS,
+    ("POST", "/official/imports"): CITY_OFFICIALS,
     ("GET", "/official/disputes/{code:str}"): OFFICIALS,
     ("GET", "/official/disputes/{code:str}/files/{file_id:int}"): OFFICIALS,
     ("POST", "/official/disputes/{code:str}/contact"): OFFICIALS,
