@@ -59,6 +59,7 @@ from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
 from service.portal.official import PAGES as OFFICIAL_PAGES
+from service.portal.passwords import PAGES as PASSWORD_PAGES
 from service.portal.places import PAGES as PLACE_PAGES
 from service.portal.storefront import PAGES as STOREFRONT_PAGES
 from service.worker import JobScheduler
@@ -78,6 +79,7 @@ SHELL_ROUTES = [
     *JOB_PAGES,
     *ACCOUNT_PAGES,
     *IMPORT_PAGES,
+    *PASSWORD_PAGES,
     *METRICS_ROUTES,
 ]
 log = structlog.get_logger("fangxin")
@@ -109,6 +111,9 @@ def _template_engine(settings: Settings) -> JinjaTemplateEngine:
     env.globals["lang_url"] = _lang_url
     # Printed on the verify and methodology pages: what a verifier pins to check a PDF offline.
     env.globals["trust_anchor"] = anchor_for(settings)
+    # The footer's bureau, contact lines and filing numbers (FANGXIN_BUREAU_*, FANGXIN_ICP_NUMBER,
+    # FANGXIN_PUBLIC_SECURITY_NUMBER): the settings' small public part, not the settings.
+    env.globals["site"] = settings.site
     return JinjaTemplateEngine.from_environment(env)
 
 

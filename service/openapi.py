@@ -391,6 +391,11 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "image/jpeg": {"schema": _BINARY},
         "image/png": {"schema": _BINARY},
     },
+    ("get", "/api/v1/complaint-corrections/{correction_id}/files/{file_id}"): {
+        "application/pdf": {"schema": _BINARY},
+        "image/jpeg": {"schema": _BINARY},
+        "image/png": {"schema": _BINARY},
+    },
     ("get", "/api/v1/complaint-records"): {
         "application/json": {"schema": {"$ref": "#/components/schemas/ComplaintRecordPage"}},
         "text/csv": {"schema": _TEXT},

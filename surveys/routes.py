@@ -395,7 +395,7 @@ class SurveyController(Controller):
             await responses.survey_by_slug(survey)
             return CSVDownload(
                 responses.export_csv(survey, f),
-                media_type="text/csv; charset=utf-8",
+                media_type="text/csv",  # with Litestar's "; charset=utf-8"
                 headers={
                     "content-disposition": disposition("attachment", f"{survey}-responses.csv")
                 },

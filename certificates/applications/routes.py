@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -28,6 +28,7 @@ from scoring.credit import store as credit_store
 from service.kernel.db import MAX_ID
 from service.kernel.security import APPLICANTS, APPLICATIONS, OFFICIALS, PUBLIC, require_principal
 from service.kernel.settings import Settings
+from service.kernel.upload_http import attachment, form_uploads
 from service.register.store import Page
 
 Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
@@ -40,16 +41,7 @@ def client_address(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def uploads_of(form: dict[str, Any]) -> list[materials.Upload]:
-    """The files of a multipart form's ``files`` field (one arrives bare, several as a list)."""
-    raw = form.get("files")
-    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    found = []
-    for item in items:
-        if isinstance(item, UploadFile):
-            # Read one byte past the cap: enough to refuse it, never the whole of a huge file.
-            content = await item.read(materials.MAX_BYTES + 1)
-            found.append(materials.Upload(item.filename or "", content))
-    return found
+    return await form_uploads(form, materials.MAX_BYTES)
 
 
 def _text(form: dict[str, Any], name: str) -> str:
@@ -113,13 +105,8 @@ class ApplicationController(Controller):
         """One of the files sent, as an attachment of the type its content was checked as."""
         settings: Settings = request.app.state.settings
         m = await applications.material_for(application_id, material_id, require_principal(request))
-        return Response(
-            materials.read(settings.data_dir, m.sha256),
-            media_type=m.media_type,
-            headers={
-                "content-disposition": f'attachment; filename="material-{m.id}"',
-                "cache-control": "no-store",
-            },
+        return attachment(
+            materials.read(settings.data_dir, m.sha256), m.media_type, f"material-{m.id}"
         )
 
     @post("/{application_id:int}/inspections", opt=OFFICIALS, status_code=201)

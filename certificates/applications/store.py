@@ -52,6 +52,7 @@ from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Area, AreaKind, Merchant, Role
 from service.kernel.settings import Settings
+from service.kernel.uploads import row_of
 from service.kernel.validation import NotText, check_text, clean_text
 
 S = ApplicationStatus
@@ -208,11 +209,7 @@ async def _create(
         await Material.create(
             using_db=tx,
             application=application,
-            filename=f.filename,
-            media_type=f.media_type,
-            size=len(f.content),
-            sha256=f.sha256,
-            uploaded_at=now,
+            **row_of(f, now),
         )
     await ApplicationEvent.create(
         using_db=tx,

@@ -262,11 +262,7 @@ async def submit(
                 await CreditRepairFile.create(
                     using_db=tx,
                     repair=repair,
-                    filename=f.filename,
-                    media_type=f.media_type,
-                    size=len(f.content),
-                    sha256=f.sha256,
-                    uploaded_at=now,
+                    **uploads.row_of(f, now),
                 )
             await audit.record(
                 tx,

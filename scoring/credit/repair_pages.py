@@ -193,6 +193,20 @@ async def official_repair(request: Request[Any, Any, State], repair_id: Id) -> T
 
 
 @get(
+    "/merchant/credit-repairs/{repair_id:int}/files/{file_id:int}",
+    opt=MERCHANT_ONLY,
+    include_in_schema=False,
+)
+async def merchant_file(
+    request: Request[Any, Any, State], repair_id: Id, file_id: Id
+) -> Response[bytes]:
+    """A file the merchant sent, to read again what it was decided on."""
+    settings: Settings = request.app.state.settings
+    f = await repair.file_for(repair_id, file_id, require_principal(request))
+    return file_response(settings, f)
+
+
+@get(
     "/official/credit-repairs/{repair_id:int}/files/{file_id:int}",
     opt=OFFICIALS,
     include_in_schema=False,
@@ -234,6 +248,7 @@ PAGES: list[ControllerRouterHandler] = [
     merchant_apply,
     official_repairs,
     official_repair,
+    merchant_file,
     official_file,
     decide_form,
 ]

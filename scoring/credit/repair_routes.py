@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
@@ -20,13 +20,13 @@ from scoring.credit.schemas import RepairableOut, RepairDecisionIn, RepairOut
 from service.kernel.errors import FieldError, InvalidInput
 from service.kernel.security import MERCHANT_ONLY, MERCHANTS, OFFICIALS, require_principal
 from service.kernel.settings import Settings
+from service.kernel.upload_http import attachment, form_uploads
 from service.kernel.uploads import Upload
 
 Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 UploadBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 # Every file at its cap, and the form's own fields besides.
 UPLOAD_MAX_BYTES: Final = repair.MAX_FILES * repair.MAX_BYTES + 256 * 1024
-PRIVATE: Final = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 _TRUE: Final = ("1", "true", "on", "yes")
 
 
@@ -36,15 +36,7 @@ def text_of(form: dict[str, Any], name: str) -> str:
 
 
 async def uploads_of(form: dict[str, Any]) -> list[Upload]:
-    """The files of a multipart form's ``files`` field (one arrives bare, several as a list),
-    each read one byte past the cap: enough to refuse it, never the whole of a huge file."""
-    raw = form.get("files")
-    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    return [
-        Upload(item.filename or "", await item.read(repair.MAX_BYTES + 1))
-        for item in items
-        if isinstance(item, UploadFile)
-    ]
+    return await form_uploads(form, repair.MAX_BYTES)
 
 
 def form_of(form: dict[str, Any]) -> repair.RepairForm:
@@ -64,18 +56,8 @@ def form_of(form: dict[str, Any]) -> repair.RepairForm:
 
 
 def file_response(settings: Settings, f: CreditRepairFile) -> Response[bytes]:
-    """Evidence: an attachment of the type its content was checked as, never shown inline,
-    never sniffed into something else, never cached."""
-    return Response(
-        repair.files_store(settings.data_dir).read(f.sha256),
-        media_type=f.media_type,
-        headers={
-            "content-disposition": f'attachment; filename="repair-evidence-{f.id}"',
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-            **PRIVATE,
-        },
-    )
+    content = repair.files_store(settings.data_dir).read(f.sha256)
+    return attachment(content, f.media_type, f"repair-evidence-{f.id}")
 
 
 class CreditRepairController(Controller):

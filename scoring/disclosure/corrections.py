@@ -7,27 +7,38 @@ transaction as the change it describes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from scoring.credit import workdays
 from scoring.credit.models import Complaint, IntakeKind
-from scoring.disclosure.models import ComplaintCorrection, CorrectionStatus
+from scoring.disclosure.models import (
+    ComplaintCorrection,
+    ComplaintCorrectionFile,
+    CorrectionStatus,
+)
 from scoring.disclosure.rules import Policy
-from service.kernel import audit
+from service.kernel import audit, uploads
 from service.kernel.accounts import Principal
 from service.kernel.audit import Actor
 from service.kernel.db import serialise
 from service.kernel.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.kernel.i18n import N_, gettext
 from service.kernel.models import Merchant, Role
 from service.kernel.validation import check_text
 
 NO_ENTRY = "No complaint of this merchant with this id"
 NO_CORRECTION = "No such correction request"
+FILES_DIR = "correction-files"
+NO_FILES = N_("Attach at least one PDF, JPEG or PNG file")
+_MB = 1024 * 1024
 
 
 class Decision(StrEnum):
@@ -42,17 +53,56 @@ class Request:
     evidence: str
 
 
+def files_store(data_dir: Path) -> uploads.FileStore:
+    return uploads.FileStore(data_dir / FILES_DIR)
+
+
+def _checked(
+    files: Sequence[uploads.Upload], p: Policy, errors: list[FieldError], room: int
+) -> list[uploads.CheckedFile]:
+    kept, problems = uploads.check(
+        files, field="files", max_files=room, max_bytes=p.file_max_mb * _MB, strip=True
+    )
+    errors += problems
+    return kept
+
+
+async def _keep(
+    tx: BaseDBAsyncClient,
+    correction: ComplaintCorrection,
+    kept: Sequence[uploads.CheckedFile],
+    now: datetime,
+) -> None:
+    for f in kept:
+        await ComplaintCorrectionFile.create(
+            using_db=tx, correction=correction, **uploads.row_of(f, now)
+        )
+
+
 async def request(
-    merchant_id: int, data: Request, *, actor: Actor, p: Policy, now: datetime
+    merchant_id: int,
+    data: Request,
+    *,
+    actor: Actor,
+    p: Policy,
+    now: datetime,
+    files: Sequence[uploads.Upload] = (),
+    data_dir: Path | None = None,
 ) -> ComplaintCorrection:
     """The merchant's request about one of its complaints (404 for anyone else's, 409 while
     one is pending or once one was accepted), due ``decide_days`` working days after the day
-    it was made."""
+    it was made; with up to ``files_max`` files of evidence (kept under ``data_dir``)."""
     errors: list[FieldError] = []
     reason = check_text(errors, "reason", data.reason, p.reason_max)
     evidence = check_text(errors, "evidence", data.evidence, p.evidence_max)
+    kept = _checked(files, p, errors, p.files_max)
     if errors:
         raise InvalidInput("Bad correction request", errors)
+    if kept:
+        if data_dir is None:
+            raise ValueError("files need the data directory")
+        for f in kept:
+            files_store(data_dir).store(f)
     async with in_transaction() as tx:
         complaint = (
             await Complaint.filter(
@@ -91,14 +141,86 @@ async def request(
             due=due,
             using_db=tx,
         )
+        await _keep(tx, correction, kept, now)
         await audit.record(
             tx,
             actor,
             "complaint_correction.request",
             f"complaint_correction:{correction.id}",
-            {"complaint": complaint.id, "merchant": merchant_id, "due": due.isoformat()},
+            {
+                "complaint": complaint.id,
+                "merchant": merchant_id,
+                "due": due.isoformat(),
+                "files": [f.sha256 for f in kept],
+            },
         )
     return correction
+
+
+async def attach(
+    correction_id: int,
+    files: Sequence[uploads.Upload],
+    *,
+    who: Principal,
+    p: Policy,
+    data_dir: Path,
+    now: datetime,
+) -> ComplaintCorrection:
+    """More evidence for the merchant's own pending request, up to ``files_max`` files in
+    all (409 once it is decided: what an official decided on stays what it was)."""
+    if who.role != Role.MERCHANT:
+        raise NotFound(NO_CORRECTION)
+    await _visible(who, correction_id)
+    async with in_transaction() as tx:
+        correction = (
+            await ComplaintCorrection.filter(id=correction_id)
+            .using_db(tx)
+            .select_for_update()
+            .get()
+        )
+        if correction.status != CorrectionStatus.PENDING:
+            raise Conflict("This request was decided already")
+        held = (
+            await ComplaintCorrectionFile.filter(correction_id=correction.id).using_db(tx).count()
+        )
+        errors: list[FieldError] = []
+        kept = _checked(files, p, errors, max(p.files_max - held, 0))
+        if not kept and not errors:
+            errors.append(FieldError("files", gettext(NO_FILES)))
+        if errors:
+            raise InvalidInput("Bad evidence", errors)
+        for f in kept:
+            files_store(data_dir).store(f)
+        await _keep(tx, correction, kept, now)
+        await audit.record(
+            tx,
+            who.actor,
+            "complaint_correction.files",
+            f"complaint_correction:{correction.id}",
+            {"files": [f.sha256 for f in kept]},
+        )
+    return correction
+
+
+async def files_of(
+    corrections: Sequence[ComplaintCorrection],
+) -> dict[int, list[ComplaintCorrectionFile]]:
+    """Each request's files, in the order they came."""
+    found: dict[int, list[ComplaintCorrectionFile]] = {c.id: [] for c in corrections}
+    rows = await ComplaintCorrectionFile.filter(correction_id__in=list(found)).order_by("id")
+    for f in rows:
+        found[f.correction_id].append(f)
+    return found
+
+
+async def file_for(correction_id: int, file_id: int, who: Principal) -> ComplaintCorrectionFile:
+    """A file of a request the caller may see (a merchant its own, officials their
+    district's), else NotFound."""
+    correction = await _visible(who, correction_id)
+    f = await ComplaintCorrectionFile.get_or_none(id=file_id, correction_id=correction.id)
+    if f is None:
+        raise NotFound(f"No file {file_id}")
+    return f
 
 
 def _scoped(query: QuerySet[ComplaintCorrection], who: Principal) -> QuerySet[ComplaintCorrection]:

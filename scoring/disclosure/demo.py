@@ -1,7 +1,7 @@
 """The demo city's complaint disclosure: every merchant's record comes from the demo's 12315
 year and its complaints filed online as they are; one request to correct a published entry
 is left pending, so a merchant's pages show "更正中" (the demo merchant's, if it has a
-published complaint) and the officials' queue has one to decide."""
+published complaint), with a file of evidence, and the officials' queue has one to decide."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from scoring.disclosure import corrections, store
 from scoring.disclosure.rules import policy
 from service.kernel.models import Account
 from service.kernel.plugins import DemoContext
+from service.kernel.uploads import Upload
 
 DEMO_MERCHANT = "demo-merchant"  # service.register.demo's merchant account
+# A scanned ledger page as the request's file of evidence (a minimal PDF: the demo's papers).
+LEDGER = b"%PDF-1.4\n% Fangxin demo: purchase ledger\n%%EOF\n"
 LOOKED_AT = 20  # merchants tried for a published entry, the demo merchant first
 
 
@@ -36,10 +39,12 @@ async def load_corrections(ctx: DemoContext) -> None:
                 corrections.Request(
                     entry.id,
                     "投诉所述商品并非本店售出",
-                    "本店进货台账与当日销售小票（复印件已提交窗口）",
+                    "本店进货台账与当日销售小票（扫描件附后）",
                 ),
                 actor=ctx.actor,
                 p=p,
                 now=now,
+                files=[Upload("进货台账.pdf", LEDGER)],
+                data_dir=ctx.settings.data_dir,
             )
             return

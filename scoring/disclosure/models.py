@@ -44,3 +44,23 @@ class ComplaintCorrection(Model):
     class Meta:
         table = "complaint_correction"
         indexes = (("merchant_id", "status"), ("complaint_id", "status"), ("status", "due"))
+
+
+class ComplaintCorrectionFile(Model):
+    """A file of evidence for a correction request, kept under the data directory by its
+    content's hash (service.kernel.uploads: sniffed, capped, cleaned of camera metadata)."""
+
+    id = fields.IntField(primary_key=True)
+    correction: fields.ForeignKeyRelation[ComplaintCorrection] = fields.ForeignKeyField(
+        "models.ComplaintCorrection", related_name="files", on_delete=fields.CASCADE
+    )
+    filename = fields.CharField(max_length=200)
+    media_type = fields.CharField(max_length=32)
+    size = fields.IntField()
+    sha256 = fields.CharField(max_length=64)
+    uploaded_at = fields.DatetimeField()
+
+    correction_id: int
+
+    class Meta:
+        table = "complaint_correction_file"

@@ -10,15 +10,17 @@ from typing import Annotated, Any
 
 import anyio
 from litestar import Request, get, post
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.types import ControllerRouterHandler
 
 from scoring.credit.models import Complaint
 from scoring.credit.workdays import local_date
 from scoring.disclosure import corrections, labels, store
 from scoring.disclosure.models import CorrectionStatus
+from scoring.disclosure.routes import CorrectionId, file_response, files_body_max
 from scoring.disclosure.rules import policy
 from scoring.satisfaction.charts import count_chart_uri
 from service.kernel.db import MAX_ID
@@ -26,6 +28,8 @@ from service.kernel.errors import FangxinError, NotFound
 from service.kernel.i18n import _, current_locale
 from service.kernel.models import Area, AreaKind, Merchant
 from service.kernel.security import MERCHANT_ONLY, OFFICIALS, PUBLIC, require_principal
+from service.kernel.settings import Settings
+from service.kernel.upload_http import MultipartBody, form_uploads
 
 
 def _category(code: str) -> str:
@@ -92,12 +96,14 @@ async def _merchant_page(
     now = datetime.now(UTC)
     merchant = await Merchant.get(id=who.merchant_id)
     entries = await store.entries(merchant.id, now, p)
+    requests = await corrections.listing(who)
     return Template(
         "disclosure/merchant_corrections.html",
         context={
             "merchant": merchant,
             "entries": entries,
-            "requests": await corrections.listing(who),
+            "requests": requests,
+            "files": await corrections.files_of(requests),
             "record": await store.merchant_record(merchant.id, merchant.uscc, now, p),
             "policy": p,
             "categories": labels.CATEGORIES,
@@ -121,9 +127,10 @@ async def merchant_corrections(request: Request[Any, Any, Any]) -> Template:
     opt=MERCHANT_ONLY,
     include_in_schema=False,
     status_code=303,
+    request_max_body_size=files_body_max(),
 )
 async def merchant_correction_form(
-    request: Request[Any, Any, Any], data: Form
+    request: Request[Any, Any, Any], data: MultipartBody
 ) -> Template | Redirect:
     who = require_principal(request)
     if who.merchant_id is None:
@@ -133,9 +140,17 @@ async def merchant_correction_form(
     except ValueError:
         raise NotFound(corrections.NO_ENTRY) from None
     asked = corrections.Request(complaint_id, _field(data, "reason"), _field(data, "evidence"))
+    p = policy()
+    settings: Settings = request.app.state.settings
     try:
         await corrections.request(
-            who.merchant_id, asked, actor=who.actor, p=policy(), now=datetime.now(UTC)
+            who.merchant_id,
+            asked,
+            actor=who.actor,
+            p=p,
+            now=datetime.now(UTC),
+            files=await form_uploads(data, p.file_max_mb * 1024 * 1024),
+            data_dir=settings.data_dir,
         )
     except NotFound:
         raise
@@ -157,12 +172,35 @@ async def _official_page(
             "pending": pending,
             "merchants": merchants,
             "complaints": complaints,
+            "files": await corrections.files_of(pending),
             "categories": labels.CATEGORIES,
             "today": local_date(datetime.now(UTC)),
             "error": error,
         },
         status_code=status_code,
     )
+
+
+@get(
+    "/merchant/complaint-corrections/{correction_id:int}/files/{file_id:int}",
+    opt=MERCHANT_ONLY,
+    include_in_schema=False,
+)
+async def merchant_file(
+    request: Request[Any, Any, State], correction_id: CorrectionId, file_id: CorrectionId
+) -> Response[bytes]:
+    return await file_response(request, correction_id, file_id)
+
+
+@get(
+    "/official/complaint-corrections/{correction_id:int}/files/{file_id:int}",
+    opt=OFFICIALS,
+    include_in_schema=False,
+)
+async def official_file(
+    request: Request[Any, Any, State], correction_id: CorrectionId, file_id: CorrectionId
+) -> Response[bytes]:
+    return await file_response(request, correction_id, file_id)
 
 
 @get("/official/complaint-corrections", opt=OFFICIALS, include_in_schema=False)
@@ -207,6 +245,8 @@ PAGES: list[ControllerRouterHandler] = [
     city_page,
     merchant_corrections,
     merchant_correction_form,
+    merchant_file,
     official_corrections,
+    official_file,
     official_decision_form,
 ]

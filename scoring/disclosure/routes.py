@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final, Literal
 import anyio
 import polars as pl
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.enums import MediaType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -21,6 +22,7 @@ from scoring.disclosure.schemas import (
     CityFiguresOut,
     ComplaintRecordOut,
     ComplaintRecordPage,
+    CorrectionFileOut,
     CorrectionIn,
     CorrectionOut,
     DecisionIn,
@@ -39,8 +41,11 @@ from service.kernel.security import (
     PUBLIC,
     require_principal,
 )
+from service.kernel.settings import Settings
+from service.kernel.upload_http import MultipartBody, attachment, form_uploads
 
 PAGE_SIZE_MAX: Final = 500
+CorrectionId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 # The data dictionary: every field of a record, what it counts and how.
 DICTIONARY: Final[dict[str, Any]] = {
     "title": "Complaint records (投诉公示): one row per registered merchant",
@@ -212,6 +217,12 @@ def _policy_summary() -> dict[str, object]:
     }
 
 
+def files_body_max() -> int:
+    """Every file at its cap, and the form's own fields besides."""
+    p = policy()
+    return p.files_max * p.file_max_mb * 1024 * 1024 + 256 * 1024
+
+
 class CorrectionController(Controller):
     """Requests to correct an entry of a merchant's complaint record (申请更正)."""
 
@@ -236,6 +247,36 @@ class CorrectionController(Controller):
             now=datetime.now(UTC),
         )
         return await correction_out(c)
+
+    @post(
+        "/{correction_id:int}/files",
+        opt=MERCHANT_ONLY,
+        status_code=200,
+        request_max_body_size=files_body_max(),
+    )
+    async def attach_files(
+        self, request: Request[Any, Any, State], correction_id: CorrectionId, data: MultipartBody
+    ) -> CorrectionOut:
+        """More evidence for the merchant's own pending request (multipart ``files``: PDF, JPEG
+        or PNG, photos cleaned of camera metadata; ``files_max`` in all). 409 once decided."""
+        settings: Settings = request.app.state.settings
+        p = policy()
+        c = await corrections.attach(
+            correction_id,
+            await form_uploads(data, p.file_max_mb * 1024 * 1024),
+            who=require_principal(request),
+            p=p,
+            data_dir=settings.data_dir,
+            now=datetime.now(UTC),
+        )
+        return await correction_out(c)
+
+    @get("/{correction_id:int}/files/{file_id:int}", opt=MERCHANTS)
+    async def correction_file(
+        self, request: Request[Any, Any, State], correction_id: CorrectionId, file_id: CorrectionId
+    ) -> Response[bytes]:
+        """A file of evidence of a request the caller may read, as an attachment."""
+        return await file_response(request, correction_id, file_id)
 
     @get("/", opt=MERCHANTS)
     async def list_corrections(
@@ -290,7 +331,21 @@ async def correction_out(c: ComplaintCorrection) -> CorrectionOut:
         due=c.due,
         decided_at=c.decided_at,
         decision_note=c.decision_note,
+        files=[
+            CorrectionFileOut(f.id, f.filename, f.media_type, f.size)
+            for f in (await corrections.files_of([c]))[c.id]
+        ],
     )
+
+
+async def file_response(
+    request: Request[Any, Any, State], correction_id: int, file_id: int
+) -> Response[bytes]:
+    """The file as an attachment, for the API and the pages alike."""
+    settings: Settings = request.app.state.settings
+    f = await corrections.file_for(correction_id, file_id, require_principal(request))
+    content = corrections.files_store(settings.data_dir).read(f.sha256)
+    return attachment(content, f.media_type, f"correction-evidence-{f.id}")
 
 
 ROUTES: list[ControllerRouterHandler] = [ComplaintRecordController, CorrectionController]

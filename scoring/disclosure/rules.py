@@ -77,6 +77,8 @@ class Policy:
     decide_days: int = 15  # working days officials have to decide a correction
     reason_max: int = 1000
     evidence_max: int = 2000
+    files_max: int = 5
+    file_max_mb: int = 10
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> Policy:
@@ -112,6 +114,8 @@ class Policy:
             decide_days=number("corrections", "decide_days"),
             reason_max=number("corrections", "reason_max"),
             evidence_max=number("corrections", "evidence_max"),
+            files_max=number("corrections", "files_max"),
+            file_max_mb=number("corrections", "file_max_mb"),
         )
 
 

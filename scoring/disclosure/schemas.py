@@ -133,6 +133,16 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Text
 
 
+class CorrectionFileOut(msgspec.Struct):
+    """A file of evidence: served by ``GET …/{id}/files/{file_id}`` to whoever may read the
+    request, always as an attachment."""
+
+    id: int
+    filename: str
+    media_type: str
+    size: int
+
+
 class CorrectionOut(msgspec.Struct):
     id: int
     complaint_id: int
@@ -144,3 +154,4 @@ class CorrectionOut(msgspec.Struct):
     due: date
     decided_at: datetime | None
     decision_note: str
+    files: list[CorrectionFileOut] = msgspec.field(default_factory=list)

@@ -22,7 +22,6 @@ from litestar.types import ControllerRouterHandler
 
 from scoring.disputes import labels, odr, store
 from scoring.disputes.routes import (
-    PRIVATE,
     UPLOAD_MAX_BYTES,
     Code,
     Id,
@@ -39,6 +38,7 @@ from service.kernel.errors import FangxinError, FieldError, InvalidInput, NotFou
 from service.kernel.i18n import N_, gettext
 from service.kernel.models import Merchant, MerchantStatus
 from service.kernel.security import PUBLIC
+from service.kernel.upload_http import PRIVATE
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 UploadBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, HeaderParameter, JSONBody, PathParameter, QueryParameter
@@ -51,6 +51,7 @@ from service.kernel.security import (
     require_principal,
 )
 from service.kernel.settings import Settings
+from service.kernel.upload_http import PRIVATE, attachment, form_uploads
 from service.kernel.uploads import Upload
 from service.register.store import Page
 
@@ -66,7 +67,6 @@ SecretQuery = Annotated[
 _P = rules.policy()
 # Every file at its cap, and the form's own fields besides.
 UPLOAD_MAX_BYTES = _P.max_files * _P.max_bytes + 256 * 1024
-PRIVATE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 _TRUE = ("1", "true", "on", "yes")
 
 
@@ -85,15 +85,7 @@ def _text(form: dict[str, Any], name: str) -> str:
 
 
 async def uploads_of(form: dict[str, Any]) -> list[Upload]:
-    """The files of a multipart form's ``files`` field (one arrives bare, several as a list),
-    each read one byte past the cap: enough to refuse it, never the whole of a huge file."""
-    raw = form.get("files")
-    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    found = []
-    for item in items:
-        if isinstance(item, UploadFile):
-            found.append(Upload(item.filename or "", await item.read(_P.max_bytes + 1)))
-    return found
+    return await form_uploads(form, _P.max_bytes)
 
 
 def dispute_in(form: dict[str, Any]) -> DisputeIn:
@@ -114,17 +106,8 @@ def dispute_in(form: dict[str, Any]) -> DisputeIn:
 
 
 def evidence_response(settings: Settings, f: DisputeFile) -> Response[bytes]:
-    """A file of evidence: an attachment of the type its content was checked as, never shown
-    inline, never sniffed into something else, never cached."""
-    return Response(
-        store.evidence_store(settings.data_dir).read(f.sha256),
-        media_type=f.media_type,
-        headers={
-            "content-disposition": f'attachment; filename="evidence-{f.id}"',
-            "x-content-type-options": "nosniff",
-            "content-security-policy": "default-src 'none'; sandbox",
-            **PRIVATE,
-        },
+    return attachment(
+        store.evidence_store(settings.data_dir).read(f.sha256), f.media_type, f"evidence-{f.id}"
     )
 
 

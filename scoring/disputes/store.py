@@ -398,11 +398,7 @@ async def _create(
             await DisputeFile.create(
                 using_db=tx,
                 dispute=d,
-                filename=f.filename,
-                media_type=f.media_type,
-                size=len(f.content),
-                sha256=f.sha256,
-                uploaded_at=now,
+                **uploads.row_of(f, now),
             )
         await timeline.step(tx, d, Step.FILED, CONSUMER, now=now, details={"files": len(c.files)})
         if participating:

@@ -90,8 +90,11 @@ def password_problems(password: str, username: str = "") -> list[FieldError]:
     return []
 
 
-async def change_password(username: str, password: str, *, actor: Actor) -> Account:
-    """Set a new password, held to the same rule as a new account's."""
+async def change_password(
+    username: str, password: str, *, actor: Actor, details: dict[str, object] | None = None
+) -> Account:
+    """Set a new password, held to the same rule as a new account's. ``details``: what the
+    audit event says besides (how the change was made)."""
     problems = password_problems(password, username)
     if problems:
         raise InvalidInput("The password cannot be set", problems)
@@ -99,19 +102,29 @@ async def change_password(username: str, password: str, *, actor: Actor) -> Acco
         account = await Account.filter(username=username).using_db(conn).first()
         if account is None:
             raise NotFound(f"No account {username}")
-        account.password_hash = hash_password(password)
-        account.failed_logins = 0
-        account.locked_until = None
-        await account.save(
-            using_db=conn, update_fields=["password_hash", "failed_logins", "locked_until"]
-        )
-        # Whoever held a session under the old password (perhaps the reason for the
-        # change) holds it no longer. API tokens are no account's: they stay.
-        await end_sessions(conn, account)
+        await set_password(conn, account, password)
         await audit.record(
-            conn, actor, "account.password_changed", f"account:{username}", {"sessions_ended": True}
+            conn,
+            actor,
+            "account.password_changed",
+            f"account:{username}",
+            {"sessions_ended": True, **(details or {})},
         )
     return account
+
+
+async def set_password(conn: BaseDBAsyncClient, account: Account, password: str) -> None:
+    """Store a new password (already judged strong enough) and end every session of the
+    account: whoever held one under the old password (perhaps the reason for the change)
+    holds it no longer. API tokens are no account's (a token has a role of its own and no
+    account behind it): they stay."""
+    account.password_hash = hash_password(password)
+    account.failed_logins = 0
+    account.locked_until = None
+    await account.save(
+        using_db=conn, update_fields=["password_hash", "failed_logins", "locked_until"]
+    )
+    await end_sessions(conn, account)
 
 
 async def end_sessions(conn: BaseDBAsyncClient, account: Account) -> None:
@@ -507,6 +520,11 @@ async def _record_success(
         f"account:{account.username}",
         {"address": address, "at": now.isoformat()},
     )
+
+
+def verify_password(hashed: str, password: str) -> bool:
+    """Whether ``password`` is the one ``hashed`` was made from."""
+    return _verify(hashed, password)
 
 
 def _verify(hashed: str, password: str) -> bool:

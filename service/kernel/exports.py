@@ -16,7 +16,7 @@ from litestar import Response
 from service.kernel.localtime import CSV_DATETIME, LOCAL_TZ_NAME, XLSX_DATETIME
 
 EXPORT_TYPES: Final = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds "; charset=utf-8" to every text/* type itself
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }

@@ -154,6 +154,34 @@ class ApiToken(Model):
         return self.revoked_at is not None
 
 
+class PasswordReset(Model):
+    """A one-time code an official gave a merchant or area manager who forgot the password
+    (service/kernel/passwords.py): only its hash is kept; it is spent by its first good use,
+    by a newer code for the same account, or by too many wrong guesses, and expires."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="password_resets", on_delete=fields.CASCADE
+    )
+    # SHA-256 of the code: it carries about 60 random bits and dies within a day, and wrong
+    # guesses are counted (``attempts``), so a slow hash adds nothing.
+    code_hash = fields.CharField(max_length=64, unique=True)
+    issued_by = fields.CharField(max_length=100)
+    issued_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    # Set when the code can no longer be used for another reason than its use: a newer
+    # code, or too many wrong guesses.
+    revoked_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+
+    account_id: int
+
+    class Meta:
+        table = "password_reset"
+        indexes = (("account_id", "used_at"),)
+
+
 class AuditEvent(Model):
     """One entry of the tamper-evident audit log.
 

@@ -24,6 +24,44 @@ class SettingsError(Exception):
     """A ``FANGXIN_*`` variable holds a value the service cannot use."""
 
 
+ICP_LINK = "https://beian.miit.gov.cn/"
+PUBLIC_SECURITY_LINK = "http://www.beian.gov.cn/portal/registerSystemInfo?recordcode="
+SITE_TEXT_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What a Chinese deployment prints at the foot of every page: the bureau running it,
+    its contact lines and the site's filing numbers (ICP备案号, 公安备案号), each left out
+    when unset. Links only: nothing is fetched from the registries."""
+
+    bureau_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    icp_number: str | None = None  # e.g. 豫ICP备12345678号-1
+    public_security_number: str | None = None  # e.g. 豫公网安备41170202000123号
+
+    @property
+    def contact(self) -> bool:
+        return bool(self.address or self.phone or self.email)
+
+    @property
+    def public_security_url(self) -> str | None:
+        """The Ministry of Public Security's page for the record: its code is the number's
+        digits."""
+        if not self.public_security_number:
+            return None
+        digits = "".join(c for c in self.public_security_number if c.isascii() and c.isdigit())
+        return PUBLIC_SECURITY_LINK + digits
+
+    @property
+    def phone_link(self) -> str | None:
+        if not self.phone:
+            return None
+        return "tel:" + "".join(c for c in self.phone if c.isdigit() or c == "+")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -56,6 +94,10 @@ class Settings:
     metrics_token: str | None = None
     # Free space in the data dir below which the officials' desk warns (bytes).
     disk_warn_bytes: int = 1024 * 1024 * 1024
+    # How long a password reset code an official issues stays valid (service.kernel.passwords).
+    password_reset_hours: int = 24
+    # The footer's bureau, contact lines and filing numbers; empty by default.
+    site: Site = Site()
 
     @property
     def production(self) -> bool:
@@ -216,6 +258,44 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jobs_file=_optional_file(env, "FANGXIN_JOBS"),
         metrics_token=_metrics_token(env),
         disk_warn_bytes=_positive_int(env, "FANGXIN_DISK_WARN_MB", 1024) * 1024 * 1024,
+        password_reset_hours=_positive_int(env, "FANGXIN_PASSWORD_RESET_HOURS", 24),
+        site=_site(env),
+    )
+
+
+def _site_text(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if len(value) > SITE_TEXT_MAX or not value.isprintable():
+        raise SettingsError(
+            f"{name} must be one line of at most {SITE_TEXT_MAX} printable characters"
+        )
+    return value
+
+
+def _site(env: Mapping[str, str]) -> Site:
+    phone = _site_text(env, "FANGXIN_BUREAU_PHONE")
+    if phone and not any(c.isdigit() for c in phone):
+        raise SettingsError(f"FANGXIN_BUREAU_PHONE must hold a number (got {phone!r})")
+    email = _site_text(env, "FANGXIN_BUREAU_EMAIL")
+    if email and (
+        email.count("@") != 1 or " " in email or not all(email.split("@")) or "/" in email
+    ):
+        raise SettingsError(f"FANGXIN_BUREAU_EMAIL must be an email address (got {email!r})")
+    police = _site_text(env, "FANGXIN_PUBLIC_SECURITY_NUMBER")
+    if police and not any(c.isascii() and c.isdigit() for c in police):
+        raise SettingsError(
+            "FANGXIN_PUBLIC_SECURITY_NUMBER must hold the record's digits, "
+            f"e.g. 豫公网安备41170202000123号 (got {police!r})"
+        )
+    return Site(
+        bureau_name=_site_text(env, "FANGXIN_BUREAU_NAME"),
+        address=_site_text(env, "FANGXIN_BUREAU_ADDRESS"),
+        phone=phone,
+        email=email,
+        icp_number=_site_text(env, "FANGXIN_ICP_NUMBER"),
+        public_security_number=police,
     )
 
 

@@ -18,6 +18,7 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -55,6 +56,18 @@ class CheckedFile:
     media_type: str
     content: bytes
     sha256: str
+
+
+def row_of(file: CheckedFile, now: datetime) -> dict[str, object]:
+    """The columns every table of kept files shares (materials, complaint, repair and
+    correction evidence): what to show, what to serve it as, and where the store has it."""
+    return {
+        "filename": file.filename,
+        "media_type": file.media_type,
+        "size": len(file.content),
+        "sha256": file.sha256,
+        "uploaded_at": now,
+    }
 
 
 def sniff(content: bytes) -> str | None:

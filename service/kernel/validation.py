@@ -15,6 +15,7 @@ from typing import Annotated, Final
 import msgspec
 
 from service.kernel.errors import FieldError, InvalidInput
+from service.kernel.i18n import N_, gettext
 
 EARLIEST_YEAR: Final = 2000
 LATEST_YEAR: Final = 2100
@@ -85,6 +86,9 @@ _NOT_TEXT: Final = re.compile(f"[{_NOT_TEXT_CLASS}\\ud800-\\udfff]")
 # JSON Schema's regular expressions have no \Z; "$" is right here all the same: the class
 # admits a line break, so a match before a final one is a match of the whole text.
 _TEXT_PATTERN: Final = f"^[^{_NOT_TEXT_CLASS}]*$"
+# In the reader's language: these reach people on every form of the site.
+EMPTY: Final = N_("must not be empty")
+TOO_LONG: Final = N_("must be at most %(n)d characters")
 NOT_TEXT: Final = (
     "must not contain control characters (a tab and a line break excepted) "
     "or bidirectional overrides and isolates"
@@ -126,9 +130,9 @@ def check_text(
         errors.append(FieldError(name, str(exc)))
         return value.strip()
     if required and not text:
-        errors.append(FieldError(name, "must not be empty"))
+        errors.append(FieldError(name, gettext(EMPTY)))
     elif len(text) > limit:
-        errors.append(FieldError(name, f"must be at most {limit} characters"))
+        errors.append(FieldError(name, gettext(TOO_LONG) % {"n": limit}))
     return text
 
 

@@ -36,7 +36,7 @@ from scoring.satisfaction import runs
 from service import jobs
 from service.backup import MANIFEST, PGDUMP_MAGIC, BackupError, backup, restore
 from service.demo import load_demo
-from service.kernel import audit, outbox
+from service.kernel import audit, outbox, passwords
 from service.kernel import db as dbm
 from service.kernel.accounts import Principal, create_token
 from service.kernel.audit import Actor
@@ -102,6 +102,10 @@ async def _fill(settings: Settings) -> None:
         district=None,
     )
     await _a_settled_complaint(settings, now)
+    # A password reset code an official gave a merchant (only its hash is kept).
+    shop = await Account.filter(role=Role.MERCHANT).order_by("id").first()
+    assert shop is not None
+    await passwords.issue(shop.username, district=None, actor=ACTOR, hours=24)
     await _an_approved_repair(settings, now)
     # The demo leaves one request to correct a complaint record pending (申请更正).
     # The demo's reviews found no holders among 500 responses: one line by hand.

@@ -75,7 +75,7 @@ async def test_a_merchant_sees_its_own_page_and_replies_to_a_revocation(
     r = await client.post(
         f"/merchant/certificates/{own.serial}/reply", data={"text": "  "}, headers=HTML
     )
-    assert r.status_code == 422 and "must not be empty" in r.text
+    assert r.status_code == 422 and "不能为空" in r.text
     assert await Reply.all().count() == 0
     r = await client.post(
         f"/merchant/certificates/{own.serial}/reply", data={"text": "已整改，附报告。"}

@@ -69,7 +69,7 @@ async def test_csv_export_streams_every_response_with_one_column_per_question(
     ids = await _three(client, app_settings.secret_key)
     r = await client.get(URL, params={"format": "csv"})
     assert r.status_code == 200
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [int(x["id"]) for x in rows] == ids
     assert rows[1]["comment"] == '太贵了, "不推荐"'

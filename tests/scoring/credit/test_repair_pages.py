@@ -221,9 +221,10 @@ async def test_nobody_reaches_an_application_that_is_not_theirs(client: httpx.As
     audiences = {
         OFFICIALS: [("xiping", "yicheng")],
         MERCHANTS: [("far-shop", "shop"), ("xiping", "yicheng")],
+        MERCHANT_ONLY: [("far-shop", "shop")],
     }
     routes = sorted(routes_naming_a_repair())
-    assert len(routes) == 6, routes
+    assert len(routes) == 7, routes
     before = await _state()
     for method, path in routes:
         for outsider, _ in audiences[RULES[(method, path)]]:

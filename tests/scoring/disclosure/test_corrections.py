@@ -11,10 +11,12 @@ import httpx
 
 from scoring.credit import workdays
 from scoring.credit.models import Complaint, ComplaintStatus, Resolution
+from scoring.disclosure.models import ComplaintCorrection, ComplaintCorrectionFile
 from service.kernel.models import Area, AreaKind, AuditEvent, Role
 from tests.conftest import BASE_URL
 from tests.helpers import csrf, login, make_account
 from tests.scoring.disclosure.test_routes import HTML, complaint, with_exclusions
+from tests.service.kernel.test_uploads import png_with_text
 from tests.surveys.conftest import make_city
 
 API = "/api/v1/complaint-corrections"
@@ -147,10 +149,12 @@ async def test_the_pages_a_merchant_asks_and_an_official_decides(
         merchant__uscc=city.merchant, status=ComplaintStatus.MEDIATING
     ).get()
     blank = {"complaint_id": str(entry.id), "reason": "", "evidence": "x"}
-    refused = await shop.post("/merchant/complaint-corrections", data=blank)
+    # As a browser sends the form: multipart, the file input left empty.
+    none = {"files": ("", b"", "application/octet-stream")}
+    refused = await shop.post("/merchant/complaint-corrections", data=blank, files=none)
     assert refused.status_code == 422 and "未提交" in refused.text
     form = {"complaint_id": str(entry.id), "reason": "已当场退款", "evidence": "退款凭证"}
-    sent = await shop.post("/merchant/complaint-corrections", data=form)
+    sent = await shop.post("/merchant/complaint-corrections", data=form, files=none)
     assert sent.status_code == 303
     page = await shop.get(sent.headers["location"])
     assert "申请已提交。" in page.text and "已当场退款" in page.text and "更正中" in page.text
@@ -186,3 +190,100 @@ async def test_the_pages_a_merchant_asks_and_an_official_decides(
     assert after["still_open"] == 0 and after["published"] == 2
     page = await shop.get("/merchant/complaint-corrections")
     assert "已更正" in page.text and "核实无误" in page.text
+
+
+PDF = b"%PDF-1.4\n% a scanned receipt\n%%EOF\n"
+
+
+async def test_files_of_evidence_are_kept_clean_and_read_only_by_the_parties(
+    client: httpx.AsyncClient,
+) -> None:
+    """Files sent with a request (page or API) are sniffed and cleaned like every upload, kept
+    by the request, and served as attachments only to its merchant and the officials of its
+    district; more may be added while it is pending, never after the decision."""
+    city = await make_city()
+    entry = await complaint(city.merchant, ComplaintStatus.MEDIATING)
+    parent = await Area.get(code="411700")
+    await Area.create(
+        code="411721", kind=AreaKind.DISTRICT, name_zh="西平县", name_en="X", parent=parent
+    )
+    await make_account("shop", Role.MERCHANT, merchant_uscc=city.merchant)
+    await make_account("other-shop", Role.MERCHANT, merchant_uscc=city.other_merchant)
+    await make_account("yicheng", Role.OFFICIAL, district_code="411702")
+    await make_account("xiping", Role.OFFICIAL, district_code="411721")
+    shop, other, yicheng, xiping = [
+        await signed_in(client, u) for u in ("shop", "other-shop", "yicheng", "xiping")
+    ]
+    form = {"complaint_id": str(entry.id), "reason": "已当场退款", "evidence": "退款凭证"}
+    page = "/merchant/complaint-corrections"
+    # A file that is not what it says is refused with the form, and nothing is kept.
+    svg = [("files", ("receipt.png", b"<svg onload=alert(1)></svg>", "image/png"))]
+    refused = await shop.post(page, data=form, files=svg)
+    assert refused.status_code == 422 and "receipt.png" in refused.text
+    assert await ComplaintCorrectionFile.all().count() == 0
+    assert await ComplaintCorrection.all().count() == 0
+
+    photo = png_with_text()
+    sent = await shop.post(
+        page,
+        data=form,
+        files=[("files", ("收据.png", photo, "image/png")), ("files", ("r.pdf", PDF, "x/y"))],
+    )
+    assert sent.status_code == 303, sent.text
+    correction = await ComplaintCorrection.get(complaint_id=entry.id)
+    kept = await ComplaintCorrectionFile.filter(correction_id=correction.id).order_by("id")
+    assert [(f.filename, f.media_type) for f in kept] == [
+        ("收据.png", "image/png"),
+        ("r.pdf", "application/pdf"),
+    ]
+    api = f"{API}/{correction.id}/files/{kept[0].id}"
+    got = await shop.get(api)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"].startswith("attachment")
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert b"Zhang San" not in got.content and "我家地址".encode() not in got.content
+    assert got.content.startswith(b"\x89PNG") and len(got.content) < len(photo)
+    listed = (await shop.get(API)).json()
+    assert [f["filename"] for f in listed[0]["files"]] == ["收据.png", "r.pdf"]
+    mine = await shop.get(f"{page}/{correction.id}/files/{kept[1].id}")
+    assert mine.status_code == 200 and mine.content == PDF
+    assert f'href="{page}/{correction.id}/files/{kept[0].id}"' in (await shop.get(page)).text
+    queue = (await yicheng.get("/official/complaint-corrections")).text
+    official_page = f"/official/complaint-corrections/{correction.id}/files/{kept[0].id}"
+    assert f'href="{official_page}"' in queue and "收据.png" in queue
+    assert (await yicheng.get(official_page)).content == got.content
+    assert (await yicheng.get(api)).status_code == 200
+    # Nobody else reads them: another merchant, another district's official, by any route.
+    for outsider, path in (
+        (other, api),
+        (other, f"{page}/{correction.id}/files/{kept[0].id}"),
+        (xiping, api),
+        (xiping, official_page),
+    ):
+        assert (await outsider.get(path)).status_code == 404, path
+
+    # More evidence while pending, by its merchant only, up to the policy's five files.
+    more = f"{API}/{correction.id}/files"
+    pdf = [("files", ("more.pdf", PDF, "application/pdf"))]
+    assert (await other.post(more, files=pdf)).status_code == 404
+    added = await shop.post(more, files=pdf)
+    assert added.status_code == 200, added.text
+    assert len(added.json()["files"]) == 3
+    too_many = await shop.post(more, files=pdf * 3)
+    assert too_many.status_code == 422
+    assert [e["field"] for e in too_many.json()["errors"]] == ["files"]
+    assert (await shop.post(more)).status_code == 422
+    assert await ComplaintCorrectionFile.filter(correction_id=correction.id).count() == 3
+    decided = {"decision": "refused", "note": "证据不足"}
+    assert (await yicheng.post(f"{API}/{correction.id}/decision", json=decided)).status_code == 200
+    assert (await shop.post(more, files=pdf)).status_code == 409
+    actions = await AuditEvent.filter(subject=f"complaint_correction:{correction.id}").order_by(
+        "id"
+    )
+    assert [a.action for a in actions] == [
+        "complaint_correction.request",
+        "complaint_correction.files",
+        "complaint_correction.decide",
+    ]
+    sent_files = actions[0].details["files"]
+    assert isinstance(sent_files, list) and len(sent_files) == 2

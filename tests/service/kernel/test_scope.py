@@ -344,6 +344,7 @@ LISTS = [
     "/api/v1/credit-repairs",
     "/official/complaint-corrections",
     "/api/v1/complaint-corrections",
+    "/official/password-resets",
 ]
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -401,7 +402,13 @@ COVERED |= {r for r in routes_naming_a_complaint() if RULES[r] in (OFFICIALS, ME
 COVERED |= {
     ("POST", "/api/v1/complaint-corrections/{correction_id:int}/decision"),
     ("POST", "/official/complaint-corrections/{correction_id:int}/decision"),
+    # …and its files, read by another merchant and another district's official:
+    ("GET", "/api/v1/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
+    ("GET", "/official/complaint-corrections/{correction_id:int}/files/{file_id:int}"),
 }
+# A reset code for an account of another district, issued by a district's official, in
+# tests/service/portal/test_passwords.py:
+COVERED |= {("POST", "/official/password-resets/{username:str}")}
 # Every route naming a credit repair application is tried by another merchant and by an
 # official of another district in tests/scoring/credit/test_repair_pages.py.
 COVERED |= {r for r in routes_naming_a_repair() if RULES[r] in (OFFICIALS, MERCHANTS)}
