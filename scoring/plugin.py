@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from service.kernel.audit import Actor
 from service.kernel.i18n import N_
 from service.kernel.periodic import Details, JobContext, JobOption, JobSpec
-from service.kernel.plugins import DemoStep, Importer, Plugin
+from service.kernel.plugins import DemoStep, FileImporter, Importer, Plugin
 from service.kernel.settings import Settings, SettingsError
 from surveys.plugin import SCREENED
 
@@ -92,6 +92,12 @@ class ScoringPlugin(Plugin):
         from scoring.credit.cli import FEED_KINDS, import_feed
 
         return {kind: partial(import_feed, kind) for kind in FEED_KINDS}
+
+    def file_importers(self) -> Mapping[str, FileImporter]:
+        from scoring.credit.cli import FEED_KINDS
+        from scoring.credit.feed_files import file_importer
+
+        return {kind: file_importer(kind) for kind in FEED_KINDS}
 
     def jobs(self) -> Sequence[JobSpec]:
         from scoring.satisfaction.runs import DEFAULT_WINDOW_DAYS

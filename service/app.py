@@ -25,7 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from certificates.anchor import anchor_for
-from service import admin_api, health, jobs, plugins
+from service import admin_api, health, imports_api, jobs, plugins
 from service.error_responses import handle_error
 from service.kernel import accounts, db, i18n, localtime, numbers
 from service.kernel.security import (
@@ -54,6 +54,7 @@ from service.middleware import (
 from service.openapi import openapi_config
 from service.portal.accounts import PAGES as ACCOUNT_PAGES
 from service.portal.home import PAGES as HOME_PAGES
+from service.portal.imports import PAGES as IMPORT_PAGES
 from service.portal.jobs import PAGES as JOB_PAGES
 from service.portal.login import PAGES as LOGIN_PAGES
 from service.portal.merchant import PAGES as MERCHANT_PAGES
@@ -70,6 +71,7 @@ WEB = Path(__file__).parent / "web"
 SHELL_ROUTES = [
     *health.ROUTES,
     *admin_api.ROUTES,
+    *imports_api.ROUTES,
     *LOGIN_PAGES,
     *SECOND_FACTOR_PAGES,
     *OIDC_PAGES,
@@ -80,6 +82,7 @@ SHELL_ROUTES = [
     *OFFICIAL_PAGES,
     *JOB_PAGES,
     *ACCOUNT_PAGES,
+    *IMPORT_PAGES,
     *PASSWORD_PAGES,
     *METRICS_ROUTES,
 ]

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
+from service.kernel import progress
 from service.kernel.disk import saving
 from service.kernel.settings import SECRET_FILE, WORKDAYS_FILE, Settings
 
@@ -310,10 +311,14 @@ def _backup(settings: Settings, target: Path) -> BackupReport:
                 body = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
                 _add_bytes(tar, MANIFEST, body)
                 _add_file(tar, backend.member, database)
-                for f, path in files:
-                    _add_file(tar, DATA + f.relative, path)
-                for relative in [*found.pdfs, *found.materials]:
-                    _add_file(tar, DATA + relative, settings.data_dir / relative)
+                stored = [*found.pdfs, *found.materials]
+                with progress.task("Backing up files", len(files) + len(stored)) as shown:
+                    for f, path in files:
+                        _add_file(tar, DATA + f.relative, path)
+                        shown.advance()
+                    for relative in stored:
+                        _add_file(tar, DATA + relative, settings.data_dir / relative)
+                        shown.advance()
             os.chmod(partial, _OWNER_ONLY)  # in case the umask asked for even less
             partial.replace(target)  # a half-written backup never carries the final name
         finally:
@@ -370,25 +375,12 @@ def restore(settings: Settings, source: Path) -> RestoreReport:
         staged: dict[str, Path] = {}
         pdfs: list[str] = []
         materials: list[str] = []
-        for member in tar:
-            if member.name == MANIFEST:
-                continue
-            material = _MATERIAL_MEMBER.fullmatch(member.name)
-            pdf = _PDF_MEMBER.fullmatch(member.name) or material
-            if not member.isreg() or (member.name not in wanted and pdf is None):
-                raise BackupError(f"{source}: unexpected member {member.name!r}; not restoring")
-            if member.name in staged:
-                raise BackupError(f"{source}: {member.name} is in it twice; not restoring")
-            path = scratch / f"{len(staged)}.part"
-            digest = _extract(tar, member, path)
-            expected = pdf.group(2) if pdf else wanted[member.name]
-            if digest != expected:
-                raise BackupError(f"{source}: {member.name} is damaged (SHA-256 differs)")
-            staged[member.name] = path
-            if material:
-                materials.append(member.name)
-            elif pdf:
-                pdfs.append(member.name)
+        members = len(wanted) + _stored(manifest, "pdf_store") + _stored(manifest, "material_store")
+        with progress.task("Checking the backup", members) as shown:
+            for member in tar:
+                if member.name != MANIFEST:
+                    _stage(source, tar, member, wanted, scratch, staged, pdfs, materials)
+                    shown.advance()
         missing = sorted(set(wanted) - set(staged))
         if missing:
             raise BackupError(f"{source}: {missing[0]} is named in the manifest but missing")
@@ -401,6 +393,42 @@ def restore(settings: Settings, source: Path) -> RestoreReport:
         )
         _place_files(root, staged, set(pdfs), report, set(materials))
     return report
+
+
+def _stored(manifest: dict[str, Any], store: str) -> int:
+    """How many files the manifest says a content store holds (for progress only)."""
+    entry = manifest.get(store)
+    files = entry.get("files") if isinstance(entry, dict) else None
+    return files if isinstance(files, int) else 0
+
+
+def _stage(
+    source: Path,
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    wanted: dict[str, str],
+    scratch: Path,
+    staged: dict[str, Path],
+    pdfs: list[str],
+    materials: list[str],
+) -> None:
+    """Unpack one member of a backup into scratch, checked against its manifest."""
+    material = _MATERIAL_MEMBER.fullmatch(member.name)
+    pdf = _PDF_MEMBER.fullmatch(member.name) or material
+    if not member.isreg() or (member.name not in wanted and pdf is None):
+        raise BackupError(f"{source}: unexpected member {member.name!r}; not restoring")
+    if member.name in staged:
+        raise BackupError(f"{source}: {member.name} is in it twice; not restoring")
+    path = scratch / f"{len(staged)}.part"
+    digest = _extract(tar, member, path)
+    expected = pdf.group(2) if pdf else wanted[member.name]
+    if digest != expected:
+        raise BackupError(f"{source}: {member.name} is damaged (SHA-256 differs)")
+    staged[member.name] = path
+    if material:
+        materials.append(member.name)
+    elif pdf:
+        pdfs.append(member.name)
 
 
 def _place_files(

@@ -11,12 +11,12 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import click
 
 from service import backup, demo, plugins
-from service.kernel import accounts, audit, db, second_factor
+from service.kernel import accounts, audit, db, progress, second_factor
 from service.kernel.commands import cli_actor, cli_settings, run_with_db
 from service.kernel.disk import DiskFull
 from service.kernel.models import Role
@@ -290,14 +290,55 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"Token {tok.id} ({tok.name}) revoked.")
 
 
-@main.command("import")
-@click.argument("kind", type=click.Choice(list(IMPORTERS)))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
-def import_cmd(kind: str, file: Path, dry_run: bool) -> None:
+class _ImportGroup(click.Group):
+    """Kinds in the plugins' order, then ``template``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@main.group("import", cls=_ImportGroup)
+def import_group() -> None:
     """Import areas, merchants, credit events, 12315 intake records (complaints), counter
-    visit tallies or spot checks from CSV or XLSX: all rows or none."""
-    IMPORTERS[kind](file, dry_run)
+    visit tallies or spot checks from CSV or XLSX: all rows or none. Headers in Chinese or
+    English; a CSV in UTF-8 (with or without a BOM) or GB18030/GBK. ``fangxin import
+    template KIND`` writes a blank file to fill in."""
+
+
+def _import_command(kind: str, importer: Importer) -> click.Command:
+    @click.command(kind, help=f"Import {kind} from a CSV or XLSX FILE: all rows or none.")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Check the file; change nothing.")
+    def command(file: Path, dry_run: bool) -> None:
+        importer(file, dry_run)
+
+    return command
+
+
+for _kind, _importer in IMPORTERS.items():
+    import_group.add_command(_import_command(_kind, _importer))
+
+
+@import_group.command("template")
+@click.argument("kind", type=click.Choice(list(IMPORTERS)))
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write [default: KIND-template.FORMAT here].",
+)
+def import_template(kind: str, fmt: Literal["xlsx", "csv"], output: Path | None) -> None:
+    """Write a blank file to fill in for KIND: Chinese headers and, in the workbook, a data
+    dictionary sheet (填写说明)."""
+    from service.kernel import import_templates
+    from service.kernel.import_headers import KINDS
+
+    target = output or Path(import_templates.filename(KINDS[kind], fmt))
+    target.write_bytes(import_templates.template(KINDS[kind], fmt))
+    click.echo(f"Template for {kind} written to {target}.")
 
 
 @main.group("outbox")
@@ -425,7 +466,8 @@ def restore_cmd(file: Path, yes: bool) -> None:
 
 def _report(fn: Callable[[], T]) -> T:
     try:
-        return fn()
+        with progress.reporting():
+            return fn()
     except backup.BackupError as exc:
         click.echo(f"fangxin: {exc}", err=True)
         sys.exit(1)

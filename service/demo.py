@@ -16,6 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from service import plugins
+from service.kernel import progress
 from service.kernel.audit import Actor
 from service.kernel.models import Account, Area, Merchant
 from service.kernel.plugins import DemoContext, DemoStage
@@ -102,7 +103,8 @@ async def load_demo(
 
 
 async def _run(stage: DemoStage, ctx: DemoContext) -> None:
-    for plugin in plugins.PLUGINS:
-        for step in plugin.demo():
-            if step.stage == stage:
-                await step.run(ctx)
+    steps = [step for plugin in plugins.PLUGINS for step in plugin.demo() if step.stage == stage]
+    with progress.task(f"Demo city ({stage})", len(steps)) as shown:
+        for step in steps:
+            await step.run(ctx)
+            shown.advance()

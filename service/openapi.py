@@ -434,6 +434,12 @@ CONTENT: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "text/csv": {"schema": _TEXT},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
     },
+    # An import's blank template: merchants.xlsx (Chinese headers, a 填写说明 sheet) or
+    # merchants.csv (the header row, UTF-8 with a BOM).
+    ("get", "/api/v1/imports/templates/{name}"): {
+        "text/csv": {"schema": _TEXT},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": _BINARY},
+    },
 }
 # Deterministic bytes under a strong ETag: a 304 to a matching If-None-Match.
 CONDITIONAL: Final = frozenset(

@@ -13,7 +13,7 @@ from typing import Final
 from certificates.plugin import PLUGIN as CERTIFICATES
 from scoring.disputes.plugin import PLUGIN as DISPUTES
 from scoring.plugin import PLUGIN as SCORING
-from service.kernel.plugins import Plugin
+from service.kernel.plugins import FileImporter, Plugin
 from service.kernel.settings import Settings
 from service.portal.advisories.plugin import PLUGIN as ADVISORIES
 from service.register.plugin import PLUGIN as REGISTER
@@ -40,3 +40,8 @@ def wire(settings: Settings) -> None:
 
 def template_dirs() -> list[Path]:
     return [folder for plugin in PLUGINS for folder in plugin.templates()]
+
+
+def file_importers() -> dict[str, FileImporter]:
+    """``POST /api/v1/imports/{kind}``'s kinds, those of ``fangxin import``."""
+    return {kind: fn for plugin in PLUGINS for kind, fn in plugin.file_importers().items()}

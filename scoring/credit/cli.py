@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from service.kernel.commands import cli_actor, cli_settings, run_import, run_with_db
+from service.kernel.tables import ENCODING_NAMES
 
 # The kinds of ``fangxin import`` that are credit feeds, imported by ``import_feed``.
 FEED_KINDS = ("credit", "complaints", "visits", "spot-checks")
@@ -46,7 +47,7 @@ def import_feed(kind: str, file: Path, dry_run: bool) -> None:
     settings = cli_settings()
     rules = credit_store.rules_for(settings.credit_rules)
 
-    async def run() -> credit_store.IngestResult:
+    async def run() -> feed_files.FileIngestResult:
         if kind == "visits":
             return await feed_files.import_visits(file, actor=cli_actor(), dry_run=dry_run)
         importer = {
@@ -57,6 +58,7 @@ def import_feed(kind: str, file: Path, dry_run: bool) -> None:
         return await importer(file, actor=cli_actor(), rules=rules, dry_run=dry_run)
 
     r = run_import(file, settings, run)
+    click.echo(f"{file.name}: read as {ENCODING_NAMES[r.encoding]} ({r.encoding}).")
     verb = "would be" if dry_run else "were"
     click.echo(
         f"{r.received} {kind} rows: {r.stored} {verb} stored, {r.updated} {verb} updated, "

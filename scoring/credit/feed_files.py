@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from scoring.credit.store import IngestResult, ingest_events
 from scoring.credit.visits import ingest_tallies
 from service.kernel.audit import Actor
 from service.kernel.errors import InvalidInput
-from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.kernel.plugins import FileImported, FileImporter
+from service.kernel.settings import Settings
+from service.kernel.tables import ImportRejected, RowError, load_table, row_structs
 from service.kernel.validation import Text
 
 EVENT_COLUMNS = ("uscc", "kind", "occurred_at", "source", "external_ref", "note", "class")
@@ -70,29 +73,43 @@ def _as_rows(exc: InvalidInput, rownums: Sequence[int]) -> ImportRejected:
     return ImportRejected(errors)
 
 
+@dataclass(frozen=True, slots=True)
+class FileIngestResult(IngestResult):
+    """An ingest's counts, and what the file was read as (utf-8, utf-8-sig, gb18030, xlsx)."""
+
+    encoding: str = ""
+
+    @classmethod
+    def of(cls, result: IngestResult, encoding: str) -> FileIngestResult:
+        return cls(**asdict(result), encoding=encoding)
+
+
 async def _import(
+    kind: str,
     path: Path,
     columns: tuple[str, ...],
     required: tuple[str, ...],
     struct: type[msgspec.Struct],
     ingest: Callable[..., Awaitable[IngestResult]],
     **kwargs: Any,
-) -> IngestResult:
-    df = read_table(path, columns, required)
-    parsed, errors = row_structs(df, struct, {})
+) -> FileIngestResult:
+    table = load_table(path, columns, required, kind)
+    parsed, errors = row_structs(table.frame, struct, {})
     if errors:
         raise ImportRejected(errors)
     rownums = [n for n, _ in parsed]
     try:
-        return await ingest([s for _, s in parsed], origin=path.name, **kwargs)
+        result = await ingest([s for _, s in parsed], origin=path.name, **kwargs)
     except InvalidInput as exc:
         raise _as_rows(exc, rownums) from exc
+    return FileIngestResult.of(result, table.encoding)
 
 
 async def import_events(
     path: Path, *, actor: Actor, rules: Rules, dry_run: bool = False
-) -> IngestResult:
+) -> FileIngestResult:
     return await _import(
+        "credit",
         path,
         EVENT_COLUMNS,
         ("uscc", "kind", "occurred_at", "source", "external_ref"),
@@ -106,8 +123,9 @@ async def import_events(
 
 async def import_complaints(
     path: Path, *, actor: Actor, rules: Rules, dry_run: bool = False
-) -> IngestResult:
+) -> FileIngestResult:
     return await _import(
+        "complaints",
         path,
         COMPLAINT_COLUMNS,
         ("external_id", "received_at", "status", "category"),
@@ -130,8 +148,9 @@ VISIT_COLUMNS = (
 )
 
 
-async def import_visits(path: Path, *, actor: Actor, dry_run: bool = False) -> IngestResult:
+async def import_visits(path: Path, *, actor: Actor, dry_run: bool = False) -> FileIngestResult:
     return await _import(
+        "visits",
         path,
         VISIT_COLUMNS,
         ("external_id", "day"),
@@ -218,14 +237,15 @@ def _campaigns(
 
 async def import_spot_checks(
     path: Path, *, actor: Actor, rules: Rules, dry_run: bool = False
-) -> IngestResult:
-    df = read_table(path, SPOT_CHECK_COLUMNS, SPOT_CHECK_COLUMNS[:3] + SPOT_CHECK_COLUMNS[4:8])
-    parsed, errors = row_structs(df, SpotCheckRowIn, {})
+) -> FileIngestResult:
+    required = SPOT_CHECK_COLUMNS[:3] + SPOT_CHECK_COLUMNS[4:8]
+    table = load_table(path, SPOT_CHECK_COLUMNS, required, "spot-checks")
+    parsed, errors = row_structs(table.frame, SpotCheckRowIn, {})
     if errors:
         raise ImportRejected(errors)
     campaigns, where = _campaigns(parsed)
     try:
-        return await ingest_spot_checks(
+        result = await ingest_spot_checks(
             campaigns, actor=actor, rules=rules, dry_run=dry_run, origin=path.name
         )
     except InvalidInput as exc:
@@ -239,3 +259,26 @@ async def import_spot_checks(
             key = (int(c), int(r) if r else None, int(b) if b else None)
             out.append(RowError(where.get(key, 0), _COLUMN_OF.get(name, name), e.message))
         raise ImportRejected(out) from exc
+    return FileIngestResult.of(result, table.encoding)
+
+
+def file_importer(kind: str) -> FileImporter:
+    """``fangxin import``'s feed kinds for ``POST /api/v1/imports/{kind}``."""
+
+    async def run(path: Path, settings: Settings, actor: Actor, dry_run: bool) -> FileImported:
+        from scoring.credit.store import rules_for
+
+        if kind == "visits":
+            r = await import_visits(path, actor=actor, dry_run=dry_run)
+        else:
+            importer = {
+                "credit": import_events,
+                "complaints": import_complaints,
+                "spot-checks": import_spot_checks,
+            }[kind]
+            rules = rules_for(settings.credit_rules)
+            r = await importer(path, actor=actor, rules=rules, dry_run=dry_run)
+        counts = {k: v for k, v in asdict(r).items() if k != "encoding"}
+        return FileImported(kind, r.encoding, dry_run, counts)
+
+    return run

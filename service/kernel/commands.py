@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import click
 
-from service.kernel import db
+from service.kernel import db, progress
 from service.kernel.audit import Actor
 from service.kernel.disk import DiskFull
 from service.kernel.errors import FangxinError
@@ -45,14 +45,16 @@ def cli_actor() -> Actor:
 
 
 def run_with_db(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run ``fn`` with the database open; a service error exits 1 with its detail."""
+    """Run ``fn`` with the database open, its progress shown on standard error
+    (``service.kernel.progress``); a service error exits 1 with its detail."""
 
     async def wrapped() -> T:
         async with db.database(settings):
             return await fn()
 
     try:
-        return asyncio.run(wrapped())
+        with progress.reporting():
+            return asyncio.run(wrapped())
     except DiskFull as exc:
         click.echo(f"fangxin: {exc.detail}", err=True)
         sys.exit(1)

@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 Importer = Callable[[Path, bool], None]
 
 
+@dataclass(frozen=True, slots=True)
+class FileImported:
+    """What importing a file did, as ``POST /api/v1/imports/{kind}`` answers it."""
+
+    kind: str
+    encoding: str  # what the file was read as: utf-8, utf-8-sig, gb18030 or xlsx
+    dry_run: bool
+    counts: Mapping[str, int]  # the kind's own: rows, created, updated ... or received, stored ...
+
+
+# The same import for the API: (file, settings, actor, dry run) -> what it did; a file refused
+# raises ``service.kernel.tables.ImportRejected``.
+FileImporter = Callable[[Path, "Settings", "Actor", bool], Awaitable[FileImported]]
+
+
 @dataclass(slots=True)
 class DemoContext:
     """What the demo city's steps share: who loads it, how big, and what each step made."""
@@ -73,6 +88,10 @@ class Plugin:
 
     def importers(self) -> Mapping[str, Importer]:
         """Kinds of ``fangxin import``, in the order they are listed."""
+        return {}
+
+    def file_importers(self) -> Mapping[str, FileImporter]:
+        """The same kinds as ``importers``, for the API."""
         return {}
 
     def jobs(self) -> Sequence[JobSpec]:

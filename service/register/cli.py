@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from service.kernel.commands import cli_actor, cli_settings, run_import
+from service.kernel.tables import ENCODING_NAMES
 from service.register import imports
 
 
@@ -20,6 +21,7 @@ def import_register(kind: str, file: Path, dry_run: bool) -> None:
         )
 
     result = run_import(file, settings, run)
+    click.echo(f"{file.name}: read as {ENCODING_NAMES[result.encoding]} ({result.encoding}).")
     verb = "would be" if dry_run else "were"
     click.echo(
         f"{result.rows} {kind} rows: {result.created} {verb} created, {result.updated} "

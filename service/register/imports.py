@@ -10,7 +10,7 @@ dry run stops before writing, with the counts a real run would give.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,9 @@ from service.kernel.db import chunked
 from service.kernel.errors import FieldError
 from service.kernel.events import MerchantRegistered
 from service.kernel.models import Area, Merchant
-from service.kernel.tables import ImportRejected, RowError, read_table, row_structs
+from service.kernel.plugins import FileImported, FileImporter
+from service.kernel.settings import Settings
+from service.kernel.tables import ImportRejected, RowError, load_table, row_structs
 from service.register.schemas import AreaIn, MerchantIn
 from service.register.store import (
     AREA_COLUMNS,
@@ -50,6 +52,8 @@ class ImportResult:
     updated: int
     unchanged: int
     dry_run: bool
+    # What the file was read as (utf-8, utf-8-sig, gb18030, xlsx); empty for structs.
+    encoding: str = ""
 
 
 @dataclass(slots=True)
@@ -77,11 +81,12 @@ class Kind:
 async def import_file(
     kind: Kind, path: Path, *, actor: Actor, dry_run: bool = False, is_demo: bool = False
 ) -> ImportResult:
-    df = read_table(path, kind.columns, kind.required)
-    parsed, errors = row_structs(df, kind.struct, {})
-    return await _import(
+    table = load_table(path, kind.columns, kind.required, kind.name)
+    parsed, errors = row_structs(table.frame, kind.struct, {})
+    result = await _import(
         kind, parsed, errors, actor=actor, dry_run=dry_run, is_demo=is_demo, source=path.name
     )
+    return replace(result, encoding=table.encoding)
 
 
 async def import_structs(
@@ -124,7 +129,9 @@ async def _import(
             raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
         unchanged = len(parsed) - plan.created - plan.updated
         counts = {"created": plan.created, "updated": plan.updated, "unchanged": unchanged}
-        result = ImportResult(kind.name, len(parsed), **counts, dry_run=dry_run)
+        result = ImportResult(
+            kind.name, len(parsed), plan.created, plan.updated, unchanged, dry_run
+        )
         if dry_run or plan.write is None:
             return result
         await plan.write()
@@ -279,3 +286,14 @@ async def import_merchant_structs(
     rows: Sequence[MerchantIn], *, actor: Actor, is_demo: bool = False, source: str = "api"
 ) -> ImportResult:
     return await import_structs(MERCHANTS, rows, actor=actor, is_demo=is_demo, source=source)
+
+
+def file_importer(kind: str) -> FileImporter:
+    """``import_file`` for ``POST /api/v1/imports/{kind}``."""
+
+    async def run(path: Path, settings: Settings, actor: Actor, dry_run: bool) -> FileImported:
+        r = await import_file(KINDS[kind], path, actor=actor, dry_run=dry_run)
+        counts = {"rows": r.rows, "created": r.created, "updated": r.updated}
+        return FileImported(kind, r.encoding, dry_run, {**counts, "unchanged": r.unchanged})
+
+    return run

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from service.kernel.plugins import DemoStep, Importer, Plugin
+from service.kernel.plugins import DemoStep, FileImporter, Importer, Plugin
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
@@ -25,6 +25,11 @@ class RegisterPlugin(Plugin):
         from service.register.cli import import_register
 
         return {kind: partial(import_register, kind) for kind in ("areas", "merchants")}
+
+    def file_importers(self) -> Mapping[str, FileImporter]:
+        from service.register.imports import file_importer
+
+        return {kind: file_importer(kind) for kind in ("areas", "merchants")}
 
     def demo(self) -> Sequence[DemoStep]:
         from service.register import demo

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from service.kernel import progress
 from service.kernel.commands import cli_settings, run_with_db
 
 
@@ -36,13 +37,16 @@ def annual_cmd(year: int, district: str | None, fmt: str, output: Path | None) -
     from service.reports.routes import report_name
 
     settings = cli_settings()
-    report_ = run_with_db(settings, lambda: annual.annual_report(year, district))
-    if fmt == "pdf":
-        content = render.annual_pdf(report_)
-    elif fmt == "xlsx":
-        content = render.annual_xlsx(report_)
-    else:
-        content = msgspec.json.format(msgspec.json.encode(report_), indent=2) + b"\n"
+    with progress.reporting(), progress.task(f"Annual report {year}", 2) as shown:
+        report_ = run_with_db(settings, lambda: annual.annual_report(year, district))
+        shown.advance()  # the figures; then the document, the PDF's being the long part
+        if fmt == "pdf":
+            content = render.annual_pdf(report_)
+        elif fmt == "xlsx":
+            content = render.annual_xlsx(report_)
+        else:
+            content = msgspec.json.format(msgspec.json.encode(report_), indent=2) + b"\n"
+        shown.advance()
     if output is not None and str(output) == "-":
         sys.stdout.buffer.write(content)
         return

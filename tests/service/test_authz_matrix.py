@@ -306,6 +306,12 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/official/credit-repairs/{repair_id:int}/files/{file_id:int}"): OFFICIALS,
     ("POST", "/official/credit-repairs/{repair_id:int}/decision"): OFFICIALS,
     ("GET", "/official/disputes"): OFFICIALS,
+    # Spreadsheet imports and their templates (issue 32): the city bureau's, as the register's
+    # and the feeds' files are.
+    ("GET", "/api/v1/imports/templates/{name:str}"): CITY_OFFICIALS,
+    ("POST", "/api/v1/imports/{kind:str}"): CITY_OFFICIALS,
+    ("GET", "/official/imports"): CITY_OFFICIALS,
+    ("POST", "/official/imports"): CITY_OFFICIALS,
     ("GET", "/official/disputes/{code:str}"): OFFICIALS,
     ("GET", "/official/disputes/{code:str}/files/{file_id:int}"): OFFICIALS,
     ("POST", "/official/disputes/{code:str}/contact"): OFFICIALS,

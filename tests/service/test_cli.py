@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from service.register.uscc import generate
@@ -307,6 +309,47 @@ def test_import_dry_run_imports_nothing(fx: Fangxin) -> None:
     real = fx.ok("import", "areas", str(areas_csv))
     assert "3 were created" in real
     assert fx.count("area") == 3
+
+
+# Anything a terminal would act on: colours, cursor moves, carriage returns (a line feed is
+# the one control character a log line may hold).
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def test_a_gbk_import_with_chinese_headers_names_its_encoding_and_its_counts_plainly(
+    fx: Fangxin,
+) -> None:
+    fx.ok("import", "areas", str(_write_csv(fx.home / "areas.csv", AREAS)))
+    header = "统一社会信用代码,企业名称,行业类别,经营地址,所属区县,所属街道,经营状态"
+    lines = [header, *(",".join(r) for r in _merchant_rows(3))]
+    source = fx.home / "商户.csv"
+    source.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+
+    result = fx("import", "merchants", str(source))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "商户.csv: read as GB18030/GBK (gb18030).\n"
+        "3 merchants rows: 3 were created, 0 were updated, 0 unchanged.\n"
+    )
+    assert not CONTROL.search(result.stdout + result.stderr)
+    assert fx.count("merchant") == 3
+
+
+def test_import_template_writes_a_workbook_or_a_csv_to_fill_in(fx: Fangxin) -> None:
+    target = fx.home / "商户模板.xlsx"
+
+    said = fx.ok("import", "template", "merchants", "--format", "xlsx", "-o", str(target))
+
+    assert said == f"Template for merchants written to {target}.\n"
+    sheets = pl.read_excel(target, sheet_id=0, infer_schema_length=0)
+    assert list(sheets) == ["商户", "填写说明"]
+    assert sheets["商户"].columns[:2] == ["统一社会信用代码", "名称"]
+    fx.ok("import", "template", "visits", "--format", "csv")
+    written = (fx.home / "visits-template.csv").read_bytes()
+    assert written.decode("utf-8-sig") == (
+        "登记编号,日期,来访人次,咨询人次,处理单位,所属区县,来源\r\n"
+    )
 
 
 def test_demo_loads_once_then_says_the_database_already_holds_data(fx: Fangxin) -> None:

@@ -141,12 +141,12 @@ async def test_areas_then_merchants_csv_import_creates_every_row(
     db: Settings, tmp_path: Path
 ) -> None:
     areas = await _import_areas(tmp_path)
-    assert areas == ImportResult("areas", 5, 5, 0, 0, dry_run=False)
+    assert areas == ImportResult("areas", 5, 5, 0, 0, dry_run=False, encoding="utf-8")
     assert await _area_rows() == EXPECTED_AREAS
 
     merchants_csv = _write_csv(tmp_path / "merchants.csv", MERCHANT_HEADER, _merchants())
     merchants = await import_merchants(merchants_csv, actor=ACTOR)
-    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False)
+    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False, encoding="utf-8")
     assert await _merchant_rows() == _expected_merchant_rows()
 
     events = await AuditEvent.all().order_by("id").values_list("actor", "action", "subject")
@@ -169,8 +169,8 @@ async def test_reimporting_the_same_files_changes_nothing_and_writes_no_audit_ev
     again_areas = await import_areas(areas_csv, actor=ACTOR)
     again_merchants = await import_merchants(merchants_csv, actor=ACTOR)
 
-    assert again_areas == ImportResult("areas", 5, 0, 0, 5, dry_run=False)
-    assert again_merchants == ImportResult("merchants", 3, 0, 0, 3, dry_run=False)
+    assert again_areas == ImportResult("areas", 5, 0, 0, 5, dry_run=False, encoding="utf-8")
+    assert again_merchants == ImportResult("merchants", 3, 0, 0, 3, dry_run=False, encoding="utf-8")
     assert await AuditEvent.all().count() == events_before
     assert await Merchant.all().order_by("uscc").values() == merchants_before
     assert await _area_rows() == EXPECTED_AREAS
@@ -226,14 +226,14 @@ async def test_dry_run_reports_counts_but_stores_nothing(db: Settings, tmp_path:
     merchants_csv = _write_csv(tmp_path / "merchants.csv", MERCHANT_HEADER, _merchants())
 
     dry_areas = await import_areas(areas_csv, actor=ACTOR, dry_run=True)
-    assert dry_areas == ImportResult("areas", 5, 5, 0, 0, dry_run=True)
+    assert dry_areas == ImportResult("areas", 5, 5, 0, 0, dry_run=True, encoding="utf-8")
     assert await Area.all().count() == 0
     assert await AuditEvent.all().count() == 0
 
     await import_areas(areas_csv, actor=ACTOR)
     events_before = await AuditEvent.all().count()
     dry_merchants = await import_merchants(merchants_csv, actor=ACTOR, dry_run=True)
-    assert dry_merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=True)
+    assert dry_merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=True, encoding="utf-8")
     assert await Merchant.all().count() == 0
     assert await AuditEvent.all().count() == events_before
 
@@ -253,7 +253,7 @@ async def test_a_changed_name_on_reimport_counts_as_one_update(
         _write_csv(tmp_path / "merchants-v2.csv", MERCHANT_HEADER, renamed), actor=ACTOR
     )
 
-    assert result == ImportResult("merchants", 3, 0, 1, 2, dry_run=False)
+    assert result == ImportResult("merchants", 3, 0, 1, 2, dry_run=False, encoding="utf-8")
     names = dict(await Merchant.all().values_list("uscc", "name"))
     assert names == {rows[0][0]: rows[0][1], rows[1][0]: "山门精品客栈", rows[2][0]: rows[2][1]}
     last = await AuditEvent.all().order_by("-id").first()
@@ -275,8 +275,8 @@ async def test_xlsx_import_stores_the_same_rows_as_csv(db: Settings, tmp_path: P
         _write_xlsx(tmp_path / "merchants.xlsx", MERCHANT_HEADER, _merchants()), actor=ACTOR
     )
 
-    assert areas == ImportResult("areas", 5, 5, 0, 0, dry_run=False)
-    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False)
+    assert areas == ImportResult("areas", 5, 5, 0, 0, dry_run=False, encoding="xlsx")
+    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False, encoding="xlsx")
     assert await _area_rows() == EXPECTED_AREAS
     assert await _merchant_rows() == _expected_merchant_rows()
     # The same data as CSV finds nothing to change.
@@ -341,7 +341,7 @@ async def test_a_parent_defined_later_in_the_same_file_is_accepted(
 
     result = await import_areas(_write_csv(tmp_path / "a.csv", AREA_HEADER, rows), actor=ACTOR)
 
-    assert result == ImportResult("areas", 5, 5, 0, 0, dry_run=False)
+    assert result == ImportResult("areas", 5, 5, 0, 0, dry_run=False, encoding="utf-8")
     assert await _area_rows() == EXPECTED_AREAS
 
 
@@ -356,20 +356,19 @@ async def test_an_area_whose_parent_is_nowhere_is_rejected(db: Settings, tmp_pat
     assert await Area.all().count() == 0
 
 
-async def test_a_csv_that_is_not_utf8_is_rejected_with_a_reason(
+async def test_a_gbk_csv_with_english_headers_is_read_as_gb18030(
     db: Settings, tmp_path: Path
 ) -> None:
-    # Excel on a Chinese-locale Windows saves "CSV (comma delimited)" in GBK.
+    # Excel on a Chinese-locale Windows saves "CSV (comma delimited)" in GBK: once refused,
+    # now read (issue 32).
     source = tmp_path / "areas.csv"
     lines = [",".join(AREA_HEADER), *(",".join(row) for row in AREAS)]
     source.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
 
-    with pytest.raises(ImportRejected) as caught:
-        await import_areas(source, actor=ACTOR)
+    result = await import_areas(source, actor=ACTOR)
 
-    assert [e.column for e in caught.value.errors] == ["file"]
-    assert caught.value.errors[0].reason
-    assert await Area.all().count() == 0
+    assert result == ImportResult("areas", 5, 5, 0, 0, dry_run=False, encoding="gb18030")
+    assert await _area_rows() == EXPECTED_AREAS
 
 
 async def test_a_row_with_more_fields_than_the_header_is_rejected_with_a_reason(
@@ -399,3 +398,117 @@ async def test_moving_a_street_away_from_its_merchants_district_is_rejected(
     assert (error.row, error.column) == (5, "parent")
     assert "move them first" in error.reason
     assert await _area_rows() == EXPECTED_AREAS
+
+
+# --- Chinese headers and the encodings Excel and WPS save (issue 32) -------------------------
+
+ZH_AREA_HEADER = ("区域代码", "区域类型", "中文名称", "英文名称", "上级区域代码")
+# Headers as a bureau's own register has them: aliases, a full-width bracket, spaces.
+ZH_MERCHANT_HEADER = (
+    "统一社会信用代码",
+    "企业名称",
+    "行业类别",
+    " 经营地址 ",
+    "所属区县",
+    "街道代码",
+    "所属景区",
+    "经营状态",
+)
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = [",".join(header), *(",".join(r) for r in rows)]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _write_bytes(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("codec", "named"), [("gbk", "gb18030"), ("gb18030", "gb18030"), ("utf-8-sig", "utf-8-sig")]
+)
+async def test_a_csv_with_chinese_headers_in_gbk_or_with_a_bom_imports_like_the_english_one(
+    db: Settings, tmp_path: Path, codec: str, named: str
+) -> None:
+    areas_file = tmp_path / "区域.csv"
+    _write_bytes(areas_file, _csv_text(ZH_AREA_HEADER, AREAS).encode(codec))
+    merchants_file = tmp_path / "商户.csv"
+    _write_bytes(merchants_file, _csv_text(ZH_MERCHANT_HEADER, _merchants()).encode(codec))
+
+    areas = await import_areas(areas_file, actor=ACTOR)
+    merchants = await import_merchants(merchants_file, actor=ACTOR)
+
+    assert areas == ImportResult("areas", 5, 5, 0, 0, dry_run=False, encoding=named)
+    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False, encoding=named)
+    assert await _area_rows() == EXPECTED_AREAS
+    assert await _merchant_rows() == _expected_merchant_rows()
+    # The English UTF-8 file of the same rows changes nothing.
+    english = await import_merchants(
+        _write_csv(tmp_path / "merchants.csv", MERCHANT_HEADER, _merchants()), actor=ACTOR
+    )
+    assert english == ImportResult("merchants", 3, 0, 0, 3, dry_run=False, encoding="utf-8")
+
+
+async def test_an_xlsx_with_chinese_headers_and_sheet_name_imports_like_the_english_csv(
+    db: Settings, tmp_path: Path
+) -> None:
+    await _import_areas(tmp_path)
+    path = tmp_path / "商户名录.xlsx"
+    rows = _merchants()
+    columns = {h: [r[i] or None for r in rows] for i, h in enumerate(ZH_MERCHANT_HEADER)}
+    frame = pl.DataFrame(columns, schema=dict.fromkeys(ZH_MERCHANT_HEADER, pl.String))
+    frame.write_excel(path, worksheet="商户")
+
+    merchants = await import_merchants(path, actor=ACTOR)
+
+    assert merchants == ImportResult("merchants", 3, 3, 0, 0, dry_run=False, encoding="xlsx")
+    assert await _merchant_rows() == _expected_merchant_rows()
+
+
+async def test_a_column_given_in_chinese_and_in_english_is_refused(
+    db: Settings, tmp_path: Path
+) -> None:
+    await _import_areas(tmp_path)
+    header = (*MERCHANT_HEADER, "名称")
+    rows = [(*r, r[1]) for r in _merchants()]
+
+    with pytest.raises(ImportRejected) as caught:
+        await import_merchants(_write_csv(tmp_path / "m.csv", header, rows), actor=ACTOR)
+
+    assert [(e.row, e.column, e.reason) for e in caught.value.errors] == [
+        (1, "name", "given twice: 'name' and '名称'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"uscc,name\n\x80\xff\n", "byte 0x80 at offset 10 is not UTF-8"),
+        (
+            # 统 is U+7EDF: DF 7E in UTF-16LE, neither UTF-8 nor GB18030.
+            _csv_text(ZH_MERCHANT_HEADER, [("x",) * 8]).encode("utf-16-le"),
+            "byte 0xdf at offset 0 is not UTF-8",
+        ),
+        (
+            _csv_text(MERCHANT_HEADER, [("x",) * 8]).encode("utf-16-le"),
+            "a NUL character at character 2: UTF-16 or not text at all",
+        ),
+    ],
+)
+async def test_a_csv_in_neither_utf8_nor_gb18030_is_refused_naming_the_file(
+    db: Settings, tmp_path: Path, content: bytes, why: str
+) -> None:
+    with pytest.raises(ImportRejected) as caught:
+        await import_merchants(_write_bytes(tmp_path / "m.csv", content), actor=ACTOR)
+
+    assert [(e.row, e.column, e.reason) for e in caught.value.errors] == [
+        (
+            0,
+            "file",
+            f"is neither UTF-8 nor GB18030/GBK text ({why}); save it from Excel or WPS as "
+            "CSV UTF-8 or as an .xlsx workbook",
+        )
+    ]
+    assert await Merchant.all().count() == 0
