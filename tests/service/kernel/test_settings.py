@@ -133,7 +133,7 @@ def test_file_variables_refused_with_their_name(
 def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match="FANGXIN_WEBHOOK_SECRET_FILE .* is empty"):
+    with pytest.raises(SettingsError, match=r"FANGXIN_WEBHOOK_SECRET_FILE .* is empty"):
         load_settings(
             {"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_WEBHOOK_SECRET_FILE": str(empty)}
         )
