@@ -13,7 +13,7 @@ PORT ?= 8000
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime systemd
 
-.PHONY: run test lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean slim dist test-dist
+.PHONY: run test test-image lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean slim dist test-dist
 
 run: $(VENV)/.synced-run system-run
 	$(BIN)/fangxin migrate
@@ -24,6 +24,12 @@ run: $(VENV)/.synced-run system-run
 # so they run side by side: on two cores that is the SQLite pass's time, not the sum.
 test: $(VENV)/.synced-dev system-test lint typecheck
 	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-sqlite pytest-postgres
+
+# The container image (Containerfile), built from a debootstrap base with podman and run from
+# its exported file system with chroot: migrate, serve until /readyz, worker. As root; it
+# takes minutes (README, "From the image"), so it is not part of `make test`.
+test-image:
+	nice -n 10 scripts/test-image.sh
 
 system-run:
 	@scripts/system-deps.sh $(RUN_DEBS)

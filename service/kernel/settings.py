@@ -1,4 +1,5 @@
-"""The only reader of the environment: every setting comes from a ``FANGXIN_*`` variable.
+"""The only reader of the environment: every setting comes from a ``FANGXIN_*`` variable,
+or from the file its ``FANGXIN_*_FILE`` form names (secrets; ``with_files``).
 
 Settings are validated once, at start-up, so a typo in a URL stops the service with a
 message naming the variable instead of failing on the first request.
@@ -18,6 +19,9 @@ from urllib.parse import urlsplit
 ENVIRONMENTS = ("development", "test", "production")
 SECRET_FILE = "secret_key"  # noqa: S105 - a file name
 WORKDAYS_FILE = "workdays.toml"  # the bureau's working-day calendar, when kept in the data dir
+# Variables whose own name ends in _FILE (they name a file the service reads as such): not
+# the secret-in-a-file form of another variable.
+NAMED_FILE_VARIABLES = frozenset({"FANGXIN_WORKDAYS_FILE"})
 
 
 class SettingsError(Exception):
@@ -239,7 +243,7 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from ``env`` (default: the process environment), validating every value."""
-    env = os.environ if env is None else env
+    env = with_files(os.environ if env is None else env)
     data_dir = Path(env.get("FANGXIN_DATA_DIR") or "./var").resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -332,27 +336,13 @@ def _site(env: Mapping[str, str]) -> Site:
     )
 
 
-def _secret_value(env: Mapping[str, str], name: str) -> str | None:
-    """A secret given inline (``NAME``) or, for container secrets, in a file (``NAME_FILE``)."""
-    given = env.get(name) or None
-    path = env.get(f"{name}_FILE") or None
-    if given and path:
-        raise SettingsError(f"set {name} or {name}_FILE, not both")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise SettingsError(f"{name}_FILE {path!r} cannot be read: {exc}") from exc
-    return given
-
-
 def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
     issuer_raw = env.get("FANGXIN_OIDC_ISSUER") or None
     if issuer_raw is None:
         return None
     issuer = _validate_http_url("FANGXIN_OIDC_ISSUER", issuer_raw)
     client_id = env.get("FANGXIN_OIDC_CLIENT_ID") or ""
-    secret = _secret_value(env, "FANGXIN_OIDC_CLIENT_SECRET")
+    secret = env.get("FANGXIN_OIDC_CLIENT_SECRET") or None  # or its _FILE: with_files
     if not client_id or not secret:
         raise SettingsError(
             "FANGXIN_OIDC_CLIENT_ID and FANGXIN_OIDC_CLIENT_SECRET (or _FILE) must be set "
@@ -395,6 +385,31 @@ def _second_factor_required(env: Mapping[str, str]) -> frozenset[str]:
             f"official, admin, comma-separated (got {', '.join(sorted(unknown))})"
         )
     return roles
+
+
+def with_files(env: Mapping[str, str]) -> Mapping[str, str]:
+    """Every ``FANGXIN_X_FILE=/path`` read into ``FANGXIN_X``: secrets as files (container and
+    compose secrets, systemd credentials) instead of values in the environment, which ``ps e``
+    and ``/proc/<pid>/environ`` show. The file's trailing line ends are dropped (``echo`` adds
+    one). Setting both forms of one variable, or naming a file that cannot be read, stops
+    start-up with the variable named."""
+    merged = dict(env)
+    for name, raw in env.items():
+        if not (name.startswith("FANGXIN_") and name.endswith("_FILE")):
+            continue
+        if name in NAMED_FILE_VARIABLES or not raw:
+            continue
+        target = name.removesuffix("_FILE")
+        if env.get(target):
+            raise SettingsError(f"{target} and {name} are both set: set one of them")
+        try:
+            value = Path(raw).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{name} {raw!r} cannot be read: {exc}") from exc
+        if not value:
+            raise SettingsError(f"{name} {raw!r} is empty")
+        merged[target] = value
+    return merged
 
 
 def _metrics_token(env: Mapping[str, str]) -> str | None:

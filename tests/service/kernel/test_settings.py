@@ -115,7 +115,7 @@ def test_single_sign_on_settings(tmp_path: Path) -> None:
         ({"FANGXIN_OIDC_ROLES": ""}, "at least one claim value"),
         ({"FANGXIN_OIDC_CLIENT_SECRET": ""}, "FANGXIN_OIDC_CLIENT_SECRET"),
         ({"FANGXIN_OIDC_ISSUER": "sso.example"}, "FANGXIN_OIDC_ISSUER must be an http"),
-        ({"FANGXIN_OIDC_CLIENT_SECRET_FILE": "/nonexistent"}, "not both"),
+        ({"FANGXIN_OIDC_CLIENT_SECRET_FILE": "/nonexistent"}, "are both set"),
         ({"FANGXIN_SECOND_FACTOR_REQUIRED": "merchant"}, "got merchant"),
     ],
 )
@@ -131,3 +131,71 @@ def test_bad_single_sign_on_settings_stop_the_start(
     }
     with pytest.raises(SettingsError, match=message):
         load_settings({**env, **change})
+
+
+def test_secrets_come_from_files_named_by_the_file_variables(tmp_path: Path) -> None:
+    # Compose and container secrets: /run/secrets/<name>, written by `echo` (a line end).
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "key").write_text("s" * 40 + "\n", encoding="utf-8")
+    (secrets_dir / "db").write_text(
+        "postgres://fangxin:pa ss@db:5432/fangxin\r\n", encoding="utf-8"
+    )
+    (secrets_dir / "token").write_text("t" * 32, encoding="utf-8")
+    data = tmp_path / "data"
+    s = load_settings(
+        {
+            "FANGXIN_DATA_DIR": str(data),
+            "FANGXIN_SECRET_KEY_FILE": str(secrets_dir / "key"),
+            "FANGXIN_DATABASE_URL_FILE": str(secrets_dir / "db"),
+            "FANGXIN_METRICS_TOKEN_FILE": str(secrets_dir / "token"),
+        }
+    )
+    assert s.secret_key == "s" * 40
+    assert not (data / "secret_key").exists()  # given, so none generated
+    assert s.database_url == "postgres://fangxin:pa ss@db:5432/fangxin"
+    assert s.metrics_token == "t" * 32
+
+
+def test_a_file_variable_is_validated_as_its_value_would_be(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("short\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="FANGXIN_SECRET_KEY must be at least 32"):
+        load_settings({"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_SECRET_KEY_FILE": str(short)})
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"FANGXIN_SECRET_KEY": "k" * 40},
+            "FANGXIN_SECRET_KEY and FANGXIN_SECRET_KEY_FILE are both",
+        ),
+        ({"FANGXIN_SECRET_KEY_FILE": "/nonexistent/key"}, "FANGXIN_SECRET_KEY_FILE '/nonexist"),
+    ],
+)
+def test_file_variables_refused_with_their_name(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    key = tmp_path / "key"
+    key.write_text("k" * 40, encoding="utf-8")
+    env = {"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_SECRET_KEY_FILE": str(key), **extra}
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"FANGXIN_WEBHOOK_SECRET_FILE .* is empty"):
+        load_settings(
+            {"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_WEBHOOK_SECRET_FILE": str(empty)}
+        )
+
+
+def test_the_workdays_file_variable_names_a_file_not_a_secret(tmp_path: Path) -> None:
+    # FANGXIN_WORKDAYS_FILE is a setting of its own: it does not become FANGXIN_WORKDAYS.
+    calendar = tmp_path / "cal.toml"
+    calendar.write_text("", encoding="utf-8")
+    s = load_settings({"FANGXIN_DATA_DIR": str(tmp_path), "FANGXIN_WORKDAYS_FILE": str(calendar)})
+    assert s.workdays_file == calendar
