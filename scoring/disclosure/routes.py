@@ -115,8 +115,7 @@ CSV_COLUMNS: Final = (
     *("uscc", "name", "district", "window_start", "window_end", "published", "mediated"),
     *("terminated", "merchant_settled", "still_open", "under_correction", "by_category"),
     *_RATE_COLUMNS,
-    *(f"excluded_{code}" for code in Exclusion),
-    *("ratings", "per_100_ratings", "last_update", "min_cases", "policy_version"),
+    *("excluded", "ratings", "per_100_ratings", "last_update", "min_cases", "policy_version"),
 )
 
 

@@ -284,9 +284,15 @@ CATALOG: Final[dict[str, dict[str, Column]]] = {
         "still_open": _c(N_("Still open"), N_("Accepted and not yet ended")),
         "under_correction": _c(N_("Under correction"), N_("The merchant asked to correct them")),
         "by_category": _c(N_("By category"), N_("category=count, separated by semicolons")),
-        "ratings": _c(N_("Ratings"), N_("Ratings behind the published satisfaction score")),
+        "excluded": _c(
+            N_("Not published"), N_("Complaints in the window not published, in all (no reasons)")
+        ),
+        "ratings": _c(
+            N_("Ratings"), N_("Ratings received over the same days; empty below the minimum")
+        ),
         "per_100_ratings": _c(
-            N_("Complaints per 100 ratings"), N_("published × 100 / ratings, one decimal")
+            N_("Complaints per 100 ratings"),
+            N_("published × 100 / ratings, one decimal; empty below the minimum of ratings"),
         ),
         "last_update": _c(N_("Last update"), N_("The latest day any complaint changed")),
         "min_cases": _c(N_("Minimum of cases"), N_("Below this n no rate is shown")),
@@ -364,17 +370,11 @@ def _rate(m: re.Match[str], _: Callable[[str], str]) -> Resolved:
     return _(label) % {"rate": _(_RATES[m[1]])}, _(description), unit
 
 
-def _excluded(m: re.Match[str], _: Callable[[str], str]) -> Resolved:
-    reason = _(EXCLUSIONS[m[1]]) if m[1] in EXCLUSIONS else m[1]
-    return _("Not published: %(reason)s") % {"reason": reason}, _("Complaints not published"), ""
-
-
 # Columns named after something else (a criterion, a rate, a reason code).
 PATTERNS: Final[dict[str, tuple[Pattern, ...]]] = {
     "eligibility": ((re.compile(rf"({'|'.join(CRITERIA)})_passed"), _passed),),
     "complaint_records": (
         (re.compile(rf"({'|'.join(_RATES)})_(k|n|percent|ci_low|ci_high)"), _rate),
-        (re.compile(rf"excluded_({'|'.join(EXCLUSIONS)})"), _excluded),
     ),
 }
 

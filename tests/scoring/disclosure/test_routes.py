@@ -285,7 +285,9 @@ async def test_the_data_dictionary_names_every_field(client: httpx.AsyncClient) 
         "description": "商户的统一社会信用代码",
         "unit": "",
     }
-    assert header[names.index("excluded_withdrawn")] == "不予公示：消费者撤诉"
+    # Per merchant, only the total not published: never a reason (the city's figures have them).
+    assert header[names.index("excluded")] == "不予公示"
+    assert not [name for name in names if name.startswith("excluded_")]
 
 
 HTML = {"accept": "text/html"}
