@@ -29,11 +29,11 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path[0] = str(ROOT)
 
 from bench.figures import record  # noqa: E402
-from service.demo import area_ins, merchant_ins  # noqa: E402
 from service.kernel import db  # noqa: E402
 from service.kernel.audit import Actor  # noqa: E402
 from service.kernel.settings import load_settings  # noqa: E402
 from service.register import imports  # noqa: E402
+from service.register.demo import area_ins, merchant_ins  # noqa: E402
 from service.register.demo_city import demo_areas, demo_merchants  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
