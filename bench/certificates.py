@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from bench.env import REDIS_URL  # noqa: E402
 from bench.figures import record  # noqa: E402
 from certificates.render import CertificateDoc, certificate_pdf  # noqa: E402
 from certificates.signing import SignerConfig, fingerprint, issuing_key, sign  # noqa: E402
@@ -206,7 +207,7 @@ async def verify_load(seconds: float, concurrency: int, port: int) -> dict[str, 
         env.pop("FANGXIN_DATABASE_URL", None)
         # Several workers share sessions and rate limits through Redis, as in production (the
         # service refuses more than one worker without it).
-        env["FANGXIN_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        env["FANGXIN_REDIS_URL"] = REDIS_URL
         server = subprocess.Popen(  # noqa: S603, ASYNC220 - the server under test
             [FANGXIN, "serve", "--port", str(port), "--workers", "2"],
             env=env,

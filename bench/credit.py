@@ -48,6 +48,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.env import DATA, REDIS_URL, database  # noqa: E402
 from bench.figures import record  # noqa: E402
 from certificates import revocation  # noqa: E402
 from certificates.policy import policy_for  # noqa: E402
@@ -61,7 +62,7 @@ from service.register.uscc import generate  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
-DB_NAME = "fangxin_bench_credit"
+DB_NAME = database("fangxin_bench_credit")
 HOST = "127.0.0.1"
 KINDS = {  # kind: share of events
     "complaint_upheld": 0.40,
@@ -451,7 +452,7 @@ async def main() -> int:
     await _admin(args.admin_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     await _admin(args.admin_url, f"CREATE DATABASE {DB_NAME}")
     db_url = f"{args.admin_url.rsplit('/', 1)[0]}/{DB_NAME}"
-    data_dir = ROOT / "var" / "bench-credit"
+    data_dir = DATA / "bench-credit"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -462,7 +463,7 @@ async def main() -> int:
     }
     # Several workers share sessions and rate limits through Redis, as in production (the
     # service refuses more than one worker without it).
-    env["FANGXIN_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    env["FANGXIN_REDIS_URL"] = REDIS_URL
     _fangxin(["migrate"], env)
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = time.perf_counter()

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.env import RESULTS
+
 FIGURES = RESULTS / "figures.jsonl"
 
 
 def record(bench: str, what: str, figure: str, target: str = "", met: bool | None = None) -> None:
     """Append one figure (already formatted, with its unit) of ``bench``."""
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     row = {"at": time.time(), "bench": bench, "what": what, "figure": figure, "target": target}
     if met is not None:
         row["met"] = met

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from bench.env import REDIS_URL, database  # noqa: E402
 from bench.figures import record  # noqa: E402
 from tests.load.harness import (  # noqa: E402
     FANGXIN,
@@ -35,7 +36,7 @@ from tests.load.harness import (  # noqa: E402
 )
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-DB_NAME = "fangxin_bench_load"
+DB_NAME = database("fangxin_bench_load")
 
 
 async def _admin(sql: str) -> None:
@@ -72,7 +73,7 @@ def main() -> int:
     env |= {
         "FANGXIN_DATA_DIR": str(home),
         "FANGXIN_DATABASE_URL": db_url.replace("postgresql://", "postgres://"),
-        "FANGXIN_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "FANGXIN_REDIS_URL": REDIS_URL,
         "FANGXIN_RATE_LIMIT_PER_MINUTE": "100000000",
     }
     ok = True

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
+from bench.env import DATA, database  # noqa: E402
 from bench.figures import record  # noqa: E402
 from service.kernel import db  # noqa: E402
 from service.kernel.audit import Actor  # noqa: E402
@@ -38,7 +39,7 @@ from service.register.demo_city import demo_areas, demo_merchants  # noqa: E402
 
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
-DB_NAME = "fangxin_bench_scoring"
+DB_NAME = database("fangxin_bench_scoring")
 ACTOR = Actor("bench", "score-run")
 
 
@@ -100,7 +101,7 @@ def main() -> int:
 
     asyncio.run(_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
     asyncio.run(_admin(f"CREATE DATABASE {DB_NAME}"))
-    data_dir = ROOT / "var" / "bench-scoring"
+    data_dir = DATA / "bench-scoring"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,

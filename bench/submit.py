@@ -35,12 +35,13 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 # Each submission comes from a device of its own, with an id signed as the server issues
 # them: one client on one address would otherwise meet the one-response-per-device rule.
+from bench.env import DATA, REDIS_URL, database  # noqa: E402
 from surveys.routes import DEVICE_HEADER, signed_device  # noqa: E402
 
 DEVICE_POOL = 300_000  # signed ids handed to wrk, which cannot compute an HMAC itself
 FANGXIN = str(Path(sys.executable).parent / "fangxin")
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
-DB_NAME = "fangxin_bench"
+DB_NAME = database("fangxin_bench")
 HOST = "127.0.0.1"
 ANSWERS = {
     "quality": 4,
@@ -269,7 +270,7 @@ async def main() -> int:
     await _admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     await _admin(f"CREATE DATABASE {DB_NAME}")
     db_url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-    data_dir = ROOT / "var" / "bench"
+    data_dir = DATA / "bench"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -280,7 +281,7 @@ async def main() -> int:
     }
     # Several workers share sessions and rate limits through Redis, as in production (the
     # service refuses more than one worker without it).
-    env["FANGXIN_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    env["FANGXIN_REDIS_URL"] = REDIS_URL
     _run(["migrate"], env)
     secret = (data_dir / "secret_key").read_text(encoding="ascii").strip()
     _run(["demo"], env)
