@@ -1,6 +1,7 @@
 """Certificates: render + sign one, a batch of 200 in a process pool, and /verify under load.
 
     .venv/bin/python bench/certificates.py [--batch 200] [--seconds 10] [--concurrency 20]
+                                           [--runs 20]
 
 1. One certificate, warm (WeasyPrint imported, fonts loaded, key read): median of 20
    render + sign, and each part.
@@ -253,15 +254,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--runs", type=int, default=20, help="timed runs of one certificate")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fangxin-key-") as keys:
         config = SignerConfig(Path(keys), "驻马店市市场监督管理局")
-        one = single(config)
+        one = single(config, args.runs)
         rate, size = batch(config, args.batch)
     load = asyncio.run(verify_load(args.seconds, args.concurrency, args.port))
     print(f"machine: {os.cpu_count()} cores; ECDSA P-256 key; PDF/A-3b, Noto Serif CJK")
     print(
-        f"one certificate, warm: {one['total'] * 1000:.0f} ms median "
+        f"one certificate, warm: {one['total'] * 1000:.0f} ms median of {args.runs} "
         f"(render {one['render'] * 1000:.0f} ms, sign {one['sign'] * 1000:.0f} ms)"
     )
     print(
