@@ -11,7 +11,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime systemd
+# wrk: the C load client the submission and certificate benches drive (their tiny runs in
+# tests/bench take the same path as `make bench`).
+TEST_DEBS := $(RUN_DEBS) poppler-utils libnss3-tools postgresql-client chromium nginx faketime systemd wrk
 
 .PHONY: run test test-image lint typecheck pytest pytest-sqlite pytest-postgres messages bench clean slim dist test-dist
 
@@ -22,7 +24,8 @@ run: $(VENV)/.synced-run system-run
 
 # The two passes share nothing (their own databases, data directories and Redis database),
 # so they run side by side: on two cores that is the SQLite pass's time, not the sum.
-test: $(VENV)/.synced-dev system-test lint typecheck
+# At the bench width: tests/bench runs every benchmark at a tiny size, peers included.
+test: $(VENV)/.synced-bench system-test lint typecheck
 	$(MAKE) --no-print-directory -j2 --output-sync=target pytest-sqlite pytest-postgres
 
 # The container image (Containerfile), built from a debootstrap base with podman and run from
@@ -71,10 +74,10 @@ typecheck: $(VENV)/.synced-dev
 # in a separate process (never two dialects in one process).
 pytest: pytest-sqlite pytest-postgres
 
-pytest-sqlite: $(VENV)/.synced-dev system-test
+pytest-sqlite: $(VENV)/.synced-bench system-test
 	FANGXIN_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
-pytest-postgres: $(VENV)/.synced-dev system-test
+pytest-postgres: $(VENV)/.synced-bench system-test
 	# The schema fuzzer runs 240 cases per operation (120 per role) in the SQLite pass; here a
 	# third of them, for what only PostgreSQL would refuse.
 	FANGXIN_TEST_DATABASE=postgres FANGXIN_FUZZ_EXAMPLES=40 $(BIN)/pytest -q -m db

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sync the locked environment (.venv) at one of three widths, each wider one holding the last:
 #   run    the runtime only: what production holds          (make run)
-#   dev    + the test, lint and type-checking tools          (make test, lint, typecheck)
-#   bench  + pandas, DuckDB and NumPy, the benchmarks' peers  (make bench)
+#   dev    + the test, lint and type-checking tools          (make lint, typecheck)
+#   bench  + pandas, DuckDB and NumPy, the benchmarks' peers  (make test, make bench)
 # The venv keeps the widest width it was ever synced with: in a checkout that ran the tests,
 # `make run` syncs the test width again instead of uninstalling pytest and Playwright that the
 # next `make test` would install again; a production checkout that never ran them holds only
